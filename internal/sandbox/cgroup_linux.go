@@ -1,0 +1,312 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	cgroupRoot   = "/sys/fs/cgroup"
+	cgroupParent = "interp" // every sandbox's cgroup lives under this one
+	cpuPeriod    = 100_000  // µs
+)
+
+// cgroupDriver creates sandbox cgroups on cgroup v1 or v2.
+type cgroupDriver interface {
+	create(name string, l Limits) (group, error)
+	// sweep removes the cgroups of sandboxes whose interp has died.
+	sweep()
+}
+
+// newCgroupDriver picks v2 on unified hosts and v1 on legacy and hybrid
+// ones (where v1 holds the controllers), and checks that it can create a
+// cgroup with limits there. Without one the limits could not be enforced.
+func newCgroupDriver() (cgroupDriver, error) {
+	var d cgroupDriver
+	if cgroups.Mode() == cgroups.Unified {
+		d = &cgroupV2{}
+	} else {
+		v1, err := newCgroupV1()
+		if err != nil {
+			return nil, err
+		}
+		d = v1
+	}
+	g, err := d.create(fmt.Sprintf("probe-%d", os.Getpid()), DefaultLimits)
+	if err != nil {
+		hint := "run as root"
+		if os.Geteuid() == 0 {
+			hint = "mount the memory, pids and cpu controllers"
+		}
+		return nil, fmt.Errorf("no usable cgroup (%v): %s", err, hint)
+	}
+	_ = g.destroy()
+	return d, nil
+}
+
+// aliveOwner reports whether the interp that named a cgroup "sbx-PID-N"
+// or "probe-PID" still runs.
+func aliveOwner(name string) bool {
+	f := strings.Split(name, "-")
+	if len(f) < 2 {
+		return true // not ours to judge
+	}
+	pid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return true
+	}
+	return syscall.Kill(pid, 0) != syscall.ESRCH
+}
+
+// killAll kills every process listed in a cgroup.procs file until it is
+// empty or a second has passed.
+func killAll(procsFile string) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(procsFile)
+		if err != nil || len(bytes.TrimSpace(b)) == 0 {
+			return
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// readKey reads "key value" lines, as in memory.events or pids.events.
+func readKey(file, key string) uint64 {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// cgroupV1 places each sandbox in the memory, pids, cpu and cpuacct
+// hierarchies, nested under interp's own cgroup in each, so that limits set
+// on interp itself still hold.
+type cgroupV1 struct {
+	parents map[cgroup1.Name]string // per hierarchy: interp's cgroup + "/interp"
+}
+
+var v1Subsystems = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cgroup1.Cpuacct}
+
+func newCgroupV1() (*cgroupV1, error) {
+	own, err := cgroup1.ParseCgroupFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	d := &cgroupV1{parents: make(map[cgroup1.Name]string)}
+	for _, s := range v1Subsystems {
+		// Controllers may share a hierarchy, listed as "cpu,cpuacct".
+		p, ok := own[string(s)]
+		if !ok {
+			return nil, fmt.Errorf("cgroup v1 controller %q is not mounted", s)
+		}
+		d.parents[s] = filepath.Join(p, cgroupParent)
+	}
+	return d, nil
+}
+
+func (d *cgroupV1) hierarchy() ([]cgroup1.Subsystem, error) {
+	return []cgroup1.Subsystem{
+		cgroup1.NewMemory(cgroupRoot), cgroup1.NewPids(cgroupRoot),
+		cgroup1.NewCpu(cgroupRoot), cgroup1.NewCpuacct(cgroupRoot),
+	}, nil
+}
+
+func (d *cgroupV1) path(name string) cgroup1.Path {
+	return func(s cgroup1.Name) (string, error) {
+		p, ok := d.parents[s]
+		if !ok {
+			return "", fmt.Errorf("cgroup v1 controller %q not in use", s)
+		}
+		return filepath.Join(p, name), nil
+	}
+}
+
+func (d *cgroupV1) create(name string, l Limits) (group, error) {
+	mem := l.Memory
+	swappiness := uint64(0)
+	quota := int64(l.CPUs * cpuPeriod)
+	period := uint64(cpuPeriod)
+	res := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: &mem, Swappiness: &swappiness},
+		Pids:   &specs.LinuxPids{Limit: &l.Processes},
+		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
+	}
+	path := d.path(name)
+	cg, err := cgroup1.New(path, res, cgroup1.WithHierarchy(d.hierarchy))
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", name, err)
+	}
+	g := &groupV1{cg: cg}
+	for _, s := range []cgroup1.Name{cgroup1.Memory, cgroup1.Pids} {
+		p, _ := path(s)
+		g.dirs = append(g.dirs, filepath.Join(cgroupRoot, string(s), p))
+	}
+	return g, nil
+}
+
+func (d *cgroupV1) sweep() {
+	for s, parent := range d.parents {
+		dir := filepath.Join(cgroupRoot, string(s), parent)
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.IsDir() && !aliveOwner(e.Name()) {
+				killAll(filepath.Join(dir, e.Name(), "cgroup.procs"))
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+type groupV1 struct {
+	cg   cgroup1.Cgroup
+	dirs []string // memory and pids directories
+}
+
+func (g *groupV1) add(pid int) error {
+	if err := g.cg.AddProc(uint64(pid)); err != nil {
+		return fmt.Errorf("add process to cgroup: %w", err)
+	}
+	return nil
+}
+
+func (g *groupV1) usage() (time.Duration, int64) {
+	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
+	if err != nil {
+		return 0, 0
+	}
+	var cpu time.Duration
+	var peak int64
+	if m.CPU != nil && m.CPU.Usage != nil {
+		cpu = time.Duration(m.CPU.Usage.Total)
+	}
+	if m.Memory != nil && m.Memory.Usage != nil {
+		peak = int64(m.Memory.Usage.Max)
+	}
+	return cpu, peak
+}
+
+func (g *groupV1) oomKilled() bool {
+	return readKey(filepath.Join(g.dirs[0], "memory.oom_control"), "oom_kill") > 0
+}
+
+func (g *groupV1) pidsLimitHit() bool {
+	return readKey(filepath.Join(g.dirs[1], "pids.events"), "max") > 0
+}
+
+func (g *groupV1) kill() {
+	// The pids hierarchy sees every process of the sandbox.
+	killAll(filepath.Join(g.dirs[1], "cgroup.procs"))
+}
+
+func (g *groupV1) destroy() error {
+	g.kill()
+	if err := g.cg.Delete(); err != nil {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return nil
+}
+
+// cgroupV2 places each sandbox in cgroupRoot/interp/NAME on the unified
+// hierarchy.
+type cgroupV2 struct{}
+
+func (cgroupV2) create(name string, l Limits) (group, error) {
+	mem := l.Memory
+	var zero int64
+	quota := int64(l.CPUs * cpuPeriod)
+	period := uint64(cpuPeriod)
+	res := &cgroup2.Resources{
+		Memory: &cgroup2.Memory{Max: &mem, Swap: &zero},
+		Pids:   &cgroup2.Pids{Max: l.Processes},
+		CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
+	}
+	group := "/" + cgroupParent + "/" + name
+	m, err := cgroup2.NewManager(cgroupRoot, group, res)
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
+	}
+	return &groupV2{m: m, dir: filepath.Join(cgroupRoot, group)}, nil
+}
+
+func (cgroupV2) sweep() {
+	dir := filepath.Join(cgroupRoot, cgroupParent)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() && !aliveOwner(e.Name()) {
+			killAll(filepath.Join(dir, e.Name(), "cgroup.procs"))
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+type groupV2 struct {
+	m   *cgroup2.Manager
+	dir string
+}
+
+func (g *groupV2) add(pid int) error {
+	if err := g.m.AddProc(uint64(pid)); err != nil {
+		return fmt.Errorf("add process to cgroup: %w", err)
+	}
+	return nil
+}
+
+func (g *groupV2) usage() (time.Duration, int64) {
+	cpu := time.Duration(readKey(filepath.Join(g.dir, "cpu.stat"), "usage_usec")) * time.Microsecond
+	var peak int64
+	if b, err := os.ReadFile(filepath.Join(g.dir, "memory.peak")); err == nil {
+		peak, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	}
+	return cpu, peak
+}
+
+func (g *groupV2) oomKilled() bool {
+	return readKey(filepath.Join(g.dir, "memory.events"), "oom_kill") > 0
+}
+
+func (g *groupV2) pidsLimitHit() bool {
+	return readKey(filepath.Join(g.dir, "pids.events"), "max") > 0
+}
+
+func (g *groupV2) kill() {
+	if err := g.m.Kill(); err != nil {
+		killAll(filepath.Join(g.dir, "cgroup.procs"))
+	}
+}
+
+func (g *groupV2) destroy() error {
+	g.kill()
+	if err := g.m.Delete(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return nil
+}

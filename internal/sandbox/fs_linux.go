@@ -1,0 +1,268 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// The host's system directories a sandbox sees read-only. On merged-/usr
+// systems the top-level ones are symlinks into /usr and are copied as such.
+var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// The host files under /etc a sandbox sees read-only: what the dynamic
+// loader, TLS, time zones and MIME guessing need, and nothing with secrets.
+var etcEntries = []string{
+	"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone",
+	"ssl", "ca-certificates", "alternatives", "mime.types", "fonts",
+	"protocols", "services", "os-release", "debian_version", "matplotlibrc",
+}
+
+// Device nodes bound from the host into the sandbox's /dev.
+var devices = []string{"null", "zero", "full", "random", "urandom"}
+
+// setupRoot builds the sandbox's filesystem in a fresh tmpfs and makes it
+// the root. It runs in the sandbox's own mount namespace, as root of its
+// user namespace.
+func setupRoot(s *initSpec) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	// A scratch tmpfs on /tmp becomes the root for a while, with the host
+	// root under /old as the source of bind mounts.
+	if err := unix.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "size=1m,nr_inodes=4096,mode=0755"); err != nil {
+		return fmt.Errorf("mount scratch tmpfs: %w", err)
+	}
+	for _, d := range []string{"/tmp/new", "/tmp/old"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.PivotRoot("/tmp", "/tmp/old"); err != nil {
+		return fmt.Errorf("pivot_root to scratch: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	// pivot_root needs the new root to be a mount point.
+	if err := unix.Mount("/new", "/new", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind new root: %w", err)
+	}
+
+	for _, d := range systemDirs {
+		if err := mirror("/old"+d, "/new"+d); err != nil {
+			return err
+		}
+	}
+	if err := setupEtc(s); err != nil {
+		return err
+	}
+	for _, p := range s.ReadOnly {
+		if strings.HasPrefix(p, "/usr/") {
+			continue // already visible
+		}
+		if err := mirror("/old"+p, "/new"+p); err != nil {
+			return err
+		}
+	}
+
+	owner := 0
+	if s.DropToUser {
+		owner = sandboxUID
+	}
+	size := fmt.Sprintf("size=%d,nr_inodes=%d", s.DiskBytes, max(s.DiskBytes/4096, 1024))
+	tmpfs := []struct{ dir, opts string }{
+		{WorkspaceDir, fmt.Sprintf("%s,mode=0755,uid=%d,gid=%d", size, owner, owner)},
+		{TmpDir, size + ",mode=1777"},
+	}
+	for _, t := range tmpfs {
+		if err := mountTmpfs("/new"+t.dir, t.opts); err != nil {
+			return err
+		}
+	}
+	if err := setupDev(size); err != nil {
+		return err
+	}
+	if err := os.Mkdir("/new/proc", 0o555); err != nil {
+		return err
+	}
+	// A fresh procfs shows only this PID namespace. It must be mounted
+	// while the host's /proc is still visible, or the kernel refuses.
+	if err := unix.Mount("proc", "/new/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	if err := bindReadOnly("/new/proc/sys", "/new/proc/sys"); err != nil {
+		return err
+	}
+
+	if err := unix.Mount("", "/new", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("make root read-only: %w", err)
+	}
+	if err := unix.Unmount("/old", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach host root: %w", err)
+	}
+	if err := unix.Chdir("/new"); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach scratch root: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// mirror makes host path src (under /old) visible read-only at dst: a
+// symlink is copied, anything else bind-mounted. Missing sources are
+// skipped; a host need not have every system directory.
+func mirror(src, dst string) error {
+	fi, err := os.Lstat(src)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, dst)
+	}
+	if fi.IsDir() {
+		err = os.Mkdir(dst, 0o755)
+	} else {
+		err = os.WriteFile(dst, nil, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	return bindReadOnly(src, dst)
+}
+
+// bindReadOnly bind-mounts src on dst, then makes the mount read-only,
+// nosuid and nodev.
+func bindReadOnly(src, dst string) error {
+	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", strings.TrimPrefix(src, "/old"), err)
+	}
+	// Flags the host set on the source are locked in a user namespace: a
+	// remount that drops them fails, so carry them over.
+	var st unix.Statfs_t
+	if err := unix.Statfs(dst, &st); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME},
+		{unix.ST_NODIRATIME, unix.MS_NODIRATIME},
+		{unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	if err := unix.Mount("", dst, "", flags, ""); err != nil {
+		return fmt.Errorf("make %s read-only: %w", strings.TrimPrefix(src, "/old"), err)
+	}
+	return nil
+}
+
+func mountTmpfs(dst, opts string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dst, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", strings.TrimPrefix(dst, "/new"), err)
+	}
+	return nil
+}
+
+// setupEtc writes a minimal /etc: who the sandbox user is, a hosts file
+// with only loopback, and read-only copies of a few harmless host files.
+func setupEtc(s *initSpec) error {
+	if err := os.MkdirAll("/new/etc", 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"passwd":        "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:sandbox:/workspace:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		"group":         "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n",
+		"hosts":         "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		"hostname":      "sandbox\n",
+		"resolv.conf":   "",
+		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile("/new/etc/"+name, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, e := range etcEntries {
+		src := "/old/etc/" + e
+		// Follow a symlink such as localtime to the file it names, which
+		// may live outside the directories the sandbox sees.
+		if real, err := filepath.EvalSymlinks(src); err == nil && strings.HasPrefix(real, "/old/") {
+			src = real
+		}
+		if err := mirror(src, "/new/etc/"+e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupDev builds a minimal /dev: a few harmless device nodes from the
+// host, the usual symlinks, and a size-limited /dev/shm.
+func setupDev(sizeOpts string) error {
+	if err := mountTmpfs("/new/dev", "size=64k,nr_inodes=64,mode=0755"); err != nil {
+		return err
+	}
+	for _, d := range devices {
+		dst := "/new/dev/" + d
+		if err := os.WriteFile(dst, nil, 0o666); err != nil {
+			return err
+		}
+		if err := unix.Mount("/old/dev/"+d, dst, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/%s: %w", d, err)
+		}
+	}
+	links := map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, "/new/dev/"+name); err != nil {
+			return err
+		}
+	}
+	// Python's multiprocessing needs POSIX semaphores in /dev/shm.
+	return mountTmpfs("/new/dev/shm", sizeOpts+",mode=1777")
+}
+
+// loopbackUp brings up lo in the sandbox's empty network namespace, so that
+// programs can still talk to themselves over localhost.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

@@ -1,0 +1,226 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"golang.org/x/sys/unix"
+)
+
+// IsInit reports whether this process was started by the Namespaces
+// backend to become a sandbox's init. Programs that embed the backend call
+// it first thing in main and then RunInit; the backend re-executes the
+// running binary for every sandbox.
+func IsInit() bool { return os.Getenv(initEnv) != "" }
+
+// RunInit sets up the sandbox from inside its namespaces and executes the
+// sandboxed program. It does not return.
+func RunInit() {
+	// Credentials, capabilities, Landlock and seccomp are per thread until
+	// execve: everything must happen on the thread that executes.
+	runtime.LockOSThread()
+	nfiles, err := strconv.Atoi(os.Getenv(initEnv))
+	if err != nil || nfiles < 0 {
+		fmt.Fprintln(os.Stderr, "interp-sandbox: bad", initEnv)
+		os.Exit(127)
+	}
+	status := os.NewFile(uintptr(4+nfiles), "status")
+	err = runInit(nfiles)
+	// Only failures get here: success executes the program, which closes
+	// the status pipe.
+	fmt.Fprintf(status, "%v", err)
+	os.Exit(127)
+}
+
+func runInit(nfiles int) error {
+	specFD, statusFD, lifeFD := 3+nfiles, 4+nfiles, 5+nfiles
+	for _, fd := range []int{specFD, statusFD, lifeFD} {
+		unix.CloseOnExec(fd)
+	}
+	var s initSpec
+	// The parent sends the spec only once this process is in its cgroup.
+	if err := json.NewDecoder(os.NewFile(uintptr(specFD), "spec")).Decode(&s); err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	// A cgroup namespace rooted at the sandbox's own cgroup.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("cgroup namespace: %w", err)
+	}
+	if err := unix.Sethostname([]byte("sandbox")); err != nil {
+		return fmt.Errorf("hostname: %w", err)
+	}
+	if err := setupRoot(&s); err != nil {
+		return fmt.Errorf("filesystem: %w", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	// No nested user namespaces: seccomp refuses them too, this is depth.
+	_ = os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0"), 0)
+
+	if err := setRlimits(&s); err != nil {
+		return err
+	}
+	rulesetFD, llFlags, err := landlockRuleset(&s)
+	if err != nil {
+		return fmt.Errorf("landlock: %w", err)
+	}
+	if err := dropPrivileges(s.DropToUser); err != nil {
+		return fmt.Errorf("drop privileges: %w", err)
+	}
+	// The kernel clears the parent-death signal when credentials change.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("parent-death signal: %w", err)
+	}
+	// If the parent died before the signal was re-armed, nobody would
+	// ever kill this sandbox: the lifeline's write end closes with it.
+	fds := []unix.PollFd{{Fd: int32(lifeFD), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(fds, 0); n > 0 {
+		return errors.New("parent exited")
+	}
+	if rulesetFD >= 0 {
+		if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(rulesetFD), uintptr(llFlags), 0); e != 0 {
+			return fmt.Errorf("landlock: %w", e)
+		}
+		unix.Close(rulesetFD)
+	}
+	if err := loadSeccomp(); err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	if err := unix.Chdir(s.Dir); err != nil {
+		return fmt.Errorf("working directory %s: %w", s.Dir, err)
+	}
+	path, err := lookPath(s.Argv[0], s.Env)
+	if err != nil {
+		return err
+	}
+	// The user's files move down to 3, 4, ...; ours are close-on-exec.
+	err = unix.Exec(path, s.Argv, s.Env)
+	return fmt.Errorf("execute %s: %w", s.Argv[0], err)
+}
+
+func setRlimits(s *initSpec) error {
+	limits := []struct {
+		res int
+		val uint64
+	}{
+		{unix.RLIMIT_NOFILE, uint64(s.OpenFiles)},
+		{unix.RLIMIT_CORE, 0},
+	}
+	if s.CPUSeconds > 0 {
+		limits = append(limits, struct {
+			res int
+			val uint64
+		}{unix.RLIMIT_CPU, uint64(s.CPUSeconds)})
+	}
+	for _, l := range limits {
+		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.val, Max: l.val}); err != nil {
+			return fmt.Errorf("rlimit %d: %w", l.res, err)
+		}
+	}
+	return nil
+}
+
+// landlockRuleset builds the Landlock ruleset for the new root: read and
+// execute on system files, write only in the workspace, /tmp and /dev/shm.
+// It returns -1 where the kernel has no Landlock.
+func landlockRuleset(s *initSpec) (int, uint32, error) {
+	cfg := landlock.V7
+	// The network is the network namespace's job: it is empty.
+	cfg.HandledAccessNet = 0
+	ro := []string{"/usr", "/etc", "/proc"}
+	for _, d := range systemDirs {
+		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
+			ro = append(ro, d)
+		}
+	}
+	var roFiles []string
+	for _, p := range s.ReadOnly {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			ro = append(ro, p)
+		} else {
+			roFiles = append(roFiles, p)
+		}
+	}
+	fd, flags, err := cfg.BestEffort().NewRulesetFD(
+		// Listing any directory is harmless: the root holds only what the
+		// sandbox is meant to see.
+		landlock.PathAccess(llsyscall.AccessFSReadDir, "/"),
+		landlock.RODirs(ro...),
+		landlock.ROFiles(roFiles...),
+		landlock.RODirs("/dev"),
+		landlock.RWFiles("/dev/null", "/dev/zero", "/dev/full"),
+		landlock.ROFiles("/dev/random", "/dev/urandom"),
+		landlock.RWDirs(WorkspaceDir, TmpDir, "/dev/shm"),
+	)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
+		return -1, 0, nil
+	}
+	return fd, flags, err
+}
+
+// dropPrivileges leaves the program without capabilities and unable to
+// regain them: as the sandbox user where the ID map has one, else as root
+// of the user namespace with every capability gone for good.
+func dropPrivileges(toUser bool) error {
+	// Lock root out of capabilities across execve and setuid.
+	const secbits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<5 // NOROOT, NO_SETUID_FIXUP, KEEP_CAPS and their locks
+	if err := unix.Prctl(unix.PR_SET_SECUREBITS, secbits&^(1<<2|1<<4), 0, 0, 0); err != nil {
+		return fmt.Errorf("securebits: %w", err)
+	}
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("bounding set: %w", err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("ambient capabilities: %w", err)
+	}
+	if toUser {
+		// Raw system calls on purpose: the wrappers change every thread,
+		// and only this one will exist after execve.
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+			return fmt.Errorf("setgroups: %w", e)
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, sandboxGID, sandboxGID, sandboxGID); e != 0 {
+			return fmt.Errorf("setresgid: %w", e)
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, sandboxUID, sandboxUID, sandboxUID); e != 0 {
+			return fmt.Errorf("setresuid: %w", e)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+}
+
+// lookPath finds name in the PATH of env, inside the new root.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found in the sandbox", name)
+}

@@ -1,0 +1,317 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The sandbox user and group inside every sandbox.
+const (
+	sandboxUID = 1000
+	sandboxGID = 1000
+)
+
+// Namespaces is the Linux backend: namespaces, a fresh root filesystem,
+// cgroups, seccomp and Landlock. It is safe for concurrent use.
+type Namespaces struct {
+	cgroups cgroupDriver
+	root    bool // running as host root: map the sandbox to unused host IDs
+	idBase  uint32
+
+	// spawn runs functions on one OS thread that never exits: a child's
+	// parent-death signal fires when the thread that forked it exits, so
+	// forking from a pool thread could kill sandboxes at random.
+	spawn chan func()
+
+	mu     sync.Mutex
+	procs  map[*Process]struct{}
+	closed bool
+	nextID uint32
+}
+
+// NewNamespaces checks that this host can sandbox and returns the backend.
+// On a host that cannot, the error wraps ErrUnsupported and says why.
+func NewNamespaces() (*Namespaces, error) {
+	if err := checkUserNamespaces(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	cg, err := newCgroupDriver()
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot enforce limits: %v", ErrUnsupported, err)
+	}
+	// Sandboxes of an interp that was killed leave empty cgroups behind.
+	cg.sweep()
+	n := &Namespaces{
+		cgroups: cg,
+		root:    os.Geteuid() == 0,
+		// Host IDs nobody uses: 2^31 upwards, two per sandbox.
+		idBase: 1<<31 + rand.Uint32N(1<<28)*2,
+		spawn:  make(chan func()),
+		procs:  make(map[*Process]struct{}),
+	}
+	go n.spawner()
+	return n, nil
+}
+
+// Name implements Backend.
+func (n *Namespaces) Name() string { return "namespaces" }
+
+func (n *Namespaces) spawner() {
+	runtime.LockOSThread() // never unlocked: this thread lives as long as the process
+	for f := range n.spawn {
+		f()
+	}
+}
+
+// Close kills every running sandbox and waits for them to be cleaned up.
+func (n *Namespaces) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	procs := make([]*Process, 0, len(n.procs))
+	for p := range n.procs {
+		procs = append(procs, p)
+	}
+	n.mu.Unlock()
+	for _, p := range procs {
+		p.Kill()
+	}
+	for _, p := range procs {
+		<-p.done
+	}
+	return nil
+}
+
+func checkUserNamespaces() error {
+	b, err := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	if err != nil {
+		return fmt.Errorf("no user namespaces (%v): run on Linux 5.x or later", err)
+	}
+	if strings.TrimSpace(string(b)) == "0" {
+		return errors.New("user namespaces are disabled (user.max_user_namespaces = 0): enable them with sysctl")
+	}
+	if os.Geteuid() != 0 {
+		if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" {
+			return errors.New("unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): enable them or run as root")
+		}
+	}
+	return nil
+}
+
+// initSpec is what the parent tells the sandbox's init, as JSON on a pipe.
+type initSpec struct {
+	Argv      []string
+	Env       []string
+	Dir       string
+	ReadOnly  []string
+	DiskBytes int64
+	OpenFiles int64
+	// CPUSeconds is the per-process CPU limit, a backstop for the
+	// cgroup-wide budget the parent polls.
+	CPUSeconds int64
+	DropToUser bool
+	NFiles     int // user files at fds 3..3+NFiles-1
+}
+
+// Environment variable that makes the interp binary act as a sandbox init.
+const initEnv = "_INTERP_SANDBOX_INIT"
+
+// Start implements Backend.
+func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
+	if len(spec.Argv) == 0 {
+		return nil, errors.New("sandbox: empty command")
+	}
+	limits := spec.Limits.WithDefaults()
+	if err := limits.validate(); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, errors.New("sandbox: backend closed")
+	}
+	n.nextID++
+	id := n.nextID
+	n.mu.Unlock()
+
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: find own executable: %w", err)
+	}
+	readOnly, err := cleanReadOnly(spec.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	is := initSpec{
+		Argv:       spec.Argv,
+		Env:        spec.Env,
+		Dir:        spec.Dir,
+		ReadOnly:   readOnly,
+		DiskBytes:  limits.Disk,
+		OpenFiles:  limits.OpenFiles,
+		DropToUser: n.root,
+		NFiles:     len(spec.ExtraFiles),
+	}
+	if limits.CPUTime > 0 {
+		// A little over the budget: the poller should normally win and
+		// report the reason; this only catches a single runaway process.
+		is.CPUSeconds = int64((limits.CPUTime + time.Second).Seconds()) + 1
+	}
+	if is.Dir == "" {
+		is.Dir = WorkspaceDir
+	}
+
+	cg, err := n.cgroups.create(fmt.Sprintf("sbx-%d-%d", os.Getpid(), id), limits)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	var cleanups []func()
+	fail := func(err error) (*Process, error) {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		cg.kill()
+		_ = cg.destroy()
+		return nil, err
+	}
+
+	// Pipes: the spec goes in, a status comes out (EOF means the program
+	// was executed), and the lifeline tells the init whether we are alive.
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { specR.Close(); specW.Close() })
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { statusR.Close(); statusW.Close() })
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { lifeR.Close() })
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"interp-sandbox"},
+		Env:        []string{fmt.Sprintf("%s=%d", initEnv, len(spec.ExtraFiles))},
+		ExtraFiles: append(append([]*os.File{}, spec.ExtraFiles...), specR, statusW, lifeR),
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+			Pdeathsig: syscall.SIGKILL,
+			Setsid:    true, // no controlling terminal: no TIOCSTI into ours
+		},
+	}
+	if self != "" {
+		cmd.Args[0] = filepath.Base(self) + "-sandbox"
+	}
+	if n.root {
+		base := n.idBase + (id%(1<<27))*2
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxUID, HostID: int(base + 1), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxGID, HostID: int(base + 1), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// The child keeps host root's IDs, unmapped and so powerless in
+		// its namespace, until it becomes the namespace's root.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	} else {
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+	}
+
+	p := &Process{
+		cmd:     cmd,
+		limits:  limits,
+		group:   cg,
+		exited:  make(chan struct{}),
+		done:    make(chan struct{}),
+		started: time.Now(),
+	}
+	p.connectIO(spec)
+
+	started := make(chan error, 1)
+	n.spawn <- func() { started <- cmd.Start() }
+	if err := <-started; err != nil {
+		return fail(fmt.Errorf("sandbox: start: %w", unsupportedStart(err)))
+	}
+	// From here on the child exists: failures must kill it too.
+	cleanups = append(cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	specR.Close()
+	statusW.Close()
+	lifeR.Close()
+
+	// The child blocks reading the spec until it is in its cgroup, so no
+	// process of the sandbox ever runs unlimited.
+	if err := cg.add(cmd.Process.Pid); err != nil {
+		return fail(fmt.Errorf("sandbox: %w", err))
+	}
+	if err := json.NewEncoder(specW).Encode(&is); err != nil {
+		return fail(fmt.Errorf("sandbox: send spec: %w", err))
+	}
+	specW.Close()
+	msg, err := io.ReadAll(io.LimitReader(statusR, 64<<10))
+	statusR.Close()
+	if err != nil {
+		return fail(fmt.Errorf("sandbox: read status: %w", err))
+	}
+	if len(msg) > 0 {
+		return fail(fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg))))
+	}
+
+	p.workspace = fmt.Sprintf("/proc/%d/root%s", cmd.Process.Pid, WorkspaceDir)
+	p.cleanup = func() {
+		lifeW.Close()
+		n.mu.Lock()
+		delete(n.procs, p)
+		n.mu.Unlock()
+	}
+	n.mu.Lock()
+	n.procs[p] = struct{}{}
+	n.mu.Unlock()
+	go p.supervise(ctx)
+	return p, nil
+}
+
+// unsupportedStart turns the kernel's refusal to create namespaces into an
+// error that says what to do.
+func unsupportedStart(err error) error {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: the kernel refused to create namespaces (%v); this happens in locked-down containers", ErrUnsupported, err)
+	}
+	return err
+}
+
+func cleanReadOnly(paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return nil, fmt.Errorf("sandbox: read-only path %q is not absolute", p)
+		}
+		p = filepath.Clean(p)
+		if p == "/" || p == WorkspaceDir || p == TmpDir || strings.HasPrefix(p, "/proc") || strings.HasPrefix(p, "/dev") {
+			return nil, fmt.Errorf("sandbox: read-only path %q would cover a sandbox directory", p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("sandbox: read-only path: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

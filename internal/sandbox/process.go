@@ -1,0 +1,232 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// group is the resource-control side of a sandbox: its cgroup, or nothing
+// for the unsafe backend.
+type group interface {
+	// add moves a process into the group.
+	add(pid int) error
+	// usage reports CPU time and peak memory so far.
+	usage() (cpu time.Duration, peak int64)
+	// oomKilled reports whether the memory limit killed a process.
+	oomKilled() bool
+	// pidsLimitHit reports whether a fork failed at the process limit.
+	pidsLimitHit() bool
+	// kill kills every process in the group.
+	kill()
+	// destroy removes the group; every process must be gone.
+	destroy() error
+}
+
+// Process is a running sandboxed program.
+type Process struct {
+	cmd       *exec.Cmd
+	limits    Limits
+	started   time.Time
+	group     group
+	workspace string // host path of the workspace
+	cleanup   func() // runs once after exit
+
+	output *outputLimiter
+
+	mu     sync.Mutex
+	reason Reason
+
+	exited chan struct{} // closed when the program has exited
+	done   chan struct{} // closed when result is ready
+	result Result
+	err    error
+}
+
+// Pid returns the host PID of the sandbox's first process.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Workspace returns the host path through which the sandbox's workspace can
+// be reached while the process runs. Callers must open paths under it with
+// care: the sandbox controls its contents, symlinks included.
+func (p *Process) Workspace() string { return p.workspace }
+
+// Signal sends sig to the sandbox's first process.
+func (p *Process) Signal(sig os.Signal) error {
+	select {
+	case <-p.exited:
+		return os.ErrProcessDone
+	default:
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
+// Interrupt sends SIGINT to the sandbox's first process.
+func (p *Process) Interrupt() error { return p.Signal(syscall.SIGINT) }
+
+// Kill kills every process in the sandbox. Wait reports ReasonKilled unless
+// another reason came first.
+func (p *Process) Kill() { p.stop(ReasonKilled) }
+
+// Exited is closed when the sandbox's first process has exited.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// Usage reports the CPU time and peak memory of the sandbox so far.
+func (p *Process) Usage() (cpu time.Duration, peakMemory int64) {
+	if p.group == nil {
+		return 0, 0
+	}
+	return p.group.usage()
+}
+
+// Wait waits for the program to exit and its resources to be released.
+func (p *Process) Wait() (*Result, error) {
+	<-p.done
+	r := p.result
+	return &r, p.err
+}
+
+// connectIO wires the program's standard streams. exec.Cmd copies them
+// in its own goroutines, through the shared output budget, and Wait waits
+// for the copies.
+func (p *Process) connectIO(spec *Spec) {
+	p.output = newOutputLimiter(p.limits.Output)
+	p.cmd.Stdin = spec.Stdin
+	stdout, stderr := spec.Stdout, spec.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	p.cmd.Stdout = p.output.writer(stdout)
+	p.cmd.Stderr = p.output.writer(stderr)
+	// Orphans of the unsafe backend may hold the pipes open.
+	p.cmd.WaitDelay = time.Second
+}
+
+func (p *Process) stop(why Reason) {
+	p.mu.Lock()
+	if p.reason == ReasonNone {
+		p.reason = why
+	}
+	p.mu.Unlock()
+	if p.group != nil {
+		p.group.kill()
+	}
+	// Killing the first process takes the whole PID namespace with it.
+	_ = p.cmd.Process.Kill()
+}
+
+// supervise enforces the wall-clock and CPU-time limits and the context,
+// then collects the result. It runs in its own goroutine.
+func (p *Process) supervise(ctx context.Context) {
+	waitErr := make(chan error, 1)
+	go func() {
+		err := p.cmd.Wait()
+		close(p.exited)
+		waitErr <- err
+	}()
+
+	var timeout, grace <-chan time.Time
+	if p.limits.Timeout > 0 {
+		t := time.NewTimer(p.limits.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var tick <-chan time.Time
+	if p.group != nil && p.limits.CPUTime > 0 {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	ctxDone := ctx.Done()
+	var err error
+loop:
+	for {
+		select {
+		case err = <-waitErr:
+			break loop
+		case <-ctxDone:
+			ctxDone = nil
+			p.stop(ReasonKilled)
+		case <-timeout:
+			timeout = nil
+			p.mu.Lock()
+			if p.reason == ReasonNone {
+				p.reason = ReasonTimeout
+			}
+			p.mu.Unlock()
+			_ = p.cmd.Process.Signal(syscall.SIGINT)
+			g := time.NewTimer(p.limits.Grace)
+			defer g.Stop()
+			grace = g.C
+		case <-grace:
+			grace = nil
+			p.stop(ReasonTimeout)
+		case <-tick:
+			if cpu, _ := p.group.usage(); cpu > p.limits.CPUTime {
+				tick = nil
+				p.stop(ReasonCPUTime)
+			}
+		}
+	}
+	p.finish(err)
+}
+
+func (p *Process) finish(waitErr error) {
+	r := Result{WallTime: time.Since(p.started)}
+	if p.group != nil {
+		// Orphans may outlive the first process on the unsafe backend;
+		// in a PID namespace they are already dead.
+		p.group.kill()
+	}
+	if p.output != nil {
+		r.OutputDropped = p.output.dropped()
+	}
+	st, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case st.Signaled():
+		r.ExitCode, r.Signal = -1, st.Signal()
+	default:
+		r.ExitCode = st.ExitStatus()
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		p.err = waitErr
+	}
+	if p.group != nil {
+		r.CPUTime, r.PeakMemory = p.group.usage()
+		r.ProcessLimitHit = p.group.pidsLimitHit()
+		if p.group.oomKilled() {
+			p.mu.Lock()
+			// Memory is the root cause even when a timeout fired while
+			// the kernel was reclaiming.
+			if p.reason == ReasonNone || p.reason == ReasonTimeout {
+				p.reason = ReasonMemory
+			}
+			p.mu.Unlock()
+		}
+		if err := p.group.destroy(); err != nil && p.err == nil {
+			p.err = err
+		}
+	} else if ps := p.cmd.ProcessState; ps != nil {
+		r.CPUTime = ps.UserTime() + ps.SystemTime()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			r.PeakMemory = ru.Maxrss * 1024
+		}
+	}
+	p.mu.Lock()
+	r.Reason = p.reason
+	p.mu.Unlock()
+	if p.cleanup != nil {
+		p.cleanup()
+	}
+	p.result = r
+	close(p.done)
+}

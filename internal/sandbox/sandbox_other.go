@@ -1,0 +1,32 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+)
+
+// Namespaces is the Linux backend; elsewhere it cannot be created.
+type Namespaces struct{}
+
+// NewNamespaces reports that this operating system cannot sandbox.
+func NewNamespaces() (*Namespaces, error) {
+	return nil, fmt.Errorf("%w: %s has no Linux namespaces; run interp on Linux", ErrUnsupported, runtime.GOOS)
+}
+
+// Name implements Backend.
+func (*Namespaces) Name() string { return "namespaces" }
+
+// Start implements Backend.
+func (*Namespaces) Start(context.Context, *Spec) (*Process, error) { return nil, ErrUnsupported }
+
+// Close implements Backend.
+func (*Namespaces) Close() error { return nil }
+
+// IsInit reports false: there are no sandbox inits here.
+func IsInit() bool { return false }
+
+// RunInit is never called off Linux.
+func RunInit() {}
