@@ -29,6 +29,8 @@ type cgroupDriver interface {
 	create(name string, l Limits) (group, error)
 	// sweep removes the cgroups of sandboxes whose interp has died.
 	sweep()
+	// removeParent removes the parent cgroup if no sandbox uses it.
+	removeParent()
 }
 
 // newCgroupDriver picks v2 on unified hosts and v1 on legacy and hybrid
@@ -186,6 +188,12 @@ func (d *cgroupV1) sweep() {
 	}
 }
 
+func (d *cgroupV1) removeParent() {
+	for s, parent := range d.parents {
+		_ = os.Remove(filepath.Join(cgroupRoot, string(s), parent))
+	}
+}
+
 type groupV1 struct {
 	cg   cgroup1.Cgroup
 	dirs []string // memory and pids directories
@@ -267,6 +275,8 @@ func (cgroupV2) sweep() {
 		}
 	}
 }
+
+func (cgroupV2) removeParent() { _ = os.Remove(filepath.Join(cgroupRoot, cgroupParent)) }
 
 type groupV2 struct {
 	m   *cgroup2.Manager

@@ -94,6 +94,7 @@ func (n *Namespaces) Close() error {
 	for _, p := range procs {
 		<-p.done
 	}
+	n.cgroups.removeParent()
 	return nil
 }
 

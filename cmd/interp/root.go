@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/interp-dev/interp/internal/python"
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+// globalFlags are shared by every command.
+type globalFlags struct {
+	home   string // where the base environment lives
+	unsafe bool   // run without a sandbox
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "interp",
+		Short: "An AI Python code interpreter with a secure sandbox",
+		Long: "interp runs Python, written by a language model or by you, in a sandbox\n" +
+			"that keeps state between steps and isolates it from the host.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("%v (see '%s --help')", err, c.CommandPath())}
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.home, "home", envOr("INTERP_HOME", python.DefaultHome), "directory of the base Python environment (env INTERP_HOME)")
+	pf.BoolVar(&g.unsafe, "unsafe-no-sandbox", os.Getenv("INTERP_UNSAFE_NO_SANDBOX") == "1",
+		"run code directly on this host, WITHOUT isolation (env INTERP_UNSAFE_NO_SANDBOX=1)")
+	root.AddCommand(newExecCmd(g))
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// backend returns the sandbox backend the flags ask for. On a host that
+// cannot sandbox it refuses, unless the unsafe mode was chosen, which
+// warns every time.
+func (g *globalFlags) backend() (sandbox.Backend, error) {
+	if g.unsafe {
+		fmt.Fprintln(os.Stderr, "interp: WARNING: --unsafe-no-sandbox: code runs on this host with no isolation and full access to your files, network and environment")
+		return sandbox.NewUnsafe(), nil
+	}
+	b, err := sandbox.NewNamespaces()
+	if err != nil {
+		return nil, &exitError{code: exitUnsupported, msg: fmt.Sprintf("%v; interp refuses to run code unsandboxed (--unsafe-no-sandbox overrides this, at your own risk)", err)}
+	}
+	return b, nil
+}
+
+// runtime returns the Python runtime sandboxes run.
+func (g *globalFlags) runtime() (*python.Runtime, error) {
+	rt, err := python.Find(g.home)
+	if err != nil {
+		return nil, err
+	}
+	return rt, rt.Validate()
+}

@@ -1,0 +1,59 @@
+// Package python locates the Python runtime that sandboxes run: the base
+// environment built by the set-up script, or the system's own python3.
+//
+// Sandboxes cannot see home directories, so a runtime inside one (a pyenv
+// build under /root, say) is never used.
+package python
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultHome is where the set-up script puts the base environment.
+const DefaultHome = "/opt/interp"
+
+// Runtime is a Python installation that sandboxes can run.
+type Runtime struct {
+	// Executable is the interpreter's path, the same inside and outside.
+	Executable string
+	// Env is the base environment's directory, or "" for a bare system
+	// Python.
+	Env string
+	// ReadOnly lists the host paths a sandbox must see to run it, beyond
+	// the system directories every sandbox sees.
+	ReadOnly []string
+}
+
+// Find returns the runtime under home (DefaultHome if empty): its base
+// environment when the set-up script has built one, and otherwise the
+// system's /usr/bin/python3.
+func Find(home string) (*Runtime, error) {
+	if home == "" {
+		home = DefaultHome
+	}
+	env := filepath.Join(home, "env")
+	exe := filepath.Join(env, "bin", "python")
+	if _, err := os.Stat(exe); err == nil {
+		return &Runtime{Executable: exe, Env: env, ReadOnly: []string{env}}, nil
+	}
+	for _, exe := range []string{"/usr/bin/python3", "/usr/local/bin/python3"} {
+		if _, err := os.Stat(exe); err == nil {
+			return &Runtime{Executable: exe}, nil
+		}
+	}
+	return nil, errors.New("no Python runtime: run scripts/setup to build the base environment, or install python3")
+}
+
+// Validate checks that the runtime lives where sandboxes can see it.
+func (r *Runtime) Validate() error {
+	for _, p := range append([]string{r.Executable}, r.ReadOnly...) {
+		if strings.HasPrefix(p, "/root/") || strings.HasPrefix(p, "/home/") {
+			return fmt.Errorf("python runtime %s is inside a home directory, which sandboxes cannot see: use scripts/setup", p)
+		}
+	}
+	return nil
+}

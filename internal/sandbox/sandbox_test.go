@@ -1,0 +1,516 @@
+package sandbox_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/interp-dev/interp/internal/python"
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+// backend returns the namespaces backend, or skips where this host cannot
+// sandbox. CI can, so there a missing backend fails.
+func backend(t testing.TB) *sandbox.Namespaces {
+	t.Helper()
+	b, err := sandbox.NewNamespaces()
+	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
+		t.Skipf("host cannot sandbox: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func runtimeFor(t testing.TB) *python.Runtime {
+	t.Helper()
+	rt, err := python.Find("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+type run struct {
+	res            *sandbox.Result
+	stdout, stderr string
+}
+
+// runPython runs code with the sandbox's Python and returns what happened.
+func runPython(t testing.TB, b sandbox.Backend, code string, l sandbox.Limits, env ...string) run {
+	t.Helper()
+	rt := runtimeFor(t)
+	var out, errOut bytes.Buffer
+	p, err := b.Start(context.Background(), &sandbox.Spec{
+		Argv:     []string{rt.Executable, "-c", code},
+		Env:      append(sandbox.DefaultEnv(), env...),
+		ReadOnly: rt.ReadOnly,
+		Stdout:   &out,
+		Stderr:   &errOut,
+		Limits:   l,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	return run{res, out.String(), errOut.String()}
+}
+
+// mustSucceed runs code and fails the test unless it exits 0.
+func mustSucceed(t *testing.T, b sandbox.Backend, code string) string {
+	t.Helper()
+	r := runPython(t, b, code, sandbox.Limits{})
+	if !r.res.Success() {
+		t.Fatalf("code failed: %v\nstdout: %s\nstderr: %s", r.res.Err(), r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+func TestIdentityAndHardening(t *testing.T) {
+	b := backend(t)
+	out := mustSucceed(t, b, `
+import os
+st = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+print(os.getuid(), os.getgid(), os.getgroups(), os.getcwd())
+print(st["CapEff"], st["CapPrm"], st["CapBnd"], st["NoNewPrivs"], st["Seccomp"])
+print(os.getpid(), os.uname().nodename)
+`)
+	want := "1000 1000 [] /workspace\n0000000000000000 0000000000000000 0000000000000000 1 2\n1 sandbox\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestNoHostFiles(t *testing.T) {
+	b := backend(t)
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary := filepath.Join(home, fmt.Sprintf(".interp-canary-%d", os.Getpid()))
+	if err := os.WriteFile(canary, []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(canary) })
+	self, _ := os.Executable()
+	wd, _ := os.Getwd()
+
+	for _, path := range []string{"/etc/shadow", canary, home, "/root", "/home", "/sys", self, wd, "/opt/interp/uv", "/var"} {
+		t.Run(path, func(t *testing.T) {
+			out := mustSucceed(t, b, fmt.Sprintf(`
+import os
+p = %q
+try:
+    if os.path.isdir(p):
+        print("visible:", os.listdir(p))
+    else:
+        print("visible:", open(p).read(10))
+except OSError as e:
+    print("hidden", e.errno)
+`, path))
+			if !strings.HasPrefix(out, "hidden") {
+				t.Errorf("%s is visible in the sandbox: %s", path, out)
+			}
+		})
+	}
+}
+
+func TestEnvironmentFromScratch(t *testing.T) {
+	b := backend(t)
+	t.Setenv("INTERP_TEST_CANARY_KEY", "sk-canary-1234")
+	out := mustSucceed(t, b, `
+import os
+print(open("/proc/self/environ", "rb").read().decode())
+print(open("/proc/1/environ", "rb").read().decode())
+print(dict(os.environ))
+`)
+	if strings.Contains(out, "canary") {
+		t.Errorf("host environment leaked into the sandbox: %s", out)
+	}
+	if !strings.Contains(out, "HOME=/workspace") {
+		t.Errorf("sandbox environment lacks HOME: %s", out)
+	}
+}
+
+func TestNoNetwork(t *testing.T) {
+	b := backend(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	out := mustSucceed(t, b, fmt.Sprintf(`
+import socket
+for host in ("127.0.0.1", "10.0.2.2", "8.8.8.8"):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect((host, %d))
+        print("connected", host)
+    except OSError as e:
+        print("refused", host, e.errno)
+print(sorted(i[1] for i in socket.if_nameindex()))
+`, port))
+	if strings.Contains(out, "connected") {
+		t.Errorf("sandbox reached the network: %s", out)
+	}
+	if !strings.Contains(out, "['lo']") {
+		t.Errorf("sandbox has interfaces beyond lo: %s", out)
+	}
+	select {
+	case <-accepted:
+		t.Error("host listener received a connection from the sandbox")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestWritesConfined(t *testing.T) {
+	b := backend(t)
+	out := mustSucceed(t, b, `
+import os
+for p in ["/workspace/a", "/tmp/b", "/dev/shm/c", "/usr/x", "/etc/x", "/x", "/opt/interp/env/x", "/proc/sys/kernel/hostname", "/dev/x"]:
+    try:
+        with open(p, "w") as f:
+            f.write("x")
+        print("wrote", p)
+    except OSError as e:
+        print("denied", p)
+`)
+	want := "wrote /workspace/a\nwrote /tmp/b\nwrote /dev/shm/c\ndenied /usr/x\ndenied /etc/x\ndenied /x\ndenied /opt/interp/env/x\ndenied /proc/sys/kernel/hostname\ndenied /dev/x\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestStateIsolatedBetweenSandboxes(t *testing.T) {
+	b := backend(t)
+	mustSucceed(t, b, `open("/workspace/left", "w").write("x"); open("/tmp/left", "w").write("x")`)
+	out := mustSucceed(t, b, `import os; print(os.listdir("/workspace"), os.listdir("/tmp"))`)
+	if out != "[] []\n" {
+		t.Errorf("a new sandbox sees files of an old one: %s", out)
+	}
+}
+
+func TestHostProcessesInvisible(t *testing.T) {
+	b := backend(t)
+	out := mustSucceed(t, b, fmt.Sprintf(`
+import os, signal
+print(sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+try:
+    os.kill(%d, signal.SIGTERM)
+    print("signalled")
+except OSError as e:
+    print("cannot signal", e.errno)
+`, os.Getpid()))
+	if out != "[1]\ncannot signal 3\n" {
+		t.Errorf("got %q, want only PID 1 and ESRCH", out)
+	}
+}
+
+func TestSeccomp(t *testing.T) {
+	b := backend(t)
+	out := mustSucceed(t, b, `
+import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def call(nr, *args):
+    r = libc.syscall(nr, *args)
+    return r, ctypes.get_errno()
+print("clone3", call(435, 0, 0))          # ENOSYS
+print("unshare", call(272, 0x10000000))   # CLONE_NEWUSER: EPERM
+print("ptrace", call(101, 0, 0, 0, 0))    # EPERM
+print("bpf", call(321, 0, 0, 0))          # EPERM
+print("keyctl", call(250, 0, 0))          # EPERM
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+print("threads ok")
+r = os.fork()
+if r == 0:
+    os._exit(7)
+print("fork", os.waitpid(r, 0)[1] >> 8)
+`)
+	want := "clone3 (-1, 38)\nunshare (-1, 1)\nptrace (-1, 1)\nbpf (-1, 1)\nkeyctl (-1, 1)\nthreads ok\nfork 7\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	b := backend(t)
+	tests := []struct {
+		name    string
+		code    string
+		limits  sandbox.Limits
+		reason  sandbox.Reason
+		wantErr string // in stderr
+		check   func(t *testing.T, r run)
+	}{
+		{
+			name:   "memory bomb",
+			code:   "x = []\nwhile True: x.append(bytearray(50 << 20))",
+			limits: sandbox.Limits{Memory: 128 << 20},
+			reason: sandbox.ReasonMemory,
+		},
+		{
+			name:   "infinite loop",
+			code:   "while True: pass",
+			limits: sandbox.Limits{Timeout: 500 * time.Millisecond},
+			reason: sandbox.ReasonTimeout,
+			// SIGINT first: Python reports a KeyboardInterrupt.
+			wantErr: "KeyboardInterrupt",
+		},
+		{
+			name:   "ignores SIGINT",
+			code:   "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.01)",
+			limits: sandbox.Limits{Timeout: 300 * time.Millisecond, Grace: 200 * time.Millisecond},
+			reason: sandbox.ReasonTimeout,
+		},
+		{
+			name:   "cpu budget",
+			code:   "while True: pass",
+			limits: sandbox.Limits{CPUTime: 500 * time.Millisecond, Timeout: 30 * time.Second},
+			reason: sandbox.ReasonCPUTime,
+		},
+		{
+			name:    "disk fill",
+			code:    "f = open('/workspace/big', 'wb')\nwhile True: f.write(b'x' * (1 << 20))",
+			limits:  sandbox.Limits{Disk: 32 << 20},
+			wantErr: "No space left on device",
+		},
+		{
+			name:    "tmp fill",
+			code:    "f = open('/tmp/big', 'wb')\nwhile True: f.write(b'x' * (1 << 20))",
+			limits:  sandbox.Limits{Disk: 32 << 20},
+			wantErr: "No space left on device",
+		},
+		{
+			name:   "fork bomb",
+			code:   "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass",
+			limits: sandbox.Limits{Processes: 32, Timeout: 2 * time.Second},
+			reason: sandbox.ReasonTimeout,
+			check: func(t *testing.T, r run) {
+				if !r.res.ProcessLimitHit {
+					t.Error("process limit was not reported")
+				}
+			},
+		},
+		{
+			name:   "output flood",
+			code:   "import sys\nwhile True: sys.stdout.write('y' * 65536)",
+			limits: sandbox.Limits{Output: 1 << 20, Timeout: time.Second},
+			reason: sandbox.ReasonTimeout,
+			check: func(t *testing.T, r run) {
+				if r.res.OutputDropped == 0 || !strings.Contains(r.stdout, "[interp: output truncated at 1.0 MiB") {
+					t.Errorf("no truncation notice; dropped %d", r.res.OutputDropped)
+				}
+				if len(r.stdout) > 1<<20+200 {
+					t.Errorf("kept %d bytes of output, over the 1 MiB limit", len(r.stdout))
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runPython(t, b, tt.code, tt.limits)
+			if r.res.Reason != tt.reason {
+				t.Errorf("reason %q, want %q (result %+v, stderr %s)", r.res.Reason, tt.reason, r.res, tail(r.stderr))
+			}
+			if r.res.Success() {
+				t.Error("runaway code succeeded")
+			}
+			if tt.wantErr != "" && !strings.Contains(r.stderr, tt.wantErr) {
+				t.Errorf("stderr lacks %q: %s", tt.wantErr, tail(r.stderr))
+			}
+			if tt.check != nil {
+				tt.check(t, r)
+			}
+			// The next sandbox is unharmed.
+			if out := mustSucceed(t, b, "print(6*7)"); out != "42\n" {
+				t.Errorf("next sandbox printed %q", out)
+			}
+		})
+	}
+}
+
+func TestResultErrors(t *testing.T) {
+	b := backend(t)
+	r := runPython(t, b, "raise SystemExit(3)", sandbox.Limits{})
+	if r.res.ExitCode != 3 || r.res.Err() == nil || r.res.Err().Error() != "exit status 3" {
+		t.Errorf("exit 3: got %+v, %v", r.res, r.res.Err())
+	}
+	r = runPython(t, b, "import ctypes; ctypes.string_at(0)", sandbox.Limits{})
+	if r.res.Signal == 0 {
+		t.Errorf("segfault: no signal in %+v", r.res)
+	}
+}
+
+func TestKillAndContext(t *testing.T) {
+	b := backend(t)
+	rt := runtimeFor(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := b.Start(ctx, &sandbox.Spec{Argv: []string{rt.Executable, "-c", "import time; time.sleep(60)"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	res, err := p.Wait()
+	if err != nil || res.Reason != sandbox.ReasonKilled {
+		t.Errorf("cancelled context: %+v, %v", res, err)
+	}
+}
+
+func TestConcurrentSandboxes(t *testing.T) {
+	b := backend(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := runPython(t, b, fmt.Sprintf("print(%d)", i), sandbox.Limits{})
+			if r.stdout != fmt.Sprintf("%d\n", i) {
+				errs <- fmt.Errorf("sandbox %d printed %q (%v, %s)", i, r.stdout, r.res.Err(), r.stderr)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestInvalidSpec(t *testing.T) {
+	b := backend(t)
+	tests := []struct {
+		name string
+		spec sandbox.Spec
+		want string
+	}{
+		{"empty argv", sandbox.Spec{}, "empty command"},
+		{"relative read-only", sandbox.Spec{Argv: []string{"python3"}, ReadOnly: []string{"opt"}}, "not absolute"},
+		{"read-only covers workspace", sandbox.Spec{Argv: []string{"python3"}, ReadOnly: []string{"/workspace"}}, "would cover"},
+		{"no memory limit", sandbox.Spec{Argv: []string{"python3"}, Limits: sandbox.Limits{Memory: -1}}, "memory limit"},
+		{"missing program", sandbox.Spec{Argv: []string{"no-such-program"}, Env: sandbox.DefaultEnv()}, "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.Start(context.Background(), &tt.spec)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestUnsafeBackendRuns(t *testing.T) {
+	b := sandbox.NewUnsafe()
+	defer b.Close()
+	r := runPython(t, b, "import os; print(os.getcwd().startswith(os.environ['TMPDIR'] if False else '/'))", sandbox.Limits{})
+	if r.stdout != "True\n" {
+		t.Errorf("unsafe backend: %q %s", r.stdout, r.stderr)
+	}
+	r = runPython(t, b, "while True: pass", sandbox.Limits{Timeout: 300 * time.Millisecond})
+	if r.res.Reason != sandbox.ReasonTimeout {
+		t.Errorf("unsafe backend timeout: %+v", r.res)
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 400 {
+		return "..." + s[len(s)-400:]
+	}
+	return s
+}
+
+// TestTeardownWhenSupervisorKilled kills -9 a process that runs a sandbox
+// and checks that the sandbox dies with it and that its cgroup is swept.
+func TestTeardownWhenSupervisorKilled(t *testing.T) {
+	backend(t) // skips where the host cannot sandbox
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "INTERP_TEST_SUPERVISOR=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("supervisor: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("supervisor said %q", line)
+	}
+	cgroups := sandboxCgroups(t, cmd.Process.Pid)
+	if len(cgroups) == 0 {
+		t.Fatal("no cgroup found for the supervisor's sandbox")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox %d outlived its supervisor", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The next backend sweeps the dead supervisor's cgroups.
+	b2, err := sandbox.NewNamespaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.Close()
+	for _, dir := range cgroups {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("cgroup %s left behind", dir)
+		}
+	}
+}
+
+// sandboxCgroups lists the cgroup directories of sandboxes owned by pid.
+func sandboxCgroups(t *testing.T, pid int) []string {
+	t.Helper()
+	var dirs []string
+	_ = filepath.WalkDir("/sys/fs/cgroup", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), fmt.Sprintf("sbx-%d-", pid)) {
+			dirs = append(dirs, p)
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return dirs
+}

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package sandbox
+
+import "syscall"
+
+// unsafeSysProcAttr puts an unsafe program in its own process group, so
+// that it and its children can be killed together.
+func unsafeSysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
