@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,28 +10,33 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
 )
 
 type execFlags struct {
 	timeout time.Duration
 	memory  string
 	json    bool
+	saveDir string
 }
 
 func newExecCmd(g *globalFlags) *cobra.Command {
 	f := &execFlags{}
 	cmd := &cobra.Command{
 		Use:   "exec [flags] FILE...",
-		Short: "Run Python files, or - for stdin, as cells in a sandbox",
-		Args:  cobra.MinimumNArgs(1),
+		Short: "Run Python files, or - for stdin, as cells of one sandboxed session",
+		Long: "exec runs each FILE as a cell of one persistent Python session in a fresh\n" +
+			"sandbox: variables defined by one file are there for the next.",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExec(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "wall-clock limit per cell")
-	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit, e.g. 512MiB or 2GiB")
-	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines")
+	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "time limit per cell")
+	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox, e.g. 512MiB or 2GiB")
+	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
+	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	return cmd
 }
 
@@ -46,83 +48,79 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if f.timeout <= 0 {
 		return &exitError{code: exitUsage, msg: "--timeout must be positive"}
 	}
-	cells := make([][]byte, len(files))
+	cells := make([]string, len(files))
 	for i, name := range files {
+		var b []byte
 		if name == "-" {
-			cells[i], err = io.ReadAll(os.Stdin)
+			b, err = io.ReadAll(os.Stdin)
 		} else {
-			cells[i], err = os.ReadFile(name)
+			b, err = os.ReadFile(name)
 		}
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
+		cells[i] = string(b)
 	}
-	rt, err := g.runtime()
-	if err != nil {
-		return &exitError{code: exitUnsupported, msg: err.Error()}
-	}
-	b, err := g.backend()
+	k, closeKernel, err := g.startKernel(ctx, sandbox.Limits{Memory: mem}, f.timeout)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeKernel()
 
-	limits := sandbox.Limits{Memory: mem, Timeout: f.timeout}
+	var r renderer = newTextRenderer(stdout, stderr, f.saveDir)
+	if f.json {
+		r = newJSONRenderer(stdout, f.saveDir)
+	}
 	for i, code := range cells {
-		var out, errOut io.Writer = stdout, stderr
-		var outBuf, errBuf bytes.Buffer
-		if f.json {
-			out, errOut = &outBuf, &errBuf
-		}
-		p, err := b.Start(ctx, &sandbox.Spec{
-			Argv:     []string{rt.Executable, "-"},
-			Env:      sandbox.DefaultEnv(),
-			ReadOnly: rt.ReadOnly,
-			Stdin:    bytes.NewReader(code),
-			Stdout:   out,
-			Stderr:   errOut,
-			Limits:   limits,
-		})
+		// Ctrl-C interrupts the cell; the session and the next cells go on
+		// only if the cell stops.
+		done, err := k.Execute(ctx, code, session.ExecOptions{}, r.event)
 		if err != nil {
-			return &exitError{code: exitInternal, msg: err.Error()}
+			return &exitError{code: exitInternal, msg: fmt.Sprintf("%s: %v", files[i], err)}
 		}
-		res, err := p.Wait()
-		if err != nil {
-			return &exitError{code: exitInternal, msg: err.Error()}
-		}
-		if f.json {
-			enc := json.NewEncoder(stdout)
-			for _, ev := range []struct{ typ, text string }{{"stdout", outBuf.String()}, {"stderr", errBuf.String()}} {
-				if ev.text != "" {
-					_ = enc.Encode(map[string]any{"type": ev.typ, "cell": i, "text": ev.text})
-				}
-			}
-			status := "ok"
-			if !res.Success() {
-				status = "error"
-			}
-			_ = enc.Encode(map[string]any{"type": "done", "cell": i, "status": status, "duration": res.WallTime.Seconds()})
-		}
-		if err := resultError(files[i], res); err != nil {
+		if err := doneError(files[i], done); err != nil {
+			r.close()
 			return err
 		}
 	}
+	r.close()
 	return nil
 }
 
-// resultError maps a cell's result to the exit status and message of the
-// CLI.
-func resultError(name string, r *sandbox.Result) error {
-	err := r.Err()
-	switch {
-	case err == nil:
+// doneError maps a finished cell to the CLI's exit status and message.
+func doneError(name string, done session.Event) error {
+	switch done.Status {
+	case session.StatusOK:
 		return nil
-	case errors.Is(err, sandbox.ErrTimeout):
-		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: %v", name, err)}
-	case errors.Is(err, sandbox.ErrMemory):
-		return &exitError{code: exitMemory, msg: fmt.Sprintf("%s: %v", name, err)}
-	case errors.Is(err, sandbox.ErrCPUTime):
-		return &exitError{code: exitCPUTime, msg: fmt.Sprintf("%s: %v", name, err)}
+	case session.StatusTimeout:
+		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: time limit exceeded", name)}
+	case session.StatusInterrupted:
+		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: interrupted", name)}
+	case session.StatusDied:
+		if done.Reason == sandbox.ErrMemory.Error() {
+			return &exitError{code: exitMemory, msg: fmt.Sprintf("%s: %s", name, done.Reason)}
+		}
+		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: %s", name, done.Reason)}
 	}
-	return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: %v", name, err)}
+	// The error itself was already shown with its traceback.
+	return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: the code raised an exception", name)}
+}
+
+// startKernel starts a session kernel with the global flags' backend and
+// runtime. The returned function closes both.
+func (g *globalFlags) startKernel(ctx context.Context, limits sandbox.Limits, cellTimeout time.Duration) (*session.Kernel, func(), error) {
+	rt, err := g.runtime()
+	if err != nil {
+		return nil, nil, &exitError{code: exitUnsupported, msg: err.Error()}
+	}
+	b, err := g.backend()
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := session.Start(ctx, session.Config{Backend: b, Runtime: rt, Limits: limits, CellTimeout: cellTimeout})
+	if err != nil {
+		b.Close()
+		return nil, nil, &exitError{code: exitInternal, msg: err.Error()}
+	}
+	return k, func() { k.Close(); b.Close() }, nil
 }

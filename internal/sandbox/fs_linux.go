@@ -69,6 +69,15 @@ func setupRoot(s *initSpec) error {
 		}
 	}
 
+	for _, f := range s.Files {
+		if err := os.MkdirAll(filepath.Dir("/new"+f.Path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile("/new"+f.Path, f.Data, 0o444); err != nil {
+			return err
+		}
+	}
+
 	owner := 0
 	if s.DropToUser {
 		owner = sandboxUID

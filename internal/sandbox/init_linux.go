@@ -143,6 +143,9 @@ func landlockRuleset(s *initSpec) (int, uint32, error) {
 		}
 	}
 	var roFiles []string
+	for _, f := range s.Files {
+		roFiles = append(roFiles, f.Path)
+	}
 	for _, p := range s.ReadOnly {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			ro = append(ro, p)

@@ -120,6 +120,7 @@ type initSpec struct {
 	Env       []string
 	Dir       string
 	ReadOnly  []string
+	Files     []File
 	DiskBytes int64
 	OpenFiles int64
 	// CPUSeconds is the per-process CPU limit, a backstop for the
@@ -158,11 +159,15 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := validateFiles(spec.Files); err != nil {
+		return nil, err
+	}
 	is := initSpec{
 		Argv:       spec.Argv,
 		Env:        spec.Env,
 		Dir:        spec.Dir,
 		ReadOnly:   readOnly,
+		Files:      spec.Files,
 		DiskBytes:  limits.Disk,
 		OpenFiles:  limits.OpenFiles,
 		DropToUser: n.root,
@@ -225,7 +230,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		cmd.Args[0] = filepath.Base(self) + "-sandbox"
 	}
 	if n.root {
-		base := n.idBase + (id%(1<<27))*2
+		base := n.hostBase(id)
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxUID, HostID: int(base + 1), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxGID, HostID: int(base + 1), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
@@ -277,6 +282,10 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 
 	p.workspace = fmt.Sprintf("/proc/%d/root%s", cmd.Process.Pid, WorkspaceDir)
+	p.uid, p.gid = os.Getuid(), os.Getgid()
+	if n.root {
+		p.uid, p.gid = n.hostBase(id)+1, n.hostBase(id)+1
+	}
 	p.cleanup = func() {
 		lifeW.Close()
 		n.mu.Lock()
@@ -288,6 +297,12 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	n.mu.Unlock()
 	go p.supervise(ctx)
 	return p, nil
+}
+
+// hostBase is the host ID that sandbox id's root maps to; its sandbox user
+// maps to the next one. Every sandbox gets IDs of its own.
+func (n *Namespaces) hostBase(id uint32) int {
+	return int(n.idBase + (id%(1<<27))*2)
 }
 
 // unsupportedStart turns the kernel's refusal to create namespaces into an

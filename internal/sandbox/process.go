@@ -35,6 +35,7 @@ type Process struct {
 	started   time.Time
 	group     group
 	workspace string // host path of the workspace
+	uid, gid  int    // host IDs of the sandbox user
 	cleanup   func() // runs once after exit
 
 	output *outputLimiter
@@ -55,6 +56,10 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // be reached while the process runs. Callers must open paths under it with
 // care: the sandbox controls its contents, symlinks included.
 func (p *Process) Workspace() string { return p.workspace }
+
+// HostIDs returns the host user and group IDs that the sandbox user maps
+// to: files the host writes into the workspace should belong to them.
+func (p *Process) HostIDs() (uid, gid int) { return p.uid, p.gid }
 
 // Signal sends sig to the sandbox's first process.
 func (p *Process) Signal(sig os.Signal) error {

@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -64,8 +66,39 @@ type Spec struct {
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed to the program as file descriptors 3, 4, ...
 	ExtraFiles []*os.File
+	// Files are written into the sandbox, read-only, before the program
+	// starts: a way to ship helper programs without touching the host.
+	Files []File
 
 	Limits Limits
+}
+
+// File is a read-only file placed in a sandbox.
+type File struct {
+	// Path is absolute and outside the system directories, the workspace
+	// and /tmp, such as /.interp/runner.py.
+	Path string
+	Data []byte
+}
+
+// validateFiles rejects files that would land in or over a sandbox
+// directory.
+func validateFiles(files []File) error {
+	for _, f := range files {
+		p := filepath.Clean(f.Path)
+		if !filepath.IsAbs(p) || p != f.Path {
+			return fmt.Errorf("sandbox: file path %q must be absolute and clean", f.Path)
+		}
+		for _, d := range []string{"/usr", "/etc", "/proc", "/dev", WorkspaceDir, TmpDir, "/bin", "/lib", "/lib64", "/sbin"} {
+			if p == d || strings.HasPrefix(p, d+"/") {
+				return fmt.Errorf("sandbox: file path %q is inside %s", f.Path, d)
+			}
+		}
+		if len(f.Data) > 1<<20 {
+			return fmt.Errorf("sandbox: file %q is over 1 MiB", f.Path)
+		}
+	}
+	return nil
 }
 
 // Limits bound what one sandbox may use. Zero fields take the defaults from

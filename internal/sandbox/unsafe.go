@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +40,30 @@ func (u *Unsafe) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, err := exec.LookPath(spec.Argv[0])
+	if err := validateFiles(spec.Files); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	argv := append([]string{}, spec.Argv...)
+	for _, f := range spec.Files {
+		// Files go under the temporary directory, and so do mentions of
+		// them in the command.
+		host := filepath.Join(dir, ".interp-files", f.Path)
+		if err := os.MkdirAll(filepath.Dir(host), 0o755); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		if err := os.WriteFile(host, f.Data, 0o444); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		for i, a := range argv {
+			if a == f.Path {
+				argv[i] = host
+			}
+		}
+	}
+	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -52,7 +76,7 @@ func (u *Unsafe) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 	cmd := &exec.Cmd{
 		Path:        path,
-		Args:        spec.Argv,
+		Args:        argv,
 		Env:         env,
 		Dir:         dir,
 		ExtraFiles:  spec.ExtraFiles,
@@ -62,6 +86,8 @@ func (u *Unsafe) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		cmd:       cmd,
 		limits:    limits,
 		workspace: dir,
+		uid:       os.Getuid(),
+		gid:       os.Getgid(),
 		exited:    make(chan struct{}),
 		done:      make(chan struct{}),
 		started:   time.Now(),

@@ -1,0 +1,193 @@
+// Command interp-bench measures what Interp costs and writes the results as
+// Markdown, by default to BENCHMARKS.md (`make bench`).
+//
+// The machines that run it are noisy: other jobs, CPU frequency scaling and
+// a shared page cache move absolute numbers from one run to the next. So
+// every result is reported beside a baseline measured in the same run, with
+// baseline and measured runs interleaved to share the noise, and given as a
+// ratio or a difference against it. There are no timing thresholds: targets
+// are stated beside the results, with whether this run met them, and never
+// fail the program.
+//
+// The benchmarks are grouped in sections, each a function that returns
+// Markdown. To add one (sessions, dependencies, the agent loop, HTTP), write
+// a func(context.Context, *config) (string, error) and list it in sections.
+//
+// Usage:
+//
+//	interp-bench [-only SECTION[,SECTION]] [-n N] [-rounds R] [-idle K] [-burst M] [-out FILE]
+//
+// With -out the whole file is written (replaced); without, the report goes
+// to standard output. Progress goes to standard error. The sandbox section
+// needs a host that can sandbox, in practice root.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+// config holds the knobs every section may use.
+type config struct {
+	// N is the number of iterations of sequential measurements.
+	N int
+	// Rounds is the number of repetitions of batch measurements, each
+	// pairing a baseline batch with a measured one.
+	Rounds int
+	// Idle is the number of idle sandboxes for the memory measurement.
+	Idle int
+	// Burst is the number of sandboxes started at once.
+	Burst int
+	// Log receives progress messages.
+	Log io.Writer
+}
+
+func (c *config) logf(format string, args ...any) {
+	fmt.Fprintf(c.Log, "interp-bench: "+format+"\n", args...)
+}
+
+// section is one named group of benchmarks.
+type section struct {
+	name  string
+	title string
+	run   func(ctx context.Context, cfg *config) (string, error)
+}
+
+// sections lists every section, in the order they run and are reported.
+var sections = []section{
+	{name: "sandbox", title: "Sandbox", run: sandboxSection},
+}
+
+// exitAtOnceEnv makes the binary exit first thing in main.
+const exitAtOnceEnv = "_INTERP_BENCH_EXIT_AT_ONCE"
+
+func main() {
+	// The sandbox backend re-executes this binary as each sandbox's init.
+	if sandbox.IsInit() {
+		sandbox.RunInit()
+	}
+	// A diagnostic run measures how long this binary takes to get here.
+	if os.Getenv(exitAtOnceEnv) != "" {
+		os.Exit(0)
+	}
+	cfg := &config{Log: os.Stderr}
+	only := flag.String("only", "", "run only these sections, comma-separated ("+sectionNames()+")")
+	out := flag.String("out", "", "write the report to this file, replacing it (default: standard output)")
+	flag.IntVar(&cfg.N, "n", 100, "iterations of sequential measurements")
+	flag.IntVar(&cfg.Rounds, "rounds", 5, "rounds of batch measurements")
+	flag.IntVar(&cfg.Idle, "idle", 20, "idle sandboxes for the memory measurement")
+	flag.IntVar(&cfg.Burst, "burst", 100, "sandboxes started at once")
+	flag.Parse()
+	if flag.NArg() > 0 || cfg.N < 1 || cfg.Rounds < 1 || cfg.Idle < 1 || cfg.Burst < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	selected, err := selectSections(*only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interp-bench:", err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var b strings.Builder
+	b.WriteString(intro)
+	b.WriteString(machineReport(time.Now()))
+	failed := false
+	for _, s := range selected {
+		cfg.logf("section %s", s.name)
+		start := time.Now()
+		md, err := s.run(ctx, cfg)
+		fmt.Fprintf(&b, "\n## %s\n\n", s.title)
+		if err != nil {
+			failed = true
+			cfg.logf("section %s failed: %v", s.name, err)
+			fmt.Fprintf(&b, "**This section failed:** %s\n", oneLine(err.Error()))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		b.WriteString(md)
+		cfg.logf("section %s done in %s", s.name, time.Since(start).Round(time.Second))
+	}
+
+	if ctx.Err() != nil {
+		// Interrupted: keep the previous report rather than a partial one.
+		cfg.logf("interrupted; nothing written")
+		os.Exit(130)
+	}
+	if *out == "" {
+		fmt.Print(b.String())
+	} else if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "interp-bench:", err)
+		os.Exit(1)
+	} else {
+		cfg.logf("wrote %s", *out)
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+const intro = `# Benchmarks
+
+What Interp costs, measured by ` + "`cmd/interp-bench`" + `. Reproduce with
+` + "`make bench`" + ` (as root, since it starts sandboxes), which runs
+` + "`go run ./cmd/interp-bench -out BENCHMARKS.md`" + ` and rewrites this file; add
+` + "`-only SECTION`" + ` to run one section, ` + "`-n`" + ` to change the iterations.
+
+The machines these run on are noisy, so no number here stands alone: every
+result is given beside a baseline measured in the same run, with baseline and
+measured runs interleaved so that they share the noise, and reported as a
+ratio or a difference against it. Compare overheads and ratios between runs,
+not absolute times. Targets are stated beside the results; missing one is
+reported, never enforced.
+`
+
+func sectionNames() string {
+	names := make([]string, len(sections))
+	for i, s := range sections {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// selectSections returns the sections named in a comma-separated list, in
+// their registry order, or every section for an empty list.
+func selectSections(only string) ([]section, error) {
+	if strings.TrimSpace(only) == "" {
+		return sections, nil
+	}
+	want := make(map[string]bool)
+	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		found := false
+		for _, s := range sections {
+			found = found || s.name == name
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown section %q: have %s", name, sectionNames())
+		}
+		want[name] = true
+	}
+	var out []section
+	for _, s := range sections {
+		if want[s.name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

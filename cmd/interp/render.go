@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// renderer shows a cell's events to a person or a program.
+type renderer interface {
+	event(session.Event)
+	close()
+}
+
+// imageTypes are the display types saved as files by --save-dir.
+var imageTypes = map[string]string{"image/png": ".png", "image/jpeg": ".jpg", "image/svg+xml": ".svg"}
+
+// imageSaver writes displayed images into a directory.
+type imageSaver struct {
+	dir string
+	n   int
+}
+
+// save writes the images of a display event and returns their paths.
+func (s *imageSaver) save(ev session.Event) ([]string, error) {
+	if s == nil || s.dir == "" {
+		return nil, nil
+	}
+	var paths []string
+	for mime, ext := range imageTypes {
+		v, ok := ev.Data[mime].(string)
+		if !ok {
+			continue
+		}
+		data := []byte(v)
+		if mime != "image/svg+xml" {
+			var err error
+			if data, err = base64.StdEncoding.DecodeString(v); err != nil {
+				return paths, fmt.Errorf("bad %s data: %w", mime, err)
+			}
+		}
+		if err := os.MkdirAll(s.dir, 0o755); err != nil {
+			return paths, err
+		}
+		s.n++
+		p := filepath.Join(s.dir, fmt.Sprintf("%s-%d%s", ev.Cell, s.n, ext))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// textRenderer prints events for people: output as it comes, displays as
+// their text, errors as tracebacks.
+type textRenderer struct {
+	out, err io.Writer
+	images   *imageSaver
+}
+
+func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
+	return &textRenderer{out: out, err: err, images: &imageSaver{dir: saveDir}}
+}
+
+func (r *textRenderer) event(ev session.Event) {
+	switch ev.Type {
+	case session.EventStdout:
+		io.WriteString(r.out, ev.Text)
+	case session.EventStderr:
+		io.WriteString(r.err, ev.Text)
+	case session.EventDisplay:
+		paths, err := r.images.save(ev)
+		for _, p := range paths {
+			fmt.Fprintf(r.out, "[image saved to %s]\n", p)
+		}
+		if err != nil {
+			fmt.Fprintf(r.err, "interp: save image: %v\n", err)
+		}
+		if len(paths) > 0 {
+			return
+		}
+		if text, ok := ev.Data["text/plain"].(string); ok {
+			fmt.Fprintln(r.out, text)
+		}
+	case session.EventError:
+		tb := strings.Join(ev.Traceback, "\n")
+		if tb == "" {
+			tb = ev.EName + ": " + ev.EValue
+		}
+		fmt.Fprintln(r.err, strings.TrimRight(tb, "\n"))
+	case session.EventFile:
+		if ev.Change != "deleted" {
+			fmt.Fprintf(r.err, "[file %s: %s, %s]\n", ev.Change, ev.Path, sandbox.FormatBytes(ev.Size))
+		}
+	}
+}
+
+func (r *textRenderer) close() {}
+
+// jsonRenderer prints one JSON object per event.
+type jsonRenderer struct {
+	enc    *json.Encoder
+	images *imageSaver
+}
+
+func newJSONRenderer(out io.Writer, saveDir string) *jsonRenderer {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	return &jsonRenderer{enc: enc, images: &imageSaver{dir: saveDir}}
+}
+
+func (r *jsonRenderer) event(ev session.Event) {
+	if ev.Type == session.EventDisplay {
+		if paths, err := r.images.save(ev); err == nil && len(paths) > 0 {
+			ev.Metadata = map[string]any{"saved": paths}
+		}
+	}
+	_ = r.enc.Encode(ev)
+}
+
+func (r *jsonRenderer) close() {}

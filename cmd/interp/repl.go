@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+func newReplCmd(g *globalFlags) *cobra.Command {
+	f := &execFlags{}
+	cmd := &cobra.Command{
+		Use:   "repl",
+		Short: "Open an interactive Python prompt in a sandboxed session",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runRepl(cmd.Context(), g, f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox")
+	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
+	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
+	return cmd
+}
+
+func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, out, errOut io.Writer) error {
+	mem, err := parseBytes(f.memory)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
+	}
+	timeout := f.timeout
+	if timeout == 0 {
+		timeout = -1
+	}
+	// Ctrl-C interrupts the running cell, not the prompt.
+	signal.Ignore(os.Interrupt)
+	defer signal.Reset(os.Interrupt)
+	k, closeKernel, err := g.startKernel(context.WithoutCancel(ctx), sandbox.Limits{Memory: mem}, timeout)
+	if err != nil {
+		return err
+	}
+	defer closeKernel()
+	version, ipython := k.Python()
+	mode := "plain"
+	if ipython {
+		mode = "IPython"
+	}
+	fmt.Fprintf(out, "Python %s in an interp sandbox (%s). Ctrl-C interrupts, Ctrl-D exits.\n", version, mode)
+
+	r := newTextRenderer(out, errOut, f.saveDir)
+	lines := bufio.NewScanner(in)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	for {
+		code, ok := readCell(lines, out)
+		if !ok {
+			fmt.Fprintln(out)
+			return nil
+		}
+		if strings.TrimSpace(code) == "" {
+			continue
+		}
+		cellCtx, stop := signal.NotifyContext(ctx, os.Interrupt)
+		_, err := k.Execute(cellCtx, code, session.ExecOptions{}, r.event)
+		stop()
+		signal.Ignore(os.Interrupt)
+		if err != nil {
+			return &exitError{code: exitInternal, msg: err.Error()}
+		}
+	}
+}
+
+// readCell reads one cell: a line, or a block that opens with a colon or
+// a backslash and ends with an empty line.
+func readCell(lines *bufio.Scanner, out io.Writer) (string, bool) {
+	fmt.Fprint(out, ">>> ")
+	if !lines.Scan() {
+		return "", false
+	}
+	first := lines.Text()
+	trimmed := strings.TrimRight(first, " \t")
+	if !strings.HasSuffix(trimmed, ":") && !strings.HasSuffix(trimmed, "\\") && !strings.HasPrefix(trimmed, "@") {
+		return first, true
+	}
+	block := []string{first}
+	for {
+		fmt.Fprint(out, "... ")
+		if !lines.Scan() || strings.TrimSpace(lines.Text()) == "" {
+			return strings.Join(block, "\n"), true
+		}
+		block = append(block, lines.Text())
+	}
+}

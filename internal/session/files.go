@@ -1,0 +1,343 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+// maxWalk bounds how many entries a listing or a snapshot visits: the
+// sandbox controls how many files there are.
+const maxWalk = 20000
+
+// ErrBadPath is wrapped by errors about paths outside the workspace.
+var ErrBadPath = errors.New("bad workspace path")
+
+// Workspace is a session's working directory, seen from the host. Every
+// access resolves beneath it: the sandbox controls its contents, symlinks
+// included, so no path may lead out.
+type Workspace struct {
+	dir      *os.File // O_PATH handle; it keeps the workspace reachable
+	uid, gid int      // host IDs of the sandbox user
+}
+
+// FileInfo describes one file in a workspace.
+type FileInfo struct {
+	Path  string `json:"path"`
+	Size  int64  `json:"size"`
+	IsDir bool   `json:"is_dir,omitempty"`
+	Mode  string `json:"mode"`
+	// ModTime is in Unix nanoseconds.
+	ModTime int64 `json:"mtime"`
+}
+
+func openWorkspace(p *sandbox.Process) (*Workspace, error) {
+	fd, err := unix.Open(p.Workspace(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("session: open workspace: %w", err)
+	}
+	uid, gid := p.HostIDs()
+	return &Workspace{dir: os.NewFile(uintptr(fd), "workspace"), uid: uid, gid: gid}, nil
+}
+
+// Close releases the workspace handle.
+func (w *Workspace) Close() error { return w.dir.Close() }
+
+// root is a path through which the workspace can be walked without
+// following symlinks out of it.
+func (w *Workspace) root() string { return fmt.Sprintf("/proc/self/fd/%d", w.dir.Fd()) }
+
+// CleanPath checks a workspace-relative path from a user or a model and
+// returns it cleaned. Absolute paths, "..", NUL bytes and invalid UTF-8 are
+// refused.
+func CleanPath(p string) (string, error) {
+	switch {
+	case p == "":
+		return "", fmt.Errorf("%w: empty path", ErrBadPath)
+	case len(p) > 4096:
+		return "", fmt.Errorf("%w: path longer than 4096 bytes", ErrBadPath)
+	case !utf8.ValidString(p):
+		return "", fmt.Errorf("%w: path is not valid UTF-8", ErrBadPath)
+	case strings.ContainsRune(p, 0):
+		return "", fmt.Errorf("%w: path contains a NUL byte", ErrBadPath)
+	case strings.HasPrefix(p, "/"):
+		return "", fmt.Errorf("%w: %q is absolute; give a path relative to the workspace", ErrBadPath, p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("%w: %q leaves the workspace", ErrBadPath, p)
+		}
+	}
+	c := path.Clean(p)
+	if c == "." {
+		return "", fmt.Errorf("%w: %q names the workspace itself", ErrBadPath, p)
+	}
+	return c, nil
+}
+
+// open opens name beneath the workspace. Symlinks are followed only while
+// they stay inside.
+func (w *Workspace) open(name string, flags int, mode uint32) (*os.File, error) {
+	fd, err := unix.Openat2(int(w.dir.Fd()), name, &unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC),
+		Mode:    uint64(mode),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.EXDEV) {
+		return nil, fmt.Errorf("%w: %q points outside the workspace", ErrBadPath, name)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// Read returns the contents of a regular file of at most max bytes.
+func (w *Workspace) Read(name string, max int64) ([]byte, error) {
+	name, err := CleanPath(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := w.open(name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", name, fi.Size(), max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s grew over the %d-byte limit while being read", name, max)
+	}
+	return b, err
+}
+
+// Write stores r's contents, at most max bytes, as name, creating parent
+// directories. The file appears whole or not at all.
+func (w *Workspace) Write(name string, r io.Reader, max int64) (int64, error) {
+	name, err := CleanPath(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := w.mkdirAll(path.Dir(name)); err != nil {
+		return 0, err
+	}
+	tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.interp-upload-%d", path.Base(name), os.Getpid()))
+	f, err := w.open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, io.LimitReader(r, max+1))
+	if err == nil && n > max {
+		err = fmt.Errorf("upload is over the %d-byte limit", max)
+	}
+	if err == nil {
+		err = f.Chown(w.uid, w.gid)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.rename(tmp, name)
+	}
+	if err != nil {
+		_ = w.remove(tmp)
+		return 0, fmt.Errorf("write %s: %w", name, err)
+	}
+	return n, nil
+}
+
+func (w *Workspace) mkdirAll(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	cur := ""
+	for _, part := range strings.Split(dir, "/") {
+		cur = path.Join(cur, part)
+		parent, err := w.open(path.Dir(cur), unix.O_PATH|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.Mkdirat(int(parent.Fd()), part, 0o755)
+		if err == nil {
+			if d, err := w.open(cur, unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+				_ = d.Chown(w.uid, w.gid)
+				d.Close()
+			}
+		}
+		parent.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create directory %s: %w", cur, err)
+		}
+	}
+	return nil
+}
+
+func (w *Workspace) rename(from, to string) error {
+	fd, err := w.open(path.Dir(to), unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	return unix.Renameat(int(fd.Fd()), path.Base(from), int(fd.Fd()), path.Base(to))
+}
+
+func (w *Workspace) remove(name string) error {
+	dir, err := w.open(path.Dir(name), unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	err = unix.Unlinkat(int(dir.Fd()), path.Base(name), 0)
+	if errors.Is(err, unix.EISDIR) {
+		err = unix.Unlinkat(int(dir.Fd()), path.Base(name), unix.AT_REMOVEDIR)
+	}
+	if err != nil {
+		return &fs.PathError{Op: "remove", Path: name, Err: err}
+	}
+	return nil
+}
+
+// Delete removes a file or an empty directory.
+func (w *Workspace) Delete(name string) error {
+	name, err := CleanPath(name)
+	if err != nil {
+		return err
+	}
+	return w.remove(name)
+}
+
+// List returns every file and directory in the workspace, sorted by path.
+func (w *Workspace) List() ([]FileInfo, error) {
+	var out []FileInfo
+	root := w.root()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file vanished while listing
+		}
+		if p == root {
+			return nil
+		}
+		if len(out) >= maxWalk {
+			return fs.SkipAll
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		rel := strings.TrimPrefix(p, root+"/")
+		out = append(out, FileInfo{Path: rel, Size: fi.Size(), IsDir: d.IsDir(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UnixNano()})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// stamp identifies one version of a file.
+type stamp struct {
+	size, mtime int64
+	ino         uint64
+}
+
+func (w *Workspace) snapshot() map[string]stamp {
+	files, _ := w.List()
+	snap := make(map[string]stamp, len(files))
+	for _, f := range files {
+		if f.IsDir {
+			continue
+		}
+		var st unix.Stat_t
+		// Lstat through the walk root: the name cannot leave the workspace.
+		if unix.Lstat(w.root()+"/"+f.Path, &st) == nil {
+			snap[f.Path] = stamp{size: f.Size, mtime: f.ModTime, ino: st.Ino}
+		}
+	}
+	return snap
+}
+
+// diff reports files created, changed and deleted since before.
+func (w *Workspace) diff(before map[string]stamp) []Event {
+	after := w.snapshot()
+	var evs []Event
+	for p, s := range after {
+		old, ok := before[p]
+		switch {
+		case !ok:
+			evs = append(evs, Event{Type: EventFile, Path: p, Size: s.size, Change: "created"})
+		case old != s:
+			evs = append(evs, Event{Type: EventFile, Path: p, Size: s.size, Change: "modified"})
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; !ok {
+			evs = append(evs, Event{Type: EventFile, Path: p, Change: "deleted"})
+		}
+	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].Path < evs[j].Path })
+	return evs
+}
+
+// copyWorkspace copies every file, directory and symlink of from into to.
+// It is how a session that crashed keeps its files in a new sandbox: the
+// old workspace stays reachable through its handle after its sandbox dies.
+func copyWorkspace(from, to *Workspace) error {
+	files, err := from.List()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		switch {
+		case f.IsDir:
+			if err := to.mkdirAll(f.Path); err != nil {
+				return err
+			}
+		case strings.HasPrefix(f.Mode, "L"):
+			target, err := os.Readlink(from.root() + "/" + f.Path)
+			if err != nil {
+				continue
+			}
+			if err := to.mkdirAll(path.Dir(f.Path)); err != nil {
+				return err
+			}
+			parent, err := to.open(path.Dir(f.Path), unix.O_PATH|unix.O_DIRECTORY, 0)
+			if err != nil {
+				return err
+			}
+			err = unix.Symlinkat(target, int(parent.Fd()), path.Base(f.Path))
+			parent.Close()
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				return err
+			}
+		case strings.HasPrefix(f.Mode, "-"):
+			src, err := from.open(f.Path, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
+			if err != nil {
+				continue // vanished
+			}
+			_, err = to.Write(f.Path, src, 1<<40)
+			src.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

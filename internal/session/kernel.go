@@ -1,0 +1,378 @@
+// Package session runs persistent Python sessions: one long-lived Python
+// process in one sandbox that keeps its state between cells, like a Jupyter
+// kernel. It streams each cell's output, rich displays, errors and file
+// changes as events, manages files in the session's workspace, and keeps a
+// warm pool of ready sessions.
+//
+// The Python side is runner.py, embedded in the binary and written into
+// each sandbox. The two sides speak a framed JSON protocol over a pair of
+// pipes; see runner.py for the reference. Everything the runner sends is
+// treated as untrusted: it shares its process with the user's code.
+package session
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/interp-dev/interp/internal/python"
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+//go:embed runner.py
+var runnerSource []byte
+
+// runnerPath is where the runner lives inside every sandbox.
+const runnerPath = "/.interp/runner.py"
+
+// Config describes the kernels to start.
+type Config struct {
+	Backend sandbox.Backend
+	Runtime *python.Runtime
+	// Limits for the kernel's sandbox. The wall-clock and CPU-time limits
+	// apply to cells, not to the long-lived kernel: see CellTimeout.
+	Limits sandbox.Limits
+	// CellTimeout is the default time limit of one cell.
+	CellTimeout time.Duration
+	// MaxOutput caps a cell's text output; past it the head and the tail
+	// are kept and the middle dropped, with a notice.
+	MaxOutput int64
+	// MaxImage caps one display's size.
+	MaxImage int64
+	// Env adds variables to the sandbox's environment.
+	Env []string
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.CellTimeout == 0 {
+		d.CellTimeout = 5 * time.Minute
+	}
+	if d.MaxOutput == 0 {
+		d.MaxOutput = 256 << 10
+	}
+	if d.MaxImage == 0 {
+		d.MaxImage = 10 << 20
+	}
+	d.Limits.Timeout = -1
+	d.Limits.CPUTime = -1
+	return d
+}
+
+// Errors from a kernel.
+var (
+	ErrDead   = errors.New("the Python process has ended: restart the session")
+	ErrClosed = errors.New("session closed")
+)
+
+// Kernel is one Python process in one sandbox. Cells run one at a time.
+type Kernel struct {
+	cfg   Config
+	proc  *sandbox.Process
+	reqW  *os.File // requests to the runner
+	evR   *os.File // events from the runner
+	ws    *Workspace
+	hello message
+
+	frames chan message // from the runner and from raw stdout/stderr
+	closed chan struct{}
+	// readerDone is closed when the event pipe reached EOF or failed.
+	readerDone chan struct{}
+	readErr    error
+
+	run     sync.Mutex // held while a cell runs
+	cellSeq atomic.Int64
+
+	mu     sync.Mutex
+	dead   bool
+	reason string // why the process ended
+}
+
+// Start starts a kernel and waits until the runner has said hello.
+func Start(ctx context.Context, cfg Config) (*Kernel, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Backend == nil || cfg.Runtime == nil {
+		return nil, errors.New("session: config needs a backend and a Python runtime")
+	}
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, err
+	}
+	k := &Kernel{
+		cfg:        cfg,
+		reqW:       reqW,
+		evR:        evR,
+		frames:     make(chan message, 256),
+		closed:     make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+	env = append(env, cfg.Env...)
+	proc, err := cfg.Backend.Start(context.WithoutCancel(ctx), &sandbox.Spec{
+		Argv:       []string{cfg.Runtime.Executable, "-I", "-B", runnerPath},
+		Env:        env,
+		ReadOnly:   cfg.Runtime.ReadOnly,
+		ExtraFiles: []*os.File{reqR, evW},
+		Files:      []sandbox.File{{Path: runnerPath, Data: runnerSource}},
+		Stdout:     &rawStream{k: k, name: EventStdout},
+		Stderr:     &rawStream{k: k, name: EventStderr},
+		Limits:     cfg.Limits,
+	})
+	reqR.Close()
+	evW.Close()
+	if err != nil {
+		reqW.Close()
+		evR.Close()
+		return nil, err
+	}
+	k.proc = proc
+	go k.readFrames()
+	go k.watch()
+
+	if err := k.awaitHello(ctx); err != nil {
+		k.Close()
+		return nil, err
+	}
+	ws, err := openWorkspace(proc)
+	if err != nil {
+		k.Close()
+		return nil, err
+	}
+	k.ws = ws
+	return k, nil
+}
+
+// awaitHello waits for the runner's hello and checks its protocol version.
+func (k *Kernel) awaitHello(ctx context.Context) error {
+	var early []byte // raw output before the hello, kept for the error
+	for {
+		select {
+		case m := <-k.frames:
+			if m.Type != "hello" {
+				if m.ID == rawID && len(early) < 4096 {
+					early = append(early, m.Text...)
+				}
+				continue
+			}
+			if m.Protocol != ProtocolVersion {
+				return fmt.Errorf("session: runner speaks protocol %d, want %d", m.Protocol, ProtocolVersion)
+			}
+			k.hello = m
+			return nil
+		case <-k.readerDone:
+			// Raw output may still be on its way.
+			time.Sleep(10 * time.Millisecond)
+			for drained := false; !drained && len(early) < 4096; {
+				select {
+				case m := <-k.frames:
+					early = append(early, m.Text...)
+				default:
+					drained = true
+				}
+			}
+			msg := strings.TrimSpace(string(early))
+			if len(msg) > 4096 {
+				msg = msg[len(msg)-4096:]
+			}
+			if msg != "" {
+				msg = ": " + msg
+			}
+			return fmt.Errorf("session: the Python runner failed to start: %s%s", k.deathReason(), msg)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// readFrames moves the runner's frames to k.frames until EOF.
+func (k *Kernel) readFrames() {
+	defer close(k.readerDone)
+	for {
+		var m message
+		if err := readFrame(k.evR, &m); err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
+				k.readErr = err
+				// A runner that breaks the protocol cannot be trusted
+				// to carry on.
+				k.proc.Kill()
+			}
+			return
+		}
+		select {
+		case k.frames <- m:
+		case <-k.closed:
+			return
+		}
+	}
+}
+
+// watch marks the kernel dead when its process ends.
+func (k *Kernel) watch() {
+	res, err := k.proc.Wait()
+	reason := describeExit(res, err)
+	if k.readErr != nil {
+		reason = k.readErr.Error()
+	}
+	k.mu.Lock()
+	k.dead = true
+	if k.reason == "" {
+		k.reason = reason
+	}
+	k.mu.Unlock()
+}
+
+func describeExit(res *sandbox.Result, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case res.Reason == sandbox.ReasonMemory:
+		return "memory limit exceeded"
+	case res.Reason == sandbox.ReasonKilled:
+		return "killed"
+	case res.Signal == syscall.SIGSEGV:
+		return "the Python process crashed (segmentation fault)"
+	case res.Signal != 0:
+		return fmt.Sprintf("the Python process was killed by signal %d (%v)", int(res.Signal), res.Signal)
+	default:
+		return "the Python process exited with status " + strconv.Itoa(res.ExitCode)
+	}
+}
+
+// deathReason waits briefly for the process to be reaped and says why it
+// ended.
+func (k *Kernel) deathReason() string {
+	select {
+	case <-k.proc.Exited():
+	case <-time.After(2 * time.Second):
+	}
+	_, _ = k.proc.Wait()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reason
+}
+
+// Alive reports whether the Python process is running.
+func (k *Kernel) Alive() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.dead
+}
+
+// Python returns the runner's Python version and whether IPython is used.
+func (k *Kernel) Python() (version string, ipython bool) { return k.hello.Python, k.hello.IPython }
+
+// Workspace returns the kernel's workspace.
+func (k *Kernel) Workspace() *Workspace { return k.ws }
+
+// Usage reports the kernel sandbox's CPU time and peak memory so far.
+func (k *Kernel) Usage() (time.Duration, int64) { return k.proc.Usage() }
+
+// Interrupt raises KeyboardInterrupt in the running cell.
+func (k *Kernel) Interrupt() error { return k.proc.Interrupt() }
+
+// Close kills the kernel and releases its sandbox.
+func (k *Kernel) Close() error {
+	select {
+	case <-k.closed:
+		return nil
+	default:
+	}
+	close(k.closed)
+	k.mu.Lock()
+	if k.reason == "" {
+		k.reason = "closed"
+	}
+	k.mu.Unlock()
+	k.proc.Kill()
+	_, _ = k.proc.Wait()
+	k.reqW.Close()
+	k.evR.Close()
+	if k.ws != nil {
+		k.ws.Close()
+	}
+	return nil
+}
+
+// send writes a request to the runner.
+func (k *Kernel) send(m *message) error {
+	if err := writeFrame(k.reqW, m); err != nil {
+		return fmt.Errorf("%w (%s)", ErrDead, k.deathReason())
+	}
+	return nil
+}
+
+// rawStream turns output the process writes straight to file descriptors
+// 1 and 2 (C extensions, subprocesses) into stream frames of the current
+// cell.
+type rawStream struct {
+	k    *Kernel
+	name string
+}
+
+func (s *rawStream) Write(b []byte) (int, error) {
+	select {
+	case s.k.frames <- message{Type: "stream", Name: s.name, Text: string(b), ID: rawID}:
+	case <-s.k.closed:
+	}
+	return len(b), nil
+}
+
+// rawID marks frames that belong to whatever cell is running.
+const rawID = "\x00raw"
+
+// restart asks the runner to replace itself with a fresh interpreter in the
+// same sandbox, and waits for its hello.
+func (k *Kernel) restart(ctx context.Context) error {
+	if !k.run.TryLock() {
+		// A cell is running: stop it first.
+		_ = k.Interrupt()
+		k.run.Lock()
+	}
+	defer k.run.Unlock()
+	if err := k.send(&message{Type: "restart"}); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return k.awaitHello(ctx)
+}
+
+// preload imports modules in the kernel without binding any name.
+func (k *Kernel) preload(ctx context.Context, modules []string) error {
+	k.run.Lock()
+	defer k.run.Unlock()
+	const id = "preload"
+	if err := k.send(&message{Type: "preload", ID: id, Modules: modules}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case m := <-k.frames:
+			if m.ID == id && m.Type == "done" {
+				if m.Status != StatusOK {
+					return fmt.Errorf("session: preload %v: %s", modules, m.Message)
+				}
+				return nil
+			}
+		case <-k.readerDone:
+			return fmt.Errorf("session: preload %v: %s", modules, k.deathReason())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

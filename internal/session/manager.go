@@ -1,0 +1,308 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+// ManagerConfig configures a Manager.
+type ManagerConfig struct {
+	// Kernel is the configuration of every session's kernel.
+	Kernel Config
+	// MaxSessions caps the sessions open at once.
+	MaxSessions int
+	// IdleTimeout closes sessions unused for this long. Negative: never.
+	IdleTimeout time.Duration
+	// Pool configures the warm pool.
+	Pool PoolConfig
+}
+
+// Errors from a Manager.
+var (
+	ErrNotFound    = errors.New("no such session")
+	ErrTooMany     = errors.New("too many sessions")
+	ErrManagerDown = errors.New("session manager is shut down")
+)
+
+// Manager creates, finds and reaps sessions.
+type Manager struct {
+	cfg  ManagerConfig
+	pool *Pool
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+	closed   bool
+	stop     chan struct{}
+	reaped   sync.WaitGroup
+}
+
+// NewManager starts a manager, its warm pool and its idle reaper.
+func NewManager(cfg ManagerConfig) *Manager {
+	if cfg.MaxSessions == 0 {
+		cfg.MaxSessions = 64
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	m := &Manager{
+		cfg:      cfg,
+		pool:     NewPool(cfg.Kernel, cfg.Pool),
+		sessions: make(map[string]*Session),
+		stop:     make(chan struct{}),
+	}
+	if cfg.IdleTimeout > 0 {
+		m.reaped.Add(1)
+		go m.reap(max(min(cfg.IdleTimeout/4, time.Minute), 10*time.Millisecond))
+	}
+	return m
+}
+
+// Session is one persistent Python session.
+type Session struct {
+	ID      string
+	Created time.Time
+	m       *Manager
+	cfg     Config
+
+	mu       sync.Mutex
+	kernel   *Kernel
+	lastUsed time.Time
+	busy     int
+	closed   bool
+}
+
+// CreateOptions tune a new session.
+type CreateOptions struct {
+	// Limits replaces the kernel's sandbox limits. Sessions with their own
+	// limits cannot come from the warm pool.
+	Limits *sandbox.Limits
+}
+
+// Create starts a session, from the warm pool when it can.
+func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*Session, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrManagerDown
+	}
+	if len(m.sessions) >= m.cfg.MaxSessions {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d are open, the limit; close one first", ErrTooMany, m.cfg.MaxSessions)
+	}
+	// Reserve the place so concurrent creates cannot overshoot.
+	id := newID()
+	s := &Session{ID: id, Created: time.Now(), m: m, cfg: m.cfg.Kernel, lastUsed: time.Now()}
+	m.sessions[id] = s
+	m.mu.Unlock()
+
+	var k *Kernel
+	var err error
+	if opts.Limits != nil {
+		s.cfg.Limits = *opts.Limits
+		k, err = Start(ctx, s.cfg)
+	} else {
+		k, err = m.pool.Get(ctx)
+	}
+	if err != nil {
+		m.mu.Lock()
+		delete(m.sessions, id)
+		m.mu.Unlock()
+		return nil, err
+	}
+	s.kernel = k
+	return s, nil
+}
+
+// Get returns an open session.
+func (m *Manager) Get(id string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok || s.kernel == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return s, nil
+}
+
+// List returns the open sessions, oldest first.
+func (m *Manager) List() []*Session {
+	m.mu.Lock()
+	out := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		if s.kernel != nil {
+			out = append(out, s)
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Pool returns the manager's warm pool.
+func (m *Manager) Pool() *Pool { return m.pool }
+
+// CloseSession closes and forgets a session.
+func (m *Manager) CloseSession(id string) error {
+	s, err := m.Get(id)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// Shutdown closes every session and the pool.
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	close(m.stop)
+	sessions := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		sessions = append(sessions, s)
+	}
+	m.mu.Unlock()
+	m.reaped.Wait()
+	for _, s := range sessions {
+		s.Close()
+	}
+	m.pool.Close()
+}
+
+// reap closes sessions idle for longer than the idle timeout.
+func (m *Manager) reap(every time.Duration) {
+	defer m.reaped.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			for _, s := range m.List() {
+				if s.idleSince(now) > m.cfg.IdleTimeout {
+					s.Close()
+				}
+			}
+		}
+	}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "s_" + hex.EncodeToString(b[:])
+}
+
+// Kernel returns the session's current kernel.
+func (s *Session) Kernel() *Kernel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kernel
+}
+
+// LastUsed returns when the session last finished or started a cell.
+func (s *Session) LastUsed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastUsed
+}
+
+func (s *Session) idleSince(now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.busy > 0 {
+		return 0
+	}
+	return now.Sub(s.lastUsed)
+}
+
+func (s *Session) touch(delta int) {
+	s.mu.Lock()
+	s.busy += delta
+	s.lastUsed = time.Now()
+	s.mu.Unlock()
+}
+
+// Execute runs a cell; see Kernel.Execute.
+func (s *Session) Execute(ctx context.Context, code string, opts ExecOptions, emit func(Event)) (Event, error) {
+	k := s.Kernel()
+	if k == nil {
+		return Event{}, ErrClosed
+	}
+	s.touch(1)
+	defer s.touch(-1)
+	return k.Execute(ctx, code, opts, emit)
+}
+
+// Interrupt interrupts the running cell.
+func (s *Session) Interrupt() error {
+	k := s.Kernel()
+	if k == nil {
+		return ErrClosed
+	}
+	return k.Interrupt()
+}
+
+// Restart gives the session a fresh Python process: all variables are
+// lost, files in the workspace are kept. A live process restarts in place;
+// after a crash a new sandbox takes over the old workspace's files.
+func (s *Session) Restart(ctx context.Context) error {
+	s.touch(1)
+	defer s.touch(-1)
+	s.mu.Lock()
+	old := s.kernel
+	closed := s.closed
+	s.mu.Unlock()
+	if closed || old == nil {
+		return ErrClosed
+	}
+	if old.Alive() {
+		err := old.restart(ctx)
+		if err == nil {
+			return nil
+		}
+	}
+	k, err := Start(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	if err := copyWorkspace(old.Workspace(), k.Workspace()); err != nil {
+		k.Close()
+		return fmt.Errorf("restart: keep workspace files: %w", err)
+	}
+	s.mu.Lock()
+	s.kernel = k
+	s.mu.Unlock()
+	old.Close()
+	return nil
+}
+
+// Close ends the session and its sandbox.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	k := s.kernel
+	s.mu.Unlock()
+	s.m.mu.Lock()
+	delete(s.m.sessions, s.ID)
+	s.m.mu.Unlock()
+	if k != nil {
+		return k.Close()
+	}
+	return nil
+}

@@ -1,0 +1,1688 @@
+"""Interp's in-sandbox kernel: the "runner".
+
+One long-lived Python process that runs cells of user code in one persistent
+namespace (like a Jupyter kernel) and reports to the Go side over a framed
+JSON protocol. Only the standard library is imported at start-up. IPython is
+used when importable (unless INTERP_RUNNER_NO_IPYTHON is set to a non-empty
+value); otherwise a plain-Python executor with the same protocol. Python 3.9+.
+Start it as a script: `python [-I] .../runner.py`, with the workspace as the
+working directory.
+
+Protocol, version 1
+===================
+
+File descriptors
+  3: requests, Go -> runner.        4: events, runner -> Go.
+  0: /dev/null.                     1, 2: raw OS-level stdout/stderr pipes.
+  Raw fds 1/2 carry, unframed: output of subprocesses and C code, Python
+  output written while no cell runs (e.g. by background threads), and output
+  of forked children. fds 3 and 4 are kept close-on-exec (subprocesses do not
+  inherit them); they are made inheritable only for a restart's exec.
+
+Framing, both directions
+  4-byte big-endian unsigned length, then that many bytes of UTF-8 JSON
+  holding one object. Frames over 64 MiB are rejected. Event JSON is always
+  valid UTF-8 (lone surrogates in text become backslash escapes such as
+  "\\udcff"), floats are finite, keys are strings.
+
+Lifecycle
+  When ready (after IPython, if used, is loaded) the runner sends
+    {"type":"hello","protocol":1,"python":"3.11.2","ipython":true,"pid":123}
+  Requests are handled one at a time, in order; fd 3 is not read while a
+  cell runs (interrupt with SIGINT, see below).
+
+Requests
+  {"type":"execute","id":ID,"code":CODE,"max_image_bytes":N}
+      ID and CODE strings; max_image_bytes optional (default 10 MiB).
+  {"type":"restart"}
+      Sends all pending events, then re-execs the same interpreter with the
+      same arguments, the environment and working directory the runner
+      started with; the new process sends a new hello. Nothing else is sent.
+  {"type":"shutdown"}
+      Sends all pending events, runs atexit handlers, exits with status 0.
+      EOF on fd 3 does the same.
+  Anything else is answered with
+      {"type":"protocol_error","message":TEXT}  (plus "id" if the request had
+      a string id) and the runner carries on. A malformed execute (missing id
+      or code) gets a protocol_error and no done.
+
+Events of an execute; each carries the request's "id"
+  {"type":"stream","id":ID,"name":"stdout"|"stderr","text":TEXT}
+      sys.stdout/sys.stderr. Sent live: within ~50 ms of a write, at once
+      when a line ends; consecutive writes are coalesced into one event.
+  {"type":"display","id":ID,"data":{MIME:VALUE},"metadata":{...}}
+      A rich output: the value of the cell's last expression (unless None or
+      the cell ends with ";"), display(...) calls, and matplotlib figures
+      (every figure still open after the cell, or at plt.show(), as image/png
+      with text/plain such as "<Figure size 640x480 with 1 Axes>"; the figures
+      are then closed). "text/plain" is always present. Binary types
+      (image/png, image/jpeg, image/gif, application/pdf, ...) are base64
+      strings; application/json and */*+json are JSON values; others strings.
+      An image/* value larger than max_image_bytes is left out, and a stderr
+      stream event takes its place:
+        "[interp: image/png output of 12.3 MB omitted: over the 10 MB limit]\\n"
+      (MB here are MiB).
+  {"type":"error","id":ID,"ename":"ZeroDivisionError","evalue":"division by zero",
+   "traceback":[LINE, ...]}
+      At most one per execute: the exception that ended the cell. The lines
+      are plain text (no ANSI colours, no trailing newlines; join with "\\n")
+      in standard Python traceback format; user code appears as
+      File "<cell N>", N being the execution count, with the source line; the
+      runner's and IPython's own frames are left out. A SyntaxError in the
+      cell has only the exception part (File "<cell N>", line L; the
+      evalue also names the line). Exceptions that do not end the cell (e.g. a
+      failing _repr_html_) are written to stderr instead.
+  {"type":"done","id":ID,"status":"ok"|"error"|"interrupted","execution_count":N,
+   "cpu_time":SECONDS,"peak_memory":BYTES}
+      Exactly one per execute, always the last event with that id, also when
+      the runner itself fails (then status "error" and an error event whose
+      traceback starts with "interp runner internal error"). cpu_time is
+      user+system time of the runner and its waited-for children during the
+      cell; peak_memory is the runner's ru_maxrss in bytes. execution_count
+      is the cell's N; a blank cell runs nothing and reports the previous N.
+
+Status
+  "interrupted": KeyboardInterrupt ended the cell (error event ename
+  "KeyboardInterrupt"). SystemExit (sys.exit(), exit()) does not end the
+  runner: with code None or 0 the cell counts as "ok" and no error event is
+  sent; any other code gives an error event (ename "SystemExit") and "error".
+
+Interrupts
+  SIGINT while a cell runs raises KeyboardInterrupt in the user's code (code
+  that is stuck in C may only notice when it returns to Python; escalate with
+  SIGKILL if needed). SIGINT that arrives between cells is ignored; one that
+  arrives while a cell is being set up interrupts that cell. The runner puts
+  its SIGINT handler back after every cell.
+
+Environment
+  The runner sets MPLBACKEND=Agg (always) and IPYTHONDIR (if unset, to
+  $TMPDIR/interp-ipython-<uid>) so no GUI is opened and nothing is written to
+  ~/.ipython; IPython's history database is disabled. The working directory
+  is put first on sys.path (and the runner's own directory removed), so user
+  modules in the workspace import even under -I. sys.stdout and sys.stderr
+  are reset to the runner's streams at the start of every cell.
+"""
+
+# Start-up cost matters (a cold runner should cost only a few ms more than
+# `python -c pass`), so only C modules and modules Python has already loaded
+# are imported here. `json`, `signal`, `threading`, `ast`, `linecache` and
+# `traceback` would pull in `re` and `enum`; their C cores are used instead,
+# and `traceback`/`linecache` are imported when first needed.
+import _ast
+import _signal
+import _thread
+import binascii
+import builtins
+import io
+import os
+import resource
+import sys
+from time import monotonic as _monotonic, sleep as _sleep
+
+_PROTOCOL = 1
+_MAX_FRAME = 64 << 20  # largest frame either side may send
+_DEFAULT_MAX_IMAGE = 10 << 20
+_CHUNK = 64 << 10  # characters of stream text that trigger a send
+_PIECE = 1 << 20  # most characters of text in one stream event
+_FLUSH_DELAY = 0.05  # seconds a partial line may wait before it is sent
+_HIGH_WATER = 32 << 20  # queued output at which writers wait for the pipe
+_LOW_WATER = 8 << 20
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
+_REQ_FD = 3
+_EVT_FD = 4
+
+# Frames of this file are hidden from user tracebacks.
+_RUNNER_FILE = (lambda: None).__code__.co_filename
+
+
+# --------------------------------------------------------------------- JSON
+
+
+def _json_default(obj):
+    """Make an object the JSON encoder does not know JSON-able."""
+    tolist = getattr(obj, "tolist", None)  # numpy scalars and arrays
+    if tolist is not None and callable(tolist):
+        return tolist()
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj).decode("utf-8", "replace")
+    return str(obj)
+
+
+def _make_json():
+    """Return (dumps, loads) built on the C accelerator `_json`.
+
+    Importing `json` costs a few ms (it imports `re`); `_json` costs nothing.
+    The result is checked, and `json` is used if `_json` behaves differently
+    in this Python version.
+    """
+    try:
+        import _json
+
+        class _Context:
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            memo = {}
+
+            @staticmethod
+            def parse_constant(name):
+                raise ValueError("invalid JSON constant " + name)
+
+        scan = _json.make_scanner(_Context())
+        encode = _json.make_encoder(
+            None, _json_default, _json.encode_basestring, None, ":", ",", False, False, False
+        )
+
+        def dumps(obj):
+            return "".join(encode(obj, 0))
+
+        def loads(text):
+            text = text.strip(" \t\r\n")
+            try:
+                obj, end = scan(text, 0)
+            except Exception:
+                # The C scanner reports errors well only once json.decoder
+                # is loaded; let the json module say what is wrong.
+                import json
+
+                return json.loads(text)
+            if end != len(text):
+                raise ValueError("extra data after the JSON value")
+            return obj
+
+        sample = {"a": [1, 2.5, "\u00e9\n", None, True, {}]}
+        wire = '{"a":[1,2.5,"\u00e9\\n",null,true,{}]}'
+        if dumps(sample) != wire or loads(" " + wire) != sample:
+            raise ValueError("unexpected _json behaviour")
+        return dumps, loads
+    except Exception:
+        import json
+
+        def dumps(obj):
+            return json.dumps(
+                obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
+            )
+
+        return dumps, json.loads
+
+
+_dumps, _loads = _make_json()
+
+
+def _fix_text(text):
+    """A str that encodes as UTF-8: lone surrogates become backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _json_key(key):
+    if isinstance(key, str):
+        return _fix_text(key)
+    if key is None or key is True or key is False:
+        return "null" if key is None else ("true" if key else "false")
+    if isinstance(key, (int, float)):
+        return repr(key)
+    return _fix_text(_safe_str(key))
+
+
+def _sanitize(obj, depth=0):
+    """A copy of obj that JSON-encodes as valid UTF-8 without NaN/Infinity."""
+    if isinstance(obj, str):
+        return _fix_text(obj)
+    if obj is None or obj is True or obj is False:
+        return obj
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj) if obj - obj == 0.0 else None  # inf - inf and nan - nan are nan
+    if depth > 100:
+        return _fix_text(_safe_str(obj))
+    if isinstance(obj, dict):
+        return {_json_key(k): _sanitize(v, depth + 1) for k, v in list(obj.items())}
+    if isinstance(obj, (list, tuple)):
+        return [_sanitize(v, depth + 1) for v in obj]
+    try:
+        return _sanitize(_json_default(obj), depth + 1)
+    except Exception:
+        return "<unserializable %s object>" % type(obj).__name__
+
+
+def _encode_frame(event):
+    """Length-prefixed UTF-8 JSON for one event."""
+    try:
+        body = _dumps(event).encode("utf-8")
+    except Exception:  # lone surrogates, NaN, unknown objects, cycles
+        body = _dumps(_sanitize(event)).encode("utf-8")
+    return len(body).to_bytes(4, "big") + body
+
+
+def _safe_str(obj):
+    try:
+        return str(obj)
+    except BaseException:
+        return "<unprintable %s object>" % type(obj).__name__
+
+
+def _raw_write(fd, text):
+    """Write text straight to an OS-level fd (1 or 2), ignoring failures."""
+    data = text.encode("utf-8", "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------ event channel
+
+
+class _Channel:
+    """Events to fd 4.
+
+    Every frame is written by one writer thread, never by the main thread:
+    the SIGINT handler raises KeyboardInterrupt in the main thread at
+    arbitrary points, which could cut a frame in half. Producers (any thread)
+    only append to a queue under a lock. Stream text is coalesced into an
+    open chunk that the writer sends when a line ends, when it reaches
+    _CHUNK characters, or _FLUSH_DELAY after its first write.
+    """
+
+    def __init__(self, fd):
+        self.fd = fd
+        self._reset()
+
+    def _reset(self):
+        # RLock: a __del__ or signal handler that prints can run while this
+        # very thread holds the lock (e.g. the garbage collector kicks in).
+        self.lock = _thread.RLock()
+        self.wake = _thread.allocate_lock()  # released to wake the writer
+        self.wake.acquire()
+        self.cell = None  # id of the running cell; None between cells
+        self.raw = False  # forked child: all text goes to fds 1/2
+        self.queue = []  # frames (bytes) and closed stream chunks (tuples)
+        self.queued = 0  # characters/bytes in queue + open chunk
+        self.inflight = False
+        self.idle = False  # writer is waiting on self.wake
+        self.force = False  # send the open chunk now (stream.flush())
+        self.sname = None  # the open stream chunk: stream name, cell, parts
+        self.scell = None
+        self.sparts = []
+        self.ssize = 0
+        self.snl = False  # open chunk has a newline
+        self.sfirst = 0.0  # when its first part was written
+
+    def start(self):
+        _thread.start_new_thread(self._writer, ())
+
+    def after_fork_in_child(self):
+        # The writer thread does not exist in a forked child, and the locks
+        # may have been held at fork time: start afresh, writing raw text.
+        self._reset()
+        self.raw = True
+
+    def _wake_writer(self):  # lock held
+        if self.idle:
+            self.idle = False
+            try:
+                self.wake.release()
+            except RuntimeError:  # already released
+                pass
+
+    def _close_chunk(self):  # lock held
+        parts = self.sparts
+        if parts:
+            self.sparts = []
+            self.ssize = 0
+            self.snl = False
+            self.queue.append((self.scell, self.sname, "".join(parts)))
+
+    def begin_cell(self, cell):
+        with self.lock:
+            self.cell = cell
+
+    def stream(self, name, text):
+        """Queue stream text of the running cell (any thread)."""
+        with self.lock:
+            cell = self.cell
+            if cell is not None:
+                if self.sparts and (name != self.sname or cell != self.scell):
+                    self._close_chunk()
+                self.sname = name
+                self.scell = cell
+                parts = self.sparts
+                wake = not parts
+                if wake:
+                    self.sfirst = _monotonic()
+                parts.append(text)
+                n = len(text)
+                self.ssize += n
+                self.queued += n
+                if "\n" in text:
+                    self.snl = wake = True
+                if self.ssize >= _CHUNK:
+                    self._close_chunk()
+                    wake = True
+                if wake:
+                    self._wake_writer()
+                if self.queued < _HIGH_WATER:
+                    return
+        if cell is None:
+            _raw_write(2 if name == "stderr" else 1, text)
+        else:
+            self._wait_for_room()
+
+    def _wait_for_room(self):
+        # Go is not reading fd 4 fast enough: hold the writing thread back
+        # instead of buffering without bound. Polls; this is rare.
+        while self.queued > _LOW_WATER and not self.raw:
+            _sleep(0.005)
+
+    def request_flush(self):
+        with self.lock:
+            if self.sparts:
+                self.force = True
+                self._wake_writer()
+
+    def send(self, frame, cell=None):
+        """Queue an encoded frame. With a cell id, only if that cell still runs."""
+        with self.lock:
+            if cell is not None and cell != self.cell:
+                return False
+            self._close_chunk()
+            self.queue.append(frame)
+            self.queued += len(frame)
+            self._wake_writer()
+        return True
+
+    def finish_cell(self, frame):
+        """Queue the done frame; later output from threads goes to raw fds."""
+        with self.lock:
+            self._close_chunk()
+            self.queue.append(frame)
+            self.queued += len(frame)
+            self.cell = None
+            self._wake_writer()
+
+    def drain(self, timeout=30.0):
+        """Wait until everything queued has been written."""
+        deadline = _monotonic() + timeout
+        while _monotonic() < deadline:
+            with self.lock:
+                if not (self.queue or self.sparts or self.inflight) or self.raw:
+                    return
+                self.force = True
+                self._wake_writer()
+            _sleep(0.0005)
+
+    def _due(self):  # lock held; 0: send now, -1: wait for a wake-up, else seconds
+        if self.queue or self.force:
+            return 0
+        if self.sparts:
+            if self.snl:
+                return 0
+            left = _FLUSH_DELAY - (_monotonic() - self.sfirst)
+            return 0 if left <= 0 else left
+        return -1
+
+    def _writer(self):
+        while True:
+            with self.lock:
+                self.idle = False
+                due = self._due()
+                if due:
+                    self.idle = True
+                else:
+                    self._close_chunk()
+                    batch = self.queue
+                    self.queue = []
+                    self.force = False
+                    self.inflight = True
+            if due:
+                self.wake.acquire(True, due)
+                continue
+            if not batch:
+                with self.lock:
+                    self.inflight = False
+                continue
+            size = 0
+            frames = []
+            for item in batch:
+                if type(item) is tuple:
+                    cell, name, text = item
+                    size += len(text)
+                    for i in range(0, len(text), _PIECE):
+                        event = {"type": "stream", "id": cell, "name": name, "text": text[i:i + _PIECE]}
+                        frames.append(_encode_frame(event))
+                else:
+                    size += len(item)
+                    frames.append(item)
+            data = frames[0] if len(frames) == 1 else b"".join(frames)
+            del frames, batch
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.fd, view):]
+            except OSError:
+                # Go closed its end (or fd 4 was closed under us): nobody
+                # is listening any more.
+                os._exit(0)
+            del view, data
+            with self.lock:
+                self.queued -= size
+                self.inflight = False
+
+
+_CH = _Channel(_EVT_FD)
+
+
+# ------------------------------------------------------------------ streams
+
+
+class _Stream(io.TextIOBase):
+    """sys.stdout / sys.stderr: text becomes stream events of the running cell."""
+
+    encoding = "utf-8"
+    errors = "backslashreplace"
+    newlines = None
+    line_buffering = True
+    write_through = True
+    mode = "w"
+
+    def __init__(self, name, fd):
+        self.name = "<%s>" % name
+        self._stream = name
+        self._fd = fd
+        self._buffer = None
+
+    def __repr__(self):
+        return "<interp stream %s>" % self.name
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        if s:
+            if _CH.raw:
+                _raw_write(self._fd, s)
+            else:
+                _CH.stream(self._stream, s)
+        return len(s)
+
+    def flush(self):
+        if not _CH.raw:
+            _CH.request_flush()
+
+    def close(self):
+        # Closing sys.stdout would leave every later cell without output.
+        self.flush()
+
+    def fileno(self):
+        # The OS-level fd: C code, faulthandler and subprocesses writing to
+        # it reach the Go side's raw stdout/stderr pipe.
+        return self._fd
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def reconfigure(self, **kwargs):
+        pass
+
+    @property
+    def buffer(self):
+        if self._buffer is None:
+            self._buffer = _BinaryStream(self)
+        return self._buffer
+
+
+class _BinaryStream(io.BufferedIOBase):
+    """sys.stdout.buffer: bytes are decoded as UTF-8 (invalid bytes replaced)."""
+
+    def __init__(self, text_stream):
+        self._text = text_stream
+        self._decoder = None
+        self.name = text_stream.name
+        self.mode = "wb"
+
+    def write(self, b):
+        view = memoryview(b)
+        if self._decoder is None:
+            import codecs
+
+            self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        text = self._decoder.decode(view.tobytes())
+        if text:
+            self._text.write(text)
+        return view.nbytes
+
+    def flush(self):
+        self._text.flush()
+
+    def close(self):
+        self.flush()
+
+    def fileno(self):
+        return self._text.fileno()
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+
+_STDOUT = _Stream("stdout", 1)
+_STDERR = _Stream("stderr", 2)
+
+
+# ---------------------------------------------------------- cell state, SIGINT
+
+
+class _S:
+    """Per-process runner state (a namespace, never instantiated)."""
+
+    cell = None  # id of the running execute request
+    busy = False  # user code is running: SIGINT raises KeyboardInterrupt
+    pending_sigint = False  # SIGINT came while the cell was being set up
+    error_sent = False
+    max_image = _DEFAULT_MAX_IMAGE
+    backend = None
+
+
+def _on_sigint(signum, frame):
+    if _S.busy:
+        raise KeyboardInterrupt
+    if _S.cell is not None:
+        _S.pending_sigint = True
+    # Between cells: ignored. os.read on fd 3 restarts by itself (PEP 475).
+
+
+def _enter_user():
+    _S.busy = True
+    if _S.pending_sigint:
+        _S.pending_sigint = False
+        _S.busy = False
+        raise KeyboardInterrupt
+
+
+def _leave_user():
+    _S.busy = False
+
+
+# ------------------------------------------------------------------ display
+
+
+_BINARY_MIMES = frozenset(
+    ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff", "application/pdf")
+)
+
+
+def _fmt_size(n):
+    """12.3 MB (MiB really), 10 MB, 56.2 KB, 10 bytes."""
+    if n >= 104858:
+        value, unit = n / 1048576.0, "MB"
+    elif n >= 1024:
+        value, unit = n / 1024.0, "KB"
+    else:
+        return "%d bytes" % n
+    text = "%.1f" % value
+    return (text[:-2] if text.endswith(".0") else text) + " " + unit
+
+
+def _clean_bundle(data, limit):
+    """Protocol form of a MIME bundle, and notes about left-out images."""
+    out = {}
+    notes = []
+    for mime, value in data.items():
+        if not isinstance(mime, str) or value is None:
+            continue
+        if mime in _BINARY_MIMES:
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                raw = bytes(value)
+                size = len(raw)
+                value = None if size > limit else binascii.b2a_base64(raw, newline=False).decode("ascii")
+            elif isinstance(value, str):  # already base64
+                value = value.replace("\n", "")
+                size = len(value) * 3 // 4
+            else:
+                continue
+        elif mime == "application/json" or mime.endswith("+json"):
+            size = 0
+        else:
+            if isinstance(value, (bytes, bytearray)):
+                value = bytes(value).decode("utf-8", "replace")
+            elif not isinstance(value, str):
+                value = _safe_str(value)
+            size = len(value)
+        if mime.startswith("image/") and size > limit:
+            notes.append(
+                "[interp: %s output of %s omitted: over the %s limit]\n"
+                % (mime, _fmt_size(size), _fmt_size(limit))
+            )
+            continue
+        out[mime] = value
+    if "text/plain" not in out:
+        out["text/plain"] = "<%s output>" % ", ".join(m for m in data if isinstance(m, str))
+    return out, notes
+
+
+def _publish(data, metadata=None):
+    """Send a MIME bundle as a display event of the running cell (any thread)."""
+    if not isinstance(data, dict):
+        raise TypeError("display data must be a dict, not %s" % type(data).__name__)
+    cell = _CH.cell
+    if cell is None:  # between cells (a background thread): plain text, raw
+        text = data.get("text/plain")
+        if text:
+            _raw_write(1, _safe_str(text) + "\n")
+        return
+    data, notes = _clean_bundle(data, _S.max_image)
+    for note in notes:
+        _CH.stream("stderr", note)
+    md = metadata if isinstance(metadata, dict) else {}
+    frame = _encode_frame({"type": "display", "id": cell, "data": data, "metadata": md})
+    if len(frame) > _MAX_FRAME:
+        text = data.get("text/plain", "")
+        _CH.stream(
+            "stderr",
+            "[interp: display output of %s omitted: over the 64 MB frame limit]\n" % _fmt_size(len(frame)),
+        )
+        frame = _encode_frame(
+            {"type": "display", "id": cell, "data": {"text/plain": text[:100000]}, "metadata": {}}
+        )
+    _CH.send(frame, cell)
+
+
+_REPR_METHODS = (
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("text/latex", "_repr_latex_"),
+    ("application/json", "_repr_json_"),
+    ("application/javascript", "_repr_javascript_"),
+    ("application/pdf", "_repr_pdf_"),
+)
+
+# Exact types whose display is just repr(); skips the _repr_*_ probing.
+_PLAIN_TYPES = frozenset(
+    (int, float, complex, bool, str, bytes, bytearray, list, tuple, dict, set, frozenset, range, type(None))
+)
+
+
+def _get_method(obj, name):
+    """obj.name if it is a real method (IPython's rules: not on classes, not
+    on objects that claim to have every attribute)."""
+    try:
+        if getattr(obj, "_ipython_canary_method_should_not_exist_", None) is not None:
+            return None
+        meth = getattr(obj, name, None)
+    except Exception:
+        return None
+    return meth if callable(meth) else None
+
+
+def _format_plain(obj, include=None, exclude=None):
+    """MIME bundle and metadata for obj without IPython."""
+    data = {}
+    md = {}
+    if type(obj) not in _PLAIN_TYPES and not isinstance(obj, type):
+        if _is_figure(obj):
+            data = _figure_bundle(obj)
+            _close_figure(obj)
+            return data, md
+        meth = _get_method(obj, "_repr_mimebundle_")
+        if meth is not None:
+            try:
+                r = meth(include=include, exclude=exclude)
+            except Exception as e:
+                _show_exception(e, terminal=False)
+                r = None
+            if isinstance(r, tuple) and len(r) == 2:
+                r, m = r
+                if isinstance(m, dict):
+                    md.update(m)
+            if isinstance(r, dict):
+                data.update(r)
+        for mime, name in _REPR_METHODS:
+            if mime in data:
+                continue
+            meth = _get_method(obj, name)
+            if meth is None:
+                continue
+            try:
+                r = meth()
+            except Exception as e:
+                _show_exception(e, terminal=False)
+                continue
+            if isinstance(r, tuple) and len(r) == 2:
+                r, m = r
+                if m is not None:
+                    md[mime] = m
+            if r is None:
+                continue
+            if mime == "application/json" and isinstance(r, str):
+                try:
+                    r = _loads(r)
+                except Exception:
+                    pass
+            data[mime] = r
+    if "text/plain" not in data:
+        data["text/plain"] = repr(obj)
+    if include:
+        data = {k: v for k, v in data.items() if k in include}
+    if exclude:
+        data = {k: v for k, v in data.items() if k not in exclude}
+    return data, md
+
+
+def _make_display():
+    def display(*objs, include=None, exclude=None, metadata=None, transient=None,
+                display_id=None, raw=False, clear=False, **kwargs):
+        """Show objects as rich output, like IPython.display.display.
+
+        With raw=True each object is a ready MIME bundle {mime: data}.
+        """
+        for obj in objs:
+            if raw:
+                data, md = obj, dict(metadata or {})
+            else:
+                data, md = _format_plain(obj, include, exclude)
+                if metadata:
+                    md.update(metadata)
+            _publish(data, md)
+
+    return display
+
+
+# --------------------------------------------------------------- matplotlib
+
+
+def _is_figure(obj):
+    mod = sys.modules.get("matplotlib.figure")
+    return mod is not None and isinstance(obj, mod.Figure)
+
+
+def _render_png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _close_figure(fig):
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        try:
+            plt.close(fig)
+        except Exception:
+            pass
+
+
+def _figure_bundle(fig):
+    data = {"text/plain": repr(fig)}
+    try:
+        data["image/png"] = _render_png(fig)
+    except Exception as e:
+        _show_exception(e, terminal=False)
+    return data
+
+
+def _figure_png_formatter(fig):
+    """IPython image/png formatter for Figures: render, then close (shown)."""
+    try:
+        return _render_png(fig)
+    finally:
+        _close_figure(fig)
+
+
+def _flush_figures():
+    """Display every open pyplot figure as PNG, then close them all."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return
+    try:
+        nums = plt.get_fignums()
+    except Exception:
+        return
+    if not nums:
+        return
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    try:
+        for num in nums:
+            manager = helpers.Gcf.figs.get(num) if helpers is not None else None
+            fig = manager.canvas.figure if manager is not None else plt.figure(num)
+            _publish(_figure_bundle(fig))
+    finally:
+        try:
+            plt.close("all")
+        except Exception:
+            pass
+
+
+def _patch_pyplot(plt):
+    """Make plt.show() display the open figures right away, in order with prints."""
+    original = getattr(plt, "show", None)
+
+    def show(*args, **kwargs):
+        """Display all open figures as images and close them (interp runner)."""
+        if _CH.cell is not None:
+            _flush_figures()
+
+    show.__module__ = "matplotlib.pyplot"
+    show.__wrapped__ = original
+    plt.show = show
+
+
+# ---------------------------------------------------------- source, errors
+
+
+_PENDING_SOURCES = {}
+
+
+def _source_lines(code):
+    lines = code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line + "\n" for line in lines]
+
+
+def _register_source(name, code):
+    """Make a cell's source visible to linecache (tracebacks, inspect).
+
+    linecache is not imported just for this (it imports tokenize and re):
+    sources wait in _PENDING_SOURCES until something imports it.
+    """
+    lc = sys.modules.get("linecache")
+    if lc is None:
+        _PENDING_SOURCES[name] = code
+    else:
+        if _PENDING_SOURCES:
+            _sync_linecache(lc)
+        lc.cache[name] = (len(code), None, _source_lines(code), name)
+
+
+def _sync_linecache(lc=None):
+    lc = lc or sys.modules.get("linecache")
+    if lc is not None:
+        while _PENDING_SOURCES:
+            name, code = _PENDING_SOURCES.popitem()
+            lc.cache[name] = (len(code), None, _source_lines(code), name)
+
+
+def _is_cell_file(filename):
+    return filename.startswith("<cell ") or filename.startswith("<ipython-input-")
+
+
+def _user_tb(tb, top=True):
+    """The traceback without the runner's and IPython's frames around user code.
+
+    It starts at the first cell frame. If there is none, the exception of the
+    cell (top) came from compiling or running the cell, not from user code,
+    and gets no frames; a chained exception (top=False) keeps its frames.
+    """
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    if not entries:
+        return None
+    start = None
+    for i, entry in enumerate(entries):
+        if _is_cell_file(entry.tb_frame.f_code.co_filename):
+            start = i
+            break
+    if start is None:
+        if top:
+            return None
+        start = 0
+    keep = []
+    for entry in entries[start:]:
+        filename = entry.tb_frame.f_code.co_filename
+        if filename == _RUNNER_FILE:
+            continue
+        if not _is_cell_file(filename):
+            try:
+                if entry.tb_frame.f_locals.get("__tracebackhide__"):
+                    continue
+            except Exception:
+                pass
+        keep.append(entry)
+    if len(keep) == len(entries):
+        return entries[0]
+    new = None
+    tb_type = type(entries[0])
+    for entry in reversed(keep):
+        new = tb_type(new, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return new
+
+
+def _format_exception(exc, exc_only=False):
+    """Plain traceback lines (no newlines) for an exception from user code."""
+    import traceback
+
+    _sync_linecache()
+    # Trim every exception of the chain (the SIGINT handler's frame, say,
+    # can sit in a __context__).
+    seen = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        try:
+            e.__traceback__ = None if exc_only else _user_tb(e.__traceback__, e is exc)
+        except Exception:
+            pass
+        todo.append(e.__cause__)
+        todo.append(e.__context__)
+        todo.extend(getattr(e, "exceptions", None) or ())
+    try:
+        if exc_only:
+            lines = traceback.format_exception_only(type(exc), exc)
+        else:
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    except Exception:
+        lines = ["%s: %s" % (type(exc).__name__, _safe_str(exc))]
+    return "".join(lines).rstrip("\n").split("\n")
+
+
+def _exit_ok(exc):
+    return exc.code is None or exc.code == 0
+
+
+def _in_user_code():
+    f = sys._getframe(1)
+    while f is not None:
+        if _is_cell_file(f.f_code.co_filename):
+            return True
+        f = f.f_back
+    return False
+
+
+def _show_exception(exc, terminal=None, exc_only=False):
+    """Report an exception: as the cell's error event if it ends the cell
+    (no user code on the stack any more), else as stderr text."""
+    if isinstance(exc, SystemExit) and _exit_ok(exc):
+        return
+    if terminal is None:
+        terminal = not _in_user_code()
+    if terminal:
+        _report_error(exc, exc_only=exc_only)
+    else:
+        _CH.stream("stderr", "\n".join(_format_exception(exc, exc_only)) + "\n")
+
+
+def _report_error(exc, exc_only=False):
+    """Send the error event of the running cell (at most one per cell)."""
+    if _S.error_sent or _S.cell is None:
+        return
+    sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+    lines = _format_exception(exc, exc_only)
+    _send_error(type(exc).__name__, _safe_str(exc), lines)
+
+
+def _report_internal(exc):
+    """An error event for a failure of the runner itself (full traceback)."""
+    try:
+        import traceback
+
+        lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip("\n").split("\n")
+    except BaseException:
+        lines = [repr(exc)]
+    try:
+        _send_error(type(exc).__name__, _safe_str(exc), ["interp runner internal error:"] + lines)
+    except BaseException:
+        pass
+
+
+def _send_error(ename, evalue, lines):
+    cell = _S.cell
+    _S.error_sent = True
+    event = {"type": "error", "id": cell, "ename": ename, "evalue": evalue, "traceback": lines}
+    frame = _encode_frame(event)
+    if len(frame) > _MAX_FRAME:
+        event["evalue"] = evalue[:65536]
+        event["traceback"] = [line[:65536] for line in lines[:200]] + ["[interp: traceback truncated]"]
+        frame = _encode_frame(event)
+    _CH.send(frame, cell)
+
+
+# ---------------------------------------------------------------- import hook
+
+
+class _ImportHook:
+    """sys.meta_path entry that calls a function right after certain modules
+    are first imported (there is no post-import hook in Python).
+
+    Used to patch matplotlib.pyplot.show and to hand pending cell sources to
+    linecache. It only looks at imports of modules not yet in sys.modules.
+    """
+
+    def __init__(self, callbacks):
+        self.callbacks = callbacks
+
+    def find_spec(self, name, path=None, target=None):
+        callback = self.callbacks.get(name)
+        if callback is None:
+            return None
+        spec = None
+        try:
+            for finder in sys.meta_path:
+                if finder is self:
+                    continue
+                find = getattr(finder, "find_spec", None)
+                if find is not None:
+                    spec = find(name, path, target)
+                    if spec is not None:
+                        break
+        except Exception:
+            return None
+        loader = getattr(spec, "loader", None)
+        # Class-level loaders (builtin, frozen) serve every module: leave them.
+        if loader is None or isinstance(loader, type) or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_then_call(module):
+            exec_module(module)
+            try:
+                callback(module)
+            except Exception:
+                pass
+
+        try:
+            loader.exec_module = exec_then_call
+        except Exception:
+            pass
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+# -------------------------------------------------------------- plain Python
+
+
+def _future_mask():
+    import __future__
+
+    mask = 0
+    for name in __future__.all_feature_names:
+        mask |= getattr(__future__, name).compiler_flag
+    return mask
+
+
+def _semicolon_after(code, node):
+    """Does the cell end with ';' after its last expression? (suppresses it)"""
+    if ";" not in code:
+        return False
+    lines = code.split("\n")
+    line = lines[node.end_lineno - 1]
+    rest = line.encode("utf-8")[node.end_col_offset:].decode("utf-8", "replace")
+    return rest.lstrip().startswith(";") or (
+        not rest.strip() and "\n".join(lines[node.end_lineno:]).lstrip().startswith(";")
+    )
+
+
+class _PlainBackend:
+    """Runs cells with compile/exec, displaying the last expression's value."""
+
+    ipython = False
+
+    def __init__(self):
+        module = type(sys)("__main__")  # a module whose dict is the namespace
+        module.__builtins__ = builtins
+        module.display = _make_display()
+        self.ns = module.__dict__
+        # pickle and friends look classes and functions up in __main__.
+        sys.modules["__main__"] = module
+        self.module = module
+        self.count = 0
+        self.flags = _ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        self.future_mask = None
+        self.loop = None
+
+    def _compile(self, code, name):
+        flags = self.flags
+        tree = compile(code, name, "exec", flags | _ast.PyCF_ONLY_AST, True)
+        body = tree.body
+        last = None
+        if body and type(body[-1]) is _ast.Expr and not _semicolon_after(code, body[-1]):
+            last = _ast.Expression(body.pop().value)
+        main = compile(tree, name, "exec", flags, True)
+        if last is not None:
+            last = compile(last, name, "eval", flags, True)
+        # `from __future__ import ...` in a cell applies to later cells too.
+        if self.future_mask is None:
+            self.future_mask = _future_mask()
+        self.flags |= main.co_flags & self.future_mask
+        return main, last
+
+    def _await(self, coro):
+        import asyncio
+
+        if self.loop is None or self.loop.is_closed():
+            self.loop = asyncio.new_event_loop()
+        return self.loop.run_until_complete(coro)
+
+    def run(self, code):
+        if not code.strip():
+            return "ok", self.count
+        self.count += 1
+        n = self.count
+        name = "<cell %d>" % n
+        _register_source(name, code)
+        try:
+            main, last = self._compile(code, name)
+        except Exception as e:  # SyntaxError, ValueError (NUL bytes), RecursionError, ...
+            _report_error(e)
+            return "error", n
+        ns = self.ns
+        try:
+            _enter_user()
+            try:
+                result = eval(main, ns)
+                if main.co_flags & _CO_COROUTINE:
+                    self._await(result)
+                if last is not None:
+                    value = eval(last, ns)
+                    if last.co_flags & _CO_COROUTINE:
+                        value = self._await(value)
+                    if value is not None:
+                        _publish(*_format_plain(value))
+            finally:
+                _leave_user()
+        except SystemExit as e:
+            if _exit_ok(e):
+                return "ok", n
+            _report_error(e)
+            return "error", n
+        except KeyboardInterrupt as e:
+            _report_error(e)
+            return "interrupted", n
+        except BaseException as e:
+            _report_error(e)
+            return "error", n
+        return "ok", n
+
+    def clear(self):
+        self.ns.clear()
+
+
+# ------------------------------------------------------------------ IPython
+
+
+def _make_ipython_backend():
+    """An IPython-based backend, or None if IPython is not importable."""
+    if os.environ.get("INTERP_RUNNER_NO_IPYTHON"):
+        return None
+    try:
+        import IPython  # noqa: F401
+    except ImportError:
+        return None
+    try:
+        return _IPythonBackend()
+    except Exception:
+        import traceback
+
+        _raw_write(2, "interp runner: IPython set-up failed, using plain Python:\n" + traceback.format_exc())
+        return None
+
+
+class _IPythonBackend:
+    ipython = True
+
+    def __init__(self):
+        from contextlib import nullcontext
+
+        import IPython
+        from IPython.core.compilerop import CachingCompiler
+        from IPython.core.displayhook import DisplayHook
+        from IPython.core.displaypub import DisplayPublisher
+        from IPython.core.error import UsageError
+        from IPython.core.interactiveshell import InteractiveShell
+        from traitlets import Type
+        from traitlets.config import Config
+
+        class Compiler(CachingCompiler):
+            # Cells are "<cell N>" in tracebacks and linecache, as without IPython.
+            def get_code_name(self, raw_code, transformed_code, number):
+                return "<cell %d>" % number
+
+            def format_code_name(self, name):
+                return None
+
+        class Hook(DisplayHook):
+            # Like ipykernel's: the last expression's value becomes a display
+            # event, with no "Out[n]:" prompt and no copy kept in the history.
+            def write_output_prompt(self):
+                pass
+
+            def write_format_data(self, format_dict, md_dict=None):
+                _publish(format_dict, md_dict)
+
+            def log_output(self, format_dict):
+                pass
+
+        class Publisher(DisplayPublisher):
+            def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+                _publish(data, metadata)
+
+            def clear_output(self, wait=False):
+                pass
+
+        class Shell(InteractiveShell):
+            displayhook_class = Type(Hook)
+            display_pub_class = Type(Publisher)
+            compiler_class = Type(Compiler)
+
+            def init_virtualenv(self):
+                pass  # would warn and edit sys.path if VIRTUAL_ENV is set
+
+            def _tee(self, channel):
+                # IPython 9 copies all cell output into the history manager
+                # (kept in memory forever): not wanted here.
+                return nullcontext()
+
+            def ask_exit(self):
+                # exit()/quit() behave as in plain Python.
+                raise SystemExit
+
+            def showtraceback(self, exc_tuple=None, filename=None, tb_offset=None,
+                              exception_only=False, running_compiled_code=False):
+                try:
+                    etype, value, tb = self._get_exc_info(exc_tuple)
+                except ValueError:
+                    return
+                _show_exception(value, exc_only=etype is UsageError)
+
+            def showsyntaxerror(self, filename=None, running_compiled_code=False):
+                try:
+                    etype, value, tb = self._get_exc_info()
+                except ValueError:
+                    return
+                if filename and isinstance(value, SyntaxError):
+                    try:
+                        value.filename = filename
+                    except Exception:
+                        pass
+                _show_exception(value)
+
+            def show_usage_error(self, exc):
+                _show_exception(exc, exc_only=True)
+
+        config = Config()
+        config.HistoryManager.enabled = False  # no sqlite database anywhere
+        config.HistoryManager.hist_file = ":memory:"
+        config.InteractiveShell.colors = "nocolor" if IPython.version_info[0] >= 9 else "NoColor"
+        config.InteractiveShell.xmode = "Plain"
+        config.InteractiveShell.autocall = 0
+        self.shell = shell = Shell.instance(config=config)
+        shell.display_formatter.formatters["image/png"].for_type_by_name(
+            "matplotlib.figure", "Figure", _figure_png_formatter
+        )
+        self._quiet_exit_warning()
+        self.usage_error = UsageError
+
+    @staticmethod
+    def _quiet_exit_warning():
+        # run_code warns "To exit: use 'exit', 'quit', or Ctrl-D." after every
+        # SystemExit: meaningless here.
+        mod = sys.modules.get("IPython.core.interactiveshell")
+        warn = getattr(mod, "warn", None)
+        if warn is None:
+            return
+
+        def quiet_warn(message, *args, **kwargs):
+            if isinstance(message, str) and message.startswith("To exit: use"):
+                return None
+            return warn(message, *args, **kwargs)
+
+        mod.warn = quiet_warn
+
+    @property
+    def count(self):
+        return self.shell.execution_count - 1
+
+    def run(self, code):
+        shell = self.shell
+        n = shell.execution_count
+        _enter_user()
+        try:
+            result = shell.run_cell(code, store_history=True)
+        finally:
+            _leave_user()
+        if shell.execution_count == n:  # blank cell: nothing ran
+            n -= 1
+        err = result.error_before_exec
+        if err is None:
+            err = result.error_in_exec
+        if err is None:
+            return "ok", n
+        if isinstance(err, SystemExit) and _exit_ok(err):
+            return "ok", n
+        if not _S.error_sent:  # e.g. IPython could not format it
+            _report_error(err, exc_only=isinstance(err, self.usage_error))
+        return ("interrupted" if isinstance(err, KeyboardInterrupt) else "error"), n
+
+    def clear(self):
+        self.shell.user_ns.clear()
+
+
+# ------------------------------------------------------------- request loop
+
+
+def _prepare_cell():
+    if sys.stdout is not _STDOUT:
+        sys.stdout = _STDOUT
+    if sys.stderr is not _STDERR:
+        sys.stderr = _STDERR
+    stdin = sys.stdin
+    if stdin is None or getattr(stdin, "closed", False):  # site's exit() closes it
+        sys.stdin = open(os.devnull)
+
+
+def _handle_execute(cell, code, max_image):
+    _S.cell = cell
+    _S.error_sent = False
+    _S.pending_sigint = False
+    _S.max_image = max_image
+    _CH.begin_cell(cell)
+    backend = _S.backend
+    status = "error"
+    count = 0
+    usage = resource.getrusage
+    r_self = usage(resource.RUSAGE_SELF)
+    r_children = usage(resource.RUSAGE_CHILDREN)
+    try:
+        count = backend.count
+        _prepare_cell()
+        status, count = backend.run(code)
+        if "matplotlib.pyplot" in sys.modules:
+            try:
+                _enter_user()
+                try:
+                    _flush_figures()
+                finally:
+                    _leave_user()
+            except KeyboardInterrupt as e:
+                if status == "ok":
+                    status = "interrupted"
+                    _report_error(e)
+    except KeyboardInterrupt as e:
+        status = "interrupted"
+        _report_error(e)
+    except BaseException as e:
+        status = "error"
+        _report_internal(e)
+    finally:
+        _S.busy = False
+        if _signal.getsignal(_signal.SIGINT) is not _on_sigint:
+            _signal.signal(_signal.SIGINT, _on_sigint)
+        try:
+            r_self2 = usage(resource.RUSAGE_SELF)
+            r_children2 = usage(resource.RUSAGE_CHILDREN)
+            cpu = (
+                r_self2.ru_utime - r_self.ru_utime + r_self2.ru_stime - r_self.ru_stime
+                + r_children2.ru_utime - r_children.ru_utime + r_children2.ru_stime - r_children.ru_stime
+            )
+            peak = r_self2.ru_maxrss * 1024
+        except Exception:
+            cpu, peak = 0.0, 0
+        done = {
+            "type": "done",
+            "id": cell,
+            "status": status,
+            "execution_count": count,
+            "cpu_time": round(cpu, 6),
+            "peak_memory": peak,
+        }
+        _S.cell = None
+        _CH.finish_cell(_encode_frame(done))
+
+
+def _protocol_error(message, req=None):
+    event = {"type": "protocol_error", "message": message}
+    if isinstance(req, dict) and isinstance(req.get("id"), str):
+        event["id"] = req["id"]
+    _CH.send(_encode_frame(event))
+
+
+def _read_exact(n):
+    """n bytes from fd 3, or None at EOF."""
+    chunks = []
+    while n > 0:
+        try:
+            chunk = os.read(_REQ_FD, min(n, 1 << 20))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _read_request():
+    """The next request (dict), or None at EOF. Bad frames are answered."""
+    while True:
+        header = _read_exact(4)
+        if header is None:
+            return None
+        n = int.from_bytes(header, "big")
+        if n > _MAX_FRAME:
+            while n > 0:  # skip it to stay in step
+                if _read_exact(min(n, 1 << 20)) is None:
+                    return None
+                n -= min(n, 1 << 20)
+            _protocol_error("request frame over the 64 MiB limit")
+            continue
+        body = _read_exact(n) if n else b""
+        if body is None:
+            return None
+        try:
+            req = _loads(body.decode("utf-8"))
+        except Exception as e:
+            _protocol_error("invalid request JSON: %s" % e)
+            continue
+        if not isinstance(req, dict):
+            _protocol_error("request is not a JSON object")
+            continue
+        return req
+
+
+class _Start:
+    """What the process started with, for restart."""
+
+    cwd = None
+    env = None
+    argv = None
+    sigmask = None
+    ignored = ()
+
+
+def _flush_stdio():
+    for stream in (sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            pass
+
+
+def _shutdown(code=0):
+    _CH.drain()
+    try:
+        import atexit
+
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    try:
+        _S.backend.clear()  # lets unclosed files flush
+    except BaseException:
+        pass
+    _flush_stdio()
+    os._exit(code)
+
+
+def _restart():
+    _CH.drain()
+    try:
+        _S.backend.clear()  # lets unclosed files flush
+    except BaseException:
+        pass
+    _flush_stdio()
+    try:
+        os.chdir(_Start.cwd)
+    except OSError:
+        pass
+    orig_argv = getattr(sys, "orig_argv", None)
+    if orig_argv:
+        argv = [sys.executable] + list(orig_argv[1:])
+    else:  # Python 3.9
+        import subprocess
+
+        argv = [sys.executable] + subprocess._args_from_interpreter_flags() + _Start.argv
+    # Signals the user ignored would stay ignored across exec.
+    try:
+        for sig in _signal.valid_signals():
+            if sig not in _Start.ignored and _signal.getsignal(sig) == _signal.SIG_IGN:
+                _signal.signal(sig, _signal.SIG_DFL)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, _Start.sigmask)
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        os.set_inheritable(_REQ_FD, True)
+        os.set_inheritable(_EVT_FD, True)
+        os.execve(sys.executable, argv, _Start.env)
+    except OSError as e:
+        for fd in (_REQ_FD, _EVT_FD):
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+        _protocol_error("restart failed: %s" % e)
+
+
+def _serve():
+    while True:
+        req = _read_request()
+        if req is None:
+            _shutdown(0)
+        kind = req.get("type")
+        try:
+            if kind == "execute":
+                cell, code = req.get("id"), req.get("code")
+                if not isinstance(cell, str) or not isinstance(code, str):
+                    _protocol_error("execute needs string id and code", req)
+                    continue
+                max_image = req.get("max_image_bytes")
+                if type(max_image) is not int or max_image < 0:
+                    max_image = _DEFAULT_MAX_IMAGE
+                _handle_execute(cell, code, max_image)
+            elif kind == "restart":
+                _restart()
+            elif kind == "shutdown":
+                _shutdown(0)
+            else:
+                _protocol_error("unknown request type %r" % (kind,), req)
+        except BaseException:
+            # Never let the loop die on a runner bug; say so on raw stderr.
+            try:
+                import traceback
+
+                _raw_write(2, "interp runner: internal error:\n" + traceback.format_exc())
+            except BaseException:
+                pass
+
+
+def _after_fork_in_child():
+    # A forked child (os.fork, multiprocessing) must never write frames: its
+    # output goes to the raw fds, and it lets go of the protocol pipes.
+    _S.cell = None
+    _S.busy = False
+    _CH.after_fork_in_child()
+    try:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+    except Exception:
+        pass
+    for fd in (_REQ_FD, _EVT_FD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _fix_sys_path():
+    cwd = os.getcwd()
+    here = os.path.dirname(os.path.realpath(_RUNNER_FILE)) if not _RUNNER_FILE.startswith("<") else None
+    path = []
+    for entry in sys.path:
+        if entry == "" or (here is not None and entry and os.path.realpath(entry) == here):
+            continue  # the runner's own directory, or the moving target ""
+        path.append(entry)
+    sys.path[:] = [cwd] + [p for p in path if p != cwd]
+
+
+def _main():
+    # First, so a SIGINT during start-up is harmless.
+    _signal.signal(_signal.SIGINT, _on_sigint)
+    for fd in (_REQ_FD, _EVT_FD):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _raw_write(2, "interp runner: fd %d is not open; start me with the request pipe on fd 3 "
+                          "and the event pipe on fd 4\n" % fd)
+            os._exit(2)
+        os.set_inheritable(fd, False)
+        os.set_blocking(fd, True)
+
+    _Start.cwd = os.getcwd()
+    _Start.env = dict(os.environ)
+    _Start.argv = list(sys.argv)
+    try:
+        _Start.sigmask = _signal.pthread_sigmask(_signal.SIG_BLOCK, [])
+        _Start.ignored = frozenset(s for s in _signal.valid_signals() if _signal.getsignal(s) == _signal.SIG_IGN)
+    except (OSError, ValueError, AttributeError):
+        _Start.sigmask = ()
+
+    os.environ["MPLBACKEND"] = "Agg"
+    if not os.environ.get("IPYTHONDIR"):
+        tmp = os.environ.get("TMPDIR") or "/tmp"
+        os.environ["IPYTHONDIR"] = os.path.join(tmp, "interp-ipython-%d" % os.getuid())
+    _fix_sys_path()
+    sys.argv = [""]
+    sys.stdout = _STDOUT
+    sys.stderr = _STDERR
+    sys.meta_path.insert(0, _ImportHook({"matplotlib.pyplot": _patch_pyplot, "linecache": _sync_linecache}))
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    _CH.start()
+
+    backend = _make_ipython_backend() or _PlainBackend()
+    _S.backend = backend
+    hello = {
+        "type": "hello",
+        "protocol": _PROTOCOL,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "ipython": backend.ipython,
+        "pid": os.getpid(),
+    }
+    _CH.send(_encode_frame(hello))
+    _serve()
+
+
+if __name__ == "__main__":
+    _main()
