@@ -45,7 +45,7 @@ type Event struct {
 
 	// done
 	Status         string  `json:"status,omitempty"`
-	Reason         string  `json:"reason,omitempty"` // why the cell or session ended badly
+	Reason         string  `json:"reason,omitempty"`   // why the cell or session ended badly
 	Duration       float64 `json:"duration,omitempty"` // seconds
 	CPUTime        float64 `json:"cpu_time,omitempty"` // seconds
 	PeakMemory     int64   `json:"peak_memory,omitempty"`
