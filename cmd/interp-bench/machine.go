@@ -21,6 +21,7 @@ func machineReport(now time.Time) string {
 		kernel = strings.TrimSpace(string(b))
 	}
 	t := newTable("", "")
+	t.left = true
 	t.add("Date", now.UTC().Format("2006-01-02 15:04 MST"))
 	t.add("CPU", model)
 	t.add("Cores", fmt.Sprintf("%d logical (%d usable by this process)", logical, runtime.NumCPU()))

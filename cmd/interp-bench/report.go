@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// table is a Markdown table.
+// table is a Markdown table. Columns after the first are aligned right,
+// for numbers, unless left is set.
 type table struct {
 	header []string
 	rows   [][]string
+	left   bool
 }
 
 func newTable(header ...string) *table { return &table{header: header} }
@@ -31,7 +33,7 @@ func (t *table) String() string {
 	sep := make([]string, len(t.header))
 	for i := range sep {
 		sep[i] = "---"
-		if i > 0 {
+		if i > 0 && !t.left {
 			sep[i] = "---:"
 		}
 	}

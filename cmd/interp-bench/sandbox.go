@@ -483,9 +483,10 @@ What the measures include. Pss is what the processes map, shared pages split
 between their users: it is the same Python in both cases, so it barely
 differs. The kernel fields are system-wide rises of /proc/meminfo: slab
 (namespaces, the mount tree with its bind mounts, the tmpfs superblocks and
-inodes of the root, the workspace, /tmp, /dev and /dev/shm, kernfs nodes and
-structures of the four cgroup v1 directories, the loopback device and the rest
-of the network namespace, the Landlock ruleset and seccomp filter), page
+inodes of the root, the workspace, /tmp, /dev and /dev/shm, the kernfs nodes
+and structures of its cgroup (four directories on cgroup v1, one on v2), the
+loopback device and the rest of the network namespace, the Landlock ruleset
+and seccomp filter), page
 tables, kernel stacks, per-CPU memory (which grows only by whole chunks, so it
 usually reads 0 although each memory cgroup does take per-CPU statistics) and
 Shmem (the small files written into the sandbox's tmpfs). Not counted there:

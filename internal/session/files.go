@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -56,7 +57,25 @@ func (w *Workspace) Close() error { return w.dir.Close() }
 
 // root is a path through which the workspace can be walked without
 // following symlinks out of it.
-func (w *Workspace) root() string { return fmt.Sprintf("/proc/self/fd/%d", w.dir.Fd()) }
+// The trailing slash makes the walk enter the magic link.
+func (w *Workspace) root() string { return fmt.Sprintf("/proc/self/fd/%d/", w.dir.Fd()) }
+
+// asSandboxUser runs f on a thread whose filesystem IDs are the sandbox
+// user's. The workspace belongs to the sandbox's user namespace, where the
+// host's root has no ID: the kernel refuses to create files for it there.
+func (w *Workspace) asSandboxUser(f func() error) error {
+	runtime.LockOSThread()
+	oldUID, _ := unix.SetfsuidRetUid(w.uid)
+	oldGID, _ := unix.SetfsgidRetGid(w.gid)
+	err := f()
+	_, errG := unix.SetfsgidRetGid(oldGID)
+	_, errU := unix.SetfsuidRetUid(oldUID)
+	if errG == nil && errU == nil {
+		// Only a thread whose IDs were restored may go back to the pool.
+		runtime.UnlockOSThread()
+	}
+	return err
+}
 
 // CleanPath checks a workspace-relative path from a user or a model and
 // returns it cleaned. Absolute paths, "..", NUL bytes and invalid UTF-8 are
@@ -133,12 +152,27 @@ func (w *Workspace) Read(name string, max int64) ([]byte, error) {
 
 // Write stores r's contents, at most max bytes, as name, creating parent
 // directories. The file appears whole or not at all.
-func (w *Workspace) Write(name string, r io.Reader, max int64) (int64, error) {
-	name, err := CleanPath(name)
+func (w *Workspace) Write(name string, r io.Reader, max int64) (n int64, err error) {
+	name, err = CleanPath(name)
 	if err != nil {
 		return 0, err
 	}
+	err = w.asSandboxUser(func() error {
+		n, err = w.write(name, r, max)
+		return err
+	})
+	return n, err
+}
+
+func (w *Workspace) write(name string, r io.Reader, max int64) (int64, error) {
 	if err := w.mkdirAll(path.Dir(name)); err != nil {
+		return 0, err
+	}
+	// Refuse to replace a symlink that points out of the workspace: the
+	// caller meant the file it names.
+	if f, err := w.open(name, unix.O_PATH, 0); err == nil {
+		f.Close()
+	} else if errors.Is(err, ErrBadPath) {
 		return 0, err
 	}
 	tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.interp-upload-%d", path.Base(name), os.Getpid()))
@@ -149,9 +183,6 @@ func (w *Workspace) Write(name string, r io.Reader, max int64) (int64, error) {
 	n, err := io.Copy(f, io.LimitReader(r, max+1))
 	if err == nil && n > max {
 		err = fmt.Errorf("upload is over the %d-byte limit", max)
-	}
-	if err == nil {
-		err = f.Chown(w.uid, w.gid)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -178,12 +209,6 @@ func (w *Workspace) mkdirAll(dir string) error {
 			return err
 		}
 		err = unix.Mkdirat(int(parent.Fd()), part, 0o755)
-		if err == nil {
-			if d, err := w.open(cur, unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
-				_ = d.Chown(w.uid, w.gid)
-				d.Close()
-			}
-		}
 		parent.Close()
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create directory %s: %w", cur, err)
@@ -223,7 +248,7 @@ func (w *Workspace) Delete(name string) error {
 	if err != nil {
 		return err
 	}
-	return w.remove(name)
+	return w.asSandboxUser(func() error { return w.remove(name) })
 }
 
 // List returns every file and directory in the workspace, sorted by path.
@@ -244,7 +269,7 @@ func (w *Workspace) List() ([]FileInfo, error) {
 		if err != nil {
 			return nil
 		}
-		rel := strings.TrimPrefix(p, root+"/")
+		rel := strings.TrimPrefix(p, root)
 		out = append(out, FileInfo{Path: rel, Size: fi.Size(), IsDir: d.IsDir(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UnixNano()})
 		return nil
 	})
@@ -267,7 +292,7 @@ func (w *Workspace) snapshot() map[string]stamp {
 		}
 		var st unix.Stat_t
 		// Lstat through the walk root: the name cannot leave the workspace.
-		if unix.Lstat(w.root()+"/"+f.Path, &st) == nil {
+		if unix.Lstat(w.root()+f.Path, &st) == nil {
 			snap[f.Path] = stamp{size: f.Size, mtime: f.ModTime, ino: st.Ino}
 		}
 	}
@@ -300,6 +325,10 @@ func (w *Workspace) diff(before map[string]stamp) []Event {
 // It is how a session that crashed keeps its files in a new sandbox: the
 // old workspace stays reachable through its handle after its sandbox dies.
 func copyWorkspace(from, to *Workspace) error {
+	return to.asSandboxUser(func() error { return copyFiles(from, to) })
+}
+
+func copyFiles(from, to *Workspace) error {
 	files, err := from.List()
 	if err != nil {
 		return err
@@ -311,7 +340,7 @@ func copyWorkspace(from, to *Workspace) error {
 				return err
 			}
 		case strings.HasPrefix(f.Mode, "L"):
-			target, err := os.Readlink(from.root() + "/" + f.Path)
+			target, err := os.Readlink(from.root() + f.Path)
 			if err != nil {
 				continue
 			}
@@ -332,7 +361,7 @@ func copyWorkspace(from, to *Workspace) error {
 			if err != nil {
 				continue // vanished
 			}
-			_, err = to.Write(f.Path, src, 1<<40)
+			_, err = to.write(f.Path, src, 1<<40)
 			src.Close()
 			if err != nil {
 				return err

@@ -117,16 +117,18 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*Session, err
 		m.mu.Unlock()
 		return nil, err
 	}
-	s.kernel = k
+	s.mu.Lock()
+	s.kernel, s.lastUsed = k, time.Now()
+	s.mu.Unlock()
 	return s, nil
 }
 
 // Get returns an open session.
 func (m *Manager) Get(id string) (*Session, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	s, ok := m.sessions[id]
-	if !ok || s.kernel == nil {
+	m.mu.Unlock()
+	if !ok || s.Kernel() == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
 	return s, nil
@@ -137,11 +139,16 @@ func (m *Manager) List() []*Session {
 	m.mu.Lock()
 	out := make([]*Session, 0, len(m.sessions))
 	for _, s := range m.sessions {
-		if s.kernel != nil {
-			out = append(out, s)
-		}
+		out = append(out, s)
 	}
 	m.mu.Unlock()
+	ready := out[:0]
+	for _, s := range out {
+		if s.Kernel() != nil { // still starting otherwise
+			ready = append(ready, s)
+		}
+	}
+	out = ready
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out
 }
