@@ -121,7 +121,9 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		closed:     make(chan struct{}),
 		readerDone: make(chan struct{}),
 	}
-	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
+	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
+		// Caches go to /tmp, not into the user's workspace.
+		"XDG_CACHE_HOME=/tmp/.cache", "MPLCONFIGDIR=/tmp/.cache/matplotlib")
 	env = append(env, cfg.Env...)
 	proc, err := cfg.Backend.Start(context.WithoutCancel(ctx), &sandbox.Spec{
 		Argv:       []string{cfg.Runtime.Executable, "-I", "-B", runnerPath},

@@ -175,11 +175,15 @@ import matplotlib.pyplot as plt
 plt.plot([1, 2, 3], [1, 4, 9])
 plt.title("squares")
 `)
-	d := first(evs, session.EventDisplay)
-	if d == nil {
-		t.Fatalf("no display event: %+v", evs)
+	var b64 string
+	for _, ev := range evs {
+		if s, ok := ev.Data["image/png"].(string); ok {
+			b64 = s
+		}
 	}
-	b64, _ := d.Data["image/png"].(string)
+	if b64 == "" {
+		t.Fatalf("no image/png display: %+v", evs)
+	}
 	raw, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		t.Fatalf("image/png is not base64: %v", err)
