@@ -125,12 +125,13 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		// Caches go to /tmp, not into the user's workspace.
 		"XDG_CACHE_HOME=/tmp/.cache", "MPLCONFIGDIR=/tmp/.cache/matplotlib")
 	env = append(env, cfg.Env...)
+	runner, code := runnerFile(ctx, cfg.Runtime.Executable)
 	proc, err := cfg.Backend.Start(context.WithoutCancel(ctx), &sandbox.Spec{
-		Argv:       []string{cfg.Runtime.Executable, "-I", "-B", runnerPath},
+		Argv:       []string{cfg.Runtime.Executable, "-I", "-B", runner},
 		Env:        env,
 		ReadOnly:   cfg.Runtime.ReadOnly,
 		ExtraFiles: []*os.File{reqR, evW},
-		Files:      []sandbox.File{{Path: runnerPath, Data: runnerSource}},
+		Files:      []sandbox.File{{Path: runner, Data: code}},
 		Stdout:     &rawStream{k: k, name: EventStdout},
 		Stderr:     &rawStream{k: k, name: EventStderr},
 		Limits:     cfg.Limits,

@@ -34,6 +34,11 @@ Lifecycle
 Requests
   {"type":"execute","id":ID,"code":CODE,"max_image_bytes":N}
       ID and CODE strings; max_image_bytes optional (default 10 MiB).
+  {"type":"preload","id":ID,"modules":["numpy", ...]}
+      Imports the modules (binding no names, not counted as a cell), e.g. to
+      warm a pooled runner. Output during it is sent as stream events with ID;
+      it ends with {"type":"done","id":ID,"status":"ok"|"error"|"interrupted",
+      "cpu_time":S,"peak_memory":B}, plus "message" naming what failed.
   {"type":"restart"}
       Sends all pending events, then re-execs the same interpreter with the
       same arguments, the environment and working directory the runner
@@ -52,16 +57,19 @@ Events of an execute; each carries the request's "id"
       when a line ends; consecutive writes are coalesced into one event.
   {"type":"display","id":ID,"data":{MIME:VALUE},"metadata":{...}}
       A rich output: the value of the cell's last expression (unless None or
-      the cell ends with ";"), display(...) calls, and matplotlib figures
-      (every figure still open after the cell, or at plt.show(), as image/png
-      with text/plain such as "<Figure size 640x480 with 1 Axes>"; the figures
-      are then closed). "text/plain" is always present. Binary types
-      (image/png, image/jpeg, image/gif, application/pdf, ...) are base64
-      strings; application/json and */*+json are JSON values; others strings.
-      An image/* value larger than max_image_bytes is left out, and a stderr
-      stream event takes its place:
+      the cell ends with ";"), display(...) calls (display is in the user
+      namespace without IPython; with IPython, IPython.display.display), and
+      matplotlib figures (every figure still open after the cell, or at
+      plt.show(), as image/png with text/plain such as
+      "<Figure size 640x480 with 1 Axes>"; the figures are then closed).
+      "text/plain" is always present. Binary types (image/png, image/jpeg,
+      image/gif, application/pdf, ...) are base64 strings; application/json
+      and */*+json are JSON values; others strings. An image (or other binary)
+      value larger than max_image_bytes is left out, and a stderr stream event
+      comes first instead, e.g.
         "[interp: image/png output of 12.3 MB omitted: over the 10 MB limit]\\n"
-      (MB here are MiB).
+      (MB are MiB; small sizes read "56.2 KB" or "10 bytes"). A bundle that
+      would exceed the frame limit is cut to text/plain, with a similar note.
   {"type":"error","id":ID,"ename":"ZeroDivisionError","evalue":"division by zero",
    "traceback":[LINE, ...]}
       At most one per execute: the exception that ended the cell. The lines
@@ -78,7 +86,9 @@ Events of an execute; each carries the request's "id"
       the runner itself fails (then status "error" and an error event whose
       traceback starts with "interp runner internal error"). cpu_time is
       user+system time of the runner and its waited-for children during the
-      cell; peak_memory is the runner's ru_maxrss in bytes. execution_count
+      cell; peak_memory is the runner's peak resident set size in bytes so far
+      (VmHWM; like ru_maxrss but without what Linux carries over an exec from
+      the spawning process or from before a restart). execution_count
       is the cell's N; a blank cell runs nothing and reports the previous N.
 
 Status
@@ -125,8 +135,9 @@ _DEFAULT_MAX_IMAGE = 10 << 20
 _CHUNK = 64 << 10  # characters of stream text that trigger a send
 _PIECE = 1 << 20  # most characters of text in one stream event
 _FLUSH_DELAY = 0.05  # seconds a partial line may wait before it is sent
-_HIGH_WATER = 32 << 20  # queued output at which writers wait for the pipe
-_LOW_WATER = 8 << 20
+_HIGH_WATER = 8 << 20  # queued output at which writers wait for the pipe
+_LOW_WATER = 2 << 20
+_WRITE_SIZE = 1 << 20  # bytes of frames per write
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 _REQ_FD = 3
 _EVT_FD = 4
@@ -305,6 +316,7 @@ class _Channel:
         self.queue = []  # frames (bytes) and closed stream chunks (tuples)
         self.queued = 0  # characters/bytes in queue + open chunk
         self.inflight = False
+        self.writer_ident = None
         self.idle = False  # writer is waiting on self.wake
         self.force = False  # send the open chunk now (stream.flush())
         self.sname = None  # the open stream chunk: stream name, cell, parts
@@ -377,6 +389,8 @@ class _Channel:
     def _wait_for_room(self):
         # Go is not reading fd 4 fast enough: hold the writing thread back
         # instead of buffering without bound. Polls; this is rare.
+        if _thread.get_ident() == self.writer_ident:
+            return  # e.g. a __del__ that prints, run by the writer thread
         while self.queued > _LOW_WATER and not self.raw:
             _sleep(0.005)
 
@@ -428,6 +442,22 @@ class _Channel:
         return -1
 
     def _writer(self):
+        self.writer_ident = _thread.get_ident()
+        while True:
+            try:
+                self._write_pending()
+            except Exception:  # a runner bug: lose this batch, keep the channel
+                try:
+                    import traceback
+
+                    _raw_write(2, "interp runner: event writer error:\n" + traceback.format_exc())
+                    with self.lock:
+                        self.inflight = False
+                except Exception:
+                    pass
+
+    def _write_pending(self):
+        """Wait until output is due, then write it all (writer thread)."""
         while True:
             with self.lock:
                 self.idle = False
@@ -443,36 +473,51 @@ class _Channel:
             if due:
                 self.wake.acquire(True, due)
                 continue
-            if not batch:
-                with self.lock:
-                    self.inflight = False
-                continue
-            size = 0
-            frames = []
-            for item in batch:
-                if type(item) is tuple:
-                    cell, name, text = item
-                    size += len(text)
-                    for i in range(0, len(text), _PIECE):
-                        event = {"type": "stream", "id": cell, "name": name, "text": text[i:i + _PIECE]}
-                        frames.append(_encode_frame(event))
-                else:
-                    size += len(item)
-                    frames.append(item)
-            data = frames[0] if len(frames) == 1 else b"".join(frames)
-            del frames, batch
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.fd, view):]
-            except OSError:
-                # Go closed its end (or fd 4 was closed under us): nobody
-                # is listening any more.
-                os._exit(0)
-            del view, data
+            break
+        if not batch:
+            with self.lock:
+                self.inflight = False
+            return
+        # Encode and write in pieces of about _WRITE_SIZE, so a big backlog
+        # does not exist twice more in memory as JSON.
+        out = []
+        out_size = 0
+        for index, item in enumerate(batch):
+            batch[index] = None
+            if type(item) is tuple:
+                cell, name, text = item
+                for i in range(0, len(text), _PIECE):
+                    event = {"type": "stream", "id": cell, "name": name, "text": text[i:i + _PIECE]}
+                    out.append(_encode_frame(event))
+                    out_size += len(out[-1])
+                    if out_size >= _WRITE_SIZE:
+                        self._write(out)
+                        out, out_size = [], 0
+                size = len(text)
+            else:
+                out.append(item)
+                out_size += len(item)
+                size = len(item)
+            if out_size >= _WRITE_SIZE:
+                self._write(out)
+                out, out_size = [], 0
             with self.lock:
                 self.queued -= size
-                self.inflight = False
+        if out:
+            self._write(out)
+        with self.lock:
+            self.inflight = False
+
+    def _write(self, frames):
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError:
+            # Go closed its end (or fd 4 was closed under us): nobody is
+            # listening any more.
+            os._exit(0)
 
 
 _CH = _Channel(_EVT_FD)
@@ -597,6 +642,8 @@ class _S:
     error_sent = False
     max_image = _DEFAULT_MAX_IMAGE
     backend = None
+    status_fd = None  # /proc/self/status, for peak memory
+    hidden_prefixes = ()  # source directories hidden in tracebacks (IPython's)
 
 
 def _on_sigint(signum, frame):
@@ -646,6 +693,7 @@ def _clean_bundle(data, limit):
     for mime, value in data.items():
         if not isinstance(mime, str) or value is None:
             continue
+        limited = mime in _BINARY_MIMES or mime.startswith("image/")
         if mime in _BINARY_MIMES:
             if isinstance(value, (bytes, bytearray, memoryview)):
                 raw = bytes(value)
@@ -664,7 +712,7 @@ def _clean_bundle(data, limit):
             elif not isinstance(value, str):
                 value = _safe_str(value)
             size = len(value)
-        if mime.startswith("image/") and size > limit:
+        if limited and size > limit:
             notes.append(
                 "[interp: %s output of %s omitted: over the %s limit]\n"
                 % (mime, _fmt_size(size), _fmt_size(limit))
@@ -779,7 +827,12 @@ def _format_plain(obj, include=None, exclude=None):
                     pass
             data[mime] = r
     if "text/plain" not in data:
-        data["text/plain"] = repr(obj)
+        try:
+            data["text/plain"] = repr(obj)
+        except Exception as e:  # as IPython: the error goes to stderr, the cell goes on
+            _show_exception(e, terminal=False)
+            if not data:
+                return data, md
     if include:
         data = {k: v for k, v in data.items() if k in include}
     if exclude:
@@ -801,7 +854,8 @@ def _make_display():
                 data, md = _format_plain(obj, include, exclude)
                 if metadata:
                     md.update(metadata)
-            _publish(data, md)
+            if data:
+                _publish(data, md)
 
     return display
 
@@ -947,9 +1001,14 @@ def _user_tb(tb, top=True):
             return None
         start = 0
     keep = []
+    last = entries[-1]
     for entry in entries[start:]:
         filename = entry.tb_frame.f_code.co_filename
         if filename == _RUNNER_FILE:
+            continue
+        # IPython's machinery between user frames (e.g. of %timeit), unless
+        # the exception was raised right there.
+        if _S.hidden_prefixes and entry is not last and filename.startswith(_S.hidden_prefixes):
             continue
         if not _is_cell_file(filename):
             try:
@@ -1029,6 +1088,8 @@ def _report_error(exc, exc_only=False):
     if _S.error_sent or _S.cell is None:
         return
     sys.last_type, sys.last_value, sys.last_traceback = type(exc), exc, exc.__traceback__
+    if sys.version_info >= (3, 12):
+        sys.last_exc = exc
     lines = _format_exception(exc, exc_only)
     _send_error(type(exc).__name__, _safe_str(exc), lines)
 
@@ -1201,7 +1262,9 @@ class _PlainBackend:
                     if last.co_flags & _CO_COROUTINE:
                         value = self._await(value)
                     if value is not None:
-                        _publish(*_format_plain(value))
+                        data, md = _format_plain(value)
+                        if data:
+                            _publish(data, md)
             finally:
                 _leave_user()
         except SystemExit as e:
@@ -1283,7 +1346,7 @@ class _IPythonBackend:
             def clear_output(self, wait=False):
                 pass
 
-        class Shell(InteractiveShell):
+        class InterpShell(InteractiveShell):
             displayhook_class = Type(Hook)
             display_pub_class = Type(Publisher)
             compiler_class = Type(Compiler)
@@ -1329,12 +1392,13 @@ class _IPythonBackend:
         config.InteractiveShell.colors = "nocolor" if IPython.version_info[0] >= 9 else "NoColor"
         config.InteractiveShell.xmode = "Plain"
         config.InteractiveShell.autocall = 0
-        self.shell = shell = Shell.instance(config=config)
+        self.shell = shell = InterpShell.instance(config=config)
         shell.display_formatter.formatters["image/png"].for_type_by_name(
             "matplotlib.figure", "Figure", _figure_png_formatter
         )
         self._quiet_exit_warning()
         self.usage_error = UsageError
+        _S.hidden_prefixes = (os.path.dirname(IPython.__file__) + os.sep,)
 
     @staticmethod
     def _quiet_exit_warning():
@@ -1378,10 +1442,32 @@ class _IPythonBackend:
         return ("interrupted" if isinstance(err, KeyboardInterrupt) else "error"), n
 
     def clear(self):
-        self.shell.user_ns.clear()
+        try:
+            self.shell.reset(new_session=False)  # also drops Out, _, _1, ...
+        finally:
+            self.shell.user_ns.clear()
 
 
 # ------------------------------------------------------------- request loop
+
+
+def _peak_memory():
+    """Peak RSS of this process image in bytes.
+
+    VmHWM rather than ru_maxrss: at exec Linux folds the old image's peak
+    into ru_maxrss, so that would count the memory of whatever process
+    spawned the runner (vfork shares the parent's memory) and, after a
+    restart, the previous session's peak for ever.
+    """
+    try:
+        if _S.status_fd is None:  # kept open: re-reading it costs half as much
+            _S.status_fd = os.open("/proc/self/status", os.O_RDONLY)
+        data = os.pread(_S.status_fd, 16384, 0)
+        i = data.index(b"VmHWM:")
+        return int(data[i + 6:data.index(b"kB", i)]) * 1024
+    except (OSError, ValueError):
+        _S.status_fd = None  # closed by user code? open it again next time
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _prepare_cell():
@@ -1438,7 +1524,7 @@ def _handle_execute(cell, code, max_image):
                 r_self2.ru_utime - r_self.ru_utime + r_self2.ru_stime - r_self.ru_stime
                 + r_children2.ru_utime - r_children.ru_utime + r_children2.ru_stime - r_children.ru_stime
             )
-            peak = r_self2.ru_maxrss * 1024
+            peak = _peak_memory()
         except Exception:
             cpu, peak = 0.0, 0
         done = {
@@ -1449,6 +1535,53 @@ def _handle_execute(cell, code, max_image):
             "cpu_time": round(cpu, 6),
             "peak_memory": peak,
         }
+        _S.cell = None
+        _CH.finish_cell(_encode_frame(done))
+
+
+def _handle_preload(cell, modules):
+    """Import modules ahead of time (for pooled runners); no names are bound."""
+    _S.cell = cell
+    _S.error_sent = True  # failures go into the done's message
+    _S.pending_sigint = False
+    _CH.begin_cell(cell)
+    failures = []
+    status = "ok"
+    usage = resource.getrusage
+    r_self = usage(resource.RUSAGE_SELF)
+    try:
+        _prepare_cell()
+        import importlib
+
+        _enter_user()
+        try:
+            for name in modules:
+                try:
+                    importlib.import_module(name)
+                except Exception as e:
+                    failures.append("%s: %s: %s" % (name, type(e).__name__, _safe_str(e)))
+        finally:
+            _leave_user()
+    except KeyboardInterrupt:
+        status = "interrupted"
+        failures.append("interrupted")
+    except BaseException as e:
+        failures.append("%s: %s" % (type(e).__name__, _safe_str(e)))
+    finally:
+        if _signal.getsignal(_signal.SIGINT) is not _on_sigint:
+            _signal.signal(_signal.SIGINT, _on_sigint)
+        if failures and status == "ok":
+            status = "error"
+        r_self2 = usage(resource.RUSAGE_SELF)
+        done = {
+            "type": "done",
+            "id": cell,
+            "status": status,
+            "cpu_time": round(r_self2.ru_utime - r_self.ru_utime + r_self2.ru_stime - r_self.ru_stime, 6),
+            "peak_memory": _peak_memory(),
+        }
+        if failures:
+            done["message"] = "; ".join(failures)
         _S.cell = None
         _CH.finish_cell(_encode_frame(done))
 
@@ -1593,6 +1726,13 @@ def _serve():
                 if type(max_image) is not int or max_image < 0:
                     max_image = _DEFAULT_MAX_IMAGE
                 _handle_execute(cell, code, max_image)
+            elif kind == "preload":
+                cell, modules = req.get("id"), req.get("modules")
+                if (not isinstance(cell, str) or not isinstance(modules, list)
+                        or not all(isinstance(m, str) for m in modules)):
+                    _protocol_error("preload needs a string id and a list of module names", req)
+                    continue
+                _handle_preload(cell, modules)
             elif kind == "restart":
                 _restart()
             elif kind == "shutdown":
@@ -1614,6 +1754,12 @@ def _after_fork_in_child():
     # output goes to the raw fds, and it lets go of the protocol pipes.
     _S.cell = None
     _S.busy = False
+    if _S.status_fd is not None:  # it shows the parent
+        try:
+            os.close(_S.status_fd)
+        except OSError:
+            pass
+        _S.status_fd = None
     _CH.after_fork_in_child()
     try:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
