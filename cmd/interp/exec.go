@@ -29,7 +29,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 			"sandbox: variables defined by one file are there for the next.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExec(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runExec(cmd.Context(), g, f, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fl := cmd.Flags()
@@ -40,7 +40,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, stdout, stderr io.Writer) error {
+func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	mem, err := parseBytes(f.memory)
 	if err != nil {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
@@ -52,7 +52,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	for i, name := range files {
 		var b []byte
 		if name == "-" {
-			b, err = io.ReadAll(os.Stdin)
+			b, err = io.ReadAll(stdin)
 		} else {
 			b, err = os.ReadFile(name)
 		}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+)
+
+func TestMain(m *testing.M) {
+	if sandbox.IsInit() {
+		sandbox.RunInit()
+	}
+	os.Exit(m.Run())
+}
+
+// interp runs the CLI in-process and returns its exit status and output.
+func interp(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	if _, err := sandbox.NewNamespaces(); errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
+		t.Skipf("host cannot sandbox: %v", err)
+	}
+	var out, errOut bytes.Buffer
+	cmd := newRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(stdin))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err := cmd.ExecuteContext(context.Background())
+	code := exitOK
+	if err != nil {
+		code = report(err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			errOut.WriteString(ee.msg + "\n")
+		} else {
+			errOut.WriteString(err.Error() + "\n")
+		}
+	}
+	return code, out.String(), errOut.String()
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestExec(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"a.py":     "x = 6 * 7\n",
+		"b.py":     "print(x)\n",
+		"fail.py":  "def f():\n    raise ValueError('bad input')\nf()\n",
+		"loop.py":  "while True: pass\n",
+		"bomb.py":  "x = []\nwhile True: x.append(bytearray(64 << 20))\n",
+		"after.py": "print('never')\n",
+	})
+	p := func(name string) string { return filepath.Join(dir, name) }
+	tests := []struct {
+		name       string
+		stdin      string
+		args       []string
+		code       int
+		out, inErr string
+	}{
+		{"state carries across files", "", []string{"exec", p("a.py"), p("b.py")}, exitOK, "42\n", ""},
+		{"stdin", "print(x)", []string{"exec", p("a.py"), "-"}, exitOK, "42\n", ""},
+		{"code fails", "", []string{"exec", p("fail.py"), p("after.py")}, exitCodeFailed, "", "ValueError: bad input"},
+		{"timeout", "", []string{"exec", "--timeout", "500ms", p("loop.py")}, exitTimeout, "", "time limit exceeded"},
+		{"memory", "", []string{"exec", "--memory", "200MiB", p("bomb.py")}, exitMemory, "", "memory limit exceeded"},
+		{"no files", "", []string{"exec"}, exitUsage, "", "requires at least 1 arg"},
+		{"bad flag", "", []string{"exec", "--bogus", p("a.py")}, exitUsage, "", "unknown flag"},
+		{"bad memory", "", []string{"exec", "--memory", "lots", p("a.py")}, exitUsage, "", "--memory"},
+		{"missing file", "", []string{"exec", p("nope.py")}, exitUsage, "", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := interp(t, tt.stdin, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			if out != tt.out && tt.out != "" {
+				t.Errorf("stdout %q, want %q", out, tt.out)
+			}
+			if !strings.Contains(errOut, tt.inErr) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.inErr)
+			}
+			if strings.Contains(out, "never") {
+				t.Error("a file after a failing one ran")
+			}
+		})
+	}
+}
+
+func TestExecJSON(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"a.py": "import sys\nprint('out')\nprint('err', file=sys.stderr)\nopen('r.txt', 'w').write('x')\n{'k': 1}\n",
+		"b.py": "import matplotlib.pyplot as plt\nplt.plot([1, 2])\n1/0\n",
+	})
+	save := t.TempDir()
+	code, out, _ := interp(t, "", "exec", "--json", "--save-dir", save, filepath.Join(dir, "a.py"), filepath.Join(dir, "b.py"))
+	if code != exitCodeFailed {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	var types []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
+		}
+		typ, _ := ev["type"].(string)
+		types = append(types, typ)
+		switch typ {
+		case "file":
+			if ev["path"] != "r.txt" || ev["size"] != 1.0 {
+				t.Errorf("file event %v", ev)
+			}
+		case "error":
+			if ev["ename"] != "ZeroDivisionError" || ev["traceback"] == nil {
+				t.Errorf("error event %v", ev)
+			}
+		case "done":
+			if ev["status"] == nil || ev["duration"] == nil {
+				t.Errorf("done event %v", ev)
+			}
+		}
+	}
+	got := strings.Join(types, ",")
+	if !strings.HasPrefix(got, "stdout,stderr,display,file,done,") || !strings.Contains(got, "error") || !strings.HasSuffix(got, "done") {
+		t.Errorf("event types %s", got)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(save, "*.png"))
+	if len(pngs) != 1 {
+		t.Errorf("saved images %v, want one PNG", pngs)
+	}
+}
+
+func TestRepl(t *testing.T) {
+	code, out, errOut := interp(t, "x = 2\nfor i in range(2):\n    print(i * x)\n\nx * 21\n", "repl")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "0\n2\n") || !strings.Contains(out, "42\n") {
+		t.Errorf("repl output %q", out)
+	}
+}
