@@ -305,11 +305,14 @@ func (s *Session) Close() error {
 	s.closed = true
 	k := s.kernel
 	s.mu.Unlock()
+	var err error
+	if k != nil {
+		err = k.Close()
+	}
+	// Forget the session only once its sandbox is gone, so that whoever
+	// sees it vanish can count on that.
 	s.m.mu.Lock()
 	delete(s.m.sessions, s.ID)
 	s.m.mu.Unlock()
-	if k != nil {
-		return k.Close()
-	}
-	return nil
+	return err
 }
