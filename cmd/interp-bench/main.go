@@ -65,6 +65,7 @@ type section struct {
 // sections lists every section, in the order they run and are reported.
 var sections = []section{
 	{name: "sandbox", title: "Sandbox", run: sandboxSection},
+	{name: "session", title: "Sessions", run: sessionSection},
 }
 
 // exitAtOnceEnv makes the binary exit first thing in main.

@@ -321,8 +321,10 @@ func cleanReadOnly(paths []string) ([]string, error) {
 			return nil, fmt.Errorf("sandbox: read-only path %q is not absolute", p)
 		}
 		p = filepath.Clean(p)
-		if p == "/" || p == WorkspaceDir || p == TmpDir || strings.HasPrefix(p, "/proc") || strings.HasPrefix(p, "/dev") {
-			return nil, fmt.Errorf("sandbox: read-only path %q would cover a sandbox directory", p)
+		for _, d := range []string{"/", WorkspaceDir, TmpDir, "/proc", "/dev", "/etc"} {
+			if p == d || strings.HasPrefix(p, d+"/") && d != "/" {
+				return nil, fmt.Errorf("sandbox: read-only path %q would cover, or be covered by, the sandbox's %s", p, d)
+			}
 		}
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("sandbox: read-only path: %w", err)

@@ -50,6 +50,11 @@ type Config struct {
 	MaxImage int64
 	// Env adds variables to the sandbox's environment.
 	Env []string
+	// StateDir holds host-side state of kernels, such as the directories
+	// of packages installed per session. Default: a directory in TMPDIR.
+	StateDir string
+	// siteDir, when set, is an existing package directory to reuse.
+	siteDir string
 }
 
 func (c *Config) withDefaults() Config {
@@ -62,6 +67,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.MaxImage == 0 {
 		d.MaxImage = 10 << 20
+	}
+	if d.StateDir == "" {
+		d.StateDir = DefaultStateDir()
 	}
 	d.Limits.Timeout = -1
 	d.Limits.CPUTime = -1
@@ -82,6 +90,10 @@ type Kernel struct {
 	evR   *os.File // events from the runner
 	ws    *Workspace
 	hello message
+	// site is the host directory of packages installed for this kernel,
+	// seen read-only inside; keepSite hands it on to a successor.
+	site     string
+	keepSite bool
 
 	frames chan message // from the runner and from raw stdout/stderr
 	closed chan struct{}
@@ -113,7 +125,16 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		reqW.Close()
 		return nil, err
 	}
+	site, err := newSiteDir(cfg)
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		evR.Close()
+		evW.Close()
+		return nil, err
+	}
 	k := &Kernel{
+		site:       site,
 		cfg:        cfg,
 		reqW:       reqW,
 		evR:        evR,
@@ -124,12 +145,13 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
 		// Caches go to /tmp, not into the user's workspace.
 		"XDG_CACHE_HOME=/tmp/.cache", "MPLCONFIGDIR=/tmp/.cache/matplotlib")
+	env = append(env, "INTERP_SITE="+site)
 	env = append(env, cfg.Env...)
 	runner, code := runnerFile(ctx, cfg.Runtime.Executable)
 	proc, err := cfg.Backend.Start(context.WithoutCancel(ctx), &sandbox.Spec{
 		Argv:       []string{cfg.Runtime.Executable, "-I", "-B", runner},
 		Env:        env,
-		ReadOnly:   cfg.Runtime.ReadOnly,
+		ReadOnly:   append(append([]string{}, cfg.Runtime.ReadOnly...), site),
 		ExtraFiles: []*os.File{reqR, evW},
 		Files:      []sandbox.File{{Path: runner, Data: code}},
 		Stdout:     &rawStream{k: k, name: EventStdout},
@@ -141,6 +163,7 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 	if err != nil {
 		reqW.Close()
 		evR.Close()
+		k.removeSite()
 		return nil, err
 	}
 	k.proc = proc
@@ -308,7 +331,48 @@ func (k *Kernel) Close() error {
 	if k.ws != nil {
 		k.ws.Close()
 	}
+	k.removeSite()
 	return nil
+}
+
+// SiteDir returns the host directory of the packages installed for this
+// kernel. Whatever is put there is importable from the next cell on.
+func (k *Kernel) SiteDir() string { return k.site }
+
+func (k *Kernel) removeSite() {
+	if !k.keepSite && k.cfg.siteDir == "" {
+		os.RemoveAll(k.site)
+	}
+}
+
+// Analyze finds the imports of code without running it, and whether the
+// kernel can satisfy each; pip lists the arguments of %pip install lines.
+func (k *Kernel) Analyze(ctx context.Context, code string) (imports []Import, pip [][]string, err error) {
+	k.run.Lock()
+	defer k.run.Unlock()
+	id := "a" + strconv.FormatInt(k.cellSeq.Add(1), 10)
+	if err := k.send(&message{Type: "analyze", ID: id, Code: code}); err != nil {
+		return nil, nil, err
+	}
+	for {
+		select {
+		case m := <-k.frames:
+			if m.ID != id {
+				continue
+			}
+			if m.Type == "protocol_error" {
+				return nil, nil, fmt.Errorf("session: analyze: %s", m.Message)
+			}
+			if m.Error != "" {
+				return nil, nil, fmt.Errorf("cannot find imports: %s", m.Error)
+			}
+			return m.Imports, m.Pip, nil
+		case <-k.readerDone:
+			return nil, nil, fmt.Errorf("%w (%s)", ErrDead, k.deathReason())
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
 }
 
 // send writes a request to the runner.

@@ -52,6 +52,7 @@ func NewManager(cfg ManagerConfig) *Manager {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 30 * time.Minute
 	}
+	SweepStale(cfg.Kernel.StateDir)
 	m := &Manager{
 		cfg:      cfg,
 		pool:     NewPool(cfg.Kernel, cfg.Pool),
@@ -280,7 +281,10 @@ func (s *Session) Restart(ctx context.Context) error {
 			return nil
 		}
 	}
-	k, err := Start(ctx, s.cfg)
+	// A new sandbox takes over the old one's files and packages.
+	cfg := s.cfg
+	cfg.siteDir = old.SiteDir()
+	k, err := Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -288,6 +292,8 @@ func (s *Session) Restart(ctx context.Context) error {
 		k.Close()
 		return fmt.Errorf("restart: keep workspace files: %w", err)
 	}
+	k.cfg.siteDir = "" // the new kernel owns it now
+	old.keepSite = true
 	s.mu.Lock()
 	s.kernel = k
 	s.mu.Unlock()

@@ -47,9 +47,37 @@ type message struct {
 	ExecutionCount int     `json:"execution_count,omitempty"`
 	CPUTime        float64 `json:"cpu_time,omitempty"`
 	PeakMemory     int64   `json:"peak_memory,omitempty"`
-	// protocol_error
+	// protocol_error, and a failed preload's done
 	Message string `json:"message,omitempty"`
+
+	// imports, the answer to analyze
+	Imports []Import   `json:"imports,omitempty"`
+	Pip     [][]string `json:"pip,omitempty"`
+	Error   string     `json:"error,omitempty"`
 }
+
+// Import is one import statement found in a cell, with whether the
+// session can already satisfy it.
+type Import struct {
+	// Module is the dotted name imported; Top its first component.
+	Module string `json:"module"`
+	Top    string `json:"top"`
+	Line   int    `json:"line"`
+	// Status is "stdlib", "installed", "local" or "missing".
+	Status string `json:"status"`
+	// Group is non-zero for imports in a try statement that catches
+	// ImportError; those in its handler are fallbacks for the others.
+	Group    int  `json:"group,omitempty"`
+	Fallback bool `json:"fallback,omitempty"`
+}
+
+// Import statuses.
+const (
+	ImportStdlib    = "stdlib"
+	ImportInstalled = "installed"
+	ImportLocal     = "local"
+	ImportMissing   = "missing"
+)
 
 // writeFrame writes m as a length-prefixed JSON frame.
 func writeFrame(w io.Writer, m *message) error {

@@ -39,6 +39,18 @@ Requests
       warm a pooled runner. Output during it is sent as stream events with ID;
       it ends with {"type":"done","id":ID,"status":"ok"|"error"|"interrupted",
       "cpu_time":S,"peak_memory":B}, plus "message" naming what failed.
+  {"type":"analyze","id":ID,"code":CODE}
+      Finds the imports of CODE without running it, with Python's own ast
+      (IPython syntax is transformed first; %pip/!pip lines are reported,
+      not parsed). Answered by one
+        {"type":"imports","id":ID,"imports":[IMPORT, ...],"pip":[[ARG, ...], ...],
+         "error":TEXT}
+      where IMPORT is {"module":DOTTED,"top":NAME,"line":N,"status":S,
+      "group":G,"fallback":BOOL}: S is "stdlib", "installed", "local" (a
+      file or directory in the working directory) or "missing"; imports in
+      one try statement whose handler catches ImportError share a group
+      G > 0, with those in the handler marked fallback (G is 0 elsewhere).
+      "error" is set, and "imports" empty, when CODE does not parse.
   {"type":"restart"}
       Sends all pending events, then re-execs the same interpreter with the
       same arguments, the environment and working directory the runner
@@ -105,6 +117,9 @@ Interrupts
   its SIGINT handler back after every cell.
 
 Environment
+  INTERP_SITE, if set, names a directory of packages installed for this
+  session; it goes on sys.path before the base environment, and import
+  caches are invalidated before every cell so new installs are seen.
   The runner sets MPLBACKEND=Agg (always) and IPYTHONDIR (if unset, to
   $TMPDIR/interp-ipython-<uid>) so no GUI is opened and nothing is written to
   ~/.ipython; IPython's history database is disabled. The working directory
@@ -643,6 +658,7 @@ class _S:
     max_image = _DEFAULT_MAX_IMAGE
     backend = None
     status_fd = None  # /proc/self/status, for peak memory
+    site_mtime = None  # of INTERP_SITE, when there is one
     hidden_prefixes = ()  # source directories hidden in tracebacks (IPython's)
 
 
@@ -1478,6 +1494,18 @@ def _prepare_cell():
     stdin = sys.stdin
     if stdin is None or getattr(stdin, "closed", False):  # site's exit() closes it
         sys.stdin = open(os.devnull)
+    if _S.site_mtime is not None:
+        # Packages may have been installed since the last cell.
+        try:
+            mtime = os.stat(os.environ["INTERP_SITE"]).st_mtime_ns
+        except (OSError, KeyError):
+            mtime = None
+        if mtime != _S.site_mtime:
+            _add_site()  # new .pth files
+            _S.site_mtime = mtime
+            import importlib
+
+            importlib.invalidate_caches()
 
 
 def _handle_execute(cell, code, max_image):
@@ -1710,6 +1738,144 @@ def _restart():
         _protocol_error("restart failed: %s" % e)
 
 
+_PIP_LINE = None
+
+
+def _pip_args(line):
+    """The arguments of a %pip / !pip install line, or None."""
+    global _PIP_LINE
+    if _PIP_LINE is None:
+        import re
+
+        _PIP_LINE = re.compile(r"^\s*[%!]\s*(?:python3?\s+-m\s+)?pip3?\s+install\s+(.*?)\s*$")
+    m = _PIP_LINE.match(line)
+    if not m:
+        return None
+    import shlex
+
+    try:
+        return shlex.split(m.group(1))
+    except ValueError:
+        return m.group(1).split()
+
+
+def _import_status(top, cwd):
+    if top in getattr(sys, "stdlib_module_names", ()) or top in sys.builtin_module_names:
+        return "stdlib"
+    for cand in (top + ".py", top):
+        if os.path.exists(os.path.join(cwd, cand)):
+            return "local"
+    import importlib.util
+
+    try:
+        if importlib.util.find_spec(top) is not None:
+            return "installed"
+    except (ImportError, ValueError):
+        pass
+    return "missing"
+
+
+def _find_imports(code):
+    """Imports of code, as (module, line, group, fallback), and pip lines."""
+    import ast
+
+    pip, kept = [], []
+    for line in code.splitlines():
+        args = _pip_args(line)
+        if args is not None:
+            pip.append(args)
+            kept.append("pass")
+        elif line.lstrip().startswith(("%", "!")):
+            kept.append("pass")  # other magics and shell lines
+        else:
+            kept.append(line)
+    tree = ast.parse("\n".join(kept))
+    found = []
+    groups = [0]
+
+    def catches_import_error(handler):
+        t = handler.type
+        if t is None:
+            return True
+        names = t.elts if isinstance(t, ast.Tuple) else [t]
+        return any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
+                   for n in names)
+
+    def visit(node, group, fallback):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                found.append((a.name, node.lineno, group, fallback))
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and node.module != "__future__":
+                for a in node.names:
+                    # from x import y may name a submodule: keep both.
+                    found.append((node.module + "." + a.name if a.name != "*" else node.module, node.lineno, group, fallback))
+            return
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if name in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str) and not node.args[0].value.startswith("."):
+                found.append((node.args[0].value, node.lineno, group, fallback))
+        if isinstance(node, ast.Try) and any(catches_import_error(h) for h in node.handlers):
+            groups[0] += 1
+            g = groups[0]
+            for child in node.body:
+                visit(child, g, False)
+            for h in node.handlers:
+                for child in h.body:
+                    visit(child, g, True)
+            for child in node.orelse + node.finalbody:
+                visit(child, group, fallback)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, group, fallback)
+
+    visit(tree, 0, False)
+    return found, pip
+
+
+def _handle_analyze(rid, code):
+    reply = {"type": "imports", "id": rid, "imports": [], "pip": []}
+    try:
+        found, reply["pip"] = _find_imports(code)
+        cwd = os.getcwd()
+        status = {}
+        seen = set()
+        for module, line, group, fallback in found:
+            key = (module, group, fallback)
+            if key in seen:
+                continue
+            seen.add(key)
+            top = module.split(".")[0]
+            if top not in status:
+                status[top] = _import_status(top, cwd)
+            reply["imports"].append({"module": module, "top": top, "line": line, "status": status[top],
+                                     "group": group, "fallback": fallback})
+    except SyntaxError as e:
+        reply["error"] = "SyntaxError: %s (line %s)" % (e.msg, e.lineno)
+    except Exception as e:
+        reply["error"] = "%s: %s" % (type(e).__name__, _safe_str(e))
+    _CH.send(_encode_frame(reply))
+
+
+def _add_site():
+    site_dir = os.environ.get("INTERP_SITE")
+    if not site_dir or not os.path.isdir(site_dir):
+        return
+    import site
+
+    if _S.site_mtime is None:
+        _S.site_mtime = 0  # checked, and caches invalidated, before each cell
+    before = list(sys.path)
+    site.addsitedir(site_dir)  # also runs the .pth files there
+    added = [p for p in sys.path if p not in before]
+    rest = [p for p in sys.path if p not in added]
+    # Session installs shadow the base environment, after the workspace.
+    sys.path[:] = rest[:1] + added + rest[1:]
+
+
 def _serve():
     while True:
         req = _read_request()
@@ -1733,6 +1899,12 @@ def _serve():
                     _protocol_error("preload needs a string id and a list of module names", req)
                     continue
                 _handle_preload(cell, modules)
+            elif kind == "analyze":
+                rid, code = req.get("id"), req.get("code")
+                if not isinstance(rid, str) or not isinstance(code, str):
+                    _protocol_error("analyze needs string id and code", req)
+                    continue
+                _handle_analyze(rid, code)
             elif kind == "restart":
                 _restart()
             elif kind == "shutdown":
@@ -1810,6 +1982,7 @@ def _main():
         tmp = os.environ.get("TMPDIR") or "/tmp"
         os.environ["IPYTHONDIR"] = os.path.join(tmp, "interp-ipython-%d" % os.getuid())
     _fix_sys_path()
+    _add_site()
     sys.argv = [""]
     sys.stdout = _STDOUT
     sys.stderr = _STDERR
