@@ -71,8 +71,19 @@ func (p *Process) Signal(sig os.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
-// Interrupt sends SIGINT to the sandbox's first process.
-func (p *Process) Interrupt() error { return p.Signal(syscall.SIGINT) }
+// Interrupt sends SIGINT to the main thread of the sandbox's first
+// process. Sent to the process as a whole, the kernel may pick another
+// thread, and a main thread blocked in a system call (Python's time.sleep,
+// say) would never notice.
+func (p *Process) Interrupt() error {
+	select {
+	case <-p.exited:
+		return os.ErrProcessDone
+	default:
+	}
+	pid := p.cmd.Process.Pid
+	return interruptMain(pid)
+}
 
 // Kill kills every process in the sandbox. Wait reports ReasonKilled unless
 // another reason came first.
@@ -167,7 +178,7 @@ loop:
 				p.reason = ReasonTimeout
 			}
 			p.mu.Unlock()
-			_ = p.cmd.Process.Signal(syscall.SIGINT)
+			_ = interruptMain(p.cmd.Process.Pid)
 			g := time.NewTimer(p.limits.Grace)
 			defer g.Stop()
 			grace = g.C

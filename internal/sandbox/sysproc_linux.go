@@ -7,3 +7,8 @@ import "syscall"
 func unsafeSysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
+
+// interruptMain sends SIGINT to the main thread of process pid.
+func interruptMain(pid int) error {
+	return syscall.Tgkill(pid, pid, syscall.SIGINT)
+}

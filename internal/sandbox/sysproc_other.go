@@ -9,3 +9,8 @@ import "syscall"
 func unsafeSysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
+
+// interruptMain sends SIGINT to process pid.
+func interruptMain(pid int) error {
+	return syscall.Kill(pid, syscall.SIGINT)
+}

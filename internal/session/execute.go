@@ -18,6 +18,10 @@ type ExecOptions struct {
 // the kernel is killed.
 const interruptGrace = 2 * time.Second
 
+// resendInterrupt is how often an interrupt is repeated until the cell
+// stops or the grace period ends.
+const resendInterrupt = 300 * time.Millisecond
+
 // Execute runs code as the next cell and calls emit with each event, in
 // order, ending with exactly one done event, which it also returns. emit
 // runs on the calling goroutine. Cancelling ctx interrupts the cell, as
@@ -55,7 +59,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, opts ExecOptions, emi
 	if opts.Timeout != 0 {
 		timeout = opts.Timeout
 	}
-	var timer, grace <-chan time.Time
+	var timer, grace, again <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
@@ -84,14 +88,19 @@ loop:
 		case <-ctxDone:
 			ctxDone = nil
 			stopStatus = StatusInterrupted
-			grace = k.interrupt()
+			grace, again = k.interrupt(), time.After(resendInterrupt)
 		case <-timer:
 			timer = nil
 			stopStatus = StatusTimeout
-			grace = k.interrupt()
+			grace, again = k.interrupt(), time.After(resendInterrupt)
+		case <-again:
+			// A SIGINT that lands while the runner is busy with its own
+			// bookkeeping can be lost; asking again is harmless.
+			_ = k.proc.Interrupt()
+			again = time.After(resendInterrupt)
 		case <-grace:
 			// The cell ignored the interrupt: only killing it stops it.
-			grace = nil
+			grace, again = nil, nil
 			k.mu.Lock()
 			k.reason = fmt.Sprintf("killed: the cell did not stop within %s of an interrupt", interruptGrace)
 			k.mu.Unlock()

@@ -294,6 +294,11 @@ func (k *Kernel) deathReason() string {
 
 // Alive reports whether the Python process is running.
 func (k *Kernel) Alive() bool {
+	select {
+	case <-k.proc.Exited():
+		return false
+	default:
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return !k.dead

@@ -564,15 +564,23 @@ class _Stream(io.TextIOBase):
         if not isinstance(s, str):
             raise TypeError("write() argument must be str, not %s" % type(s).__name__)
         if s:
-            if _CH.raw:
-                _raw_write(self._fd, s)
-            else:
-                _CH.stream(self._stream, s)
+            was = _shield()
+            try:
+                if _CH.raw:
+                    _raw_write(self._fd, s)
+                else:
+                    _CH.stream(self._stream, s)
+            finally:
+                _unshield(was)
         return len(s)
 
     def flush(self):
         if not _CH.raw:
-            _CH.request_flush()
+            was = _shield()
+            try:
+                _CH.request_flush()
+            finally:
+                _unshield(was)
 
     def close(self):
         # Closing sys.stdout would leave every later cell without output.
@@ -680,6 +688,25 @@ def _enter_user():
 
 def _leave_user():
     _S.busy = False
+
+
+def _shield():
+    """Defer KeyboardInterrupt while runner code holds its locks.
+
+    A KeyboardInterrupt raised between taking a lock and entering the
+    with-block would leave the lock held for ever, and the cell could then
+    never report back. The interrupt is raised in _unshield instead.
+    """
+    was = _S.busy
+    _S.busy = False
+    return was
+
+
+def _unshield(was):
+    _S.busy = was
+    if was and _S.pending_sigint:
+        _S.pending_sigint = False
+        raise KeyboardInterrupt
 
 
 # ------------------------------------------------------------------ display
