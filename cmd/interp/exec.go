@@ -18,6 +18,7 @@ type execFlags struct {
 	memory  string
 	json    bool
 	saveDir string
+	deps    depsFlags
 }
 
 func newExecCmd(g *globalFlags) *cobra.Command {
@@ -37,6 +38,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox, e.g. 512MiB or 2GiB")
 	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
+	f.deps.register(cmd)
 	return cmd
 }
 
@@ -71,12 +73,35 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if f.json {
 		r = newJSONRenderer(stdout, f.saveDir)
 	}
+	rt, err := g.runtime()
+	if err != nil {
+		return err
+	}
+	auto, err := f.deps.auto(rt, stderr)
+	if err != nil {
+		return err
+	}
 	for i, code := range cells {
+		if auto != nil {
+			if code, err = auto.Prepare(ctx, k, code, nil, r.event); err != nil {
+				// The cell will report the syntax error itself.
+				code = cells[i]
+			}
+		}
 		// Ctrl-C interrupts the cell; the session and the next cells go on
 		// only if the cell stops.
-		done, err := k.Execute(ctx, code, session.ExecOptions{}, r.event)
+		var failure session.Event
+		done, err := k.Execute(ctx, code, session.ExecOptions{}, func(ev session.Event) {
+			if ev.Type == session.EventError {
+				failure = ev
+			}
+			r.event(ev)
+		})
 		if err != nil {
 			return &exitError{code: exitInternal, msg: fmt.Sprintf("%s: %v", files[i], err)}
+		}
+		if auto != nil && failure.Type != "" {
+			auto.AfterError(ctx, k, failure, r.event)
 		}
 		if err := doneError(files[i], done); err != nil {
 			r.close()

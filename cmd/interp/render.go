@@ -62,8 +62,9 @@ func (s *imageSaver) save(ev session.Event) ([]string, error) {
 // textRenderer prints events for people: output as it comes, displays as
 // their text, errors as tracebacks.
 type textRenderer struct {
-	out, err io.Writer
-	images   *imageSaver
+	out, err   io.Writer
+	images     *imageSaver
+	inProgress bool // a progress line awaits its newline
 }
 
 func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
@@ -96,6 +97,8 @@ func (r *textRenderer) event(ev session.Event) {
 			tb = ev.EName + ": " + ev.EValue
 		}
 		fmt.Fprintln(r.err, strings.TrimRight(tb, "\n"))
+	case session.EventInstall:
+		r.install(ev)
 	case session.EventFile:
 		if ev.Change != "deleted" {
 			fmt.Fprintf(r.err, "[file %s: %s, %s]\n", ev.Change, ev.Path, sandbox.FormatBytes(ev.Size))
@@ -103,7 +106,55 @@ func (r *textRenderer) event(ev session.Event) {
 	}
 }
 
-func (r *textRenderer) close() {}
+// install shows install progress: one line per phase, and on a terminal a
+// live byte count while downloading.
+func (r *textRenderer) install(ev session.Event) {
+	switch ev.Phase {
+	case "resolving":
+		fmt.Fprintf(r.err, "[interp: installing %s]\n", ev.Package)
+	case "downloading":
+		if isTerminal(r.err) {
+			fmt.Fprintf(r.err, "\r[interp: downloading %s %s]", progressBar(ev.Bytes), sandbox.FormatBytes(ev.Bytes))
+			r.inProgress = true
+		}
+	case "installed":
+		r.endProgress()
+		if ev.Version != "" {
+			fmt.Fprintf(r.err, "[interp: installed %s %s]\n", ev.Package, ev.Version)
+		} else {
+			fmt.Fprintf(r.err, "[interp: %s: %s]\n", ev.Package, ev.Message)
+		}
+	case "failed":
+		r.endProgress()
+		fmt.Fprintf(r.err, "[interp: install failed: %s]\n", ev.Message)
+	}
+}
+
+func (r *textRenderer) endProgress() {
+	if r.inProgress {
+		fmt.Fprintln(r.err)
+		r.inProgress = false
+	}
+}
+
+// progressBar draws an indeterminate bar that moves with the bytes.
+func progressBar(n int64) string {
+	const width = 20
+	pos := int(n>>16) % width
+	return "[" + strings.Repeat("=", pos) + ">" + strings.Repeat(" ", width-pos-1) + "]"
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (r *textRenderer) close() { r.endProgress() }
 
 // jsonRenderer prints one JSON object per event.
 type jsonRenderer struct {

@@ -26,6 +26,8 @@ type Runtime struct {
 	// ReadOnly lists the host paths a sandbox must see to run it, beyond
 	// the system directories every sandbox sees.
 	ReadOnly []string
+	// UV is the uv installed by the set-up script, or "" if none.
+	UV string
 }
 
 // Find returns the runtime under home (DefaultHome if empty): its base
@@ -37,12 +39,16 @@ func Find(home string) (*Runtime, error) {
 	}
 	env := filepath.Join(home, "env")
 	exe := filepath.Join(env, "bin", "python")
+	uv := filepath.Join(home, "uv", "bin", "uv")
+	if _, err := os.Stat(uv); err != nil {
+		uv = ""
+	}
 	if _, err := os.Stat(exe); err == nil {
-		return &Runtime{Executable: exe, Env: env, ReadOnly: []string{env}}, nil
+		return &Runtime{Executable: exe, Env: env, ReadOnly: []string{env}, UV: uv}, nil
 	}
 	for _, exe := range []string{"/usr/bin/python3", "/usr/local/bin/python3"} {
 		if _, err := os.Stat(exe); err == nil {
-			return &Runtime{Executable: exe}, nil
+			return &Runtime{Executable: exe, UV: uv}, nil
 		}
 	}
 	return nil, errors.New("no Python runtime: run scripts/setup to build the base environment, or install python3")

@@ -9,6 +9,9 @@ const (
 	EventError   = "error"
 	EventFile    = "file"
 	EventDone    = "done"
+	// EventInstall reports a package install: the dependency installer
+	// emits it into the same stream as the cell's events.
+	EventInstall = "install"
 )
 
 // Statuses of a finished cell.
@@ -42,6 +45,13 @@ type Event struct {
 	Path   string `json:"path,omitempty"`
 	Size   int64  `json:"size,omitempty"`
 	Change string `json:"change,omitempty"` // created, modified, deleted
+
+	// install: Phase is resolving, downloading, installed or failed.
+	Phase   string `json:"phase,omitempty"`
+	Package string `json:"package,omitempty"`
+	Version string `json:"version,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+	Message string `json:"message,omitempty"`
 
 	// done
 	Status         string  `json:"status,omitempty"`

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/python"
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// depsFlags configure automatic installs.
+type depsFlags struct {
+	noInstall bool
+	indexURL  string
+}
+
+func (d *depsFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&d.noInstall, "no-install", false, "do not install missing packages")
+	cmd.Flags().StringVar(&d.indexURL, "index-url", envOr("INTERP_INDEX_URL", deps.DefaultIndexURL), "the package index to install from (env INTERP_INDEX_URL)")
+}
+
+// auto returns the automatic installer for rt, or nil when installs are off
+// or impossible, saying why in the latter case.
+func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, error) {
+	if d.noInstall {
+		return nil, nil
+	}
+	if rt.UV == "" {
+		fmt.Fprintln(stderr, "interp: uv is not installed, so missing packages will not be installed: run scripts/setup")
+		return nil, nil
+	}
+	m, err := deps.LoadMap()
+	if err != nil {
+		return nil, err
+	}
+	return &deps.Auto{Map: m, Installer: &deps.Installer{
+		UV:       rt.UV,
+		Python:   rt.Executable,
+		CacheDir: filepath.Join(session.DefaultStateDir(), "uv-cache"),
+		IndexURL: d.indexURL,
+		Map:      m,
+	}}, nil
+}
+
+func newDepsCmd(g *globalFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "deps [--json] FILE",
+		Short: "List a Python file's imports: stdlib, installed, local or missing, and what would be installed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDeps(cmd.Context(), g, args[0], asJSON, cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+func runDeps(ctx context.Context, g *globalFlags, file string, asJSON bool, stdin io.Reader, stdout io.Writer) error {
+	var code []byte
+	var err error
+	if file == "-" {
+		code, err = io.ReadAll(stdin)
+	} else {
+		code, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	m, err := deps.LoadMap()
+	if err != nil {
+		return err
+	}
+	k, closeKernel, err := g.startKernel(ctx, sandbox.Limits{}, 0)
+	if err != nil {
+		return err
+	}
+	defer closeKernel()
+	auto := &deps.Auto{Map: m}
+	plan, err := auto.Plan(ctx, k, string(code), nil)
+	if err != nil {
+		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: %v", file, err)}
+	}
+	imports := plan.Imports
+	if imports == nil {
+		imports = []deps.ImportStatus{}
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(imports)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODULE\tLINE\tSTATUS\tINSTALLS")
+	for _, imp := range imports {
+		dist := "-"
+		if imp.Distribution != nil {
+			dist = *imp.Distribution
+			if imp.Ambiguous {
+				dist += " (ambiguous)"
+			}
+		} else if imp.Note != "" {
+			dist = "- (" + imp.Note + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", imp.Module, imp.Line, imp.Status, dist)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,422 @@
+package deps
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// DefaultIndexURL is the package index used unless configured.
+const DefaultIndexURL = "https://pypi.org/simple"
+
+// Install event phases, in the order they happen.
+const (
+	PhaseResolving   = "resolving"
+	PhaseDownloading = "downloading"
+	PhaseInstalled   = "installed"
+	PhaseFailed      = "failed"
+)
+
+// Installer installs distributions into per-session package directories
+// with uv: from one configured index only, wheels only unless told
+// otherwise, within a time budget, and never touching the base
+// environment. A shared cache makes a second install of the same wheel
+// fast. It is safe for concurrent use.
+//
+// uv runs on the host, not in the sandbox: the sandbox never gets a
+// network. Installing a wheel only unpacks files, so no package code runs
+// outside the sandbox; building an sdist would run its code, which is why
+// sdists are refused unless AllowSdist is set.
+type Installer struct {
+	// UV is the uv executable.
+	UV string
+	// Python is the base environment's interpreter: installs match its
+	// version and platform and respect its packages' versions.
+	Python string
+	// CacheDir is the shared download and wheel cache.
+	CacheDir string
+	// IndexURL is the only index used; DefaultIndexURL if empty.
+	IndexURL string
+	// AllowSdist permits building distributions that ship no wheel.
+	AllowSdist bool
+	// Allow, when not nil, is the only distributions that may be
+	// installed (allow-list mode). Names are compared normalized.
+	Allow []string
+	// Map supplies the deny list of known malicious names.
+	Map *Map
+	// Timeout bounds one install; two minutes if zero.
+	Timeout time.Duration
+
+	mu       sync.Mutex
+	base     map[string]string // normalized name -> version, of the base env
+	baseFile string            // the base env as a constraints file
+	resolved map[string][]pin  // request -> what it resolved to, for the cache path
+}
+
+// Requirement is one distribution to install, with an optional version
+// specifier, as a user or a model wrote it.
+type Requirement struct {
+	Name   string // distribution name
+	Extras string // "[a,b]" or ""
+	Spec   string // ">=1.2,<2" or ""
+}
+
+func (r Requirement) String() string { return r.Name + r.Extras + r.Spec }
+
+// requirementRE accepts a name, extras and version clauses, and nothing
+// else: no URLs, paths, options or environment markers, so a requirement
+// can never smuggle an index or a command into uv.
+var requirementRE = regexp.MustCompile(`^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[A-Za-z0-9._,\s-]+\])?\s*((?:(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*)$`)
+
+// ParseRequirement parses "name", "name==1.2", "name[extra]>=1,<2".
+func ParseRequirement(s string) (Requirement, error) {
+	m := requirementRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil || len(s) > 200 {
+		return Requirement{}, fmt.Errorf("%q is not a package requirement such as pandas or pandas>=2.0 (URLs, paths and options are not accepted)", s)
+	}
+	spec := strings.TrimRight(strings.ReplaceAll(m[3], " ", ""), ",")
+	return Requirement{Name: m[1], Extras: strings.ReplaceAll(m[2], " ", ""), Spec: spec}, nil
+}
+
+// pin is one resolved distribution.
+type pin struct{ name, version string }
+
+// InstallError says which package failed and why.
+type InstallError struct {
+	Packages string
+	Reason   string
+}
+
+func (e *InstallError) Error() string {
+	return fmt.Sprintf("cannot install %s: %s", e.Packages, e.Reason)
+}
+
+// Check refuses denied distributions and, in allow-list mode, those not
+// allowed.
+func (in *Installer) Check(reqs []Requirement) error {
+	for _, r := range reqs {
+		if in.Map != nil && in.Map.Denied(r.Name) {
+			return &InstallError{r.Name, "it is on the deny list of known malicious or typosquatting packages"}
+		}
+		if in.Allow != nil && !contains(in.Allow, r.Name) {
+			return &InstallError{r.Name, "it is not on the allow list"}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, name string) bool {
+	n := Normalize(name)
+	for _, a := range list {
+		if Normalize(a) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// Install installs reqs and what they need, beyond what the base
+// environment has, into site, emitting install events. Nothing is installed
+// if anything fails.
+func (in *Installer) Install(ctx context.Context, site string, reqs []Requirement, emit func(session.Event)) error {
+	if emit == nil {
+		emit = func(session.Event) {}
+	}
+	names := make([]string, len(reqs))
+	for i, r := range reqs {
+		names[i] = r.String()
+	}
+	what := strings.Join(names, " ")
+	fail := func(err error) error {
+		var ie *InstallError
+		if !errors.As(err, &ie) {
+			err = &InstallError{what, err.Error()}
+		}
+		emit(session.Event{Type: session.EventInstall, Phase: PhaseFailed, Package: what, Message: err.Error()})
+		return err
+	}
+	if len(reqs) == 0 {
+		return nil
+	}
+	if err := in.Check(reqs); err != nil {
+		return fail(err)
+	}
+	timeout := in.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	emit(session.Event{Type: session.EventInstall, Phase: PhaseResolving, Package: what})
+	pins, err := in.resolve(ctx, reqs)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = &InstallError{what, fmt.Sprintf("resolving took longer than the %s install budget", timeout)}
+		}
+		return fail(err)
+	}
+	if len(pins) == 0 {
+		for _, r := range reqs {
+			emit(session.Event{Type: session.EventInstall, Phase: PhaseInstalled, Package: r.Name, Message: "already in the base environment"})
+		}
+		return nil
+	}
+	if err := in.installPins(ctx, site, pins, emit); err != nil {
+		if ctx.Err() != nil {
+			err = &InstallError{what, fmt.Sprintf("installing took longer than the %s install budget", timeout)}
+		}
+		return fail(err)
+	}
+	for _, p := range pins {
+		emit(session.Event{Type: session.EventInstall, Phase: PhaseInstalled, Package: p.name, Version: p.version})
+	}
+	return nil
+}
+
+// env is uv's environment, built from scratch like a sandbox's: the
+// server's own environment holds API keys. Only proxy settings pass.
+func (in *Installer) env() []string {
+	env := []string{
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + in.CacheDir,
+		"UV_CACHE_DIR=" + in.CacheDir,
+		"UV_NO_CONFIG=1",
+		"UV_NO_PROGRESS=1",
+		"LANG=C.UTF-8",
+	}
+	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// uvArgs are the options every uv call shares.
+func (in *Installer) uvArgs() []string {
+	index := in.IndexURL
+	if index == "" {
+		index = DefaultIndexURL
+	}
+	args := []string{"--python", in.Python, "--index-url", index, "--cache-dir", in.CacheDir, "--no-config", "--quiet"}
+	if !in.AllowSdist {
+		args = append(args, "--only-binary", ":all:")
+	}
+	return args
+}
+
+// run runs uv with args, unprivileged when interp is root.
+func (in *Installer) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, in.UV, args...)
+	cmd.Env = in.env()
+	cmd.Dir = "/" // uv treats its working directory as a project
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.SysProcAttr = dropToNobody()
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errOut.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, errors.New(uvMessage(msg))
+	}
+	return out.Bytes(), nil
+}
+
+// uvMessage condenses uv's error output to its most telling line.
+func uvMessage(msg string) string {
+	lines := strings.Split(msg, "\n")
+	var keep []string
+	for _, l := range lines {
+		l = strings.TrimSpace(strings.TrimLeft(l, "×╰─▶ "))
+		if l != "" && !strings.HasPrefix(l, "hint:") {
+			keep = append(keep, l)
+		}
+	}
+	s := strings.Join(keep, "; ")
+	if len(s) > 600 {
+		s = s[:600] + "..."
+	}
+	return s
+}
+
+// prepare creates the cache and learns the base environment, once.
+func (in *Installer) prepare(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.base != nil {
+		return nil
+	}
+	if err := os.MkdirAll(in.CacheDir, 0o755); err != nil {
+		return err
+	}
+	if err := chownForUV(in.CacheDir); err != nil {
+		return err
+	}
+	out, err := in.run(ctx, nil, "pip", "freeze", "--python", in.Python, "--no-config")
+	if err != nil {
+		return fmt.Errorf("list the base environment: %w", err)
+	}
+	base := make(map[string]string)
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		name, version, ok := strings.Cut(strings.TrimSpace(l), "==")
+		if !ok {
+			continue
+		}
+		base[Normalize(name)] = version
+		lines = append(lines, name+"=="+version)
+	}
+	sort.Strings(lines)
+	data := []byte(strings.Join(lines, "\n") + "\n")
+	sum := sha256.Sum256(data)
+	file := filepath.Join(in.CacheDir, "base-"+hex.EncodeToString(sum[:8])+".txt")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return err
+	}
+	in.base, in.baseFile = base, file
+	in.resolved = make(map[string][]pin)
+	return nil
+}
+
+// resolve returns the distributions to install for reqs: their full
+// resolution, with the base environment's versions as constraints, minus
+// what the base environment already has.
+func (in *Installer) resolve(ctx context.Context, reqs []Requirement) ([]pin, error) {
+	if err := in.prepare(ctx); err != nil {
+		return nil, err
+	}
+	lines := make([]string, len(reqs))
+	for i, r := range reqs {
+		lines[i] = r.String()
+	}
+	sort.Strings(lines)
+	key := strings.Join(lines, "\n")
+	in.mu.Lock()
+	pins, ok := in.resolved[key]
+	in.mu.Unlock()
+	if ok {
+		return pins, nil
+	}
+	args := append([]string{"pip", "compile", "-", "--no-header", "--no-annotate", "--constraint", in.baseFile}, in.uvArgs()...)
+	out, err := in.run(ctx, []byte(key+"\n"), args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimSpace(l)
+		name, version, ok := strings.Cut(l, "==")
+		if !ok || strings.HasPrefix(l, "#") {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		if in.base[Normalize(name)] == version {
+			continue
+		}
+		if in.Map != nil && in.Map.Denied(name) {
+			return nil, &InstallError{name, "a dependency is on the deny list of known malicious packages"}
+		}
+		pins = append(pins, pin{name, version})
+	}
+	in.mu.Lock()
+	in.resolved[key] = pins
+	in.mu.Unlock()
+	return pins, nil
+}
+
+// installPins installs exactly pins into site, reporting download
+// progress from the growth of the cache.
+func (in *Installer) installPins(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
+	if err := chownForUV(site); err != nil {
+		return err
+	}
+	args := append([]string{"pip", "install", "--no-deps", "--target", site}, in.uvArgs()...)
+	names := make([]string, len(pins))
+	for i, p := range pins {
+		args = append(args, p.name+"=="+p.version)
+		names[i] = p.name + "==" + p.version
+	}
+	what := strings.Join(names, " ")
+	done := make(chan struct{})
+	go func() {
+		start := dirSize(in.CacheDir)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		var last int64
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if n := dirSize(in.CacheDir) - start; n > last {
+					last = n
+					emit(session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: what, Bytes: n})
+				}
+			}
+		}
+	}()
+	_, err := in.run(ctx, nil, args...)
+	close(done)
+	// uv leaves its lock file behind in the target.
+	os.Remove(filepath.Join(site, ".lock"))
+	if err != nil {
+		return &InstallError{what, err.Error()}
+	}
+	// A new top-level entry changes the directory's time, which is how the
+	// runner notices; make sure it does even when only files were updated.
+	now := time.Now()
+	_ = os.Chtimes(site, now, now)
+	return nil
+}
+
+// dirSize adds up the sizes of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// nobody is the host user uv runs as when interp runs as root: a package
+// index is untrusted input, and uv has no need for root.
+const nobody = 65534
+
+func dropToNobody() *syscall.SysProcAttr {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+}
+
+func chownForUV(dir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return os.Chown(dir, nobody, nobody)
+}
