@@ -61,9 +61,9 @@ type ImportStatus struct {
 // Plan is what a cell needs before it can run.
 type Plan struct {
 	Imports []ImportStatus
-	// Install lists the distributions to install, hints and %pip lines
-	// included, without duplicates.
-	Install []Requirement
+	// Requested lists what the caller's hints and the cell's %pip lines
+	// ask for; Detected what its missing imports need. No duplicates.
+	Requested, Detected []Requirement
 	// Code is the cell with its %pip and !pip install lines replaced by
 	// pass: they are done by the installer, never by a shell.
 	Code string
@@ -83,10 +83,10 @@ func (a *Auto) Plan(ctx context.Context, k *session.Kernel, code string, hints [
 	}
 	p := &Plan{Code: pipLineRE.ReplaceAllString(code, "${1}pass")}
 	seen := make(map[string]bool)
-	add := func(r Requirement) {
+	add := func(list *[]Requirement, r Requirement) {
 		if n := Normalize(r.Name); !seen[n] {
 			seen[n] = true
-			p.Install = append(p.Install, r)
+			*list = append(*list, r)
 		}
 	}
 	for _, h := range hints {
@@ -95,13 +95,13 @@ func (a *Auto) Plan(ctx context.Context, k *session.Kernel, code string, hints [
 			p.Problems = append(p.Problems, err.Error())
 			continue
 		}
-		add(r)
+		add(&p.Requested, r)
 	}
 	for _, args := range pip {
 		reqs, problems := pipRequirements(args)
 		p.Problems = append(p.Problems, problems...)
 		for _, r := range reqs {
-			add(r)
+			add(&p.Requested, r)
 		}
 	}
 
@@ -130,7 +130,7 @@ func (a *Auto) Plan(ctx context.Context, k *session.Kernel, code string, hints [
 				}
 				dist := res.Distribution
 				st.Distribution = &dist
-				add(Requirement{Name: dist})
+				add(&p.Detected, Requirement{Name: dist})
 			}
 		}
 		p.Imports = append(p.Imports, st)
@@ -173,8 +173,28 @@ func (a *Auto) Prepare(ctx context.Context, k *session.Kernel, code string, hint
 		return code, err
 	}
 	a.report(p, emit)
-	if len(p.Install) > 0 {
-		_ = a.install(ctx, k, p.Install, emit)
+	if len(p.Requested) > 0 {
+		_ = a.install(ctx, k, p.Requested, emit)
+		// What was asked for may provide imports that looked missing.
+		if len(p.Detected) > 0 {
+			if again, err := a.Plan(ctx, k, code, nil); err == nil {
+				p.Detected = again.Detected
+			}
+		}
+	}
+	switch {
+	case len(p.Detected) == 1:
+		_ = a.install(ctx, k, p.Detected, emit)
+	case len(p.Detected) > 1:
+		// One unknown name must not hold the others back: try them
+		// together, then one by one.
+		if a.install(ctx, k, p.Detected, nil) != nil {
+			for _, r := range p.Detected {
+				_ = a.install(ctx, k, []Requirement{r}, emit)
+			}
+		} else {
+			_ = a.install(ctx, k, p.Detected, emit) // cached: reports the installs
+		}
 	}
 	return p.Code, nil
 }
