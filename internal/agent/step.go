@@ -1,0 +1,258 @@
+package agent
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image"
+	_ "image/jpeg" // decode sizes of displayed images
+	_ "image/png"
+	"strings"
+
+	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// Error classes of a failed run, each with guidance for the model.
+const (
+	ClassSyntax  = "syntax"
+	ClassMissing = "missing_module"
+	ClassRuntime = "runtime_error"
+	ClassTimeout = "timeout"
+	ClassMemory  = "memory"
+	ClassKilled  = "killed"
+)
+
+var guidance = map[string]string{
+	ClassSyntax:  "The code did not compile. Fix the syntax at the line shown and run it again.",
+	ClassMissing: "A module is missing. Interp installs imported packages automatically; if the install failed, the package may not exist under that name: pass the right PyPI name in `packages`, or use a preinstalled library instead.",
+	ClassRuntime: "The code raised an exception. Read the traceback, fix the cause, and run only what is needed again: earlier variables still exist.",
+	ClassTimeout: "The code ran over its time limit and was interrupted. Make it faster: vectorise, work on a sample, or avoid waiting on the network (there is none).",
+	ClassMemory:  "The code ran out of memory and the Python process was restarted: variables are gone, files remain. Use less memory: read in chunks, select columns, use smaller dtypes, or sample.",
+	ClassKilled:  "The Python process ended and was restarted: variables are gone, files remain. Avoid what ended it (os._exit, a crash in native code).",
+}
+
+// classify says what kind of failure a cell had, or "" for success.
+func classify(done session.Event, failure *session.Event) string {
+	switch done.Status {
+	case session.StatusOK:
+		return ""
+	case session.StatusTimeout:
+		return ClassTimeout
+	case session.StatusDied:
+		if done.Reason == sandbox.ErrMemory.Error() {
+			return ClassMemory
+		}
+		return ClassKilled
+	}
+	if failure != nil {
+		switch failure.EName {
+		case "SyntaxError", "IndentationError", "TabError":
+			return ClassSyntax
+		case "ModuleNotFoundError", "ImportError":
+			return ClassMissing
+		}
+	}
+	return ClassRuntime
+}
+
+// runCall runs one tool call and returns the message that reports its
+// result to the model. stop says the loop must end now.
+func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Message, bool, error) {
+	a := r.a
+	reply := func(text string) llm.Message {
+		return llm.Message{Role: llm.RoleTool, ToolCallID: call.ID, Content: text}
+	}
+	if call.Name != toolName {
+		r.failures++
+		return reply(fmt.Sprintf("There is no tool named %q. Use %s with a `code` argument.", call.Name, toolName)), false, nil
+	}
+	args, ok := parseArgs(call.Arguments)
+	if !ok {
+		r.failures++
+		r.emit(Event{Event: session.Event{Type: session.EventStderr, Text: "[interp: the model's tool call had no usable code]\n"}, Step: step})
+		msg := reply(`The arguments were not valid JSON with a "code" string. Call ` + toolName + ` again with {"code": "..."}.`)
+		if r.failures >= a.limits.MaxFailures {
+			r.stop(StopMaxFailures, fmt.Sprintf("%d failures in a row, the limit", r.failures))
+			return msg, true, nil
+		}
+		return msg, false, nil
+	}
+	r.emit(Event{Event: session.Event{Type: EventTool, Text: args.Code}, Step: step, Tool: toolName, Packages: args.Packages})
+	if a.cfg.Confirm != nil {
+		yes, err := a.cfg.Confirm(ctx, args.Code)
+		if err != nil || !yes {
+			r.stop(StopDeclined, "the user declined to run the code")
+			return reply("The user declined to run this code. Ask what they want instead."), true, nil
+		}
+	}
+
+	sess := a.cfg.Session
+	emitSession := func(ev session.Event) { r.emit(Event{Event: ev, Step: step}) }
+	code := args.Code
+	if a.cfg.Auto != nil {
+		if k := sess.Kernel(); k != nil {
+			if prepared, err := a.cfg.Auto.Prepare(ctx, k, code, args.Packages, emitSession); err == nil {
+				code = prepared
+			}
+		}
+	}
+
+	var out resultText
+	var failure *session.Event
+	done, err := sess.Execute(ctx, code, session.ExecOptions{Timeout: a.limits.CellTimeout}, func(ev session.Event) {
+		emitSession(ev)
+		out.add(ev, a.cfg.Vision)
+		if ev.Type == session.EventError {
+			e := ev
+			failure = &e
+		}
+	})
+	if err != nil {
+		// The session is dead or closed: try once to bring it back.
+		if rerr := sess.Restart(ctx); rerr != nil {
+			return llm.Message{}, true, fmt.Errorf("agent: the Python session is gone and could not be restarted: %w", rerr)
+		}
+		return reply("The Python session had ended and was restarted: variables are gone, files remain. Run the code again."), false, nil
+	}
+	if ctx.Err() != nil {
+		r.stop(StopUser, "stopped by the user")
+		return reply(out.render(a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
+	}
+	class := classify(done, failure)
+	if class == ClassMissing && failure != nil && a.cfg.Auto != nil {
+		if k := sess.Kernel(); k != nil && a.cfg.Auto.AfterError(ctx, k, *failure, emitSession) {
+			out.notes = append(out.notes, "The missing package has now been installed: run the code again.")
+		}
+	}
+	if class == ClassMemory || class == ClassKilled {
+		if err := sess.Restart(ctx); err != nil {
+			return llm.Message{}, true, fmt.Errorf("agent: restart the Python session: %w", err)
+		}
+	}
+	msg := reply(out.render(a.limits.MaxToolOutput))
+	msg.Images = out.images
+	if class == "" {
+		r.failures, r.lastError, r.repeats = 0, "", 0
+		msg.Content = "[status: ok]\n" + msg.Content
+		return msg, false, nil
+	}
+	msg.Content = fmt.Sprintf("[status: error, %s]\n%s\n[guidance] %s", class, msg.Content, guidance[class])
+	r.failures++
+	sig := class
+	if failure != nil {
+		sig = failure.EName + ": " + failure.EValue
+	}
+	if sig == r.lastError {
+		r.repeats++
+	} else {
+		r.lastError, r.repeats = sig, 0
+	}
+	switch {
+	case r.repeats > 0 && r.repeats+1 >= a.limits.MaxRepeats:
+		r.stop(StopRepeatedError, fmt.Sprintf("the same error came back %d times in a row (%s)", r.repeats+1, sig))
+		return msg, true, nil
+	case r.failures >= a.limits.MaxFailures:
+		r.stop(StopMaxFailures, fmt.Sprintf("%d failed runs in a row, the limit", r.failures))
+		return msg, true, nil
+	}
+	return msg, false, nil
+}
+
+// resultText gathers what a cell did, for the model.
+type resultText struct {
+	stdout, stderr strings.Builder
+	results        []string
+	errText        string
+	files          []string
+	notes          []string
+	images         []llm.Image
+}
+
+func (o *resultText) add(ev session.Event, vision bool) {
+	switch ev.Type {
+	case session.EventStdout:
+		o.stdout.WriteString(ev.Text)
+	case session.EventStderr:
+		o.stderr.WriteString(ev.Text)
+	case session.EventDisplay:
+		o.results = append(o.results, o.describe(ev, vision))
+	case session.EventError:
+		o.errText = strings.Join(ev.Traceback, "\n")
+		if o.errText == "" {
+			o.errText = ev.EName + ": " + ev.EValue
+		}
+	case session.EventFile:
+		if ev.Change != "deleted" {
+			o.files = append(o.files, fmt.Sprintf("%s (%s, %s)", ev.Path, ev.Change, sandbox.FormatBytes(ev.Size)))
+		}
+	case session.EventInstall:
+		if ev.Phase == "failed" {
+			o.notes = append(o.notes, "install failed: "+ev.Message)
+		} else if ev.Phase == "installed" && ev.Version != "" {
+			o.notes = append(o.notes, fmt.Sprintf("installed %s %s", ev.Package, ev.Version))
+		}
+	}
+}
+
+// describe turns a display into text; images become a short description,
+// and go to vision models as themselves.
+func (o *resultText) describe(ev session.Event, vision bool) string {
+	for _, mime := range []string{"image/png", "image/jpeg"} {
+		s, ok := ev.Data[mime].(string)
+		if !ok {
+			continue
+		}
+		desc := "an image"
+		if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
+			if cfg, _, err := image.DecodeConfig(strings.NewReader(string(raw))); err == nil {
+				desc = fmt.Sprintf("a %dx%d %s image", cfg.Width, cfg.Height, strings.TrimPrefix(mime, "image/"))
+			}
+			if vision && len(o.images) < 4 {
+				o.images = append(o.images, llm.Image{MIME: mime, Data: raw})
+			}
+		}
+		text, _ := ev.Data["text/plain"].(string)
+		return fmt.Sprintf("[%s, shown to the user: %s]", desc, text)
+	}
+	if text, ok := ev.Data["text/plain"].(string); ok {
+		return text
+	}
+	return "[a rich display]"
+}
+
+// render formats the result within max bytes, keeping the head and tail of
+// long outputs.
+func (o *resultText) render(max int) string {
+	var parts []string
+	section := func(name, body string, share int) {
+		if body = strings.TrimRight(body, "\n"); body != "" {
+			parts = append(parts, name+":\n"+headTail(body, share))
+		}
+	}
+	section("stdout", o.stdout.String(), max/2)
+	section("stderr", o.stderr.String(), max/4)
+	section("result", strings.Join(o.results, "\n"), max/4)
+	section("error", o.errText, max/4)
+	if len(o.files) > 0 {
+		parts = append(parts, "files: "+strings.Join(o.files, ", "))
+	}
+	for _, n := range o.notes {
+		parts = append(parts, "note: "+n)
+	}
+	if len(parts) == 0 {
+		return "(no output)"
+	}
+	return strings.Join(parts, "\n")
+}
+
+// headTail keeps the start and the end of s within max bytes.
+func headTail(s string, max int) string {
+	if len(s) <= max || max < 100 {
+		return s
+	}
+	half := max / 2
+	head, tail := s[:half], s[len(s)-half:]
+	return fmt.Sprintf("%s\n[... %d bytes omitted ...]\n%s", head, len(s)-2*half, tail)
+}

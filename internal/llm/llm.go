@@ -1,0 +1,144 @@
+// Package llm talks to language models: one Provider interface for
+// streaming chat with tool calls, with backends for OpenAI's API (and every
+// server compatible with it), Anthropic's and Ollama's, each through the
+// provider's official Go client.
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Roles of a Message.
+const (
+	RoleSystem    = "system"
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+	RoleTool      = "tool" // the result of a tool call
+)
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content,omitempty"`
+	// ToolCalls are the calls an assistant message makes.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID names the call a tool message answers.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	// Images go with user and tool messages to models that can see.
+	Images []Image `json:"images,omitempty"`
+}
+
+// Image is an inline image.
+type Image struct {
+	MIME string `json:"mime"` // image/png
+	Data []byte `json:"data"`
+}
+
+// ToolCall is a model's request to run a tool.
+type ToolCall struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Arguments is the JSON text the model wrote, unparsed: models get it
+	// wrong often enough that parsing is the caller's job.
+	Arguments string `json:"arguments"`
+}
+
+// Tool describes a tool the model may call.
+type Tool struct {
+	Name        string
+	Description string
+	// Parameters is a JSON Schema object.
+	Parameters map[string]any
+}
+
+// Request is one call to a model.
+type Request struct {
+	Model    string
+	System   string
+	Messages []Message
+	Tools    []Tool
+	// MaxTokens bounds the answer; a provider default if zero.
+	MaxTokens int
+}
+
+// Delta is a piece of a streamed answer: text, or a fragment of a tool
+// call's arguments as the model writes them.
+type Delta struct {
+	Text string
+	// ToolCall is set for tool-call fragments: Index tells parallel calls
+	// apart, ID and Name come with the first fragment of a call.
+	ToolCall *ToolCallDelta
+}
+
+// ToolCallDelta is a fragment of a streamed tool call.
+type ToolCallDelta struct {
+	Index     int
+	ID        string
+	Name      string
+	Arguments string // the next piece of the JSON text
+}
+
+// Usage counts tokens.
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+}
+
+// Response is a complete answer.
+type Response struct {
+	Message    Message
+	Usage      Usage
+	StopReason string // as the provider says it: stop, end_turn, tool_use, length...
+}
+
+// Provider streams answers from a model.
+type Provider interface {
+	// Name identifies the provider: openai, anthropic, ollama.
+	Name() string
+	// Stream sends req and calls emit with each piece of the answer as it
+	// arrives, on the calling goroutine, then returns the whole answer.
+	// Transient failures (429, 5xx, connection errors before the answer
+	// starts) are retried; errors that remain are *Error.
+	Stream(ctx context.Context, req *Request, emit func(Delta)) (*Response, error)
+}
+
+// Error kinds, for callers that react differently to each.
+const (
+	ErrAuth        = "auth"        // 401, 403: the key is wrong
+	ErrRateLimit   = "rate_limit"  // 429 after retries
+	ErrServer      = "server"      // 5xx after retries
+	ErrTimeout     = "timeout"     // no answer in time
+	ErrBrokenReply = "broken"      // the stream broke or made no sense
+	ErrRequest     = "bad_request" // 400, 404, 422: the request or model is wrong
+	ErrOther       = "other"
+)
+
+// Error is a provider failure with a message fit for a person.
+type Error struct {
+	Provider string
+	Kind     string
+	Status   int // HTTP status, if any
+	// RetryAfter is what the provider asked for, if anything.
+	RetryAfter time.Duration
+	Message    string
+	Err        error
+}
+
+func (e *Error) Error() string {
+	s := e.Provider + ": "
+	if e.Status != 0 {
+		s += fmt.Sprintf("HTTP %d: ", e.Status)
+	}
+	return s + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsKind reports whether err is an *Error of kind.
+func IsKind(err error, kind string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == kind
+}
