@@ -118,8 +118,9 @@ func sessionSection(ctx context.Context, cfg *config) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	// The kernels' host-side state is bound into their sandboxes, so it
-	// must not live under /tmp, which a sandbox's own /tmp hides.
+	// The kernels' host-side state goes to a directory of the benchmark's
+	// own, removed at the end. It is bound into their sandboxes, so it must
+	// not live under /tmp, which a sandbox's own /tmp hides.
 	state, err := os.MkdirTemp("/var/tmp", "interp-bench-state-")
 	if err != nil {
 		return "", err

@@ -158,3 +158,36 @@ func TestRepl(t *testing.T) {
 		t.Errorf("repl output %q", out)
 	}
 }
+
+func TestDepsJSON(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"d.py": "import os\nimport numpy as np\nimport cv2\nfrom sklearn import svm\ntry:\n    import ujson as j\nexcept ImportError:\n    import json as j\n",
+	})
+	code, out, errOut := interp(t, "", "deps", "--json", filepath.Join(dir, "d.py"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var got []struct {
+		Module       string  `json:"module"`
+		Status       string  `json:"status"`
+		Distribution *string `json:"distribution"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not a JSON array: %v\n%s", err, out)
+	}
+	want := map[string]string{"os": "stdlib", "numpy": "installed", "cv2": "missing", "sklearn.svm": "installed", "ujson": "missing", "json": "stdlib"}
+	for _, g := range got {
+		if w, ok := want[g.Module]; !ok || w != g.Status {
+			t.Errorf("%s: status %s, want %s", g.Module, g.Status, w)
+		}
+		switch {
+		case g.Module == "cv2" && (g.Distribution == nil || *g.Distribution != "opencv-python-headless"):
+			t.Errorf("cv2 resolves to %v", g.Distribution)
+		case g.Module != "cv2" && g.Distribution != nil:
+			t.Errorf("%s would install %s", g.Module, *g.Distribution)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d imports, want %d", len(got), len(want))
+	}
+}
