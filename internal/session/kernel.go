@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,6 +147,12 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		// Caches go to /tmp, not into the user's workspace.
 		"XDG_CACHE_HOME=/tmp/.cache", "MPLCONFIGDIR=/tmp/.cache/matplotlib")
 	env = append(env, "INTERP_SITE="+site)
+	if cfg.Runtime.Env != "" {
+		seed := filepath.Join(cfg.Runtime.Env, "share", "interp-mpl")
+		if _, err := os.Stat(seed); err == nil {
+			env = append(env, "INTERP_MPL_SEED="+seed)
+		}
+	}
 	env = append(env, cfg.Env...)
 	runner, code := runnerFile(ctx, cfg.Runtime.Executable)
 	proc, err := cfg.Backend.Start(context.WithoutCancel(ctx), &sandbox.Spec{
@@ -309,6 +316,9 @@ func (k *Kernel) Python() (version string, ipython bool) { return k.hello.Python
 
 // Workspace returns the kernel's workspace.
 func (k *Kernel) Workspace() *Workspace { return k.ws }
+
+// Pid returns the host PID of the kernel's Python process.
+func (k *Kernel) Pid() int { return k.proc.Pid() }
 
 // Usage reports the kernel sandbox's CPU time and peak memory so far.
 func (k *Kernel) Usage() (time.Duration, int64) { return k.proc.Usage() }
