@@ -1,0 +1,174 @@
+// Package config loads Interp's settings from its config file, the
+// environment and flags, in that order of increasing precedence.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Providers Interp can talk to.
+const (
+	OpenAI    = "openai"
+	Anthropic = "anthropic"
+	Ollama    = "ollama"
+)
+
+// DefaultModels are used when no model is configured.
+var DefaultModels = map[string]string{
+	OpenAI:    "gpt-4.1-mini",
+	Anthropic: "claude-sonnet-4-5",
+	Ollama:    "qwen2.5-coder:7b",
+}
+
+// Config is everything the file can set.
+type Config struct {
+	Provider  string          `yaml:"provider"`
+	Model     string          `yaml:"model"`
+	OpenAI    OpenAIConfig    `yaml:"openai"`
+	Anthropic AnthropicConfig `yaml:"anthropic"`
+	Ollama    OllamaConfig    `yaml:"ollama"`
+	// Yes runs code without asking.
+	Yes bool `yaml:"yes"`
+	// Vision sends images to the model.
+	Vision bool `yaml:"vision"`
+	// NoTools asks the model for fenced code instead of tool calls.
+	NoTools bool         `yaml:"no_tools"`
+	Limits  LimitsConfig `yaml:"limits"`
+	// History is where conversations are kept: a SQLite path or a
+	// postgres:// DSN.
+	History HistoryConfig `yaml:"history"`
+}
+
+// OpenAIConfig configures OpenAI and compatible servers.
+type OpenAIConfig struct {
+	APIKey  string `yaml:"api_key"`
+	BaseURL string `yaml:"base_url"`
+}
+
+// AnthropicConfig configures Anthropic.
+type AnthropicConfig struct {
+	APIKey  string `yaml:"api_key"`
+	BaseURL string `yaml:"base_url"`
+}
+
+// OllamaConfig configures Ollama.
+type OllamaConfig struct {
+	Host string `yaml:"host"`
+}
+
+// LimitsConfig bounds the agent loop; zero means the default.
+type LimitsConfig struct {
+	MaxSteps    int    `yaml:"max_steps"`
+	MaxFailures int    `yaml:"max_failures"`
+	MaxRepeats  int    `yaml:"max_repeats"`
+	TokenBudget int    `yaml:"token_budget"`
+	CellTimeout string `yaml:"cell_timeout"`
+}
+
+// HistoryConfig configures the history store.
+type HistoryConfig struct {
+	DSN     string `yaml:"dsn"`
+	MaxAge  string `yaml:"max_age"`
+	MaxSize string `yaml:"max_size"`
+}
+
+// Path returns the config file's path: $INTERP_CONFIG, else
+// $XDG_CONFIG_HOME/interp/config.yaml, else ~/.config/interp/config.yaml.
+func Path() string {
+	if p := os.Getenv("INTERP_CONFIG"); p != "" {
+		return p
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "interp", "config.yaml")
+}
+
+// Load reads the file at path (a missing file is an empty config) and
+// applies the environment.
+func Load(path string) (*Config, error) {
+	c := &Config{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("config: %w", err)
+		default:
+			dec := yaml.NewDecoder(strings.NewReader(string(b)))
+			dec.KnownFields(true)
+			if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("config %s: %w", path, err)
+			}
+		}
+	}
+	c.applyEnv()
+	return c, nil
+}
+
+func (c *Config) applyEnv() {
+	set := func(dst *string, key string) {
+		if v := os.Getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.OpenAI.APIKey, "OPENAI_API_KEY")
+	set(&c.OpenAI.BaseURL, "OPENAI_BASE_URL")
+	set(&c.Anthropic.APIKey, "ANTHROPIC_API_KEY")
+	set(&c.Anthropic.BaseURL, "ANTHROPIC_BASE_URL")
+	set(&c.Ollama.Host, "OLLAMA_HOST")
+	set(&c.Provider, "INTERP_PROVIDER")
+	set(&c.Model, "INTERP_MODEL")
+	set(&c.History.DSN, "INTERP_HISTORY")
+}
+
+// ErrNoProvider says that nothing is configured, and what to set.
+var ErrNoProvider = errors.New("no language model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server such as vLLM or LM Studio), ANTHROPIC_API_KEY, or OLLAMA_HOST, or write provider: and model: in " + Path())
+
+// Resolve picks the provider and model: the flags' if given, else the
+// file's, else the first provider the environment configures.
+func (c *Config) Resolve(provider, model string) (string, string, error) {
+	if provider == "" {
+		provider = c.Provider
+	}
+	if provider == "" {
+		switch {
+		case c.OpenAI.APIKey != "" || c.OpenAI.BaseURL != "":
+			provider = OpenAI
+		case c.Anthropic.APIKey != "":
+			provider = Anthropic
+		case c.Ollama.Host != "":
+			provider = Ollama
+		default:
+			return "", "", ErrNoProvider
+		}
+	}
+	if _, ok := DefaultModels[provider]; !ok {
+		return "", "", fmt.Errorf("unknown provider %q: use openai, anthropic or ollama", provider)
+	}
+	switch {
+	case provider == OpenAI && c.OpenAI.APIKey == "" && c.OpenAI.BaseURL == "":
+		return "", "", errors.New("provider openai needs OPENAI_API_KEY, or OPENAI_BASE_URL for a compatible server")
+	case provider == Anthropic && c.Anthropic.APIKey == "":
+		return "", "", errors.New("provider anthropic needs ANTHROPIC_API_KEY")
+	}
+	if model == "" {
+		model = c.Model
+	}
+	if model == "" {
+		model = DefaultModels[provider]
+	}
+	return provider, model, nil
+}

@@ -1,0 +1,63 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestResolve(t *testing.T) {
+	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_HISTORY"} {
+		t.Setenv(k, "")
+	}
+	tests := []struct {
+		name                    string
+		file                    string
+		env                     map[string]string
+		flagProvider, flagModel string
+		provider, model, err    string
+	}{
+		{name: "nothing", err: "OPENAI_API_KEY"},
+		{name: "openai key", env: map[string]string{"OPENAI_API_KEY": "k"}, provider: "openai", model: DefaultModels[OpenAI]},
+		{name: "compatible server", env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, provider: "openai", model: DefaultModels[OpenAI]},
+		{name: "anthropic", env: map[string]string{"ANTHROPIC_API_KEY": "k"}, provider: "anthropic", model: DefaultModels[Anthropic]},
+		{name: "ollama", env: map[string]string{"OLLAMA_HOST": "127.0.0.1:11434"}, provider: "ollama", model: DefaultModels[Ollama]},
+		{name: "file", file: "provider: ollama\nmodel: llama3\n", provider: "ollama", model: "llama3"},
+		{name: "flags win", file: "provider: ollama\nmodel: llama3\n", env: map[string]string{"ANTHROPIC_API_KEY": "k"}, flagProvider: "anthropic", flagModel: "m", provider: "anthropic", model: "m"},
+		{name: "unknown provider", flagProvider: "bard", err: "unknown provider"},
+		{name: "anthropic without key", flagProvider: "anthropic", err: "ANTHROPIC_API_KEY"},
+		{name: "bad file", file: "provder: openai\n", err: "provder"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if tt.file != "" {
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Load(path)
+			var p, m string
+			if err == nil {
+				p, m, err = c.Resolve(tt.flagProvider, tt.flagModel)
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || p != tt.provider || m != tt.model {
+				t.Errorf("got %s %s %v, want %s %s", p, m, err, tt.provider, tt.model)
+			}
+		})
+	}
+	if _, _, err := (&Config{}).Resolve("", ""); !errors.Is(err, ErrNoProvider) {
+		t.Errorf("empty config: %v", err)
+	}
+}
