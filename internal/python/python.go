@@ -54,6 +54,26 @@ func Find(home string) (*Runtime, error) {
 	return nil, errors.New("no Python runtime: run scripts/setup to build the base environment, or install python3")
 }
 
+// Packages lists the packages the set-up script put in the base
+// environment on purpose (not their dependencies), for telling a model what
+// it can use. It is empty for a bare system Python.
+func (r *Runtime) Packages() []string {
+	if r.Env == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(r.Env, ".interp-packages"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // Validate checks that the runtime lives where sandboxes can see it.
 func (r *Runtime) Validate() error {
 	for _, p := range append([]string{r.Executable}, r.ReadOnly...) {

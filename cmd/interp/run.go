@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/config"
+	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// agentFlags configure the model and the loop.
+type agentFlags struct {
+	provider, model string
+	yes, json       bool
+	memory          string
+	deps            depsFlags
+}
+
+func (f *agentFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.provider, "provider", "", "openai, anthropic or ollama (default: from the config file or the environment)")
+	fl.StringVar(&f.model, "model", "", "the model to use")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "run code without asking first")
+	fl.StringVar(&f.memory, "memory", "2GiB", "memory limit of the sandbox")
+	f.deps.register(cmd)
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	f := &agentFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] TASK",
+		Short: "Do one task described in plain language, then exit",
+		Long: "run asks the model to solve TASK by writing Python, runs the code in a\n" +
+			"sandboxed session, and shows the answer. It exits 0 when the model answered.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTask(cmd.Context(), g, f, strings.Join(args, " "), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&f.json, "json", false, "print events as JSON Lines")
+	return cmd
+}
+
+// workbench is what a task runs with: a model, a session and an agent.
+type workbench struct {
+	agent   *agent.Agent
+	session *session.Session
+	cfg     *config.Config
+	close   func()
+}
+
+// newWorkbench builds the provider, a session and the agent.
+func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm func(context.Context, string) (bool, error), stderr io.Writer) (*workbench, error) {
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	name, model, err := cfg.Resolve(f.provider, f.model)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	provider, err := newProvider(cfg, name, model)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	mem, err := parseBytes(f.memory)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
+	}
+	rt, err := g.runtime()
+	if err != nil {
+		return nil, &exitError{code: exitUnsupported, msg: err.Error()}
+	}
+	b, err := g.backend()
+	if err != nil {
+		return nil, err
+	}
+	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt}, IdleTimeout: -1})
+	limits := sandboxLimits(mem)
+	s, err := m.Create(ctx, session.CreateOptions{Limits: &limits})
+	if err != nil {
+		m.Shutdown()
+		b.Close()
+		return nil, &exitError{code: exitInternal, msg: err.Error()}
+	}
+	auto, err := f.deps.auto(rt, stderr)
+	if err != nil {
+		m.Shutdown()
+		b.Close()
+		return nil, err
+	}
+	lim := agent.Limits{
+		MaxSteps: cfg.Limits.MaxSteps, MaxFailures: cfg.Limits.MaxFailures,
+		MaxRepeats: cfg.Limits.MaxRepeats, TokenBudget: cfg.Limits.TokenBudget,
+	}
+	if cfg.Limits.CellTimeout != "" {
+		if lim.CellTimeout, err = time.ParseDuration(cfg.Limits.CellTimeout); err != nil {
+			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("limits.cell_timeout: %v", err)}
+		}
+	}
+	if f.yes || cfg.Yes {
+		confirm = nil
+	}
+	ag, err := agent.New(agent.Config{
+		Provider: provider, Model: model, Session: s, Auto: auto, Limits: lim,
+		Confirm: confirm, Vision: cfg.Vision, NoTools: cfg.NoTools, Packages: rt.Packages(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &workbench{agent: ag, session: s, cfg: cfg, close: func() { m.Shutdown(); b.Close() }}, nil
+}
+
+// newProvider builds the named provider from the configuration.
+func newProvider(cfg *config.Config, name, model string) (llm.Provider, error) {
+	switch name {
+	case config.OpenAI:
+		return llm.NewOpenAI(llm.OpenAIConfig{APIKey: cfg.OpenAI.APIKey, BaseURL: cfg.OpenAI.BaseURL, Model: model})
+	case config.Anthropic:
+		return llm.NewAnthropic(llm.AnthropicConfig{APIKey: cfg.Anthropic.APIKey, BaseURL: cfg.Anthropic.BaseURL, Model: model})
+	case config.Ollama:
+		return llm.NewOllama(llm.OllamaConfig{Host: cfg.Ollama.Host, Model: model})
+	}
+	return nil, fmt.Errorf("unknown provider %q", name)
+}
+
+func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, stdin io.Reader, stdout, stderr io.Writer) error {
+	in := bufio.NewReader(stdin)
+	confirm := func(_ context.Context, code string) (bool, error) {
+		fmt.Fprint(stderr, "Run this code? [y/N] ")
+		line, err := in.ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(stderr)
+			return false, nil
+		}
+		a := strings.ToLower(strings.TrimSpace(line))
+		return a == "y" || a == "yes", nil
+	}
+	wb, err := newWorkbench(ctx, g, f, confirm, stderr)
+	if err != nil {
+		return err
+	}
+	defer wb.close()
+
+	var show func(agent.Event)
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		show = func(ev agent.Event) { _ = enc.Encode(ev) }
+	} else {
+		show = newAgentPrinter(stdout, stderr).event
+	}
+	res, err := wb.agent.Run(ctx, task, show)
+	if err != nil {
+		return &exitError{code: exitInternal, msg: err.Error()}
+	}
+	if res.Stop != agent.StopAnswer {
+		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("no answer: %s", res.Reason)}
+	}
+	return nil
+}
+
+// agentPrinter shows an agent's events to a person on a plain terminal.
+type agentPrinter struct {
+	out, err io.Writer
+	cell     *textRenderer
+	inText   bool // the model's text is streaming
+	inCode   bool // the model's code is streaming
+}
+
+func newAgentPrinter(out, errOut io.Writer) *agentPrinter {
+	return &agentPrinter{out: out, err: errOut, cell: newTextRenderer(out, errOut, "")}
+}
+
+func (p *agentPrinter) event(ev agent.Event) {
+	switch ev.Type {
+	case agent.EventMessage:
+		p.endCode()
+		io.WriteString(p.out, ev.Text)
+		p.inText = true
+	case agent.EventCode:
+		if !p.inCode {
+			p.endText()
+			fmt.Fprintln(p.out, "```python")
+			p.inCode = true
+		}
+		io.WriteString(p.out, ev.Text)
+	case agent.EventTool:
+		if !p.inCode {
+			// The code did not stream (fenced code, or a model that
+			// sends whole tool calls): show it now.
+			p.endText()
+			fmt.Fprintf(p.out, "```python\n%s", ev.Text)
+			p.inCode = true
+		}
+		p.endCode()
+	case agent.EventAnswer:
+		p.endCode()
+		if !p.inText {
+			fmt.Fprintln(p.out, ev.Text)
+		}
+		p.endText()
+	case agent.EventStop:
+		p.endText()
+		p.endCode()
+		fmt.Fprintf(p.err, "[interp: stopped: %s]\n", ev.Reason)
+	default:
+		p.endText()
+		p.endCode()
+		p.cell.event(ev.Event)
+	}
+}
+
+func (p *agentPrinter) endText() {
+	if p.inText {
+		fmt.Fprintln(p.out)
+		p.inText = false
+	}
+}
+
+func (p *agentPrinter) endCode() {
+	if p.inCode {
+		fmt.Fprintln(p.out, "\n```")
+		p.inCode = false
+	}
+}
+
+// sandboxLimits are the sandbox limits of a task's session.
+func sandboxLimits(memory int64) sandbox.Limits {
+	return sandbox.Limits{Memory: memory}
+}
