@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
 
@@ -189,5 +190,55 @@ func TestDepsJSON(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d imports, want %d", len(got), len(want))
+	}
+}
+
+func TestRun(t *testing.T) {
+	for _, k := range []string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OPENAI_BASE_URL", "")
+	if code, _, errOut := interp(t, "", "run", "--yes", "hello"); code != exitUsage || !strings.Contains(errOut, "OPENAI_API_KEY") {
+		t.Errorf("nothing configured: exit %d, %q", code, errOut)
+	}
+
+	script := func() []llmtest.Turn {
+		return []llmtest.Turn{
+			{Text: "Computing.", ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "print(sum(range(10)))"}`}}},
+			{Text: "The sum is 45."},
+		}
+	}
+	t.Setenv("OPENAI_API_KEY", "test-key")
+	srv := llmtest.NewOpenAIServer(t, script()...)
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	code, out, errOut := interp(t, "", "run", "--yes", "sum 0..9")
+	if code != exitOK || !strings.Contains(out, "45\n") || !strings.Contains(out, "The sum is 45.") || !strings.Contains(out, "```python") {
+		t.Errorf("run: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+
+	srv = llmtest.NewOpenAIServer(t, script()...)
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	code, out, _ = interp(t, "", "run", "--yes", "--json", "sum 0..9")
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if typ := ev["type"].(string); len(types) == 0 || types[len(types)-1] != typ {
+			types = append(types, typ)
+		}
+	}
+	if code != exitOK || strings.Join(types, ",") != "message,code,tool,stdout,done,message,answer" {
+		t.Errorf("run --json: exit %d, types %v", code, types)
+	}
+
+	// Without --yes the code is shown and the user asked; "n" declines.
+	srv = llmtest.NewOpenAIServer(t, script()[0])
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	code, out, errOut = interp(t, "n\n", "run", "sum 0..9")
+	if code != exitCodeFailed || !strings.Contains(errOut, "Run this code?") || strings.Contains(out, "45") {
+		t.Errorf("declined: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 }
