@@ -10,8 +10,10 @@
 // fail the program.
 //
 // The benchmarks are grouped in sections, each a function that returns
-// Markdown. To add one (sessions, dependencies, the agent loop, HTTP), write
-// a func(context.Context, *config) (string, error) and list it in sections.
+// Markdown. To add one (the agent loop, HTTP), write a
+// func(context.Context, *config) (string, error) and list it in sections.
+// A section that fails part-way may return what it measured so far with
+// its error; the report keeps it, above the failure.
 //
 // Usage:
 //
@@ -66,6 +68,7 @@ type section struct {
 var sections = []section{
 	{name: "sandbox", title: "Sandbox", run: sandboxSection},
 	{name: "session", title: "Sessions", run: sessionSection},
+	{name: "deps", title: "Dependencies", run: depsSection},
 }
 
 // exitAtOnceEnv makes the binary exit first thing in main.
@@ -113,6 +116,11 @@ func main() {
 		if err != nil {
 			failed = true
 			cfg.logf("section %s failed: %v", s.name, err)
+			// What was measured before the failure is kept.
+			b.WriteString(md)
+			if md != "" {
+				b.WriteString("\n")
+			}
 			fmt.Fprintf(&b, "**This section failed:** %s\n", oneLine(err.Error()))
 			if ctx.Err() != nil {
 				break

@@ -33,7 +33,7 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.home, "home", envOr("INTERP_HOME", python.DefaultHome), "directory of the base Python environment (env INTERP_HOME)")
 	pf.BoolVar(&g.unsafe, "unsafe-no-sandbox", os.Getenv("INTERP_UNSAFE_NO_SANDBOX") == "1",
 		"run code directly on this host, WITHOUT isolation (env INTERP_UNSAFE_NO_SANDBOX=1)")
-	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g))
+	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g))
 	return root
 }
 

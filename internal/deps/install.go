@@ -33,15 +33,16 @@ const (
 )
 
 // Installer installs distributions into per-session package directories
-// with uv: from one configured index only, wheels only unless told
-// otherwise, within a time budget, and never touching the base
+// with uv: from one configured index only, wheels only, within a time
+// budget, and never touching the base
 // environment. A shared cache makes a second install of the same wheel
 // fast. It is safe for concurrent use.
 //
 // uv runs on the host, not in the sandbox: the sandbox never gets a
 // network. Installing a wheel only unpacks files, so no package code runs
-// outside the sandbox; building an sdist would run its code, which is why
-// sdists are refused unless AllowSdist is set.
+// outside the sandbox. Building an sdist would run its code on the host,
+// so distributions without a wheel are refused; building them inside the
+// sandbox is not supported yet.
 type Installer struct {
 	// UV is the uv executable.
 	UV string
@@ -52,8 +53,6 @@ type Installer struct {
 	CacheDir string
 	// IndexURL is the only index used; DefaultIndexURL if empty.
 	IndexURL string
-	// AllowSdist permits building distributions that ship no wheel.
-	AllowSdist bool
 	// Allow, when not nil, is the only distributions that may be
 	// installed (allow-list mode). Names are compared normalized.
 	Allow []string
@@ -214,11 +213,8 @@ func (in *Installer) uvArgs() []string {
 	if index == "" {
 		index = DefaultIndexURL
 	}
-	args := []string{"--python", in.Python, "--index-url", index, "--cache-dir", in.CacheDir, "--no-config", "--quiet"}
-	if !in.AllowSdist {
-		args = append(args, "--only-binary", ":all:")
-	}
-	return args
+	return []string{"--python", in.Python, "--index-url", index, "--cache-dir", in.CacheDir,
+		"--no-config", "--quiet", "--only-binary", ":all:"}
 }
 
 // run runs uv with args, unprivileged when interp is root.
