@@ -3,7 +3,7 @@
 export CGO_ENABLED := 0
 GO ?= go
 
-.PHONY: all setup build test vet bench clean
+.PHONY: all setup build test vet bench pg clean
 
 all: build
 
@@ -17,11 +17,18 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
+# The history store's tests run against SQLite and a real PostgreSQL,
+# which scripts/postgres installs and starts on 127.0.0.1:54329.
 test: setup vet
-	$(GO) test -count=1 -timeout 15m ./...
+	INTERP_TEST_POSTGRES_DSN=$${INTERP_TEST_POSTGRES_DSN:-$$(scripts/postgres)} \
+		$(GO) test -count=1 -timeout 15m ./...
 
 bench: setup
 	$(GO) run ./cmd/interp-bench -out BENCHMARKS.md
+
+# pg starts the test PostgreSQL server and prints its DSN.
+pg:
+	@scripts/postgres
 
 clean:
 	rm -rf bin
