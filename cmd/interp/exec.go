@@ -11,6 +11,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 type execFlags struct {
@@ -81,7 +82,32 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	var rec *store.Recorder
+	if st != nil {
+		defer st.Close()
+		rec, err = st.StartExec(ctx, "", &store.RecorderOptions{ReadFile: func(p string) ([]byte, error) {
+			return k.Workspace().Read(p, 64<<20)
+		}})
+		if err != nil {
+			return &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
+		}
+		defer func() {
+			_ = rec.Finish(context.WithoutCancel(ctx), nil, nil)
+			if err := rec.Err(); err != nil {
+				fmt.Fprintln(stderr, "interp: history:", err)
+			}
+		}()
+		show := r
+		r = recordingRenderer{show, rec}
+	}
 	for i, code := range cells {
+		if rec != nil {
+			_ = rec.StartCell(code)
+		}
 		if auto != nil {
 			if code, err = auto.Prepare(ctx, k, code, nil, r.event); err != nil {
 				// The cell will report the syntax error itself.
@@ -110,6 +136,17 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	}
 	r.close()
 	return nil
+}
+
+// recordingRenderer shows events and records them in the history.
+type recordingRenderer struct {
+	renderer
+	rec *store.Recorder
+}
+
+func (r recordingRenderer) event(ev session.Event) {
+	r.renderer.event(ev)
+	_ = r.rec.SessionEvent(ev)
 }
 
 // doneError maps a finished cell to the CLI's exit status and message.

@@ -28,6 +28,9 @@ func interp(t *testing.T, stdin string, args ...string) (int, string, string) {
 	if _, err := sandbox.NewNamespaces(); errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
 		t.Skipf("host cannot sandbox: %v", err)
 	}
+	if os.Getenv("INTERP_HISTORY") == "" {
+		t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
+	}
 	var out, errOut bytes.Buffer
 	cmd := newRootCmd()
 	cmd.SetArgs(args)
@@ -240,5 +243,48 @@ func TestRun(t *testing.T) {
 	code, out, errOut = interp(t, "n\n", "run", "sum 0..9")
 	if code != exitCodeFailed || !strings.Contains(errOut, "Run this code?") || strings.Contains(out, "45") {
 		t.Errorf("declined: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
+	dir := writeFiles(t, map[string]string{"a.py": "print('recorded')\nopen('out.txt', 'w').write('data')\n"})
+	if code, _, errOut := interp(t, "", "exec", filepath.Join(dir, "a.py")); code != exitOK {
+		t.Fatalf("exec: %d %s", code, errOut)
+	}
+	code, out, _ := interp(t, "", "history", "list", "--json")
+	var convs []struct {
+		ID    string `json:"id"`
+		Kind  string `json:"kind"`
+		Cells int    `json:"cells"`
+	}
+	if err := json.Unmarshal([]byte(out), &convs); code != exitOK || err != nil || len(convs) != 1 || convs[0].Cells != 1 {
+		t.Fatalf("history list: %d %v %s", code, err, out)
+	}
+	id := convs[0].ID
+	if code, out, _ := interp(t, "", "history", "show", id[:8]); code != exitOK || !strings.Contains(out, "recorded") || !strings.Contains(out, "out.txt") {
+		t.Errorf("history show: %d %s", code, out)
+	}
+	nb := filepath.Join(t.TempDir(), "x.ipynb")
+	if code, _, errOut := interp(t, "", "history", "export", id, "--format", "ipynb", "-o", nb); code != exitOK {
+		t.Fatalf("export: %s", errOut)
+	}
+	var notebook struct {
+		NBFormat int `json:"nbformat"`
+		Cells    []struct {
+			CellType string `json:"cell_type"`
+		} `json:"cells"`
+	}
+	if b, err := os.ReadFile(nb); err != nil || json.Unmarshal(b, &notebook) != nil || notebook.NBFormat != 4 || len(notebook.Cells) == 0 {
+		t.Errorf("exported notebook: %v %+v", err, notebook)
+	}
+	if code, _, _ := interp(t, "", "history", "export", id, "--format", "docx"); code != exitUsage {
+		t.Errorf("bad format: exit %d", code)
+	}
+	if code, _, _ := interp(t, "", "history", "rm", id); code != exitOK {
+		t.Errorf("rm: exit %d", code)
+	}
+	if _, out, _ := interp(t, "", "history", "list", "--json"); strings.Contains(out, id) {
+		t.Errorf("deleted conversation still listed: %s", out)
 	}
 }

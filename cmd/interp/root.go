@@ -12,8 +12,10 @@ import (
 
 // globalFlags are shared by every command.
 type globalFlags struct {
-	home   string // where the base environment lives
-	unsafe bool   // run without a sandbox
+	home      string // where the base environment lives
+	unsafe    bool   // run without a sandbox
+	history   string // history store DSN
+	noHistory bool
 }
 
 func newRootCmd() *cobra.Command {
@@ -33,7 +35,9 @@ func newRootCmd() *cobra.Command {
 	pf.StringVar(&g.home, "home", envOr("INTERP_HOME", python.DefaultHome), "directory of the base Python environment (env INTERP_HOME)")
 	pf.BoolVar(&g.unsafe, "unsafe-no-sandbox", os.Getenv("INTERP_UNSAFE_NO_SANDBOX") == "1",
 		"run code directly on this host, WITHOUT isolation (env INTERP_UNSAFE_NO_SANDBOX=1)")
-	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g))
+	pf.StringVar(&g.history, "history", "", "where history is kept: a SQLite path or a postgres:// DSN (env INTERP_HISTORY; default ~/.local/share/interp/history.db)")
+	pf.BoolVar(&g.noHistory, "no-history", os.Getenv("INTERP_NO_HISTORY") == "1", "keep no history (env INTERP_NO_HISTORY=1)")
+	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g), newHistoryCmd(g))
 	return root
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 // agentFlags configure the model and the loop.
@@ -54,10 +55,11 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 
 // workbench is what a task runs with: a model, a session and an agent.
 type workbench struct {
-	agent   *agent.Agent
-	session *session.Session
-	cfg     *config.Config
-	close   func()
+	agent           *agent.Agent
+	session         *session.Session
+	cfg             *config.Config
+	provider, model string
+	close           func()
 }
 
 // newWorkbench builds the provider, a session and the agent.
@@ -119,7 +121,33 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	if err != nil {
 		return nil, err
 	}
-	return &workbench{agent: ag, session: s, cfg: cfg, close: func() { m.Shutdown(); b.Close() }}, nil
+	return &workbench{agent: ag, session: s, cfg: cfg, provider: name, model: model, close: func() { m.Shutdown(); b.Close() }}, nil
+}
+
+// startRecording records a task in st, in conversation convID or a new
+// one.
+func (wb *workbench) startRecording(ctx context.Context, st *store.Store, convID, task string) (*store.Recorder, error) {
+	if convID == "" {
+		var err error
+		convID, err = st.NewConversation(ctx, store.ConversationInfo{Provider: wb.provider, Model: wb.model})
+		if err != nil {
+			return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
+		}
+	}
+	rec, err := st.StartTask(ctx, convID, task, &store.RecorderOptions{ReadFile: wb.readFile})
+	if err != nil {
+		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
+	}
+	return rec, nil
+}
+
+// readFile reads a workspace file for the history.
+func (wb *workbench) readFile(path string) ([]byte, error) {
+	k := wb.session.Kernel()
+	if k == nil {
+		return nil, session.ErrClosed
+	}
+	return k.Workspace().Read(path, 64<<20)
 }
 
 // newProvider builds the named provider from the configuration.
@@ -152,6 +180,17 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 		return err
 	}
 	defer wb.close()
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	var rec *store.Recorder
+	if st != nil {
+		defer st.Close()
+		if rec, err = wb.startRecording(ctx, st, "", task); err != nil {
+			return err
+		}
+	}
 
 	var show func(agent.Event)
 	if f.json {
@@ -161,7 +200,23 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 	} else {
 		show = newAgentPrinter(stdout, stderr).event
 	}
-	res, err := wb.agent.Run(ctx, task, show)
+	res, err := wb.agent.Run(ctx, task, func(ev agent.Event) {
+		show(ev)
+		if rec != nil {
+			_ = rec.Event(ev)
+		}
+	})
+	if rec != nil {
+		// Recorded even when stopped with Ctrl-C.
+		if err != nil {
+			_ = rec.Fail(context.WithoutCancel(ctx), err, wb.agent.History())
+		} else {
+			_ = rec.Finish(context.WithoutCancel(ctx), res, wb.agent.History())
+		}
+		if rerr := rec.Err(); rerr != nil {
+			fmt.Fprintln(stderr, "interp: history:", rerr)
+		}
+	}
 	if err != nil {
 		return &exitError{code: exitInternal, msg: err.Error()}
 	}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/interp-dev/interp/internal/config"
+	"github.com/interp-dev/interp/internal/export"
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/store"
+)
+
+// openStore opens the history store the flags and config name, applying
+// the retention settings. It returns nil when history is off.
+func (g *globalFlags) openStore(ctx context.Context) (*store.Store, error) {
+	if g.noHistory {
+		return nil, nil
+	}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	dsn := g.history
+	if dsn == "" {
+		dsn = cfg.History.DSN
+	}
+	if dsn == "" {
+		if dsn, err = store.DefaultDSN(); err != nil {
+			return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
+		}
+	}
+	st, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
+	}
+	var maxAge time.Duration
+	var maxSize int64
+	if cfg.History.MaxAge != "" {
+		if maxAge, err = time.ParseDuration(cfg.History.MaxAge); err != nil {
+			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("history.max_age: %v", err)}
+		}
+	}
+	if cfg.History.MaxSize != "" {
+		if maxSize, err = parseBytes(cfg.History.MaxSize); err != nil {
+			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("history.max_size: %v", err)}
+		}
+	}
+	if maxAge > 0 || maxSize > 0 {
+		if _, err := st.Prune(ctx, maxAge, maxSize); err != nil {
+			fmt.Fprintln(os.Stderr, "interp: history: prune:", err)
+		}
+	}
+	return st, nil
+}
+
+func newHistoryCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Look back at conversations: list, show, rm, export, prune",
+	}
+	withStore := func(run func(ctx context.Context, st *store.Store, args []string, out io.Writer) error) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error {
+			if g.noHistory {
+				return &exitError{code: exitUsage, msg: "history is off (--no-history)"}
+			}
+			st, err := g.openStore(c.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return run(c.Context(), st, args, c.OutOrStdout())
+		}
+	}
+
+	var limit int
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List conversations, newest first",
+		Args:  cobra.NoArgs,
+		RunE: withStore(func(ctx context.Context, st *store.Store, _ []string, out io.Writer) error {
+			convs, err := st.ListConversations(ctx, limit, 0)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(out).Encode(convs)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tUPDATED\tTASKS\tCELLS\tSIZE\tSTATUS\tTITLE")
+			for _, c := range convs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", c.ID, c.Kind, c.UpdatedAt.Local().Format("2006-01-02 15:04"),
+					c.Tasks, c.Cells, sandbox.FormatBytes(c.Bytes), c.Status, truncate(c.Title, 50))
+			}
+			return tw.Flush()
+		}),
+	}
+	list.Flags().IntVarP(&limit, "limit", "n", 50, "how many to list")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a conversation as markdown",
+		Args:  cobra.ExactArgs(1),
+		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out io.Writer) error {
+			c, err := getConversation(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			return export.Write(out, c, export.Markdown, nil)
+		}),
+	}
+
+	rm := &cobra.Command{
+		Use:   "rm ID...",
+		Short: "Delete conversations and their files",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out io.Writer) error {
+			for _, a := range args {
+				id, err := st.ResolveID(ctx, a)
+				if err != nil {
+					return &exitError{code: exitUsage, msg: err.Error()}
+				}
+				if err := st.DeleteConversation(ctx, id); err != nil {
+					return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: %v", id, err)}
+				}
+				fmt.Fprintln(out, "deleted", id)
+			}
+			return nil
+		}),
+	}
+
+	var format, output string
+	exp := &cobra.Command{
+		Use:   "export ID",
+		Short: "Export a conversation as ipynb, py, md or json",
+		Args:  cobra.ExactArgs(1),
+		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out io.Writer) error {
+			c, err := getConversation(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			w := out
+			if output != "" && output != "-" {
+				f, err := os.Create(output)
+				if err != nil {
+					return &exitError{code: exitUsage, msg: err.Error()}
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := export.Write(w, c, format, nil); err != nil {
+				return &exitError{code: exitUsage, msg: err.Error()}
+			}
+			return nil
+		}),
+	}
+	exp.Flags().StringVarP(&format, "format", "f", export.IPynb, "one of "+strings.Join(export.Formats(), ", "))
+	exp.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
+
+	var olderThan time.Duration
+	var maxSize string
+	prune := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete the oldest conversations beyond an age or a total size",
+		Args:  cobra.NoArgs,
+		RunE: withStore(func(ctx context.Context, st *store.Store, _ []string, out io.Writer) error {
+			var size int64
+			if maxSize != "" {
+				var err error
+				if size, err = parseBytes(maxSize); err != nil {
+					return &exitError{code: exitUsage, msg: fmt.Sprintf("--max-size: %v", err)}
+				}
+			}
+			if olderThan <= 0 && size <= 0 {
+				return &exitError{code: exitUsage, msg: "give --older-than or --max-size"}
+			}
+			res, err := st.Prune(ctx, olderThan, size)
+			if err != nil {
+				return err
+			}
+			if _, err := st.GC(ctx, time.Hour); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "pruned: %+v\n", res)
+			return nil
+		}),
+	}
+	prune.Flags().DurationVar(&olderThan, "older-than", 0, "delete conversations not updated for this long, e.g. 720h")
+	prune.Flags().StringVar(&maxSize, "max-size", "", "keep the history under this size, e.g. 1GiB")
+
+	cmd.AddCommand(list, show, rm, exp, prune)
+	return cmd
+}
+
+func getConversation(ctx context.Context, st *store.Store, idOrPrefix string) (*store.Conversation, error) {
+	id, err := st.ResolveID(ctx, idOrPrefix)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	return st.GetConversation(ctx, id)
+}
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
