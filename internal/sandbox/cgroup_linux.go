@@ -22,6 +22,11 @@ const (
 	cgroupRoot   = "/sys/fs/cgroup"
 	cgroupParent = "interp" // every sandbox's cgroup lives under this one
 	cpuPeriod    = 100_000  // µs
+
+	// ParentEnv names a cgroup delegated to this user, under which an
+	// unprivileged interp creates its sandboxes' cgroups: the path below
+	// each v1 hierarchy, or below the v2 mount. As root it is optional.
+	ParentEnv = "INTERP_CGROUP_PARENT"
 )
 
 // cgroupDriver creates sandbox cgroups on cgroup v1 or v2.
@@ -37,11 +42,16 @@ type cgroupDriver interface {
 // ones (where v1 holds the controllers), and checks that it can create a
 // cgroup with limits there. Without one the limits could not be enforced.
 func newCgroupDriver() (cgroupDriver, error) {
+	delegated := os.Getenv(ParentEnv)
 	var d cgroupDriver
 	if cgroups.Mode() == cgroups.Unified {
-		d = &cgroupV2{}
+		parent := "/" + cgroupParent
+		if delegated != "" {
+			parent = filepath.Join("/", delegated, cgroupParent)
+		}
+		d = &cgroupV2{parent: parent}
 	} else {
-		v1, err := newCgroupV1()
+		v1, err := newCgroupV1(delegated)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +59,7 @@ func newCgroupDriver() (cgroupDriver, error) {
 	}
 	g, err := d.create(fmt.Sprintf("probe-%d", os.Getpid()), DefaultLimits)
 	if err != nil {
-		hint := "run as root"
+		hint := "run as root, or set " + ParentEnv + " to a cgroup delegated to this user"
 		if os.Geteuid() == 0 {
 			hint = "mount the memory, pids and cpu controllers"
 		}
@@ -118,12 +128,18 @@ type cgroupV1 struct {
 
 var v1Subsystems = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cgroup1.Cpuacct}
 
-func newCgroupV1() (*cgroupV1, error) {
+func newCgroupV1(delegated string) (*cgroupV1, error) {
+	d := &cgroupV1{parents: make(map[cgroup1.Name]string)}
+	if delegated != "" {
+		for _, s := range v1Subsystems {
+			d.parents[s] = filepath.Join("/", delegated, cgroupParent)
+		}
+		return d, nil
+	}
 	own, err := cgroup1.ParseCgroupFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, err
 	}
-	d := &cgroupV1{parents: make(map[cgroup1.Name]string)}
 	for _, s := range v1Subsystems {
 		// Controllers may share a hierarchy, listed as "cpu,cpuacct".
 		p, ok := own[string(s)]
@@ -244,10 +260,12 @@ func (g *groupV1) destroy() error {
 }
 
 // cgroupV2 places each sandbox in cgroupRoot/interp/NAME on the unified
-// hierarchy.
-type cgroupV2 struct{}
+// hierarchy, or under a delegated parent.
+type cgroupV2 struct {
+	parent string // below the mount, such as /interp
+}
 
-func (cgroupV2) create(name string, l Limits) (group, error) {
+func (d cgroupV2) create(name string, l Limits) (group, error) {
 	mem := l.Memory
 	var zero int64
 	quota := int64(l.CPUs * cpuPeriod)
@@ -257,7 +275,7 @@ func (cgroupV2) create(name string, l Limits) (group, error) {
 		Pids:   &cgroup2.Pids{Max: l.Processes},
 		CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
 	}
-	group := "/" + cgroupParent + "/" + name
+	group := d.parent + "/" + name
 	m, err := cgroup2.NewManager(cgroupRoot, group, res)
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
@@ -265,8 +283,8 @@ func (cgroupV2) create(name string, l Limits) (group, error) {
 	return &groupV2{m: m, dir: filepath.Join(cgroupRoot, group)}, nil
 }
 
-func (cgroupV2) sweep() {
-	dir := filepath.Join(cgroupRoot, cgroupParent)
+func (d cgroupV2) sweep() {
+	dir := filepath.Join(cgroupRoot, d.parent)
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.IsDir() && !aliveOwner(e.Name()) {
@@ -276,7 +294,7 @@ func (cgroupV2) sweep() {
 	}
 }
 
-func (cgroupV2) removeParent() { _ = os.Remove(filepath.Join(cgroupRoot, cgroupParent)) }
+func (d cgroupV2) removeParent() { _ = os.Remove(filepath.Join(cgroupRoot, d.parent)) }
 
 type groupV2 struct {
 	m   *cgroup2.Manager

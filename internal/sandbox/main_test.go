@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/interp-dev/interp/internal/python"
@@ -18,6 +19,9 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv("INTERP_TEST_SUPERVISOR") == "1" {
 		superviseUntilKilled()
+	}
+	if os.Getenv("INTERP_TEST_UNPRIVILEGED") == "1" {
+		runUnprivileged()
 	}
 	os.Exit(m.Run())
 }
@@ -47,4 +51,52 @@ func superviseUntilKilled() {
 	}
 	fmt.Println(p.Pid())
 	select {}
+}
+
+// runUnprivileged runs as an ordinary user: a sandbox that reports who it
+// is, and one that runs out of memory. It prints one line per sandbox.
+func runUnprivileged() {
+	b, err := sandbox.NewNamespaces()
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	defer b.Close()
+	rt, err := python.Find("")
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	for _, c := range []struct {
+		code   string
+		limits sandbox.Limits
+	}{
+		{`import os
+st = dict(l.split(":\t", 1) for l in open("/proc/self/status").read().splitlines() if ":\t" in l)
+open("/workspace/w", "w").write("x")
+try:
+    open("/etc/shadow").read()
+    shadow = "visible"
+except OSError:
+    shadow = "hidden"
+print("uid", os.getuid(), "caps", st["CapEff"], "nnp", st["NoNewPrivs"], "shadow", shadow, "pid", os.getpid())`, sandbox.Limits{}},
+		{"x = []\nwhile True: x.append(bytearray(16 << 20))", sandbox.Limits{Memory: 64 << 20}},
+	} {
+		var out strings.Builder
+		p, err := b.Start(context.Background(), &sandbox.Spec{
+			Argv: []string{rt.Executable, "-c", c.code}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly,
+			Stdout: &out, Stderr: &out, Limits: c.limits,
+		})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		res, err := p.Wait()
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s|reason=%s\n", strings.TrimSpace(out.String()), res.Reason)
+	}
+	os.Exit(0)
 }

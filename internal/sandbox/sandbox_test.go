@@ -514,3 +514,77 @@ func sandboxCgroups(t *testing.T, pid int) []string {
 	})
 	return dirs
 }
+
+// TestUnprivilegedUser runs the backend as an ordinary user (nobody) with
+// a cgroup delegated to it, as on a desktop with systemd's delegation.
+func TestUnprivilegedUser(t *testing.T) {
+	backend(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to delegate a cgroup to another user; as an ordinary user the other tests already cover this mode")
+	}
+	const nobody = 65534
+	parent := fmt.Sprintf("interp-deleg-%d", os.Getpid())
+	var dirs []string
+	for _, c := range []string{"memory", "pids", "cpu", "cpuacct"} {
+		dir := filepath.Join("/sys/fs/cgroup", c, parent)
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", c)); err != nil {
+			t.Skipf("this test delegates cgroup v1 hierarchies; %s is not mounted", c)
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+		for _, f := range []string{"", "cgroup.procs", "tasks"} {
+			if err := os.Chown(filepath.Join(dir, f), nobody, nobody); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range dirs {
+			entries, _ := os.ReadDir(d)
+			for _, e := range entries {
+				if e.IsDir() {
+					os.Remove(filepath.Join(d, e.Name()))
+				}
+			}
+			os.Remove(d)
+		}
+	})
+	// The test binary lives in a directory only root may enter.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.MkdirTemp("/var/tmp", "interp-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bin) })
+	os.Chmod(bin, 0o755)
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(bin, "sandbox.test")
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = []string{"INTERP_TEST_UNPRIVILEGED=1", sandbox.ParentEnv + "=" + parent, "PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unprivileged run: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("output %q", out)
+	}
+	if want := "uid 0 caps 0000000000000000 nnp 1 shadow hidden pid 1|reason="; lines[0] != want {
+		t.Errorf("identity: %q, want %q", lines[0], want)
+	}
+	if !strings.HasSuffix(lines[1], "|reason=memory") {
+		t.Errorf("memory limit as an ordinary user: %q", lines[1])
+	}
+}

@@ -1,0 +1,712 @@
+package chat
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"image"
+	_ "image/jpeg" // sizes of displayed images
+	_ "image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textarea"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// Messages from the agent's goroutine. Agent events come as agent.Event.
+type (
+	// confirmMsg asks whether to run code; the answer goes to reply,
+	// which has room for it.
+	confirmMsg struct {
+		code  string
+		reply chan bool
+	}
+	// runDoneMsg says a task ended.
+	runDoneMsg struct {
+		res *agent.Result
+		err error
+	}
+	// batchMsg carries messages that queued up while the UI was busy.
+	batchMsg []tea.Msg
+)
+
+// What the agent is doing, for the activity line.
+const (
+	phaseThinking = "thinking"
+	phaseWriting  = "writing"
+	phaseCode     = "writing code"
+	phaseRunning  = "running code"
+	phaseInstall  = "installing"
+)
+
+const helpText = `Type a task in plain language and press Enter: the model writes Python,
+runs it in a sandboxed session, and answers. The conversation and the
+session's variables carry over from one task to the next.
+
+Keys
+  Enter               send
+  Alt+Enter, Ctrl+J   new line
+  Ctrl+C              stop the running task (its code is interrupted);
+                      when idle, clear the input
+  Ctrl+D              quit (on an empty input)
+  PgUp, PgDn          scroll the conversation; Ctrl+End jumps to its end
+  y / n               answer "Run this code?"
+
+Commands
+  /help               this help
+  /reset              forget the conversation (the session's variables stay)
+  /exit, /quit        quit`
+
+// model is the Bubble Tea model of the chat.
+type model struct {
+	opts   Options
+	width  int
+	height int
+	st     styles
+	md     *markdown
+	input  textarea.Model
+	spin   spinner.Model
+
+	blocks []*block
+	// The transcript's lines are shown from top, or the last ones when
+	// follow is set.
+	top    int
+	follow bool
+
+	// start runs a task in the background and returns what cancels it;
+	// reset forgets the conversation.
+	start func(task string) context.CancelFunc
+	reset func()
+
+	busy     bool
+	cancel   context.CancelFunc
+	stopping bool
+	phase    string
+	since    time.Time
+	pkg      string // phaseInstall: the package
+	step     int
+	confirm  *confirmMsg
+	hint     string // a one-off line under the transcript
+	quitting bool
+
+	usage  llm.Usage // of the whole chat
+	tasks  int
+	images int
+	now    func() time.Time
+}
+
+func newModel(opts Options) *model {
+	in := textarea.New()
+	in.Prompt = "› "
+	in.Placeholder = "Ask for something: analyse data, make a plot, compute… (/help)"
+	in.ShowLineNumbers = false
+	in.DynamicHeight = true
+	in.MinHeight = 1
+	in.MaxHeight = 8
+	in.CharLimit = 0
+	in.KeyMap.InsertNewline.SetKeys("alt+enter", "ctrl+j", "shift+enter")
+	in.KeyMap.PageUp.SetEnabled(false)
+	in.KeyMap.PageDown.SetEnabled(false)
+	in.KeyMap.DeleteCharacterForward.SetKeys("delete")
+	in.SetVirtualCursor(false)
+	ist := textarea.DefaultDarkStyles()
+	ist.Focused.CursorLine = lipgloss.NewStyle()
+	ist.Focused.Prompt = lipgloss.NewStyle().Foreground(lipgloss.Color("6")).Bold(true)
+	ist.Blurred.Prompt = ist.Focused.Prompt.Faint(true)
+	in.SetStyles(ist)
+	in.Focus()
+
+	st := newStyles()
+	style := opts.Style
+	if style == "" {
+		style = "dark"
+	}
+	m := &model{
+		opts:   opts,
+		width:  80,
+		height: 24,
+		st:     st,
+		md:     &markdown{style: style},
+		input:  in,
+		spin:   spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(st.accent)),
+		follow: true,
+		now:    time.Now,
+	}
+	m.layout()
+	m.welcome()
+	return m
+}
+
+func (m *model) welcome() {
+	name := "interp chat"
+	if m.opts.Model != "" {
+		name += " · " + m.opts.Model
+	}
+	m.add(&block{kind: kindNote, text: name + "\nAsk in plain language; the model writes and runs Python in a sandbox. /help lists keys and commands."})
+}
+
+func (m *model) Init() tea.Cmd {
+	if m.opts.Style == "" {
+		return tea.RequestBackgroundColor
+	}
+	return nil
+}
+
+// Update handles one message.
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	return m, m.update(msg)
+}
+
+func (m *model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case batchMsg:
+		var cmds []tea.Cmd
+		for _, one := range msg {
+			cmds = append(cmds, m.update(one))
+		}
+		return tea.Batch(cmds...)
+	case tea.WindowSizeMsg:
+		m.width, m.height = max(msg.Width, 20), max(msg.Height, 6)
+		m.layout()
+		return nil
+	case tea.BackgroundColorMsg:
+		if m.opts.Style == "" {
+			m.md.style = "dark"
+			if !msg.IsDark() {
+				m.md.style = "light"
+			}
+		}
+		return nil
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	case spinner.TickMsg:
+		if !m.busy {
+			return nil // let the spinner stop
+		}
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return cmd
+	case agent.Event:
+		m.event(msg)
+		return nil
+	case confirmMsg:
+		if !m.busy || m.quitting {
+			msg.reply <- false
+			return nil
+		}
+		m.askConfirm(msg)
+		return nil
+	case runDoneMsg:
+		m.finish(msg)
+		return nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	m.layout()
+	return cmd
+}
+
+// key handles a key press.
+func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
+	m.hint = ""
+	switch k.String() {
+	case "ctrl+c":
+		switch {
+		case m.busy:
+			m.stop()
+		case m.input.Value() != "":
+			m.input.Reset()
+			m.layout()
+		default:
+			m.hint = "Ctrl+D or /exit quits"
+		}
+		return nil
+	case "ctrl+d":
+		if m.input.Value() == "" {
+			return m.quit()
+		}
+	case "pgup":
+		m.scroll(-max(m.transcriptHeight()-2, 1))
+		return nil
+	case "pgdown":
+		m.scroll(max(m.transcriptHeight()-2, 1))
+		return nil
+	case "ctrl+end":
+		m.follow = true
+		return nil
+	case "ctrl+home":
+		m.follow, m.top = false, 0
+		return nil
+	}
+	if m.confirm != nil {
+		switch strings.ToLower(k.String()) {
+		case "y":
+			m.answer(true)
+		case "n", "esc", "enter":
+			m.answer(false)
+		default:
+			m.hint = "Run this code? Press y to run it, n not to"
+		}
+		return nil
+	}
+	if k.String() == "enter" {
+		return m.submit()
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(k)
+	m.layout()
+	return cmd
+}
+
+// submit sends the input as a task, or runs it as a command.
+func (m *model) submit() tea.Cmd {
+	text := strings.TrimSpace(m.input.Value())
+	if text == "" {
+		return nil
+	}
+	if strings.HasPrefix(text, "/") && !strings.Contains(text, "\n") {
+		return m.command(text)
+	}
+	if m.busy {
+		m.hint = "A task is running: wait for it, or press Ctrl+C to stop it"
+		return nil
+	}
+	m.input.Reset()
+	m.layout()
+	m.add(&block{kind: kindUser, text: text})
+	m.follow = true
+	m.busy, m.stopping = true, false
+	m.setPhase(phaseThinking)
+	m.step = 0
+	m.tasks++
+	if m.start != nil {
+		m.cancel = m.start(text)
+	}
+	return m.spin.Tick
+}
+
+func (m *model) command(text string) tea.Cmd {
+	m.input.Reset()
+	m.layout()
+	switch cmd := strings.Fields(text)[0]; cmd {
+	case "/exit", "/quit":
+		return m.quit()
+	case "/help":
+		m.add(&block{kind: kindNote, text: helpText})
+	case "/reset":
+		if m.busy {
+			m.hint = "A task is running: stop it with Ctrl+C first"
+			m.input.SetValue(text)
+			return nil
+		}
+		if m.reset != nil {
+			m.reset()
+		}
+		m.blocks, m.step = nil, 0
+		m.welcome()
+		m.add(&block{kind: kindNote, text: "The conversation was cleared: the model remembers nothing of it. Variables and files in the Python session remain."})
+	default:
+		m.add(&block{kind: kindNote, warn: true, text: fmt.Sprintf("unknown command %s: /help lists them", cmd)})
+	}
+	m.follow = true
+	return nil
+}
+
+// stop cancels the running task: its code is interrupted, the loop ends.
+func (m *model) stop() {
+	if m.confirm != nil {
+		m.answer(false)
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.stopping = true
+}
+
+func (m *model) quit() tea.Cmd {
+	m.quitting = true
+	if m.busy {
+		m.stop()
+	}
+	return tea.Quit
+}
+
+func (m *model) askConfirm(c confirmMsg) {
+	// The code was shown by the tool event; show it again if not.
+	if last := m.lastOf(kindCode); last == nil || strings.TrimSpace(last.text) != strings.TrimSpace(c.code) {
+		m.add(&block{kind: kindCode, step: m.step, text: c.code, done: true})
+	}
+	m.confirm = &c
+	m.follow = true
+	m.input.Blur()
+}
+
+func (m *model) answer(yes bool) {
+	m.confirm.reply <- yes
+	m.confirm = nil
+	m.input.Focus()
+	if yes {
+		m.setPhase(phaseRunning)
+	}
+}
+
+// finish ends a task.
+func (m *model) finish(d runDoneMsg) {
+	if m.confirm != nil {
+		m.answer(false)
+	}
+	m.closeOpen()
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.busy, m.stopping, m.cancel = false, false, nil
+	if d.res != nil {
+		m.usage.InputTokens += d.res.Usage.InputTokens
+		m.usage.OutputTokens += d.res.Usage.OutputTokens
+		m.step = d.res.Steps
+	}
+	if d.err != nil {
+		m.add(&block{kind: kindNote, warn: true, text: "error: " + d.err.Error()})
+	}
+}
+
+func (m *model) setPhase(p string) {
+	if m.phase != p {
+		m.phase, m.since = p, m.now()
+	}
+}
+
+// event shows one event of the agent.
+func (m *model) event(ev agent.Event) {
+	if ev.Step > 0 {
+		m.step = ev.Step
+	}
+	switch ev.Type {
+	case agent.EventMessage:
+		b := m.last()
+		if b == nil || b.kind != kindText || b.done || b.step != ev.Step {
+			m.closeOpen()
+			b = m.add(&block{kind: kindText, step: ev.Step})
+		}
+		b.text += ev.Text
+		b.changed()
+		m.setPhase(phaseWriting)
+	case agent.EventCode:
+		b := m.last()
+		if b == nil || b.kind != kindCode || b.done || b.step != ev.Step {
+			m.closeOpen()
+			b = m.add(&block{kind: kindCode, step: ev.Step})
+		}
+		b.text += ev.Text
+		b.changed()
+		m.setPhase(phaseCode)
+	case agent.EventTool:
+		b := m.last()
+		if b == nil || b.kind != kindCode || b.done || b.step != ev.Step {
+			m.closeOpen()
+			b = m.add(&block{kind: kindCode, step: ev.Step})
+		}
+		b.text, b.done, b.packs = ev.Text, true, ev.Packages
+		b.changed()
+		m.setPhase(phaseRunning)
+	case agent.EventAnswer:
+		if b := m.last(); b != nil && b.kind == kindText && !b.done && b.step == ev.Step {
+			b.kind, b.text, b.done = kindAnswer, ev.Text, true
+			b.changed()
+		} else if strings.TrimSpace(ev.Text) != "" {
+			m.closeOpen()
+			m.add(&block{kind: kindAnswer, step: ev.Step, text: ev.Text, done: true})
+		}
+	case agent.EventStop:
+		m.closeOpen()
+		reason := ev.Reason
+		if reason == "" {
+			reason = ev.Status
+		}
+		m.add(&block{kind: kindStop, step: ev.Step, text: "stopped: " + reason})
+	default:
+		m.closeOpen()
+		m.cellEvent(ev)
+	}
+}
+
+// cellEvent shows what the code did.
+func (m *model) cellEvent(ev agent.Event) {
+	switch ev.Type {
+	case session.EventStdout, session.EventStderr:
+		b := m.last()
+		if b == nil || b.kind != kindOutput || b.step != ev.Step {
+			b = m.add(&block{kind: kindOutput, step: ev.Step, out: &output{}})
+		}
+		b.out.add(ev.Type == session.EventStderr, ev.Text)
+		b.changed()
+		m.setPhase(phaseRunning)
+	case session.EventError:
+		tb := strings.Join(ev.Traceback, "\n")
+		if strings.TrimSpace(ansi.Strip(tb)) == "" {
+			tb = ev.EName + ": " + ev.EValue
+		}
+		m.add(&block{kind: kindError, step: ev.Step, text: clean(tb)})
+	case session.EventDisplay:
+		m.add(&block{kind: kindDisplay, step: ev.Step, text: m.display(ev.Event)})
+	case session.EventFile:
+		if ev.Change != "deleted" {
+			m.add(&block{kind: kindFile, step: ev.Step,
+				text: fmt.Sprintf("file %s: %s (%s)", ev.Change, ev.Path, sandbox.FormatBytes(ev.Size))})
+		}
+	case session.EventInstall:
+		var b *block
+		for i := len(m.blocks) - 1; i >= 0 && m.blocks[i].kind != kindUser; i-- {
+			if c := m.blocks[i]; c.kind == kindInstall && c.install.Package == ev.Package && c.step == ev.Step {
+				b = c
+				break
+			}
+		}
+		if b == nil {
+			b = m.add(&block{kind: kindInstall, step: ev.Step})
+		}
+		b.install = ev.Event
+		b.changed()
+		if ev.Phase == "resolving" || ev.Phase == "downloading" {
+			m.setPhase(phaseInstall)
+			m.pkg = ev.Package
+		} else {
+			m.setPhase(phaseRunning)
+		}
+	case session.EventDone:
+		text, bad := doneLine(ev.Event)
+		m.add(&block{kind: kindDone, step: ev.Step, text: text, warn: bad})
+		m.setPhase(phaseThinking)
+	}
+}
+
+// display describes a display: its text, or a line about its image, which
+// is saved to a file as a terminal view cannot show it.
+func (m *model) display(ev session.Event) string {
+	for _, mime := range []string{"image/png", "image/jpeg", "image/svg+xml"} {
+		s, ok := ev.Data[mime].(string)
+		if !ok {
+			continue
+		}
+		raw := []byte(s)
+		kind := strings.TrimPrefix(mime, "image/")
+		if mime == "image/svg+xml" {
+			kind = "svg"
+		} else if dec, err := base64.StdEncoding.DecodeString(s); err == nil {
+			raw = dec
+		} else {
+			raw = nil
+		}
+		desc := "image " + kind
+		if mime != "image/svg+xml" && raw != nil {
+			if cfg, _, err := image.DecodeConfig(strings.NewReader(string(raw))); err == nil {
+				desc = fmt.Sprintf("image %dx%d %s", cfg.Width, cfg.Height, kind)
+			}
+		}
+		path, err := m.saveImage(raw, kind)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("[%s: not shown inline; could not save it: %v]", desc, err)
+		case path != "":
+			return fmt.Sprintf("[%s saved to %s; not shown inline]", desc, path)
+		}
+		return fmt.Sprintf("[%s; not shown inline]", desc)
+	}
+	if md, ok := ev.Data["text/markdown"].(string); ok {
+		return md
+	}
+	if text, ok := ev.Data["text/plain"].(string); ok {
+		return clean(text)
+	}
+	return "[a rich display that a terminal cannot show]"
+}
+
+// saveImage writes an image into the save directory, made on first use.
+func (m *model) saveImage(data []byte, ext string) (string, error) {
+	if m.opts.NoSave || data == nil {
+		return "", nil
+	}
+	if m.opts.SaveDir == "" {
+		dir, err := os.MkdirTemp("", "interp-chat-")
+		if err != nil {
+			return "", err
+		}
+		m.opts.SaveDir = dir
+	} else if err := os.MkdirAll(m.opts.SaveDir, 0o755); err != nil {
+		return "", err
+	}
+	if ext == "jpeg" {
+		ext = "jpg"
+	}
+	m.images++
+	p := filepath.Join(m.opts.SaveDir, fmt.Sprintf("image-%d.%s", m.images, ext))
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// closeOpen marks streaming text or code complete, so it renders in full.
+func (m *model) closeOpen() {
+	if b := m.last(); b != nil && (b.kind == kindText || b.kind == kindCode) && !b.done {
+		b.done = true
+		b.changed()
+	}
+}
+
+func (m *model) add(b *block) *block {
+	m.blocks = append(m.blocks, b)
+	return b
+}
+
+func (m *model) last() *block {
+	if len(m.blocks) == 0 {
+		return nil
+	}
+	return m.blocks[len(m.blocks)-1]
+}
+
+func (m *model) lastOf(k kind) *block {
+	for i := len(m.blocks) - 1; i >= 0 && m.blocks[i].kind != kindUser; i-- {
+		if m.blocks[i].kind == k {
+			return m.blocks[i]
+		}
+	}
+	return nil
+}
+
+// layout sizes the input to the window.
+func (m *model) layout() {
+	m.input.SetWidth(m.width)
+	m.input.MaxHeight = max(min(8, m.height/3), 1)
+}
+
+// bottomHeight is the height of what is under the transcript: the
+// activity line, the input and the status line.
+func (m *model) bottomHeight() int { return 1 + m.input.Height() + 1 }
+
+func (m *model) transcriptHeight() int { return max(m.height-m.bottomHeight(), 1) }
+
+// transcript renders every block.
+func (m *model) transcript() []string {
+	var lines []string
+	w := max(m.width-1, 10)
+	for i, b := range m.blocks {
+		if i > 0 && !b.tight() {
+			lines = append(lines, "")
+		}
+		lines = append(lines, b.render(w, m.md, &m.st)...)
+	}
+	return lines
+}
+
+func (m *model) scroll(by int) {
+	total := len(m.transcript())
+	h := m.transcriptHeight()
+	if m.follow {
+		m.top = max(total-h, 0)
+	}
+	m.top = min(max(m.top+by, 0), max(total-h, 0))
+	m.follow = m.top >= total-h
+}
+
+// View draws the screen.
+func (m *model) View() tea.View {
+	lines := m.transcript()
+	h := m.transcriptHeight()
+	if m.follow || m.top > len(lines)-h {
+		m.top = max(len(lines)-h, 0)
+	}
+	win := lines[m.top:min(m.top+h, len(lines))]
+	var b strings.Builder
+	for _, l := range win {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	for range h - len(win) {
+		b.WriteByte('\n')
+	}
+	b.WriteString(ansi.Truncate(m.activity(), m.width, "…"))
+	b.WriteByte('\n')
+	b.WriteString(m.input.View())
+	b.WriteByte('\n')
+	b.WriteString(ansi.Truncate(m.status(len(lines)), m.width, "…"))
+
+	v := tea.NewView(b.String())
+	v.AltScreen = true
+	v.WindowTitle = "interp chat"
+	if c := m.input.Cursor(); c != nil {
+		c.Y += h + 1
+		v.Cursor = c
+	}
+	return v
+}
+
+// activity is the line between the transcript and the input: what the
+// agent is doing, the confirm question, or a hint.
+func (m *model) activity() string {
+	switch {
+	case m.confirm != nil:
+		q := m.st.prompt.Render("Run this code? [y/N] ")
+		if m.hint != "" {
+			q += " " + m.st.dim.Render(m.hint)
+		}
+		return q
+	case m.hint != "":
+		return m.st.warn.Render(m.hint)
+	case m.busy:
+		what := m.phase
+		if m.stopping {
+			what = "stopping"
+		} else if m.phase == phaseInstall && m.pkg != "" {
+			what += " " + m.pkg
+		}
+		s := fmt.Sprintf("%s %s… %s", m.spin.View(), what, m.st.dim.Render(fmt.Sprintf("%.0fs", m.now().Sub(m.since).Seconds())))
+		if !m.stopping {
+			s += m.st.dim.Render(" · Ctrl+C stops")
+		}
+		return s
+	}
+	return ""
+}
+
+// status is the bottom line: the model, the step, the tokens, where the
+// view is when scrolled, and the keys.
+func (m *model) status(total int) string {
+	parts := []string{"interp"}
+	if m.opts.Model != "" {
+		parts = append(parts, m.opts.Model)
+	}
+	if m.step > 0 {
+		parts = append(parts, fmt.Sprintf("step %d", m.step))
+	}
+	if t := m.usage.InputTokens + m.usage.OutputTokens; t > 0 {
+		parts = append(parts, fmt.Sprintf("tokens %s in, %s out", tokens(m.usage.InputTokens), tokens(m.usage.OutputTokens)))
+	}
+	keys := "Enter send · Alt+Enter newline · Ctrl+D quit · /help"
+	if m.busy {
+		keys = "Ctrl+C stop · /help"
+	}
+	if !m.follow {
+		keys = fmt.Sprintf("↑ line %d of %d · PgDn, Ctrl+End: back to the end", m.top+1, total)
+	}
+	return m.st.dim.Render(strings.Join(parts, " · ") + "  │  " + keys)
+}
+
+func tokens(n int) string {
+	if n < 1000 {
+		return fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%.1fk", float64(n)/1000)
+}
