@@ -30,6 +30,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -104,9 +106,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Sandboxes start as interp's do: from the small interp-sandbox.
+	initNote, cleanup := useSandboxInit()
+	defer cleanup()
+
 	var b strings.Builder
 	b.WriteString(intro)
 	b.WriteString(machineReport(time.Now()))
+	b.WriteString(initNote)
 	failed := false
 	for _, s := range selected {
 		cfg.logf("section %s", s.name)
@@ -200,3 +207,27 @@ func selectSections(only string) ([]section, error) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// useSandboxInit builds cmd/interp-sandbox into a temporary directory and
+// makes the sandbox backend start every sandbox with it, as bin/interp
+// does. Without a Go toolchain the bench re-executes itself instead, and
+// says so.
+func useSandboxInit() (note string, cleanup func()) {
+	if os.Getenv(sandbox.InitEnv) != "" {
+		return fmt.Sprintf("\nSandboxes start from `%s`.\n", os.Getenv(sandbox.InitEnv)), func() {}
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "interp-bench-init-")
+	if err != nil {
+		return "\nSandboxes start by re-executing the bench binary.\n", func() {}
+	}
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "interp-sandbox")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/interp-sandbox")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return fmt.Sprintf("\nSandboxes start by re-executing the bench binary (building interp-sandbox failed: %s).\n", oneLine(string(out))), func() {}
+	}
+	os.Setenv(sandbox.InitEnv, bin)
+	return "\nSandboxes start from `interp-sandbox`, as with `bin/interp`.\n", func() { os.RemoveAll(dir) }
+}

@@ -15,12 +15,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// The sandbox user and group inside every sandbox.
-const (
-	sandboxUID = 1000
-	sandboxGID = 1000
+	"golang.org/x/sys/unix"
+
+	"github.com/interp-dev/interp/internal/sandbox/sandboxinit"
 )
 
 // Namespaces is the Linux backend: namespaces, a fresh root filesystem,
@@ -34,6 +32,9 @@ type Namespaces struct {
 	// parent-death signal fires when the thread that forked it exits, so
 	// forking from a pool thread could kill sandboxes at random.
 	spawn chan func()
+	// init is the program each sandbox starts as, kept open so that the
+	// sandbox's IDs need no path to it; see openInit.
+	init *os.File
 
 	mu     sync.Mutex
 	procs  map[*Process]struct{}
@@ -53,7 +54,12 @@ func NewNamespaces() (*Namespaces, error) {
 	}
 	// Sandboxes of an interp that was killed leave empty cgroups behind.
 	cg.sweep()
+	init, err := openInit()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	n := &Namespaces{
+		init:    init,
 		cgroups: cg,
 		root:    os.Geteuid() == 0,
 		// Host IDs nobody uses: 2^31 upwards, two per sandbox.
@@ -95,7 +101,50 @@ func (n *Namespaces) Close() error {
 		<-p.done
 	}
 	n.cgroups.removeParent()
-	return nil
+	return n.init.Close()
+}
+
+// InitEnv names a program to start every sandbox as, such as a build of
+// cmd/interp-sandbox elsewhere.
+const InitEnv = "INTERP_SANDBOX_INIT"
+
+// openInit opens the program every sandbox starts as: $INTERP_SANDBOX_INIT,
+// else interp-sandbox next to this executable, else this executable (which
+// must call IsInit and RunInit first thing in main). The small
+// interp-sandbox starts faster than a large program that re-executes
+// itself. Executing through an open descriptor, at a number high above any
+// the child is given, needs no search permission on the path for the
+// sandbox's unprivileged IDs.
+func openInit() (*os.File, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	candidates := []string{filepath.Join(filepath.Dir(self), "interp-sandbox"), self}
+	if p := os.Getenv(InitEnv); p != "" {
+		candidates = []string{p}
+	}
+	var lastErr error
+	for _, p := range candidates {
+		f, err := os.Open(p)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+			f.Close()
+			lastErr = fmt.Errorf("%s is not an executable file", p)
+			continue
+		}
+		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 1000)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), p), nil
+	}
+	return nil, fmt.Errorf("no sandbox init program: %w", lastErr)
 }
 
 func checkUserNamespaces() error {
@@ -113,25 +162,6 @@ func checkUserNamespaces() error {
 	}
 	return nil
 }
-
-// initSpec is what the parent tells the sandbox's init, as JSON on a pipe.
-type initSpec struct {
-	Argv      []string
-	Env       []string
-	Dir       string
-	ReadOnly  []string
-	Files     []File
-	DiskBytes int64
-	OpenFiles int64
-	// CPUSeconds is the per-process CPU limit, a backstop for the
-	// cgroup-wide budget the parent polls.
-	CPUSeconds int64
-	DropToUser bool
-	NFiles     int // user files at fds 3..3+NFiles-1
-}
-
-// Environment variable that makes the interp binary act as a sandbox init.
-const initEnv = "_INTERP_SANDBOX_INIT"
 
 // Start implements Backend.
 func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
@@ -151,10 +181,6 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	id := n.nextID
 	n.mu.Unlock()
 
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: find own executable: %w", err)
-	}
 	readOnly, err := cleanReadOnly(spec.ReadOnly)
 	if err != nil {
 		return nil, err
@@ -162,7 +188,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err := validateFiles(spec.Files); err != nil {
 		return nil, err
 	}
-	is := initSpec{
+	is := sandboxinit.Spec{
 		Argv:       spec.Argv,
 		Env:        spec.Env,
 		Dir:        spec.Dir,
@@ -215,9 +241,9 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	cleanups = append(cleanups, func() { lifeR.Close() })
 
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       fmt.Sprintf("/proc/self/fd/%d", n.init.Fd()),
 		Args:       []string{"interp-sandbox"},
-		Env:        []string{fmt.Sprintf("%s=%d", initEnv, len(spec.ExtraFiles))},
+		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, len(spec.ExtraFiles))},
 		ExtraFiles: append(append([]*os.File{}, spec.ExtraFiles...), specR, statusW, lifeR),
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
@@ -226,13 +252,10 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 			Setsid:    true, // no controlling terminal: no TIOCSTI into ours
 		},
 	}
-	if self != "" {
-		cmd.Args[0] = filepath.Base(self) + "-sandbox"
-	}
 	if n.root {
 		base := n.hostBase(id)
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxUID, HostID: int(base + 1), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxGID, HostID: int(base + 1), Size: 1}}
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxinit.UID, HostID: int(base + 1), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxinit.GID, HostID: int(base + 1), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 		// The child keeps host root's IDs, unmapped and so powerless in
 		// its namespace, until it becomes the namespace's root.

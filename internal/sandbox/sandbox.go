@@ -24,13 +24,24 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/interp-dev/interp/internal/sandbox/sandboxinit"
 )
 
 // Paths inside every sandbox.
 const (
-	WorkspaceDir = "/workspace"
-	TmpDir       = "/tmp"
+	WorkspaceDir = sandboxinit.WorkspaceDir
+	TmpDir       = sandboxinit.TmpDir
 )
+
+// IsInit reports whether this process was started by the Namespaces
+// backend to become a sandbox's init. A program that may be used as the
+// init (see Namespaces) calls it first thing in main and then RunInit.
+func IsInit() bool { return sandboxinit.IsInit() }
+
+// RunInit sets up the sandbox from inside its namespaces and executes the
+// sandboxed program. It does not return.
+func RunInit() { sandboxinit.Main() }
 
 // Backend starts processes in some form of isolation. Namespaces is the
 // real one; Unsafe runs on the host. Docker, Kubernetes or gVisor backends
@@ -74,12 +85,7 @@ type Spec struct {
 }
 
 // File is a read-only file placed in a sandbox.
-type File struct {
-	// Path is absolute and outside the system directories, the workspace
-	// and /tmp, such as /.interp/runner.py.
-	Path string
-	Data []byte
-}
+type File = sandboxinit.File
 
 // validateFiles rejects files that would land in or over a sandbox
 // directory.

@@ -24,9 +24,3 @@ func (*Namespaces) Start(context.Context, *Spec) (*Process, error) { return nil,
 
 // Close implements Backend.
 func (*Namespaces) Close() error { return nil }
-
-// IsInit reports false: there are no sandbox inits here.
-func IsInit() bool { return false }
-
-// RunInit is never called off Linux.
-func RunInit() {}

@@ -1,4 +1,4 @@
-package sandbox
+package sandboxinit
 
 import (
 	"encoding/json"
@@ -15,21 +15,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// IsInit reports whether this process was started by the Namespaces
-// backend to become a sandbox's init. Programs that embed the backend call
-// it first thing in main and then RunInit; the backend re-executes the
-// running binary for every sandbox.
-func IsInit() bool { return os.Getenv(initEnv) != "" }
+// IsInit reports whether this process was started to become a sandbox's
+// init.
+func IsInit() bool { return os.Getenv(Env) != "" }
 
-// RunInit sets up the sandbox from inside its namespaces and executes the
+// Main sets up the sandbox from inside its namespaces and executes the
 // sandboxed program. It does not return.
-func RunInit() {
+func Main() {
 	// Credentials, capabilities, Landlock and seccomp are per thread until
 	// execve: everything must happen on the thread that executes.
 	runtime.LockOSThread()
-	nfiles, err := strconv.Atoi(os.Getenv(initEnv))
+	nfiles, err := strconv.Atoi(os.Getenv(Env))
 	if err != nil || nfiles < 0 {
-		fmt.Fprintln(os.Stderr, "interp-sandbox: bad", initEnv)
+		fmt.Fprintln(os.Stderr, "interp-sandbox: bad", Env)
 		os.Exit(127)
 	}
 	status := os.NewFile(uintptr(4+nfiles), "status")
@@ -45,7 +43,7 @@ func runInit(nfiles int) error {
 	for _, fd := range []int{specFD, statusFD, lifeFD} {
 		unix.CloseOnExec(fd)
 	}
-	var s initSpec
+	var s Spec
 	// The parent sends the spec only once this process is in its cgroup.
 	if err := json.NewDecoder(os.NewFile(uintptr(specFD), "spec")).Decode(&s); err != nil {
 		return fmt.Errorf("read spec: %w", err)
@@ -107,7 +105,7 @@ func runInit(nfiles int) error {
 	return fmt.Errorf("execute %s: %w", s.Argv[0], err)
 }
 
-func setRlimits(s *initSpec) error {
+func setRlimits(s *Spec) error {
 	limits := []struct {
 		res int
 		val uint64
@@ -132,12 +130,12 @@ func setRlimits(s *initSpec) error {
 // landlockRuleset builds the Landlock ruleset for the new root: read and
 // execute on system files, write only in the workspace, /tmp and /dev/shm.
 // It returns -1 where the kernel has no Landlock.
-func landlockRuleset(s *initSpec) (int, uint32, error) {
+func landlockRuleset(s *Spec) (int, uint32, error) {
 	cfg := landlock.V7
 	// The network is the network namespace's job: it is empty.
 	cfg.HandledAccessNet = 0
 	ro := []string{"/usr", "/etc", "/proc"}
-	for _, d := range systemDirs {
+	for _, d := range SystemDirs {
 		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
 			ro = append(ro, d)
 		}
@@ -193,10 +191,10 @@ func dropPrivileges(toUser bool) error {
 		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
 			return fmt.Errorf("setgroups: %w", e)
 		}
-		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, sandboxGID, sandboxGID, sandboxGID); e != 0 {
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, GID, GID, GID); e != 0 {
 			return fmt.Errorf("setresgid: %w", e)
 		}
-		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, sandboxUID, sandboxUID, sandboxUID); e != 0 {
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, UID, UID, UID); e != 0 {
 			return fmt.Errorf("setresuid: %w", e)
 		}
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package sandboxinit
 
 import (
 	"fmt"
@@ -8,10 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// The host's system directories a sandbox sees read-only. On merged-/usr
-// systems the top-level ones are symlinks into /usr and are copied as such.
-var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 // The host files under /etc a sandbox sees read-only: what the dynamic
 // loader, TLS, time zones and MIME guessing need, and nothing with secrets.
@@ -27,7 +23,7 @@ var devices = []string{"null", "zero", "full", "random", "urandom"}
 // setupRoot builds the sandbox's filesystem in a fresh tmpfs and makes it
 // the root. It runs in the sandbox's own mount namespace, as root of its
 // user namespace.
-func setupRoot(s *initSpec) error {
+func setupRoot(s *Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
@@ -52,7 +48,7 @@ func setupRoot(s *initSpec) error {
 		return fmt.Errorf("bind new root: %w", err)
 	}
 
-	for _, d := range systemDirs {
+	for _, d := range SystemDirs {
 		if err := mirror("/old"+d, "/new"+d); err != nil {
 			return err
 		}
@@ -80,7 +76,7 @@ func setupRoot(s *initSpec) error {
 
 	owner := 0
 	if s.DropToUser {
-		owner = sandboxUID
+		owner = UID
 	}
 	size := fmt.Sprintf("size=%d,nr_inodes=%d", s.DiskBytes, max(s.DiskBytes/4096, 1024))
 	tmpfs := []struct{ dir, opts string }{
@@ -198,7 +194,7 @@ func mountTmpfs(dst, opts string) error {
 
 // setupEtc writes a minimal /etc: who the sandbox user is, a hosts file
 // with only loopback, and read-only copies of a few harmless host files.
-func setupEtc(s *initSpec) error {
+func setupEtc(s *Spec) error {
 	if err := os.MkdirAll("/new/etc", 0o755); err != nil {
 		return err
 	}

@@ -1,0 +1,59 @@
+// Package sandboxinit is the first process inside every sandbox: it builds
+// the sandbox's filesystem, network and credentials from inside its fresh
+// namespaces, applies Landlock and seccomp, and executes the sandboxed
+// program. Package sandbox starts it; cmd/interp-sandbox is a binary that
+// does nothing else.
+//
+// It is kept apart so that binary stays small: every package a binary
+// links runs its initialisation before main, and this code runs once for
+// every sandbox started.
+package sandboxinit
+
+// Env is the environment variable that marks a process as a sandbox's
+// init. Its value is the number of the program's own extra files.
+const Env = "_INTERP_SANDBOX_INIT"
+
+// The sandbox user and group.
+const (
+	UID = 1000
+	GID = 1000
+)
+
+// Paths inside every sandbox.
+const (
+	WorkspaceDir = "/workspace"
+	TmpDir       = "/tmp"
+)
+
+// SystemDirs are the host's system directories a sandbox sees read-only.
+// On merged-/usr systems the top-level ones are symlinks into /usr and are
+// copied as such.
+var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// File is a read-only file placed in a sandbox.
+type File struct {
+	// Path is absolute and outside the system directories, the workspace
+	// and /tmp, such as /.interp/runner.py.
+	Path string
+	Data []byte
+}
+
+// Spec is what the parent tells a sandbox's init, as JSON on a pipe.
+type Spec struct {
+	Argv      []string
+	Env       []string
+	Dir       string
+	ReadOnly  []string
+	Files     []File
+	DiskBytes int64
+	OpenFiles int64
+	// CPUSeconds is the per-process CPU limit, a backstop for the
+	// cgroup-wide budget the parent polls.
+	CPUSeconds int64
+	// DropToUser runs the program as UID rather than as the user
+	// namespace's root; possible when the parent mapped both.
+	DropToUser bool
+	// NFiles counts the program's own files, at fds 3..3+NFiles-1. The
+	// init's pipes follow: the spec, the status and the lifeline.
+	NFiles int
+}
