@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/chat"
+	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 func newChatCmd(g *globalFlags) *cobra.Command {
 	f := &agentFlags{}
-	var saveDir string
+	var saveDir, resume string
 	cmd := &cobra.Command{
 		Use:   "chat",
 		Short: "Chat with the model in a terminal UI; its code runs in one sandboxed session",
@@ -24,15 +30,16 @@ func newChatCmd(g *globalFlags) *cobra.Command {
 			"It needs a terminal: for scripts, use interp run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runChat(cmd.Context(), g, f, saveDir, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runChat(cmd.Context(), g, f, saveDir, resume, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&saveDir, "save-dir", "", "save images the code displays into this directory (default: a new temporary directory)")
+	cmd.Flags().StringVar(&resume, "resume", "", "continue the conversation with this ID (see interp history list)")
 	return cmd
 }
 
-func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if !chat.IsTerminal(stdin) || !chat.IsTerminal(stdout) {
 		fmt.Fprintln(stderr, "interp chat needs a terminal; use interp run")
 		return &exitError{code: exitUsage}
@@ -45,11 +52,104 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir string,
 		return err
 	}
 	defer wb.close()
-	if name, model, err := wb.cfg.Resolve(f.provider, f.model); err == nil {
-		ui.SetModel(name + " · " + model)
+	ui.SetModel(wb.provider + " · " + wb.model)
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
 	}
-	if err := ui.Run(ctx, wb.agent); err != nil {
+	var ag chat.Runner = wb.agent
+	if st != nil {
+		defer st.Close()
+		convID := ""
+		if resume != "" {
+			if convID, err = resumeConversation(ctx, st, wb, resume, stdin, stderr); err != nil {
+				return err
+			}
+		}
+		ag = &recordingAgent{wb: wb, st: st, convID: convID, stderr: stderr}
+	} else if resume != "" {
+		return &exitError{code: exitUsage, msg: "--resume needs the history, which --no-history turns off"}
+	}
+	if err := ui.Run(ctx, ag); err != nil {
 		return &exitError{code: exitInternal, msg: err.Error()}
 	}
 	return nil
+}
+
+// recordingAgent records each chat turn in the history, all in one
+// conversation.
+type recordingAgent struct {
+	wb     *workbench
+	st     *store.Store
+	convID string
+	stderr io.Writer
+}
+
+func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
+	rec, err := r.wb.startRecording(ctx, r.st, r.convID, task)
+	if err != nil {
+		// The chat goes on without history rather than not at all.
+		fmt.Fprintln(r.stderr, "interp:", err)
+		return r.wb.agent.Run(ctx, task, emit)
+	}
+	r.convID = rec.ConversationID()
+	res, err := r.wb.agent.Run(ctx, task, func(ev agent.Event) {
+		emit(ev)
+		_ = rec.Event(ev)
+	})
+	if err != nil {
+		_ = rec.Fail(context.WithoutCancel(ctx), err, r.wb.agent.History())
+	} else {
+		_ = rec.Finish(context.WithoutCancel(ctx), res, r.wb.agent.History())
+	}
+	return res, err
+}
+
+func (r *recordingAgent) SetHistory(h []llm.Message) {
+	r.wb.agent.SetHistory(h)
+	if h == nil {
+		r.convID = "" // /reset starts a new conversation
+	}
+}
+
+// resumeConversation gives the agent a recorded conversation's memory and,
+// after asking, rebuilds the session's state by re-running the code that
+// ran without error. It returns the conversation's ID.
+func resumeConversation(ctx context.Context, st *store.Store, wb *workbench, idOrPrefix string, stdin io.Reader, stderr io.Writer) (string, error) {
+	conv, err := getConversation(ctx, st, idOrPrefix)
+	if err != nil {
+		return "", err
+	}
+	wb.agent.SetHistory(conv.History)
+	var cells []string
+	for _, c := range conv.Cells {
+		if c.Status == session.StatusOK && strings.TrimSpace(c.Code) != "" {
+			cells = append(cells, c.Code)
+		}
+	}
+	fmt.Fprintf(stderr, "interp: resuming %q (%d messages).\n", conv.Title, len(conv.History))
+	if len(cells) == 0 {
+		return conv.ID, nil
+	}
+	fmt.Fprintf(stderr, "The Python session is gone. Re-run the %d recorded cells that succeeded, to rebuild its variables and files? [y/N] ", len(cells))
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		fmt.Fprintln(stderr, "interp: the session starts empty; the model remembers the conversation.")
+		return conv.ID, nil
+	}
+	failed := 0
+	for i, code := range cells {
+		fmt.Fprintf(stderr, "interp: re-running cell %d/%d\n", i+1, len(cells))
+		done, err := wb.session.Execute(ctx, code, session.ExecOptions{}, nil)
+		if err != nil {
+			return "", &exitError{code: exitInternal, msg: fmt.Sprintf("rebuild the session: %v", err)}
+		}
+		if done.Status != session.StatusOK {
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "interp: %d cells failed this time; the session may differ from before.\n", failed)
+	}
+	return conv.ID, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
 )
 
 func TestMain(m *testing.M) {
@@ -286,5 +287,58 @@ func TestHistory(t *testing.T) {
 	}
 	if _, out, _ := interp(t, "", "history", "list", "--json"); strings.Contains(out, id) {
 		t.Errorf("deleted conversation still listed: %s", out)
+	}
+}
+
+// TestResume records a task, then resumes its conversation the way
+// interp chat --resume does: the memory comes back, and after a yes the
+// recorded code rebuilds the session.
+func TestResume(t *testing.T) {
+	t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
+	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OPENAI_API_KEY", "test-key")
+	srv := llmtest.NewOpenAIServer(t,
+		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "color = 'teal'"}`}}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "1/0"}`}}},
+		llmtest.Turn{Text: "Saved."},
+	)
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	if code, _, errOut := interp(t, "", "run", "--yes", "remember teal"); code != exitOK {
+		t.Fatalf("run: %d %s", code, errOut)
+	}
+
+	ctx := context.Background()
+	g := &globalFlags{home: envOr("INTERP_HOME", "/opt/interp")}
+	var stderr bytes.Buffer
+	wb, err := newWorkbench(ctx, g, &agentFlags{memory: "1GiB", deps: depsFlags{noInstall: true}}, nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.close()
+	st, err := g.openStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	convs, err := st.ListConversations(ctx, 10, 0)
+	if err != nil || len(convs) != 1 {
+		t.Fatalf("conversations: %v %v", convs, err)
+	}
+	id, err := resumeConversation(ctx, st, wb, convs[0].ID, strings.NewReader("y\n"), &stderr)
+	if err != nil || id != convs[0].ID {
+		t.Fatalf("resume: %q %v", id, err)
+	}
+	if h := wb.agent.History(); len(h) < 3 || !strings.Contains(h[0].Content, "remember teal") {
+		t.Errorf("memory not restored: %+v", h)
+	}
+	var out strings.Builder
+	if _, err := wb.session.Execute(ctx, "print(color)", session.ExecOptions{}, func(ev session.Event) { out.WriteString(ev.Text) }); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "teal\n" {
+		t.Errorf("session not rebuilt: %q (%s)", out.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "Re-run the 1 recorded cells") {
+		t.Errorf("the failed cell was offered for re-running, or nothing was asked: %s", stderr.String())
 	}
 }

@@ -101,8 +101,8 @@ func (u *UI) Confirm(ctx context.Context, code string) (bool, error) {
 	}
 }
 
-// runner is what the chat needs of an agent.
-type runner interface {
+// Runner is what the chat needs of an agent; *agent.Agent is one.
+type Runner interface {
 	Run(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error)
 	SetHistory(h []llm.Message)
 }
@@ -110,11 +110,11 @@ type runner interface {
 // Run shows the chat until the person quits or ctx ends, running each
 // task they type with ag. When it ends, any running task is stopped, and
 // the conversation is printed to the terminal unless NoTranscript is set.
-func (u *UI) Run(ctx context.Context, ag *agent.Agent) error {
+func (u *UI) Run(ctx context.Context, ag Runner) error {
 	return u.run(ctx, ag)
 }
 
-func (u *UI) run(ctx context.Context, ag runner) error {
+func (u *UI) run(ctx context.Context, ag Runner) error {
 	defer close(u.done)
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
