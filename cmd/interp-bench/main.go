@@ -71,6 +71,7 @@ var sections = []section{
 	{name: "sandbox", title: "Sandbox", run: sandboxSection},
 	{name: "session", title: "Sessions", run: sessionSection},
 	{name: "deps", title: "Dependencies", run: depsSection},
+	{name: "agent", title: "The AI loop", run: agentSection},
 }
 
 // exitAtOnceEnv makes the binary exit first thing in main.
