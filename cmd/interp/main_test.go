@@ -342,3 +342,25 @@ func TestResume(t *testing.T) {
 		t.Errorf("the failed cell was offered for re-running, or nothing was asked: %s", stderr.String())
 	}
 }
+
+func TestRunWithFiles(t *testing.T) {
+	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OPENAI_API_KEY", "test-key")
+	srv := llmtest.NewOpenAIServer(t,
+		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "import csv\nrows = list(csv.reader(open('data.csv')))\nopen('count.txt', 'w').write(str(len(rows)))"}`}}},
+		llmtest.Turn{Text: "There are 3 rows."},
+	)
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	dir := writeFiles(t, map[string]string{"data.csv": "a,b\n1,2\n3,4\n"})
+	out := t.TempDir()
+	code, _, errOut := interp(t, "", "run", "--yes", "--file", filepath.Join(dir, "data.csv"), "--out-dir", out, "count rows")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "count.txt")); err != nil || string(b) != "3" {
+		t.Errorf("count.txt: %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "data.csv")); err == nil {
+		t.Error("the uploaded file was copied back")
+	}
+}
