@@ -53,6 +53,14 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 	}
 	defer wb.close()
 	ui.SetModel(wb.provider + " · " + wb.model)
+	if err := f.upload(wb.session); err != nil {
+		return err
+	}
+	defer func() {
+		if err := f.download(wb.session, stderr); err != nil {
+			fmt.Fprintln(stderr, "interp: --out-dir:", err)
+		}
+	}()
 	st, err := g.openStore(ctx)
 	if err != nil {
 		return err
