@@ -44,6 +44,8 @@ type Config struct {
 	// History is where conversations are kept: a SQLite path or a
 	// postgres:// DSN.
 	History HistoryConfig `yaml:"history"`
+	// Server configures interp serve; see ServerConfig.
+	Server ServerConfig `yaml:"server"`
 }
 
 // OpenAIConfig configures OpenAI and compatible servers.

@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
+)
+
+// ExecuteBody is code to run.
+type ExecuteBody struct {
+	Code    string  `json:"code" doc:"Python code: the next cell of the session. Its last expression is displayed."`
+	Timeout float64 `json:"timeout,omitempty" minimum:"0" doc:"Time limit in seconds; the session's cell_timeout if absent or 0, and at most that."`
+	Install *bool   `json:"install,omitempty" doc:"Install the packages the code imports and lacks (and %pip lines) first. Default true."`
+}
+
+type executeInput struct {
+	ID   string `path:"id" maxLength:"64" doc:"A session ID."`
+	Body ExecuteBody
+}
+
+// ExecuteResult is every event of an execution, the done event last.
+type ExecuteResult struct {
+	Status string          `json:"status" enum:"ok,error,interrupted,timeout,died" doc:"How the cell ended: its done event's status."`
+	Events []session.Event `json:"events" doc:"Every event, in order, as the CLI's --json prints them: install, stdout, stderr, display, error, file, and done last."`
+}
+
+type executeOutput struct {
+	Body ExecuteResult
+}
+
+// execution is an execution that passed its checks, ready to run.
+type execution struct {
+	e       *sessionEntry
+	code    string
+	timeout time.Duration
+	install bool
+	ctx     context.Context
+	end     func()
+}
+
+// prepareExecution checks a request to execute code: the session, the
+// quota, that nothing else runs, the time limit. On success the session
+// is held for the execution until end.
+func (s *Server) prepareExecution(ctx context.Context, in *executeInput) (*execution, error) {
+	u := userFrom(ctx)
+	e, err := s.lookup(u, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	timeout := e.timeout
+	if in.Body.Timeout != 0 {
+		if timeout, err = seconds(in.Body.Timeout, e.timeout, "timeout"); err != nil {
+			return nil, err
+		}
+	}
+	if k := e.sess.Kernel(); k == nil || !k.Alive() {
+		return nil, huma.Error409Conflict("the session's Python process has ended: restart the session (POST /v1/sessions/" + e.id + "/restart)")
+	}
+	ctx, done, err := s.startWork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rctx, err := e.tryRun(ctx)
+	if err != nil {
+		done()
+		return nil, err
+	}
+	// Counted last: a refused request uses none of the quota.
+	if err := s.checkExecution(u); err != nil {
+		e.endRun()
+		done()
+		return nil, err
+	}
+	return &execution{
+		e: e, code: in.Body.Code, timeout: timeout, install: in.Body.Install == nil || *in.Body.Install,
+		ctx: rctx, end: func() { e.endRun(); done() },
+	}, nil
+}
+
+// run runs the execution, calling emit with each event, the done event
+// last, and returns the done event.
+func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
+	e := x.e
+	rec := s.execRecorder(x.ctx, e)
+	if rec != nil && rec.StartCell(x.code) != nil {
+		// The conversation was deleted, as a rule: start another.
+		e.dropRecorder(rec)
+		if rec = s.execRecorder(x.ctx, e); rec != nil && rec.StartCell(x.code) != nil {
+			s.historyError(rec.Err())
+			e.dropRecorder(rec)
+			rec = nil
+		}
+	}
+	out := func(ev session.Event) {
+		s.countEvent(ev)
+		emit(ev)
+		if rec != nil {
+			if err := rec.SessionEvent(ev); err != nil {
+				s.log.Warn("history: recording stopped", "session", e.id, "err", err)
+				e.dropRecorder(rec)
+				rec = nil
+			}
+		}
+	}
+	k := e.sess.Kernel()
+	if k == nil {
+		done := session.Event{Type: session.EventDone, Status: session.StatusDied, Reason: session.ErrClosed.Error()}
+		out(done)
+		return done
+	}
+	code := x.code
+	if s.d.Auto != nil && x.install {
+		ictx, cancel := context.WithTimeout(x.ctx, s.cfg.InstallTimeout)
+		prepared, err := s.d.Auto.Prepare(ictx, k, code, nil, out)
+		cancel()
+		if err == nil {
+			code = prepared
+		} // else the cell reports its own syntax error
+	}
+	var failure, done session.Event
+	_, err := k.Execute(x.ctx, code, session.ExecOptions{Timeout: x.timeout}, func(ev session.Event) {
+		switch ev.Type {
+		case session.EventDone:
+			done = ev // held back: reactive installs come before it
+			return
+		case session.EventError:
+			failure = ev
+		}
+		out(ev)
+	})
+	if err != nil {
+		done = session.Event{Type: session.EventDone, Status: session.StatusDied, Reason: err.Error()}
+	} else if s.d.Auto != nil && x.install && failure.Type != "" {
+		ictx, cancel := context.WithTimeout(x.ctx, s.cfg.InstallTimeout)
+		s.d.Auto.AfterError(ictx, k, failure, out)
+		cancel()
+	}
+	s.metrics.executions.WithLabelValues(done.Status).Inc()
+	s.metrics.execDuration.Observe(done.Duration)
+	out(done)
+	return done
+}
+
+// countEvent counts what metrics want to know of an event.
+func (s *Server) countEvent(ev session.Event) {
+	if ev.Type == session.EventInstall && (ev.Phase == deps.PhaseInstalled || ev.Phase == deps.PhaseFailed) {
+		s.metrics.installs.WithLabelValues(ev.Phase).Inc()
+	}
+}
+
+func (s *Server) historyError(err error) {
+	s.metrics.errors.WithLabelValues("history").Inc()
+	s.log.Error("history", "err", err)
+}
+
+// execRecorder returns the recorder of the session's executions, creating
+// its conversation the first time; nil when executions are not recorded
+// or the history failed.
+func (s *Server) execRecorder(ctx context.Context, e *sessionEntry) *store.Recorder {
+	if s.cfg.NoRecordExecutions {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rec != nil {
+		return e.rec
+	}
+	ctx = context.WithoutCancel(ctx)
+	st := s.d.Store
+	conv, err := st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindExec, Title: "session " + e.id})
+	if err == nil {
+		err = st.SetConversationUser(ctx, conv, e.user)
+	}
+	var rec *store.Recorder
+	if err == nil {
+		rec, err = st.StartExec(ctx, conv, &store.RecorderOptions{ReadFile: e.readFile})
+	}
+	if err != nil {
+		s.historyError(err)
+		return nil
+	}
+	e.rec, e.convID = rec, conv
+	return rec
+}
+
+func (s *Server) execute(ctx context.Context, in *executeInput) (*executeOutput, error) {
+	x, err := s.prepareExecution(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	defer x.end()
+	// The response is written once the code ran: its deadline covers the
+	// installs, the cell, the interrupt's grace, and the write itself.
+	longRequest(ctx, s.cfg.InstallTimeout*2+x.timeout+10*time.Second+s.cfg.WriteTimeout)
+	events := []session.Event{}
+	done := s.run(x, func(ev session.Event) { events = append(events, ev) })
+	return &executeOutput{Body: ExecuteResult{Status: done.Status, Events: events}}, nil
+}
+
+func (s *Server) executeStream(ctx context.Context, in *executeInput) (*huma.StreamResponse, error) {
+	x, err := s.prepareExecution(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer x.end()
+		w := startSSE(hctx, s.cfg.WriteTimeout)
+		defer w.close()
+		s.run(x, func(ev session.Event) { w.send(ev.Type, ev) })
+	}}, nil
+}
+
+// schemaOf returns the schema of v's type, registering it, for the doc.
+func (s *Server) schemaOf(v any) *huma.Schema {
+	return s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(v), true, "")
+}

@@ -1,0 +1,313 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"syscall"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// FileList lists a workspace.
+type FileList struct {
+	Files []session.FileInfo `json:"files" doc:"Every file and directory of the workspace, by path."`
+}
+
+type fileListOutput struct {
+	Body FileList
+}
+
+// FileWritten describes an uploaded file.
+type FileWritten struct {
+	Path string `json:"path" doc:"Where the file is, relative to the workspace."`
+	Size int64  `json:"size" doc:"Its size in bytes."`
+}
+
+type uploadOutput struct {
+	Body FileWritten
+}
+
+type uploadInput struct {
+	ID   string `path:"id" maxLength:"64" doc:"A session ID."`
+	Path string `query:"path" maxLength:"4096" doc:"Where to put the file, relative to the workspace; parent directories are created. For a multipart upload, a form field named path (before the file) or the file's name may give it instead."`
+	req  *http.Request
+}
+
+// Resolve keeps the request: the body is streamed into the workspace,
+// never held in memory whole.
+func (in *uploadInput) Resolve(ctx huma.Context) []error {
+	in.req, _ = humago.Unwrap(ctx)
+	return nil
+}
+
+type filePathInput struct {
+	ID   string `path:"id" maxLength:"64" doc:"A session ID."`
+	Path string `query:"path" required:"true" maxLength:"4096" doc:"A file's path, relative to the workspace."`
+}
+
+type downloadOutput struct {
+	ContentType        string `header:"Content-Type"`
+	ContentDisposition string `header:"Content-Disposition"`
+	// Files come from the sandbox: a browser must not run them as pages
+	// of this origin.
+	CSP  string `header:"Content-Security-Policy"`
+	Body []byte
+}
+
+// sandboxCSP keeps a downloaded page from running as this origin's.
+const sandboxCSP = "sandbox; default-src 'none'"
+
+func (s *Server) workspace(ctx context.Context, id string) (*sessionEntry, *session.Workspace, error) {
+	e, err := s.lookup(userFrom(ctx), id)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := e.sess.Kernel()
+	if k == nil {
+		return nil, nil, errNoSession(id)
+	}
+	return e, k.Workspace(), nil
+}
+
+func (s *Server) listFiles(ctx context.Context, in *sessionIDInput) (*fileListOutput, error) {
+	_, ws, err := s.workspace(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	files, err := ws.List()
+	if err != nil {
+		return nil, s.fileError(err, "")
+	}
+	if files == nil {
+		files = []session.FileInfo{}
+	}
+	return &fileListOutput{Body: FileList{Files: files}}, nil
+}
+
+func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*downloadOutput, error) {
+	_, ws, err := s.workspace(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := session.CleanPath(in.Path)
+	if err != nil {
+		return nil, huma.Error400BadRequest(err.Error())
+	}
+	b, err := ws.Read(name, s.cfg.MaxDownloadBytes)
+	if err != nil {
+		return nil, s.fileError(err, name)
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return &downloadOutput{
+		ContentType:        ct,
+		ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(name)}),
+		CSP:                sandboxCSP,
+		Body:               b,
+	}, nil
+}
+
+func (s *Server) deleteFile(ctx context.Context, in *filePathInput) (*struct{}, error) {
+	_, ws, err := s.workspace(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := session.CleanPath(in.Path)
+	if err != nil {
+		return nil, huma.Error400BadRequest(err.Error())
+	}
+	if err := ws.Delete(name); err != nil {
+		return nil, s.fileError(err, name)
+	}
+	return nil, nil
+}
+
+// limitedReader reads at most limit+1 bytes and remembers whether there
+// were more than limit.
+type limitedReader struct {
+	r     io.Reader
+	limit int64
+	n     int64
+	err   error // a failure to read, not EOF
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n > l.limit {
+		return 0, io.EOF
+	}
+	if rest := l.limit + 1 - l.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		l.err = err
+	}
+	return n, err
+}
+
+func (l *limitedReader) over() bool { return l.n > l.limit }
+
+func (s *Server) uploadFile(ctx context.Context, in *uploadInput) (*uploadOutput, error) {
+	_, ws, err := s.workspace(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	r := in.req
+	limit := s.cfg.MaxUploadBytes
+	tooLarge := func() error {
+		return huma.ErrorWithHeaders(huma.Error413RequestEntityTooLarge(fmt.Sprintf("the file is over the upload limit of %d bytes", limit)),
+			http.Header{"Connection": {"close"}})
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		if r.ContentLength > limit {
+			return nil, tooLarge()
+		}
+		if in.Path == "" {
+			return nil, huma.Error400BadRequest("give the file's path in the path query parameter")
+		}
+		return s.writeUpload(ws, in.Path, r.Body, limit, tooLarge)
+	}
+	if r.ContentLength > limit+multipartSlack {
+		return nil, tooLarge()
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, huma.Error400BadRequest("the multipart body cannot be read: " + err.Error())
+	}
+	name := in.Path
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, huma.Error400BadRequest("the multipart body has no file: send it in a part named file")
+		}
+		if err != nil {
+			return nil, readError(err, "the multipart body cannot be read")
+		}
+		if part.FileName() == "" && part.FormName() == "path" {
+			b, err := io.ReadAll(io.LimitReader(part, 4097))
+			if err != nil {
+				return nil, readError(err, "the multipart body cannot be read")
+			}
+			if name == "" {
+				name = string(b)
+			}
+			continue
+		}
+		if part.FileName() == "" && part.FormName() != "file" {
+			continue // another field: ignored
+		}
+		if name == "" {
+			name = part.FileName()
+		}
+		if name == "" {
+			return nil, huma.Error400BadRequest("give the file's path: a path query parameter or form field, or a file name")
+		}
+		return s.writeUpload(ws, name, part, limit, tooLarge)
+	}
+}
+
+// writeUpload streams r into the workspace as name. A failed upload leaves
+// nothing behind: not the file, not the directories made for it.
+func (s *Server) writeUpload(ws *session.Workspace, name string, r io.Reader, limit int64, tooLarge func() error) (*uploadOutput, error) {
+	name, err := session.CleanPath(name)
+	if err != nil {
+		return nil, huma.Error400BadRequest(err.Error())
+	}
+	var missing []string // parent directories the write will create
+	if dir := path.Dir(name); dir != "." {
+		existing := map[string]bool{}
+		files, _ := ws.List()
+		for _, f := range files {
+			if f.IsDir {
+				existing[f.Path] = true
+			}
+		}
+		for d := dir; d != "."; d = path.Dir(d) {
+			if !existing[d] {
+				missing = append(missing, d) // deepest first
+			}
+		}
+	}
+	lr := &limitedReader{r: r, limit: limit}
+	n, err := ws.Write(name, lr, limit)
+	if err != nil || lr.over() {
+		for _, d := range missing {
+			_ = ws.Delete(d) // only empty directories go
+		}
+		if lr.over() {
+			return nil, tooLarge()
+		}
+		if lr.err != nil {
+			return nil, readError(lr.err, "the upload could not be read")
+		}
+		return nil, s.fileError(err, name)
+	}
+	return &uploadOutput{Body: FileWritten{Path: name, Size: n}}, nil
+}
+
+// readError maps a failure to read the request body.
+func readError(err error, msg string) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return huma.Error408RequestTimeout("the request body was not received in time")
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return huma.Error413RequestEntityTooLarge(fmt.Sprintf("the request body is over the limit of %d bytes", mbe.Limit))
+	}
+	return huma.Error400BadRequest(msg + ": " + err.Error())
+}
+
+// fileError maps a workspace error to a status.
+func (s *Server) fileError(err error, name string) error {
+	var errno syscall.Errno
+	errors.As(err, &errno)
+	var ne net.Error
+	switch {
+	case errors.Is(err, session.ErrBadPath):
+		return huma.Error400BadRequest(err.Error())
+	case errors.Is(err, fs.ErrNotExist), errno == syscall.ENOTDIR, errno == syscall.ELOOP:
+		return huma.Error404NotFound(fmt.Sprintf("no file %q in the workspace", name))
+	case errno == syscall.ENOSPC || errno == syscall.EDQUOT:
+		return huma.Error413RequestEntityTooLarge("the session's workspace is full")
+	case errno == syscall.EISDIR || errno == syscall.ENOTEMPTY || errno == syscall.EEXIST:
+		return huma.Error409Conflict(fmt.Sprintf("%s: %v", name, errno))
+	case errno == syscall.EACCES || errno == syscall.EPERM || errno == syscall.EROFS:
+		return huma.Error403Forbidden(fmt.Sprintf("%s: permission denied", name))
+	case errno == syscall.ENAMETOOLONG:
+		return huma.Error400BadRequest(fmt.Sprintf("%s: name too long", name))
+	case errors.As(err, &ne) && ne.Timeout():
+		return huma.Error408RequestTimeout("the upload was not received in time")
+	case errno != 0:
+		s.log.Error("workspace", "path", name, "err", err)
+		return huma.Error500InternalServerError("workspace error")
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return huma.Error413RequestEntityTooLarge(fmt.Sprintf("the request body is over the limit of %d bytes", mbe.Limit))
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "not a regular file"):
+		return huma.Error422UnprocessableEntity(msg)
+	case strings.Contains(msg, "limit"):
+		return huma.Error422UnprocessableEntity(msg + ": too large to download")
+	}
+	// Not an errno: a failure reading the request body, as a rule.
+	return huma.Error400BadRequest(msg)
+}

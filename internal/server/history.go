@@ -1,0 +1,170 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/interp-dev/interp/internal/export"
+	"github.com/interp-dev/interp/internal/store"
+)
+
+type listConversationsInput struct {
+	Limit  int `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"How many to list."`
+	Offset int `query:"offset" minimum:"0" doc:"How many to skip."`
+}
+
+// ConversationList lists conversations, the most recently updated first.
+type ConversationList struct {
+	Conversations []store.ConversationSummary `json:"conversations"`
+}
+
+type conversationListOutput struct {
+	Body ConversationList
+}
+
+type conversationIDInput struct {
+	ID string `path:"id" maxLength:"64" doc:"A conversation ID."`
+}
+
+type conversationOutput struct {
+	Body *store.Conversation
+}
+
+type exportInput struct {
+	ID     string `path:"id" maxLength:"64" doc:"A conversation ID."`
+	Format string `query:"format" enum:"ipynb,py,md,json" default:"ipynb" doc:"ipynb: a Jupyter notebook; py: a percent-format script; md: Markdown; json: everything recorded."`
+}
+
+type exportOutput struct {
+	ContentType        string `header:"Content-Type"`
+	ContentDisposition string `header:"Content-Disposition"`
+	CSP                string `header:"Content-Security-Policy"`
+	Body               []byte
+}
+
+// exportTypes are the media types of the export formats.
+var exportTypes = map[string]string{
+	export.IPynb:    "application/x-ipynb+json",
+	export.Python:   "text/x-python; charset=utf-8",
+	export.Markdown: "text/markdown; charset=utf-8",
+	export.JSON:     "application/json",
+}
+
+// ownConversation checks that the conversation is the user's.
+func (s *Server) ownConversation(ctx context.Context, id string) error {
+	owner, _, err := s.d.Store.ConversationUser(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && owner != userFrom(ctx).ID) {
+		return errNoConversation(id)
+	}
+	return err
+}
+
+func (s *Server) listConversations(ctx context.Context, in *listConversationsInput) (*conversationListOutput, error) {
+	list, err := s.d.Store.ListUserConversations(ctx, userFrom(ctx).ID, in.Limit, in.Offset)
+	if err != nil {
+		return nil, err
+	}
+	return &conversationListOutput{Body: ConversationList{Conversations: list}}, nil
+}
+
+func (s *Server) getConversation(ctx context.Context, in *conversationIDInput) (*conversationOutput, error) {
+	if err := s.ownConversation(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	longRequest(ctx, s.cfg.WriteTimeout+time.Minute)
+	c, err := s.d.Store.GetConversation(ctx, in.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoConversation(in.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &conversationOutput{Body: c}, nil
+}
+
+func (s *Server) exportConversation(ctx context.Context, in *exportInput) (*exportOutput, error) {
+	if err := s.ownConversation(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	longRequest(ctx, s.cfg.WriteTimeout+time.Minute)
+	c, err := s.d.Store.GetConversation(ctx, in.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoConversation(in.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	format := in.Format
+	if format == "" {
+		format = export.IPynb
+	}
+	var b bytes.Buffer
+	if err := export.Write(&b, c, format, nil); err != nil {
+		return nil, huma.Error422UnprocessableEntity(err.Error())
+	}
+	return &exportOutput{
+		ContentType:        exportTypes[format],
+		ContentDisposition: `attachment; filename="` + in.ID + export.Extension(format) + `"`,
+		CSP:                sandboxCSP,
+		Body:               b.Bytes(),
+	}, nil
+}
+
+func (s *Server) deleteConversation(ctx context.Context, in *conversationIDInput) (*struct{}, error) {
+	if err := s.ownConversation(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	err := s.d.Store.DeleteConversation(ctx, in.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errNoConversation(in.ID)
+	case errors.Is(err, store.ErrRunning):
+		return nil, huma.Error409Conflict("the conversation has code or a task running: wait for it to end")
+	case err != nil:
+		return nil, err
+	}
+	return nil, nil
+}
+
+// Me describes the caller and their quotas.
+type Me struct {
+	User   *store.User `json:"user"`
+	Quotas QuotaInfo   `json:"quotas" doc:"The user's limits; -1 means none."`
+	Usage  UsageInfo   `json:"usage"`
+}
+
+// QuotaInfo is a user's limits.
+type QuotaInfo struct {
+	Sessions            int   `json:"sessions"`
+	ExecutionsPerMinute int   `json:"executions_per_minute"`
+	TokensPerDay        int64 `json:"tokens_per_day"`
+}
+
+// UsageInfo is what a user uses of their quotas now.
+type UsageInfo struct {
+	Sessions             int   `json:"sessions" doc:"Sessions open."`
+	ExecutionsLastMinute int   `json:"executions_last_minute"`
+	TokensToday          int64 `json:"tokens_today" doc:"Model tokens used today (UTC)."`
+}
+
+type meOutput struct {
+	Body Me
+}
+
+func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
+	u := userFrom(ctx)
+	tokens, err := s.d.Store.TokenUsage(ctx, u.ID, store.Day(s.now()))
+	if err != nil {
+		return nil, err
+	}
+	q := s.cfg.Quotas
+	return &meOutput{Body: Me{
+		User:   u,
+		Quotas: QuotaInfo{Sessions: max(q.Sessions, -1), ExecutionsPerMinute: max(q.ExecutionsPerMinute, -1), TokensPerDay: max(q.TokensPerDay, -1)},
+		Usage:  UsageInfo{Sessions: len(s.userSessions(u)), ExecutionsLastMinute: s.execs.used(u.ID), TokensToday: tokens},
+	}}, nil
+}

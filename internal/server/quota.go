@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/interp-dev/interp/internal/store"
+)
+
+// rateLimiter allows each key limit events in any window (a sliding log).
+type rateLimiter struct {
+	limit  int
+	window time.Duration
+	now    func() time.Time
+
+	mu   sync.Mutex
+	hits map[string][]time.Time
+}
+
+func newRateLimiter(limit int, window time.Duration, now func() time.Time) *rateLimiter {
+	return &rateLimiter{limit: limit, window: window, now: now, hits: make(map[string][]time.Time)}
+}
+
+// allow counts an event for key if the limit allows it, and otherwise
+// says how long until it would.
+func (l *rateLimiter) allow(key string) (bool, time.Duration) {
+	if l.limit < 0 {
+		return true, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.recent(key, now)
+	if len(h) >= l.limit {
+		if len(h) == 0 {
+			return false, l.window
+		}
+		return false, h[0].Add(l.window).Sub(now)
+	}
+	l.hits[key] = append(h, now)
+	return true, 0
+}
+
+// used returns how many events key had in the window.
+func (l *rateLimiter) used(key string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(key, l.now()))
+}
+
+func (l *rateLimiter) recent(key string, now time.Time) []time.Time {
+	h := l.hits[key]
+	i := 0
+	for i < len(h) && now.Sub(h[i]) >= l.window {
+		i++
+	}
+	h = h[i:]
+	if len(h) == 0 {
+		delete(l.hits, key)
+		return nil
+	}
+	l.hits[key] = h
+	return h
+}
+
+// checkExecution counts an execution against the user's quota.
+func (s *Server) checkExecution(u *store.User) error {
+	if ok, retry := s.execs.allow(u.ID); !ok {
+		return tooMany("quota exceeded: at most "+itoa(s.cfg.Quotas.ExecutionsPerMinute)+" executions per minute", retry)
+	}
+	return nil
+}
+
+// tokensLeft returns how many model tokens the user may still use today,
+// -1 for no limit, or a 429 when none are left.
+func (s *Server) tokensLeft(ctx context.Context, u *store.User) (int64, error) {
+	q := s.cfg.Quotas.TokensPerDay
+	if q < 0 {
+		return -1, nil
+	}
+	now := s.now()
+	used, err := s.d.Store.TokenUsage(ctx, u.ID, store.Day(now))
+	if err != nil {
+		return 0, err
+	}
+	if used >= q {
+		y, m, d := now.UTC().Date()
+		midnight := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+		return 0, tooMany("quota exceeded: "+itoa64(used)+" model tokens used today, of "+itoa64(q)+" a day (UTC)", midnight.Sub(now))
+	}
+	return q - used, nil
+}

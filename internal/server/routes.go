@@ -1,0 +1,273 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+const apiDescription = `Interp runs Python in secure sandboxed sessions that keep their state
+between executions, installs the packages code imports, and lets a language
+model work on tasks in plain language.
+
+Every /v1 request needs an API key: ` + "`Authorization: Bearer ik_...`" + ` (make one with
+` + "`interp admin key create USER`" + `). A user sees only their own sessions, files and
+conversations; any other ID is answered 404.
+
+Errors are RFC 9457 problem documents. Past a quota the answer is 429 with a
+Retry-After header.
+
+Streams are Server-Sent Events: ` + "`event: TYPE`" + ` and ` + "`data: JSON`" + `, with the same
+JSON as ` + "`interp exec --json`" + ` (and ` + "`interp run --json`" + ` for tasks).`
+
+func (s *Server) humaConfig() huma.Config {
+	cfg := huma.DefaultConfig("Interp API", s.cfg.Version)
+	// No $schema links in bodies: the JSON stays the CLI's.
+	cfg.CreateHooks = nil
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
+	cfg.SchemasPath = ""
+	cfg.DocsPath = "/docs"
+	cfg.OpenAPIPath = "/openapi"
+	cfg.Info.Description = apiDescription
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {
+			Type: "http", Scheme: "bearer",
+			Description: "An API key made with `interp admin key create USER`.",
+		},
+	}
+	return cfg
+}
+
+// schemaNamer names schemas as huma does, but tells the packages' Event
+// types apart: session.Event is the CLI's event, "Event".
+func schemaNamer(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	if name == "Event" {
+		switch deref(t).PkgPath() {
+		case "github.com/interp-dev/interp/internal/agent":
+			return "AgentEvent"
+		case "github.com/interp-dev/interp/internal/store":
+			return "RecordedEvent"
+		}
+	}
+	return name
+}
+
+func deref(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// Errors most operations can answer.
+var (
+	authErrors = []int{http.StatusUnauthorized}
+	idErrors   = []int{http.StatusUnauthorized, http.StatusNotFound}
+)
+
+// op describes an authenticated /v1 operation.
+func (s *Server) op(id, method, path, summary, tag string, errs []int, more ...int) huma.Operation {
+	return huma.Operation{
+		OperationID:     id,
+		Method:          method,
+		Path:            path,
+		Summary:         summary,
+		Tags:            []string{tag},
+		Security:        []map[string][]string{{"bearer": {}}},
+		Errors:          append(append([]int{}, errs...), more...),
+		MaxBodyBytes:    s.cfg.MaxBodyBytes,
+		BodyReadTimeout: s.cfg.ReadTimeout,
+	}
+}
+
+func (s *Server) register() {
+	api := s.api
+
+	// The server's maxima, in the document.
+	reg := api.OpenAPI().Components.Schemas
+	s.schemaOf(CreateSessionBody{})
+	if sc := reg.Map()["CreateSessionBody"]; sc != nil {
+		maxMem, maxTimeout := float64(s.cfg.MaxMemory), s.cfg.MaxCellTimeout.Seconds()
+		sc.Properties["memory"].Maximum = &maxMem
+		sc.Properties["cell_timeout"].Maximum = &maxTimeout
+		sc.PrecomputeMessages()
+	}
+	s.schemaOf(ExecuteBody{})
+	if sc := reg.Map()["ExecuteBody"]; sc != nil {
+		maxTimeout := s.cfg.MaxCellTimeout.Seconds()
+		sc.Properties["timeout"].Maximum = &maxTimeout
+		sc.Properties["code"].MaxLength = &[]int{int(s.cfg.MaxBodyBytes)}[0]
+		sc.PrecomputeMessages()
+	}
+
+	// Sessions.
+	create := s.op("create-session", http.MethodPost, "/v1/sessions", "Start a session", "sessions", authErrors,
+		http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusRequestEntityTooLarge)
+	create.DefaultStatus = http.StatusCreated
+	create.Description = "Starts a Python session in a sandbox of its own. Limits may be asked for within the server's maxima. Counts against the sessions quota."
+	huma.Register(api, create, s.createSession)
+	huma.Register(api, s.op("list-sessions", http.MethodGet, "/v1/sessions", "List your sessions", "sessions", authErrors), s.listSessions)
+	huma.Register(api, s.op("get-session", http.MethodGet, "/v1/sessions/{id}", "Describe a session", "sessions", idErrors), s.getSession)
+	del := s.op("delete-session", http.MethodDelete, "/v1/sessions/{id}", "Close a session", "sessions", idErrors)
+	del.Description = "Closes the session and its sandbox; its files go with it. Running code is killed."
+	huma.Register(api, del, s.deleteSession)
+	restart := s.op("restart-session", http.MethodPost, "/v1/sessions/{id}/restart", "Restart a session's Python", "sessions", idErrors, http.StatusServiceUnavailable)
+	restart.Description = "Gives the session a fresh Python process: variables are lost, files kept. Works after the process died, too. Running code is interrupted first."
+	huma.Register(api, restart, s.restartSession)
+	intr := s.op("interrupt-session", http.MethodPost, "/v1/sessions/{id}/interrupt", "Interrupt running code", "sessions", idErrors)
+	intr.Description = "Stops what runs in the session: package installs, a cell (KeyboardInterrupt, as Ctrl-C), or a task. The session survives."
+	huma.Register(api, intr, s.interruptSession)
+
+	// Executions.
+	execErrs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests,
+		http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
+	exec := s.op("execute", http.MethodPost, "/v1/sessions/{id}/execute", "Run code, and get all its events", "executions", execErrs)
+	exec.Description = "Runs code as the session's next cell, after installing what it imports, and answers once it finished with every event, done last. Counts against the executions quota."
+	huma.Register(api, exec, s.execute)
+	stream := s.op("execute-stream", http.MethodPost, "/v1/sessions/{id}/execute/stream", "Run code, streaming its events", "executions", execErrs)
+	stream.Description = "As execute, but the events stream as Server-Sent Events as they happen (`event: stdout`, ...), ending with the done event. Counts against the executions quota."
+	stream.Responses = map[string]*huma.Response{
+		"200": sseResponse("The cell's events, done last.", s.schemaOf(session.Event{}),
+			session.EventInstall, session.EventStdout, session.EventStderr, session.EventDisplay,
+			session.EventError, session.EventFile, session.EventDone),
+	}
+	huma.Register(api, stream, s.executeStream)
+
+	// Files.
+	huma.Register(api, s.op("list-files", http.MethodGet, "/v1/sessions/{id}/files", "List a session's files", "files", idErrors), s.listFiles)
+	up := s.op("upload-file", http.MethodPost, "/v1/sessions/{id}/files", "Upload a file", "files", idErrors,
+		http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusRequestTimeout, http.StatusForbidden)
+	up.DefaultStatus = http.StatusCreated
+	up.Description = "Writes a file into the session's workspace, whole or not at all: the raw request body with ?path=, or a multipart/form-data body with a part named file (and a path field or parameter). Larger than the upload limit: 413, and nothing is left behind."
+	huma.Register(api, up, s.uploadFile)
+	// The body is streamed by the handler, so huma must not read it: it is
+	// documented only after registration.
+	api.OpenAPI().Paths["/v1/sessions/{id}/files"].Post.RequestBody = &huma.RequestBody{
+		Required:    true,
+		Description: "The file: raw bytes, or multipart/form-data.",
+		Content: map[string]*huma.MediaType{
+			"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}},
+			"multipart/form-data": {Schema: &huma.Schema{
+				Type: "object",
+				Properties: map[string]*huma.Schema{
+					"path": {Type: "string", Description: "Where to put the file, relative to the workspace."},
+					"file": {Type: "string", Format: "binary", Description: "The file's content."},
+				},
+				Required: []string{"file"},
+			}},
+		},
+	}
+	down := s.op("download-file", http.MethodGet, "/v1/sessions/{id}/file", "Download a file", "files", idErrors,
+		http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusForbidden)
+	down.Responses = map[string]*huma.Response{"200": {
+		Description: "The file's content.",
+		Content:     map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}},
+	}}
+	huma.Register(api, down, s.downloadFile)
+	huma.Register(api, s.op("delete-file", http.MethodDelete, "/v1/sessions/{id}/file", "Delete a file or an empty directory", "files", idErrors,
+		http.StatusBadRequest, http.StatusConflict, http.StatusForbidden), s.deleteFile)
+
+	// Tasks.
+	task := s.op("run-task", http.MethodPost, "/v1/tasks", "Work on a task in plain language, streaming", "tasks", idErrors,
+		http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusRequestEntityTooLarge)
+	task.Description = "One turn of a conversation: the model writes Python, Interp runs it in the session, and so on until the model answers. Events stream as Server-Sent Events with `interp run --json`'s JSON; a final `result` event says how the task ended. The conversation (created if none is given) is recorded in the history. Model tokens count against the daily quota."
+	task.Responses = map[string]*huma.Response{
+		"200": sseResponse("The task's events, then a result event.", &huma.Schema{OneOf: []*huma.Schema{
+			s.schemaOf(agent.Event{}), s.schemaOf(TaskResult{}),
+		}}, agent.EventMessage, agent.EventCode, agent.EventTool, agent.EventAnswer, agent.EventStop,
+			session.EventInstall, session.EventStdout, session.EventStderr, session.EventDisplay,
+			session.EventError, session.EventFile, session.EventDone, "result"),
+	}
+	huma.Register(api, task, s.task)
+
+	// History.
+	huma.Register(api, s.op("list-conversations", http.MethodGet, "/v1/conversations", "List your conversations", "history", authErrors), s.listConversations)
+	huma.Register(api, s.op("get-conversation", http.MethodGet, "/v1/conversations/{id}", "Get a conversation with everything recorded", "history", idErrors), s.getConversation)
+	exp := s.op("export-conversation", http.MethodGet, "/v1/conversations/{id}/export", "Export a conversation", "history", idErrors)
+	exp.Responses = map[string]*huma.Response{"200": {Description: "The export.", Content: map[string]*huma.MediaType{}}}
+	for _, ct := range []string{"application/x-ipynb+json", "text/x-python", "text/markdown", "application/json"} {
+		exp.Responses["200"].Content[ct] = &huma.MediaType{Schema: &huma.Schema{Type: "string"}}
+	}
+	huma.Register(api, exp, s.exportConversation)
+	huma.Register(api, s.op("delete-conversation", http.MethodDelete, "/v1/conversations/{id}", "Delete a conversation", "history", idErrors,
+		http.StatusConflict), s.deleteConversation)
+
+	huma.Register(api, s.op("me", http.MethodGet, "/v1/me", "Describe yourself: user, quotas and usage", "users", authErrors), s.me)
+
+	// Operations: public.
+	huma.Register(api, huma.Operation{
+		OperationID: "healthz", Method: http.MethodGet, Path: "/healthz", Summary: "Liveness", Tags: []string{"operations"},
+		Errors: []int{},
+	}, func(context.Context, *struct{}) (*healthOutput, error) {
+		return &healthOutput{Status: http.StatusOK, Body: Health{Status: "ok"}}, nil
+	})
+	ready := huma.Operation{
+		OperationID: "readyz", Method: http.MethodGet, Path: "/readyz", Summary: "Readiness: the store answers and sandboxes start", Tags: []string{"operations"},
+	}
+	ready.Responses = map[string]*huma.Response{
+		"503": {Description: "Not ready", Content: map[string]*huma.MediaType{"application/json": {Schema: s.schemaOf(Health{})}}},
+	}
+	huma.Register(api, ready, s.readyz)
+	metrics := huma.Operation{
+		OperationID: "metrics", Method: http.MethodGet, Path: "/metrics", Summary: "Prometheus metrics", Tags: []string{"operations"},
+	}
+	metrics.Responses = map[string]*huma.Response{"200": {
+		Description: "Metrics in Prometheus' text format.",
+		Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}},
+	}}
+	promH := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	huma.Register(api, metrics, func(context.Context, *struct{}) (*huma.StreamResponse, error) {
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			r, w := humago.Unwrap(hctx)
+			promH.ServeHTTP(w, r)
+		}}, nil
+	})
+}
+
+// Health is the answer of the health probes.
+type Health struct {
+	Status string            `json:"status" enum:"ok,ready,not_ready" doc:"ok (alive), ready, or not_ready."`
+	Checks map[string]string `json:"checks,omitempty" doc:"Each check's result: ok, or what is wrong."`
+}
+
+type healthOutput struct {
+	Status int
+	Body   Health
+}
+
+func (s *Server) readyz(ctx context.Context, _ *struct{}) (*healthOutput, error) {
+	out := &healthOutput{Status: http.StatusOK, Body: Health{Status: "ready", Checks: map[string]string{}}}
+	fail := func(name, msg string) {
+		out.Status, out.Body.Status = http.StatusServiceUnavailable, "not_ready"
+		out.Body.Checks[name] = msg
+	}
+	if s.draining.Load() {
+		fail("server", "shutting down")
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.d.Store.Ping(sctx); err != nil {
+		fail("store", err.Error())
+	} else {
+		out.Body.Checks["store"] = "ok"
+	}
+	if err := s.checkSandbox(ctx); err != nil {
+		fail("sandbox", err.Error())
+	} else {
+		out.Body.Checks["sandbox"] = "ok"
+	}
+	return out, nil
+}
+
+func itoa(n int) string     { return strconv.Itoa(n) }
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,386 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Errors of users and keys.
+var (
+	// ErrExists is returned when creating a user whose name is taken.
+	ErrExists = errors.New("store: already exists")
+	// ErrBadKey is returned by Authenticate for a key that is malformed or
+	// unknown.
+	ErrBadKey = errors.New("store: invalid API key")
+	// ErrRevoked is returned by Authenticate for a revoked key.
+	ErrRevoked = errors.New("store: API key revoked")
+)
+
+// KeyPrefix begins every API key.
+const KeyPrefix = "ik_"
+
+// keyPrefixLen is how much of a key is kept in clear, to identify it:
+// "ik_" and 8 characters of the random part (48 bits).
+const keyPrefixLen = len(KeyPrefix) + 8
+
+// keyBytes is the randomness of a key.
+const keyBytes = 32
+
+// User is a user of the HTTP service.
+type User struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// APIKey describes an API key; the key itself is never stored.
+type APIKey struct {
+	ID       string `json:"id"`
+	UserID   string `json:"user_id"`
+	UserName string `json:"user_name"`
+	Name     string `json:"name,omitempty"`
+	// Prefix is the key's first characters, to recognise it.
+	Prefix     string    `json:"prefix"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+}
+
+// Revoked reports whether the key was revoked.
+func (k *APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
+
+// checkUserName accepts names of 1 to 64 letters, digits and ._@+-.
+func checkUserName(name string) error {
+	if name == "" || utf8.RuneCountInString(name) > 64 {
+		return fmt.Errorf("store: a user name has 1 to 64 characters, not %q", name)
+	}
+	for _, r := range name {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._@+-", r) {
+			return fmt.Errorf("store: user name %q: only letters, digits and . _ @ + - are allowed", name)
+		}
+	}
+	return nil
+}
+
+// CreateUser adds a user. Names are unique.
+func (s *Store) CreateUser(ctx context.Context, name string) (*User, error) {
+	if err := checkUserName(name); err != nil {
+		return nil, err
+	}
+	if _, err := s.GetUser(ctx, name); err == nil {
+		return nil, fmt.Errorf("%w: user %q", ErrExists, name)
+	}
+	u := &User{ID: newID("user_"), Name: name, CreatedAt: fromMillis(millis(s.now()))}
+	_, err := s.exec(ctx, `INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)`, u.ID, u.Name, millis(u.CreatedAt))
+	if err != nil {
+		// A concurrent create of the same name loses here.
+		if _, gerr := s.GetUser(ctx, name); gerr == nil {
+			return nil, fmt.Errorf("%w: user %q", ErrExists, name)
+		}
+		return nil, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
+
+// GetUser returns the user with this ID or name.
+func (s *Store) GetUser(ctx context.Context, idOrName string) (*User, error) {
+	u := &User{}
+	var created int64
+	err := s.queryRow(ctx, `SELECT id, name, created_at FROM users WHERE id = ? OR name = ? ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`,
+		idOrName, idOrName, idOrName).Scan(&u.ID, &u.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: user %q", ErrNotFound, idOrName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get user: %w", err)
+	}
+	u.CreatedAt = fromMillis(created)
+	return u, nil
+}
+
+// ListUsers returns every user, by name.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := s.query(ctx, `SELECT id, name, created_at FROM users ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		var u User
+		var created int64
+		if err := rows.Scan(&u.ID, &u.Name, &created); err != nil {
+			return nil, fmt.Errorf("store: list users: %w", err)
+		}
+		u.CreatedAt = fromMillis(created)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// hashKey is the stored form of a key.
+func hashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateAPIKey makes a new key for a user (by ID or name) and returns it:
+// the only time the key is seen, since only its hash is kept.
+func (s *Store) CreateAPIKey(ctx context.Context, user, name string) (string, *APIKey, error) {
+	u, err := s.GetUser(ctx, user)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(name) > 200 {
+		return "", nil, errors.New("store: key name over 200 bytes")
+	}
+	var b [keyBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", nil, err
+	}
+	key := KeyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	k := &APIKey{
+		ID: newID("key_"), UserID: u.ID, UserName: u.Name, Name: name,
+		Prefix: key[:keyPrefixLen], CreatedAt: fromMillis(millis(s.now())),
+	}
+	_, err = s.exec(ctx, `INSERT INTO api_keys (id, user_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.UserID, k.Name, k.Prefix, hashKey(key), millis(k.CreatedAt))
+	if err != nil {
+		return "", nil, fmt.Errorf("store: create key: %w", err)
+	}
+	return key, k, nil
+}
+
+const keyColumns = `k.id, k.user_id, u.name, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at`
+
+func scanKey(sc interface{ Scan(...any) error }, k *APIKey, extra ...any) error {
+	var created int64
+	var used, revoked sql.NullInt64
+	dst := append([]any{&k.ID, &k.UserID, &k.UserName, &k.Name, &k.Prefix, &created, &used, &revoked}, extra...)
+	if err := sc.Scan(dst...); err != nil {
+		return err
+	}
+	k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromMillis(created), fromNullMillis(used), fromNullMillis(revoked)
+	return nil
+}
+
+// ListAPIKeys returns the keys of a user (by ID or name), or everyone's
+// if user is "", revoked ones included, oldest first.
+func (s *Store) ListAPIKeys(ctx context.Context, user string) ([]APIKey, error) {
+	q := `SELECT ` + keyColumns + ` FROM api_keys k JOIN users u ON u.id = k.user_id`
+	var args []any
+	if user != "" {
+		u, err := s.GetUser(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		q += ` WHERE k.user_id = ?`
+		args = append(args, u.ID)
+	}
+	rows, err := s.query(ctx, q+` ORDER BY k.created_at, k.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		var k APIKey
+		if err := scanKey(rows, &k); err != nil {
+			return nil, fmt.Errorf("store: list keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIKey revokes a key by its ID or its prefix. Revoking a revoked
+// key is not an error.
+func (s *Store) RevokeAPIKey(ctx context.Context, idOrPrefix string) (*APIKey, error) {
+	rows, err := s.query(ctx, `SELECT `+keyColumns+` FROM api_keys k JOIN users u ON u.id = k.user_id
+		WHERE k.id = ? OR k.prefix = ? LIMIT 2`, idOrPrefix, idOrPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("store: revoke key: %w", err)
+	}
+	var found []APIKey
+	for rows.Next() {
+		var k APIKey
+		if err := scanKey(rows, &k); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: revoke key: %w", err)
+		}
+		found = append(found, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: revoke key: %w", err)
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%w: key %q", ErrNotFound, idOrPrefix)
+	case 2:
+		return nil, fmt.Errorf("%w: %q names several keys: give the key ID", ErrAmbiguous, idOrPrefix)
+	}
+	k := found[0]
+	if k.Revoked() {
+		return &k, nil
+	}
+	now := s.now()
+	if _, err := s.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, millis(now), k.ID); err != nil {
+		return nil, fmt.Errorf("store: revoke key: %w", err)
+	}
+	k.RevokedAt = fromMillis(millis(now))
+	return &k, nil
+}
+
+// lastUsedEvery is how often a key's last use is written down.
+const lastUsedEvery = time.Minute
+
+// Authenticate returns the user and key a presented key belongs to. The key
+// is found by its prefix and checked by comparing hashes in constant time;
+// a malformed or unknown key gives ErrBadKey, a revoked one ErrRevoked.
+func (s *Store) Authenticate(ctx context.Context, key string) (*User, *APIKey, error) {
+	if len(key) != len(KeyPrefix)+base64.RawURLEncoding.EncodedLen(keyBytes) || !strings.HasPrefix(key, KeyPrefix) {
+		return nil, nil, ErrBadKey
+	}
+	want := hashKey(key)
+	rows, err := s.query(ctx, `SELECT `+keyColumns+`, k.hash, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id
+		WHERE k.prefix = ?`, key[:keyPrefixLen])
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: authenticate: %w", err)
+	}
+	var match *APIKey
+	var userCreated int64
+	for rows.Next() {
+		var k APIKey
+		var hash string
+		var created int64
+		if err := scanKey(rows, &k, &hash, &created); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("store: authenticate: %w", err)
+		}
+		if subtle.ConstantTimeCompare([]byte(hash), []byte(want)) == 1 {
+			match, userCreated = &k, created
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: authenticate: %w", err)
+	}
+	if match == nil {
+		return nil, nil, ErrBadKey
+	}
+	if match.Revoked() {
+		return nil, nil, ErrRevoked
+	}
+	now := s.now()
+	if now.Sub(match.LastUsedAt) >= lastUsedEvery {
+		if _, err := s.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, millis(now), match.ID); err == nil {
+			match.LastUsedAt = fromMillis(millis(now))
+		}
+	}
+	return &User{ID: match.UserID, Name: match.UserName, CreatedAt: fromMillis(userCreated)}, match, nil
+}
+
+// SetConversationUser makes a user the owner of a conversation.
+func (s *Store) SetConversationUser(ctx context.Context, convID, userID string) error {
+	res, err := s.exec(ctx, `UPDATE conversations SET user_id = ? WHERE id = ?`, nullString(userID), convID)
+	if err != nil {
+		return fmt.Errorf("store: set owner: %w", err)
+	}
+	return mustAffect(res, convID)
+}
+
+// ConversationUser returns the ID of the user who owns a conversation, ""
+// for one that belongs to nobody (recorded by the CLI), and its kind.
+func (s *Store) ConversationUser(ctx context.Context, convID string) (userID, kind string, err error) {
+	var u sql.NullString
+	err = s.queryRow(ctx, `SELECT user_id, kind FROM conversations WHERE id = ?`, convID).Scan(&u, &kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("%w: conversation %s", ErrNotFound, convID)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("store: owner: %w", err)
+	}
+	return u.String, kind, nil
+}
+
+// ListUserConversations is ListConversations for one user's conversations.
+func (s *Store) ListUserConversations(ctx context.Context, userID string, limit, offset int) ([]ConversationSummary, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	rows, err := s.query(ctx, `SELECT c.id, c.kind, c.title, c.provider, c.model, c.created_at, c.updated_at, c.bytes,
+		(SELECT COUNT(*) FROM tasks t WHERE t.conversation_id = c.id),
+		(SELECT COUNT(*) FROM cells x WHERE x.conversation_id = c.id),
+		COALESCE((SELECT t.status FROM tasks t WHERE t.conversation_id = c.id ORDER BY t.seq DESC LIMIT 1),
+			(SELECT x.status FROM cells x WHERE x.conversation_id = c.id ORDER BY x.seq DESC LIMIT 1), '')
+		FROM conversations c WHERE c.user_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?`, userID, limit, offset)
+	if err != nil {
+		return nil, fmt.Errorf("store: list: %w", err)
+	}
+	defer rows.Close()
+	out := []ConversationSummary{}
+	for rows.Next() {
+		var c ConversationSummary
+		var created, updated int64
+		if err := rows.Scan(&c.ID, &c.Kind, &c.Title, &c.Provider, &c.Model, &created, &updated, &c.Bytes,
+			&c.Tasks, &c.Cells, &c.Status); err != nil {
+			return nil, fmt.Errorf("store: list: %w", err)
+		}
+		c.CreatedAt, c.UpdatedAt = fromMillis(created), fromMillis(updated)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Day is the UTC date of t, as token usage is counted.
+func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// AddTokenUsage adds model tokens to what a user spent on day (see Day).
+func (s *Store) AddTokenUsage(ctx context.Context, userID, day string, tokens int64) error {
+	if tokens <= 0 {
+		return nil
+	}
+	_, err := s.exec(ctx, `INSERT INTO token_usage (user_id, day, tokens) VALUES (?, ?, ?)
+		ON CONFLICT (user_id, day) DO UPDATE SET tokens = token_usage.tokens + excluded.tokens`, userID, day, tokens)
+	if err != nil {
+		return fmt.Errorf("store: token usage: %w", err)
+	}
+	return nil
+}
+
+// TokenUsage returns the model tokens a user spent on day (see Day).
+func (s *Store) TokenUsage(ctx context.Context, userID, day string) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, `SELECT tokens FROM token_usage WHERE user_id = ? AND day = ?`, userID, day).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: token usage: %w", err)
+	}
+	return n, nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
