@@ -20,6 +20,10 @@ type PoolConfig struct {
 	MemoryBudget int64
 }
 
+// refillDelay is how long the pool waits after handing out a kernel before
+// starting another.
+const refillDelay = 250 * time.Millisecond
+
 // Pool keeps kernels started and preloaded in advance, so that a new
 // session is ready at once. It refills in the background.
 type Pool struct {
@@ -65,7 +69,10 @@ func (p *Pool) Get(ctx context.Context) (*Kernel, error) {
 	for {
 		select {
 		case k := <-p.ready:
-			p.kick()
+			// Refilling loads a whole new kernel: wait a moment, so that
+			// it does not compete with the first cells of the one handed
+			// out, which a caller usually runs at once.
+			time.AfterFunc(refillDelay, p.kick)
 			if !k.Alive() {
 				k.Close()
 				continue

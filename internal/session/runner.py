@@ -1615,6 +1615,12 @@ def _handle_preload(cell, modules):
                     importlib.import_module(name)
                 except Exception as e:
                     failures.append("%s: %s: %s" % (name, type(e).__name__, _safe_str(e)))
+            # A throwaway cell warms the executor's own first-use costs, so
+            # that the user's first cell is as quick as the next ones. It
+            # counts for nothing and leaves no name behind.
+            shell = getattr(_S.backend, "shell", None)
+            if shell is not None:
+                shell.run_cell("pass", store_history=False, silent=True)
         finally:
             _leave_user()
     except KeyboardInterrupt:
