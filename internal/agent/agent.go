@@ -260,7 +260,7 @@ func (r *run) loop(ctx context.Context) error {
 		if len(calls) == 0 {
 			// Models without tools write fenced code, and some local
 			// models print their tool call as text.
-			if code, packages, ok := codeFromText(msg.Content); ok {
+			if code, packages, ok := codeFromText(msg.Content, a.cfg.NoTools); ok {
 				calls = []llm.ToolCall{{Name: toolName, Arguments: encodeArgs(code, packages)}}
 				viaText = true
 			}

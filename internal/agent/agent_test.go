@@ -335,6 +335,13 @@ func TestTolerantCodeExtraction(t *testing.T) {
 			stdout: "120\n",
 		},
 		{
+			name: "an answer that shows code is not run",
+			turns: []llmtest.Turn{
+				{Text: "Use this:\n```python\nprint('example only')\n```\n"},
+			},
+			stdout: "",
+		},
+		{
 			name: "tool call printed as text",
 			turns: []llmtest.Turn{
 				{Text: "<tool_call>\n{\"name\": \"run_python\", \"arguments\": {\"code\": \"print('via text')\"}}\n</tool_call>"},

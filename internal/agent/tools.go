@@ -143,9 +143,11 @@ var (
 )
 
 // codeFromText finds code in a plain-text answer: a tool call printed as
-// text (<tool_call> tags or a bare {"name": "run_python", ...} object), or
-// fenced Python blocks, which run together as one cell.
-func codeFromText(text string) (code string, packages []string, ok bool) {
+// text (<tool_call> tags or a bare {"name": "run_python", ...} object), or,
+// with fenced, fenced Python blocks, which run together as one cell. A
+// model that has tools and answers with a fenced block is showing code,
+// not asking to run it.
+func codeFromText(text string, fenced bool) (code string, packages []string, ok bool) {
 	for _, m := range toolCallRE.FindAllStringSubmatch(text, -1) {
 		if a, ok := parseArgs(m[1]); ok {
 			return a.Code, a.Packages, true
@@ -155,6 +157,9 @@ func codeFromText(text string) (code string, packages []string, ok bool) {
 		if a, ok := parseArgs(obj); ok {
 			return a.Code, a.Packages, true
 		}
+	}
+	if !fenced {
+		return "", nil, false
 	}
 	var blocks []string
 	for _, m := range fenceRE.FindAllStringSubmatch(text, -1) {
