@@ -72,6 +72,7 @@ var sections = []section{
 	{name: "session", title: "Sessions", run: sessionSection},
 	{name: "deps", title: "Dependencies", run: depsSection},
 	{name: "agent", title: "The AI loop", run: agentSection},
+	{name: "server", title: "The HTTP service", run: serverSection},
 }
 
 // exitAtOnceEnv makes the binary exit first thing in main.
