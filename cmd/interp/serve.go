@@ -131,6 +131,17 @@ var serveSettings = []serveSetting{
 			c.Quotas.TokensPerDay = n
 			return err
 		}},
+	{"quota-workspace", "INTERP_QUOTA_WORKSPACE_BYTES", "bytes of files in all a user's sessions' workspaces together, which also caps each sandbox's disk; -1 for no limit (default 2GiB)",
+		func(c *config.ServerConfig) string { return c.Quotas.WorkspaceBytes },
+		func(v string, c *server.Config) error {
+			if v == "-1" {
+				c.Quotas.WorkspaceBytes = -1
+				return nil
+			}
+			n, err := parseBytes(v)
+			c.Quotas.WorkspaceBytes = n
+			return err
+		}},
 }
 
 // serveFlags are interp serve's other flags.

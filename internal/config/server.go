@@ -53,4 +53,7 @@ type QuotasConfig struct {
 	Sessions            int   `yaml:"sessions"`              // open at once
 	ExecutionsPerMinute int   `yaml:"executions_per_minute"` // code executions
 	TokensPerDay        int64 `yaml:"tokens_per_day"`        // model tokens, UTC day
+	// WorkspaceBytes caps the files of all a user's sessions together, a
+	// size like 2GiB, or -1 for no limit.
+	WorkspaceBytes string `yaml:"workspace_bytes"`
 }

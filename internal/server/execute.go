@@ -36,6 +36,7 @@ type executeOutput struct {
 
 // execution is an execution that passed its checks, ready to run.
 type execution struct {
+	u       *store.User
 	e       *sessionEntry
 	code    string
 	timeout time.Duration
@@ -62,6 +63,9 @@ func (s *Server) prepareExecution(ctx context.Context, in *executeInput) (*execu
 	if k := e.sess.Kernel(); k == nil || !k.Alive() {
 		return nil, huma.Error409Conflict("the session's Python process has ended: restart the session (POST /v1/sessions/" + e.id + "/restart)")
 	}
+	if err := s.checkWorkspace(ctx, u, e.id); err != nil {
+		return nil, err
+	}
 	ctx, done, err := s.startWork(ctx)
 	if err != nil {
 		return nil, err
@@ -72,13 +76,13 @@ func (s *Server) prepareExecution(ctx context.Context, in *executeInput) (*execu
 		return nil, err
 	}
 	// Counted last: a refused request uses none of the quota.
-	if err := s.checkExecution(u); err != nil {
+	if err := s.checkExecution(ctx, u, e.id); err != nil {
 		e.endRun()
 		done()
 		return nil, err
 	}
 	return &execution{
-		e: e, code: in.Body.Code, timeout: timeout, install: in.Body.Install == nil || *in.Body.Install,
+		u: u, e: e, code: in.Body.Code, timeout: timeout, install: in.Body.Install == nil || *in.Body.Install,
 		ctx: rctx, end: func() { e.endRun(); done() },
 	}, nil
 }
@@ -143,8 +147,34 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 	}
 	s.metrics.executions.WithLabelValues(done.Status).Inc()
 	s.metrics.execDuration.Observe(done.Duration)
+	if ev, over := s.workspaceAfterRun(x); over {
+		out(ev)
+	}
 	out(done)
 	return done
+}
+
+// EWorkspaceQuota is the ename of the error event that says an execution
+// left the user's workspaces over their quota.
+const EWorkspaceQuota = "WorkspaceQuotaExceeded"
+
+// workspaceAfterRun checks the user's workspaces after code ran: over the
+// quota, it returns an error event to send before done (the cell itself
+// keeps its status), and records it in the audit log. Further executions
+// are refused until files are deleted.
+func (s *Server) workspaceAfterRun(x *execution) (session.Event, bool) {
+	q := s.cfg.Quotas.WorkspaceBytes
+	if q < 0 || x.u == nil {
+		return session.Event{}, false
+	}
+	used := s.workspaceUsage(x.u)
+	if used <= q {
+		return session.Event{}, false
+	}
+	msg := workspaceOver(q) + "; the workspaces hold " + itoa64(used) + " bytes, and no more code runs until files are deleted"
+	ctx := context.WithValue(context.WithoutCancel(x.ctx), userKey, x.u)
+	s.audit(ctx, &store.AuditEntry{Action: store.AuditQuotaExceeded, Target: x.e.id, Detail: msg, Result: store.ResultDenied})
+	return session.Event{Type: session.EventError, EName: EWorkspaceQuota, EValue: msg}, true
 }
 
 // countEvent counts what metrics want to know of an event.

@@ -17,6 +17,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 // FileList lists a workspace.
@@ -112,6 +113,7 @@ func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*download
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
+	s.auditOK(ctx, store.AuditFileDownload, in.ID+":"+name, itoa(len(b))+" bytes")
 	return &downloadOutput{
 		ContentType:        ct,
 		ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(name)}),
@@ -132,6 +134,7 @@ func (s *Server) deleteFile(ctx context.Context, in *filePathInput) (*struct{}, 
 	if err := ws.Delete(name); err != nil {
 		return nil, s.fileError(err, name)
 	}
+	s.auditOK(ctx, store.AuditFileDelete, in.ID+":"+name, "")
 	return nil, nil
 }
 
@@ -161,29 +164,67 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 
 func (l *limitedReader) over() bool { return l.n > l.limit }
 
+// upload is an upload's limits: the server's upload limit and what is
+// left of the user's workspace quota.
+type upload struct {
+	limit int64 // the server's limit on one file
+	quota int64 // the user's workspace quota; negative for none
+	used  int64 // what the user's workspaces hold now
+}
+
+// tooLarge is the 413 of a file over the upload limit.
+func (up *upload) tooLarge() error {
+	return huma.ErrorWithHeaders(huma.Error413RequestEntityTooLarge(fmt.Sprintf("the file is over the upload limit of %d bytes", up.limit)),
+		http.Header{"Connection": {"close"}})
+}
+
+// overQuota is the answer to a file that does not fit in the workspace
+// quota: 413 when it never could, being larger than the whole quota; 429
+// when it could once other files are deleted.
+func (up *upload) overQuota(size int64) error {
+	if size > up.quota {
+		return huma.ErrorWithHeaders(huma.Error413RequestEntityTooLarge(fmt.Sprintf("the file of %d bytes is larger than the whole workspace quota of %d bytes", size, up.quota)),
+			http.Header{"Connection": {"close"}})
+	}
+	return tooMany(workspaceOver(up.quota)+"; the workspaces hold "+itoa64(up.used)+" bytes", workspaceRetry)
+}
+
+// room is the most bytes a file replacing one of old bytes may have.
+func (up *upload) room(old int64) int64 {
+	if up.quota < 0 {
+		return up.limit
+	}
+	return max(min(up.limit, up.quota-up.used+old), 0)
+}
+
 func (s *Server) uploadFile(ctx context.Context, in *uploadInput) (*uploadOutput, error) {
 	_, ws, err := s.workspace(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
 	r := in.req
-	limit := s.cfg.MaxUploadBytes
-	tooLarge := func() error {
-		return huma.ErrorWithHeaders(huma.Error413RequestEntityTooLarge(fmt.Sprintf("the file is over the upload limit of %d bytes", limit)),
-			http.Header{"Connection": {"close"}})
+	up := &upload{limit: s.cfg.MaxUploadBytes, quota: s.cfg.Quotas.WorkspaceBytes}
+	if up.quota >= 0 {
+		up.used = s.workspaceUsage(userFrom(ctx))
+	}
+	quotaErr := func(size int64) error {
+		return s.quotaRefused(ctx, in.ID, up.overQuota(size))
 	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		if r.ContentLength > limit {
-			return nil, tooLarge()
+		if r.ContentLength > up.limit {
+			return nil, up.tooLarge()
+		}
+		if up.quota >= 0 && r.ContentLength > up.quota {
+			return nil, quotaErr(r.ContentLength)
 		}
 		if in.Path == "" {
 			return nil, huma.Error400BadRequest("give the file's path in the path query parameter")
 		}
-		return s.writeUpload(ws, in.Path, r.Body, limit, tooLarge)
+		return s.writeUpload(ctx, in.ID, ws, in.Path, r.Body, up, quotaErr)
 	}
-	if r.ContentLength > limit+multipartSlack {
-		return nil, tooLarge()
+	if r.ContentLength > up.limit+multipartSlack {
+		return nil, up.tooLarge()
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -217,32 +258,37 @@ func (s *Server) uploadFile(ctx context.Context, in *uploadInput) (*uploadOutput
 		if name == "" {
 			return nil, huma.Error400BadRequest("give the file's path: a path query parameter or form field, or a file name")
 		}
-		return s.writeUpload(ws, name, part, limit, tooLarge)
+		return s.writeUpload(ctx, in.ID, ws, name, part, up, quotaErr)
 	}
 }
 
 // writeUpload streams r into the workspace as name. A failed upload leaves
 // nothing behind: not the file, not the directories made for it.
-func (s *Server) writeUpload(ws *session.Workspace, name string, r io.Reader, limit int64, tooLarge func() error) (*uploadOutput, error) {
+// The file may have up.limit bytes, and what the workspace quota leaves
+// (counting the bytes of a file it replaces as free).
+func (s *Server) writeUpload(ctx context.Context, id string, ws *session.Workspace, name string, r io.Reader, up *upload,
+	quotaErr func(size int64) error) (*uploadOutput, error) {
 	name, err := session.CleanPath(name)
 	if err != nil {
 		return nil, huma.Error400BadRequest(err.Error())
 	}
 	var missing []string // parent directories the write will create
-	if dir := path.Dir(name); dir != "." {
-		existing := map[string]bool{}
-		files, _ := ws.List()
-		for _, f := range files {
-			if f.IsDir {
-				existing[f.Path] = true
-			}
-		}
-		for d := dir; d != "."; d = path.Dir(d) {
-			if !existing[d] {
-				missing = append(missing, d) // deepest first
-			}
+	var old int64        // the size of the file replaced
+	files, _ := ws.List()
+	existing := map[string]bool{}
+	for _, f := range files {
+		if f.IsDir {
+			existing[f.Path] = true
+		} else if f.Path == name {
+			old = f.Size
 		}
 	}
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		if !existing[d] {
+			missing = append(missing, d) // deepest first
+		}
+	}
+	limit := up.room(old)
 	lr := &limitedReader{r: r, limit: limit}
 	n, err := ws.Write(name, lr, limit)
 	if err != nil || lr.over() {
@@ -250,13 +296,17 @@ func (s *Server) writeUpload(ws *session.Workspace, name string, r io.Reader, li
 			_ = ws.Delete(d) // only empty directories go
 		}
 		if lr.over() {
-			return nil, tooLarge()
+			if limit >= up.limit {
+				return nil, up.tooLarge()
+			}
+			return nil, quotaErr(lr.n)
 		}
 		if lr.err != nil {
 			return nil, readError(lr.err, "the upload could not be read")
 		}
 		return nil, s.fileError(err, name)
 	}
+	s.auditOK(ctx, store.AuditFileUpload, id+":"+name, itoa64(n)+" bytes")
 	return &uploadOutput{Body: FileWritten{Path: name, Size: n}}, nil
 }
 

@@ -142,6 +142,7 @@ type QuotaInfo struct {
 	Sessions            int   `json:"sessions"`
 	ExecutionsPerMinute int   `json:"executions_per_minute"`
 	TokensPerDay        int64 `json:"tokens_per_day"`
+	WorkspaceBytes      int64 `json:"workspace_bytes" doc:"Bytes of files in all your sessions' workspaces together."`
 }
 
 // UsageInfo is what a user uses of their quotas now.
@@ -149,6 +150,7 @@ type UsageInfo struct {
 	Sessions             int   `json:"sessions" doc:"Sessions open."`
 	ExecutionsLastMinute int   `json:"executions_last_minute"`
 	TokensToday          int64 `json:"tokens_today" doc:"Model tokens used today (UTC)."`
+	WorkspaceBytes       int64 `json:"workspace_bytes" doc:"Bytes of files in your sessions' workspaces."`
 }
 
 type meOutput struct {
@@ -164,7 +166,8 @@ func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 	q := s.cfg.Quotas
 	return &meOutput{Body: Me{
 		User:   u,
-		Quotas: QuotaInfo{Sessions: max(q.Sessions, -1), ExecutionsPerMinute: max(q.ExecutionsPerMinute, -1), TokensPerDay: max(q.TokensPerDay, -1)},
-		Usage:  UsageInfo{Sessions: len(s.userSessions(u)), ExecutionsLastMinute: s.execs.used(u.ID), TokensToday: tokens},
+		Quotas: QuotaInfo{Sessions: max(q.Sessions, -1), ExecutionsPerMinute: max(q.ExecutionsPerMinute, -1), TokensPerDay: max(q.TokensPerDay, -1), WorkspaceBytes: max(q.WorkspaceBytes, -1)},
+		Usage: UsageInfo{Sessions: len(s.userSessions(u)), ExecutionsLastMinute: s.execs.used(u.ID), TokensToday: tokens,
+			WorkspaceBytes: s.workspaceUsage(u)},
 	}}, nil
 }

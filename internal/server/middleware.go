@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	infoKey
+	apiKeyKey
 )
 
 // requestInfo is filled in as a request goes through the layers, for its
@@ -28,6 +30,7 @@ const (
 type requestInfo struct {
 	id   string
 	user string
+	ip   string
 	rc   *http.ResponseController
 }
 
@@ -91,7 +94,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &requestInfo{id: newRequestID()}
+		info := &requestInfo{id: newRequestID(), ip: remoteIP(r.RemoteAddr)}
 		sw := &statusWriter{ResponseWriter: w}
 		sw.Header().Set("X-Request-ID", info.id)
 		sw.Header().Set("X-Content-Type-Options", "nosniff")
@@ -161,7 +164,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 
 		if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
-			u, err := s.authenticate(r)
+			u, k, err := s.authenticate(r)
 			if err != nil {
 				var pe *problem
 				if errors.As(err, &pe) {
@@ -177,7 +180,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				return
 			}
 			info.user = u.Name
-			r = r.WithContext(context.WithValue(r.Context(), userKey, u))
+			ctx := context.WithValue(r.Context(), userKey, u)
+			r = r.WithContext(context.WithValue(ctx, apiKeyKey, k))
 		}
 		next.ServeHTTP(sw, r)
 	})
@@ -194,26 +198,50 @@ type problem struct {
 
 func (p *problem) Error() string { return p.msg }
 
-// authenticate checks the request's bearer key.
-func (s *Server) authenticate(r *http.Request) (*store.User, error) {
+// authenticate checks the request's bearer key. Refused keys go to the
+// audit log with the reason, by their public prefix at most: never whole.
+func (s *Server) authenticate(r *http.Request) (*store.User, *store.APIKey, error) {
+	fail := func(reason, msg string, e *store.AuditEntry) error {
+		e.Action, e.Result = store.AuditAuthFailure, store.ResultDenied
+		e.Detail = reason + ": " + r.Method + " " + r.URL.Path
+		s.audit(r.Context(), e)
+		return &problem{http.StatusUnauthorized, msg}
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, &problem{http.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>"}
+		return nil, nil, fail("missing key", "missing API key: send Authorization: Bearer <key>", &store.AuditEntry{})
 	}
 	scheme, key, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, &problem{http.StatusUnauthorized, "the Authorization header must be: Bearer <key>"}
+		return nil, nil, fail("malformed header", "the Authorization header must be: Bearer <key>", &store.AuditEntry{})
 	}
-	u, _, err := s.d.Store.Authenticate(r.Context(), strings.TrimSpace(key))
+	key = strings.TrimSpace(key)
+	u, k, err := s.d.Store.Authenticate(r.Context(), key)
 	switch {
 	case errors.Is(err, store.ErrRevoked):
-		return nil, &problem{http.StatusUnauthorized, "this API key has been revoked"}
+		e := &store.AuditEntry{KeyPrefix: store.PublicKeyPrefix(key)}
+		if k != nil {
+			e.UserID, e.UserName, e.KeyID = k.UserID, k.UserName, k.ID
+		}
+		return nil, nil, fail("revoked key", "this API key has been revoked", e)
 	case errors.Is(err, store.ErrBadKey):
-		return nil, &problem{http.StatusUnauthorized, "invalid API key"}
+		reason := "unknown key"
+		if store.PublicKeyPrefix(key) == "" {
+			reason = "malformed key"
+		}
+		return nil, nil, fail(reason, "invalid API key", &store.AuditEntry{KeyPrefix: store.PublicKeyPrefix(key)})
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	}
-	return u, nil
+	return u, k, nil
+}
+
+// remoteIP is the host of a remote address.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // writeProblem writes an error in huma's error model (RFC 9457).

@@ -234,6 +234,10 @@ func TestSchemathesis(t *testing.T) {
 		return
 	}
 	e.llm.set(stubModel{})
+	// Alice is an admin, so that the fuzzer reaches /v1/admin too.
+	if _, err := e.st.SetUserRole(context.Background(), e.alice.id, "admin"); err != nil {
+		t.Fatal(err)
+	}
 	// A session with a file and a conversation, whose IDs the fuzzer is
 	// given, so that requests reach real resources, not only 404s.
 	id := e.newSession(e.alice.key, nil)

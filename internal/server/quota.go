@@ -65,9 +65,49 @@ func (l *rateLimiter) recent(key string, now time.Time) []time.Time {
 }
 
 // checkExecution counts an execution against the user's quota.
-func (s *Server) checkExecution(u *store.User) error {
+func (s *Server) checkExecution(ctx context.Context, u *store.User, target string) error {
 	if ok, retry := s.execs.allow(u.ID); !ok {
-		return tooMany("quota exceeded: at most "+itoa(s.cfg.Quotas.ExecutionsPerMinute)+" executions per minute", retry)
+		return s.quotaRefused(ctx, target, tooMany("quota exceeded: at most "+itoa(s.cfg.Quotas.ExecutionsPerMinute)+" executions per minute", retry))
+	}
+	return nil
+}
+
+// workspaceUsage returns the bytes of the files in all the user's
+// sessions' workspaces.
+func (s *Server) workspaceUsage(u *store.User) int64 {
+	var n int64
+	for _, e := range s.userSessions(u) {
+		k := e.sess.Kernel()
+		if k == nil {
+			continue
+		}
+		files, _ := k.Workspace().List()
+		for _, f := range files {
+			if !f.IsDir {
+				n += f.Size
+			}
+		}
+	}
+	return n
+}
+
+// workspaceRetry is the Retry-After of the workspace quota: it frees up
+// only when files are deleted.
+const workspaceRetry = time.Minute
+
+func workspaceOver(q int64) string {
+	return "workspace quota of " + itoa64(q) + " bytes exceeded: delete files first (DELETE /v1/sessions/{id}/file?path=...)"
+}
+
+// checkWorkspace refuses code to run while the user's workspaces hold
+// more than the quota.
+func (s *Server) checkWorkspace(ctx context.Context, u *store.User, target string) error {
+	q := s.cfg.Quotas.WorkspaceBytes
+	if q < 0 {
+		return nil
+	}
+	if used := s.workspaceUsage(u); used > q {
+		return s.quotaRefused(ctx, target, tooMany(workspaceOver(q)+"; the workspaces hold "+itoa64(used)+" bytes", workspaceRetry))
 	}
 	return nil
 }
@@ -87,7 +127,7 @@ func (s *Server) tokensLeft(ctx context.Context, u *store.User) (int64, error) {
 	if used >= q {
 		y, m, d := now.UTC().Date()
 		midnight := time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
-		return 0, tooMany("quota exceeded: "+itoa64(used)+" model tokens used today, of "+itoa64(q)+" a day (UTC)", midnight.Sub(now))
+		return 0, s.quotaRefused(ctx, "", tooMany("quota exceeded: "+itoa64(used)+" model tokens used today, of "+itoa64(q)+" a day (UTC)", midnight.Sub(now)))
 	}
 	return q - used, nil
 }

@@ -24,7 +24,14 @@ Every /v1 request needs an API key: ` + "`Authorization: Bearer ik_...`" + ` (ma
 conversations; any other ID is answered 404.
 
 Errors are RFC 9457 problem documents. Past a quota the answer is 429 with a
-Retry-After header.
+Retry-After header. The workspace quota (the files of all your sessions
+together) refuses an upload with 413 when the file alone is larger than the
+whole quota, else with 429 until files are deleted; an execution that leaves
+you over it ends with an error event (ename WorkspaceQuotaExceeded) before
+done, and no code runs until files are deleted.
+
+Users with the admin role also reach /v1/admin (users, API keys, the audit
+log); for others it answers 403.
 
 Streams are Server-Sent Events: ` + "`event: TYPE`" + ` and ` + "`data: JSON`" + `, with the same
 JSON as ` + "`interp exec --json`" + ` (and ` + "`interp run --json`" + ` for tasks).`
@@ -203,6 +210,9 @@ func (s *Server) register() {
 		http.StatusConflict), s.deleteConversation)
 
 	huma.Register(api, s.op("me", http.MethodGet, "/v1/me", "Describe yourself: user, quotas and usage", "users", authErrors), s.me)
+
+	// Administration: admins only.
+	s.registerAdmin()
 
 	// Operations: public.
 	huma.Register(api, huma.Operation{

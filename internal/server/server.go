@@ -13,9 +13,15 @@
 // --json output.
 //
 // Each user is held to quotas (sessions open at once, executions per
-// minute, model tokens per UTC day; 429 with Retry-After past them), every
+// minute, model tokens per UTC day, bytes of workspace files; 429 with
+// Retry-After past them), every
 // request to a body size, and every stage to a timeout. A Server has no
 // global state: its Prometheus registry is its own.
+//
+// Users have a role: admins also reach /v1/admin, to manage users and keys
+// and read the audit log (others get 403), but see no one else's sessions.
+// What matters for security (refused keys, keys and users made, sessions,
+// files, tasks, quotas refusing) goes to the store's audit log.
 package server
 
 import (
@@ -104,6 +110,12 @@ type Quotas struct {
 	// TokensPerDay is how many model tokens (input and output) a user's
 	// tasks may use in a UTC day.
 	TokensPerDay int64
+	// WorkspaceBytes caps the files of all a user's sessions' workspaces
+	// together. Uploads past it are refused (413 if the file alone is
+	// larger, else 429), and once an execution leaves the user over it,
+	// further executions and tasks are refused until files are deleted.
+	// It also caps each sandbox's disk.
+	WorkspaceBytes int64
 }
 
 // minMemory is the least memory a session may ask for.
@@ -133,6 +145,7 @@ func DefaultConfig() Config {
 			Sessions:            4,
 			ExecutionsPerMinute: 60,
 			TokensPerDay:        1_000_000,
+			WorkspaceBytes:      2 << 30,
 		},
 		Version: "1.0.0",
 	}
@@ -177,6 +190,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.Quotas.Sessions, d.Quotas.Sessions)
 	setInt(&c.Quotas.ExecutionsPerMinute, d.Quotas.ExecutionsPerMinute)
 	set64(&c.Quotas.TokensPerDay, d.Quotas.TokensPerDay)
+	set64(&c.Quotas.WorkspaceBytes, d.Quotas.WorkspaceBytes)
 	if c.Version == "" {
 		c.Version = d.Version
 	}
@@ -291,6 +305,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	kcfg := d.Kernel
 	kcfg.Limits.Memory = cfg.DefaultMemory
 	kcfg.CellTimeout = cfg.DefaultCellTimeout
+	if q := cfg.Quotas.WorkspaceBytes; q > 0 {
+		// No session's disk may hold more than the user's whole quota.
+		kcfg.Limits.Disk = min(kcfg.Limits.WithDefaults().Disk, max(q, 1<<20))
+	}
 	d.Kernel = kcfg
 	pool := session.PoolConfig{Size: max(cfg.PoolSize, 0), Preload: cfg.PoolPreload}
 	s := &Server{

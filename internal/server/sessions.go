@@ -196,7 +196,7 @@ func (s *Server) newSession(ctx context.Context, u *store.User, memory int64, ti
 	}
 	if q := s.cfg.Quotas.Sessions; q >= 0 && open+s.pending[u.ID] >= q {
 		s.mu.Unlock()
-		return nil, tooMany(fmt.Sprintf("quota exceeded: at most %d sessions open at once; close one first (DELETE /v1/sessions/{id})", q), 30*time.Second)
+		return nil, s.quotaRefused(ctx, "", tooMany(fmt.Sprintf("quota exceeded: at most %d sessions open at once; close one first (DELETE /v1/sessions/{id})", q), 30*time.Second))
 	}
 	s.pending[u.ID]++
 	s.mu.Unlock()
@@ -243,6 +243,7 @@ func (s *Server) newSession(ctx context.Context, u *store.User, memory int64, ti
 		ss.Close()
 		return nil, errShuttingDown()
 	}
+	s.auditOK(ctx, store.AuditSessionCreate, e.id, "")
 	return e, nil
 }
 
@@ -381,6 +382,7 @@ func (s *Server) deleteSession(ctx context.Context, in *sessionIDInput) (*struct
 	_ = e.sess.Close()
 	e.life.Unlock()
 	s.forget(e)
+	s.auditOK(ctx, store.AuditSessionDelete, e.id, "")
 	return nil, nil
 }
 

@@ -71,6 +71,9 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 			return nil, err
 		}
 	}
+	if err := s.checkWorkspace(ctx, u, in.Body.SessionID); err != nil {
+		return nil, err
+	}
 	left, err := s.tokensLeft(ctx, u)
 	if err != nil {
 		return nil, err
@@ -175,6 +178,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 	s.mu.Unlock()
 
 	ok = true
+	s.auditOK(ctx, store.AuditTaskStart, convID+" "+e.id, "task "+rec.TaskID())
 	prompt := in.Body.Prompt
 	return &taskOutput{ConversationID: convID, SessionID: e.id, Body: func(hctx huma.Context) {
 		defer done()

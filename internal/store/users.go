@@ -39,9 +39,28 @@ const keyBytes = 32
 
 // User is a user of the HTTP service.
 type User struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Role is RoleUser or RoleAdmin.
+	Role      string    `json:"role" enum:"user,admin"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Roles of users. Admins manage users, keys and read the audit log; they
+// see no other user's sessions or history.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// IsAdmin reports whether the user has the admin role.
+func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
+
+func checkRole(role string) error {
+	if role != RoleUser && role != RoleAdmin {
+		return fmt.Errorf("store: role %q: want %q or %q", role, RoleUser, RoleAdmin)
+	}
+	return nil
 }
 
 // APIKey describes an API key; the key itself is never stored.
@@ -73,16 +92,24 @@ func checkUserName(name string) error {
 	return nil
 }
 
-// CreateUser adds a user. Names are unique.
+// CreateUser adds a user with the user role. Names are unique.
 func (s *Store) CreateUser(ctx context.Context, name string) (*User, error) {
+	return s.CreateUserWithRole(ctx, name, RoleUser)
+}
+
+// CreateUserWithRole adds a user with a role (RoleUser or RoleAdmin).
+func (s *Store) CreateUserWithRole(ctx context.Context, name, role string) (*User, error) {
 	if err := checkUserName(name); err != nil {
+		return nil, err
+	}
+	if err := checkRole(role); err != nil {
 		return nil, err
 	}
 	if _, err := s.GetUser(ctx, name); err == nil {
 		return nil, fmt.Errorf("%w: user %q", ErrExists, name)
 	}
-	u := &User{ID: newID("user_"), Name: name, CreatedAt: fromMillis(millis(s.now()))}
-	_, err := s.exec(ctx, `INSERT INTO users (id, name, created_at) VALUES (?, ?, ?)`, u.ID, u.Name, millis(u.CreatedAt))
+	u := &User{ID: newID("user_"), Name: name, Role: role, CreatedAt: fromMillis(millis(s.now()))}
+	_, err := s.exec(ctx, `INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)`, u.ID, u.Name, u.Role, millis(u.CreatedAt))
 	if err != nil {
 		// A concurrent create of the same name loses here.
 		if _, gerr := s.GetUser(ctx, name); gerr == nil {
@@ -97,8 +124,8 @@ func (s *Store) CreateUser(ctx context.Context, name string) (*User, error) {
 func (s *Store) GetUser(ctx context.Context, idOrName string) (*User, error) {
 	u := &User{}
 	var created int64
-	err := s.queryRow(ctx, `SELECT id, name, created_at FROM users WHERE id = ? OR name = ? ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`,
-		idOrName, idOrName, idOrName).Scan(&u.ID, &u.Name, &created)
+	err := s.queryRow(ctx, `SELECT id, name, role, created_at FROM users WHERE id = ? OR name = ? ORDER BY CASE WHEN id = ? THEN 0 ELSE 1 END LIMIT 1`,
+		idOrName, idOrName, idOrName).Scan(&u.ID, &u.Name, &u.Role, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: user %q", ErrNotFound, idOrName)
 	}
@@ -111,7 +138,7 @@ func (s *Store) GetUser(ctx context.Context, idOrName string) (*User, error) {
 
 // ListUsers returns every user, by name.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.query(ctx, `SELECT id, name, created_at FROM users ORDER BY name`)
+	rows, err := s.query(ctx, `SELECT id, name, role, created_at FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list users: %w", err)
 	}
@@ -120,7 +147,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 	for rows.Next() {
 		var u User
 		var created int64
-		if err := rows.Scan(&u.ID, &u.Name, &created); err != nil {
+		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &created); err != nil {
 			return nil, fmt.Errorf("store: list users: %w", err)
 		}
 		u.CreatedAt = fromMillis(created)
@@ -249,28 +276,31 @@ const lastUsedEvery = time.Minute
 // Authenticate returns the user and key a presented key belongs to. The key
 // is found by its prefix and checked by comparing hashes in constant time;
 // a malformed or unknown key gives ErrBadKey, a revoked one ErrRevoked.
+// With ErrRevoked, the key's description is returned too (not the user),
+// so that the failure can be told apart in the audit log.
 func (s *Store) Authenticate(ctx context.Context, key string) (*User, *APIKey, error) {
 	if len(key) != len(KeyPrefix)+base64.RawURLEncoding.EncodedLen(keyBytes) || !strings.HasPrefix(key, KeyPrefix) {
 		return nil, nil, ErrBadKey
 	}
 	want := hashKey(key)
-	rows, err := s.query(ctx, `SELECT `+keyColumns+`, k.hash, u.created_at FROM api_keys k JOIN users u ON u.id = k.user_id
+	rows, err := s.query(ctx, `SELECT `+keyColumns+`, k.hash, u.created_at, u.role FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.prefix = ?`, key[:keyPrefixLen])
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: authenticate: %w", err)
 	}
 	var match *APIKey
 	var userCreated int64
+	var userRole string
 	for rows.Next() {
 		var k APIKey
-		var hash string
+		var hash, role string
 		var created int64
-		if err := scanKey(rows, &k, &hash, &created); err != nil {
+		if err := scanKey(rows, &k, &hash, &created, &role); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("store: authenticate: %w", err)
 		}
 		if subtle.ConstantTimeCompare([]byte(hash), []byte(want)) == 1 {
-			match, userCreated = &k, created
+			match, userCreated, userRole = &k, created, role
 		}
 	}
 	rows.Close()
@@ -281,7 +311,7 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*User, *APIKey, e
 		return nil, nil, ErrBadKey
 	}
 	if match.Revoked() {
-		return nil, nil, ErrRevoked
+		return nil, match, ErrRevoked
 	}
 	now := s.now()
 	if now.Sub(match.LastUsedAt) >= lastUsedEvery {
@@ -289,7 +319,33 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*User, *APIKey, e
 			match.LastUsedAt = fromMillis(millis(now))
 		}
 	}
-	return &User{ID: match.UserID, Name: match.UserName, CreatedAt: fromMillis(userCreated)}, match, nil
+	return &User{ID: match.UserID, Name: match.UserName, Role: userRole, CreatedAt: fromMillis(userCreated)}, match, nil
+}
+
+// PublicKeyPrefix returns the public prefix of a presented key, the part
+// that may be shown and logged, or "" if the string does not have the
+// shape of a key (it might then be some other secret: none of it is kept).
+func PublicKeyPrefix(key string) string {
+	if len(key) != len(KeyPrefix)+base64.RawURLEncoding.EncodedLen(keyBytes) || !strings.HasPrefix(key, KeyPrefix) {
+		return ""
+	}
+	return key[:keyPrefixLen]
+}
+
+// SetUserRole changes a user's role (by ID or name) and returns the user.
+func (s *Store) SetUserRole(ctx context.Context, user, role string) (*User, error) {
+	if err := checkRole(role); err != nil {
+		return nil, err
+	}
+	u, err := s.GetUser(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.exec(ctx, `UPDATE users SET role = ? WHERE id = ?`, role, u.ID); err != nil {
+		return nil, fmt.Errorf("store: set role: %w", err)
+	}
+	u.Role = role
+	return u, nil
 }
 
 // SetConversationUser makes a user the owner of a conversation.
