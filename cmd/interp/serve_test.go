@@ -340,3 +340,36 @@ func TestServe(t *testing.T) {
 		t.Error("still listening after stopping")
 	}
 }
+
+func TestAdminRolesAndAudit(t *testing.T) {
+	db := adminEnv(t)
+	mustInterp(t, "admin", "--db", db, "user", "create", "root-user", "--admin")
+	mustInterp(t, "admin", "--db", db, "user", "create", "carol")
+	mustInterp(t, "admin", "--db", db, "user", "set-role", "carol", "admin")
+	if code, _, _ := interp(t, "", "admin", "--db", db, "user", "set-role", "carol", "emperor"); code != exitUsage {
+		t.Errorf("unknown role: exit %d, want %d", code, exitUsage)
+	}
+	out, _ := mustInterp(t, "admin", "--db", db, "user", "list", "--json")
+	var users []store.User
+	if err := json.Unmarshal([]byte(out), &users); err != nil || len(users) != 2 {
+		t.Fatalf("user list: %v %s", err, out)
+	}
+	for _, u := range users {
+		if u.Role != "admin" {
+			t.Errorf("%s has role %q, want admin", u.Name, u.Role)
+		}
+	}
+	key, _ := mustInterp(t, "admin", "--db", db, "key", "create", "carol")
+	out, _ = mustInterp(t, "admin", "--db", db, "audit")
+	for _, want := range []string{"user.create", "user.role", "key.create"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("audit lacks %s:\n%s", want, out)
+		}
+	}
+	if out, _ := mustInterp(t, "admin", "--db", db, "audit", "--user", "carol"); !strings.Contains(out, "name carol") || strings.Contains(out, "root-user") {
+		t.Errorf("audit --user carol:\n%s", out)
+	}
+	if strings.Contains(out, strings.TrimSpace(key)) {
+		t.Error("the audit log shows a whole key")
+	}
+}
