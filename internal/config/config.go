@@ -117,7 +117,18 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	c.applyEnv()
+	c.History.DSN = expandHome(c.History.DSN)
 	return c, nil
+}
+
+// expandHome turns a leading ~/ into the home directory, as a shell would.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }
 
 func (c *Config) applyEnv() {

@@ -61,3 +61,20 @@ func TestResolve(t *testing.T) {
 		t.Errorf("empty config: %v", err)
 	}
 }
+
+func TestHistoryPathExpandsHome(t *testing.T) {
+	t.Setenv("INTERP_HISTORY", "")
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("history: {dsn: ~/h/history.db}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(home, "h", "history.db"); c.History.DSN != want {
+		t.Errorf("dsn %q, want %q", c.History.DSN, want)
+	}
+}
