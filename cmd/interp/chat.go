@@ -53,12 +53,14 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 	}
 	defer wb.close()
 	ui.SetModel(wb.provider + " · " + wb.model)
-	if err := f.upload(wb.session); err != nil {
+	if err := f.files.upload(wb.session.Kernel().Workspace()); err != nil {
 		return err
 	}
 	defer func() {
-		if err := f.download(wb.session, stderr); err != nil {
-			fmt.Fprintln(stderr, "interp: --out-dir:", err)
+		if k := wb.session.Kernel(); k != nil {
+			if err := f.files.download(k.Workspace(), stderr); err != nil {
+				fmt.Fprintln(stderr, "interp: --out-dir:", err)
+			}
 		}
 	}()
 	st, err := g.openStore(ctx)

@@ -20,6 +20,7 @@ type execFlags struct {
 	json    bool
 	saveDir string
 	deps    depsFlags
+	files   workspaceFiles
 }
 
 func newExecCmd(g *globalFlags) *cobra.Command {
@@ -40,6 +41,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	f.deps.register(cmd)
+	f.files.register(cmd)
 	return cmd
 }
 
@@ -69,6 +71,14 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		return err
 	}
 	defer closeKernel()
+	if err := f.files.upload(k.Workspace()); err != nil {
+		return err
+	}
+	defer func() {
+		if err := f.files.download(k.Workspace(), stderr); err != nil {
+			fmt.Fprintln(stderr, "interp: --out-dir:", err)
+		}
+	}()
 
 	var r renderer = newTextRenderer(stdout, stderr, f.saveDir)
 	if f.json {

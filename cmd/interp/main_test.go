@@ -364,3 +364,21 @@ func TestRunWithFiles(t *testing.T) {
 		t.Error("the uploaded file was copied back")
 	}
 }
+
+func TestExecWithFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"data.csv": "x\n1\n2\n3\n",
+		"sum.py":   "total = sum(int(l) for l in open('data.csv').read().split()[1:])\nopen('total.txt', 'w').write(str(total))\n",
+	})
+	out := t.TempDir()
+	code, _, errOut := interp(t, "", "exec", "--file", filepath.Join(dir, "data.csv"), "--out-dir", out, filepath.Join(dir, "sum.py"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "total.txt")); err != nil || string(b) != "6" {
+		t.Errorf("total.txt: %q %v", b, err)
+	}
+	if code, _, errOut := interp(t, "", "exec", "--file", filepath.Join(dir, "missing.csv"), filepath.Join(dir, "sum.py")); code != exitUsage || !strings.Contains(errOut, "missing.csv") {
+		t.Errorf("missing --file: exit %d, %q", code, errOut)
+	}
+}

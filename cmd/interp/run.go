@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,8 +25,7 @@ type agentFlags struct {
 	yes, json       bool
 	memory          string
 	deps            depsFlags
-	files           []string // copied into the workspace first
-	outDir          string   // where files the code makes are copied at the end
+	files           workspaceFiles
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
@@ -37,68 +34,8 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.model, "model", "", "the model to use")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "run code without asking first")
 	fl.StringVar(&f.memory, "memory", "2GiB", "memory limit of the sandbox")
-	fl.StringArrayVarP(&f.files, "file", "f", nil, "copy this file into the session's workspace first (repeatable)")
-	fl.StringVarP(&f.outDir, "out-dir", "o", "", "copy the files the code creates into this directory at the end")
 	f.deps.register(cmd)
-}
-
-// maxUpload caps a file copied into a workspace from the command line.
-const maxUpload = 256 << 20
-
-// upload copies the --file files into the session's workspace.
-func (f *agentFlags) upload(s *session.Session) error {
-	k := s.Kernel()
-	for _, name := range f.files {
-		src, err := os.Open(name)
-		if err != nil {
-			return &exitError{code: exitUsage, msg: err.Error()}
-		}
-		_, err = k.Workspace().Write(filepath.Base(name), src, maxUpload)
-		src.Close()
-		if err != nil {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("--file %s: %v", name, err)}
-		}
-	}
-	return nil
-}
-
-// download copies the workspace's files, other than the uploads, into
-// --out-dir.
-func (f *agentFlags) download(s *session.Session, stderr io.Writer) error {
-	if f.outDir == "" {
-		return nil
-	}
-	k := s.Kernel()
-	if k == nil {
-		return nil
-	}
-	uploaded := make(map[string]bool)
-	for _, name := range f.files {
-		uploaded[filepath.Base(name)] = true
-	}
-	files, err := k.Workspace().List()
-	if err != nil {
-		return err
-	}
-	for _, fi := range files {
-		if fi.IsDir || uploaded[fi.Path] || strings.HasPrefix(fi.Path, ".") {
-			continue
-		}
-		data, err := k.Workspace().Read(fi.Path, maxUpload)
-		if err != nil {
-			fmt.Fprintf(stderr, "interp: not copied: %v\n", err)
-			continue
-		}
-		dst := filepath.Join(f.outDir, filepath.FromSlash(fi.Path))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "[interp: saved %s]\n", dst)
-	}
-	return nil
+	f.files.register(cmd)
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -257,11 +194,11 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 		}
 	}
 
-	if err := f.upload(wb.session); err != nil {
+	if err := f.files.upload(wb.session.Kernel().Workspace()); err != nil {
 		return err
 	}
 	defer func() {
-		if err := f.download(wb.session, stderr); err != nil {
+		if err := f.files.download(wb.session.Kernel().Workspace(), stderr); err != nil {
 			fmt.Fprintln(stderr, "interp: --out-dir:", err)
 		}
 	}()
