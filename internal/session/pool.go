@@ -81,7 +81,9 @@ func (p *Pool) Get(ctx context.Context) (*Kernel, error) {
 		default:
 		}
 		p.kick()
-		return p.start(ctx)
+		// The caller waits for this one: no preloading, which would make
+		// every session pay for modules it may never import.
+		return Start(ctx, p.cfg)
 	}
 }
 

@@ -606,3 +606,18 @@ func TestWarmPool(t *testing.T) {
 	}
 	waitReady(2) // refilled
 }
+
+// TestColdSessionsDoNotPreload checks that a session started because the
+// pool is empty or off does not import the pool's modules: the caller is
+// waiting, and may never need them.
+func TestColdSessionsDoNotPreload(t *testing.T) {
+	m := session.NewManager(session.ManagerConfig{Kernel: config(t), Pool: session.PoolConfig{Size: 0, Preload: []string{"numpy"}}})
+	defer m.Shutdown()
+	s, err := m.Create(context.Background(), session.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout(cell(t, s.Kernel(), "import sys\nprint('numpy' in sys.modules)")); got != "False\n" {
+		t.Errorf("cold session preloaded: %q", got)
+	}
+}
