@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -254,27 +255,36 @@ func (w *Workspace) Delete(name string) error {
 // List returns every file and directory in the workspace, sorted by path.
 func (w *Workspace) List() ([]FileInfo, error) {
 	var out []FileInfo
+	err := w.walk(func(rel string, fi fs.FileInfo) {
+		out = append(out, FileInfo{Path: rel, Size: fi.Size(), IsDir: fi.IsDir(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UnixNano()})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// walk calls fn for every entry below the workspace, at most maxWalk,
+// with the entry's own (never a symlink's target's) information.
+func (w *Workspace) walk(fn func(rel string, fi fs.FileInfo)) error {
 	root := w.root()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	n := 0
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil // a file vanished while listing
 		}
 		if p == root {
 			return nil
 		}
-		if len(out) >= maxWalk {
+		if n >= maxWalk {
 			return fs.SkipAll
 		}
 		fi, err := d.Info()
 		if err != nil {
 			return nil
 		}
-		rel := strings.TrimPrefix(p, root)
-		out = append(out, FileInfo{Path: rel, Size: fi.Size(), IsDir: d.IsDir(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UnixNano()})
+		n++
+		fn(strings.TrimPrefix(p, root), fi)
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, err
 }
 
 // stamp identifies one version of a file.
@@ -284,18 +294,19 @@ type stamp struct {
 }
 
 func (w *Workspace) snapshot() map[string]stamp {
-	files, _ := w.List()
-	snap := make(map[string]stamp, len(files))
-	for _, f := range files {
-		if f.IsDir {
-			continue
+	snap := make(map[string]stamp)
+	// One walk, taking the inode from the same lstat: this runs twice a
+	// cell.
+	_ = w.walk(func(rel string, fi fs.FileInfo) {
+		if fi.IsDir() {
+			return
 		}
-		var st unix.Stat_t
-		// Lstat through the walk root: the name cannot leave the workspace.
-		if unix.Lstat(w.root()+f.Path, &st) == nil {
-			snap[f.Path] = stamp{size: f.Size, mtime: f.ModTime, ino: st.Ino}
+		st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			st.ino = sys.Ino
 		}
-	}
+		snap[rel] = st
+	})
 	return snap
 }
 
