@@ -429,8 +429,9 @@ func TestInvalidSpec(t *testing.T) {
 func TestUnsafeBackendRuns(t *testing.T) {
 	b := sandbox.NewUnsafe()
 	defer b.Close()
-	r := runPython(t, b, "import os; print(os.getcwd().startswith(os.environ['TMPDIR'] if False else '/'))", sandbox.Limits{})
-	if r.stdout != "True\n" {
+	// The workspace is a fresh temporary directory, and HOME points at it.
+	r := runPython(t, b, "import os; open('made', 'w').write('x'); print(os.getcwd() == os.environ['HOME'], sorted(os.listdir('.')))", sandbox.Limits{})
+	if r.stdout != "True ['made']\n" {
 		t.Errorf("unsafe backend: %q %s", r.stdout, r.stderr)
 	}
 	r = runPython(t, b, "while True: pass", sandbox.Limits{Timeout: 300 * time.Millisecond})
