@@ -189,6 +189,8 @@ func (g *globalFlags) startKernel(ctx context.Context, limits sandbox.Limits, ce
 	if err != nil {
 		return nil, nil, err
 	}
+	// As a Manager would: package directories of a killed interp go.
+	session.SweepStale("")
 	k, err := session.Start(ctx, session.Config{Backend: b, Runtime: rt, Limits: limits, CellTimeout: cellTimeout})
 	if err != nil {
 		b.Close()
