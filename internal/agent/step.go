@@ -2,12 +2,7 @@ package agent
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"image"
-	_ "image/jpeg" // decode sizes of displayed images
-	_ "image/png"
-	"strings"
 
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -99,16 +94,12 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		}
 	}
 
-	var out resultText
-	var failure *session.Event
+	var out session.Outcome
 	done, err := sess.Execute(ctx, code, session.ExecOptions{Timeout: a.limits.CellTimeout}, func(ev session.Event) {
 		emitSession(ev)
-		out.add(ev, a.cfg.Vision)
-		if ev.Type == session.EventError {
-			e := ev
-			failure = &e
-		}
+		out.Add(ev)
 	})
+	failure := out.Failure()
 	if err != nil {
 		// The session is dead or closed: try once to bring it back.
 		if rerr := sess.Restart(ctx); rerr != nil {
@@ -118,12 +109,12 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 	}
 	if ctx.Err() != nil {
 		r.stop(StopUser, "stopped by the user")
-		return reply(out.render(a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
+		return reply(render(&out, a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
 	}
 	class := classify(done, failure)
 	if class == ClassMissing && failure != nil && a.cfg.Auto != nil {
 		if k := sess.Kernel(); k != nil && a.cfg.Auto.AfterError(ctx, k, *failure, emitSession) {
-			out.notes = append(out.notes, "The missing package has now been installed: run the code again.")
+			out.Note("The missing package has now been installed: run the code again.")
 		}
 	}
 	if class == ClassMemory || class == ClassKilled {
@@ -131,8 +122,10 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 			return llm.Message{}, true, fmt.Errorf("agent: restart the Python session: %w", err)
 		}
 	}
-	msg := reply(out.render(a.limits.MaxToolOutput))
-	msg.Images = out.images
+	msg := reply(render(&out, a.limits.MaxToolOutput))
+	if a.cfg.Vision {
+		msg.Images = visionImages(out.Images())
+	}
 	if class == "" {
 		r.failures, r.lastError, r.repeats = 0, "", 0
 		msg.Content = "[status: ok]\n" + msg.Content
@@ -160,99 +153,27 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 	return msg, false, nil
 }
 
-// resultText gathers what a cell did, for the model.
-type resultText struct {
-	stdout, stderr strings.Builder
-	results        []string
-	errText        string
-	files          []string
-	notes          []string
-	images         []llm.Image
-}
-
-func (o *resultText) add(ev session.Event, vision bool) {
-	switch ev.Type {
-	case session.EventStdout:
-		o.stdout.WriteString(ev.Text)
-	case session.EventStderr:
-		o.stderr.WriteString(ev.Text)
-	case session.EventDisplay:
-		o.results = append(o.results, o.describe(ev, vision))
-	case session.EventError:
-		o.errText = strings.Join(ev.Traceback, "\n")
-		if o.errText == "" {
-			o.errText = ev.EName + ": " + ev.EValue
-		}
-	case session.EventFile:
-		if ev.Change != "deleted" {
-			o.files = append(o.files, fmt.Sprintf("%s (%s, %s)", ev.Path, ev.Change, sandbox.FormatBytes(ev.Size)))
-		}
-	case session.EventInstall:
-		if ev.Phase == "failed" {
-			o.notes = append(o.notes, "install failed: "+ev.Message)
-		} else if ev.Phase == "installed" && ev.Version != "" {
-			o.notes = append(o.notes, fmt.Sprintf("installed %s %s", ev.Package, ev.Version))
-		}
-	}
-}
-
-// describe turns a display into text; images become a short description,
-// and go to vision models as themselves.
-func (o *resultText) describe(ev session.Event, vision bool) string {
-	for _, mime := range []string{"image/png", "image/jpeg"} {
-		s, ok := ev.Data[mime].(string)
-		if !ok {
-			continue
-		}
-		desc := "an image"
-		if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
-			if cfg, _, err := image.DecodeConfig(strings.NewReader(string(raw))); err == nil {
-				desc = fmt.Sprintf("a %dx%d %s image", cfg.Width, cfg.Height, strings.TrimPrefix(mime, "image/"))
-			}
-			if vision && len(o.images) < 4 {
-				o.images = append(o.images, llm.Image{MIME: mime, Data: raw})
-			}
-		}
-		text, _ := ev.Data["text/plain"].(string)
-		return fmt.Sprintf("[%s, shown to the user: %s]", desc, text)
-	}
-	if text, ok := ev.Data["text/plain"].(string); ok {
+// render is a cell's result as the model reads it.
+func render(o *session.Outcome, max int) string {
+	if text := o.Text(max); text != "" {
 		return text
 	}
-	return "[a rich display]"
+	return "(no output)"
 }
 
-// render formats the result within max bytes, keeping the head and tail of
-// long outputs.
-func (o *resultText) render(max int) string {
-	var parts []string
-	section := func(name, body string, share int) {
-		if body = strings.TrimRight(body, "\n"); body != "" {
-			parts = append(parts, name+":\n"+headTail(body, share))
+// maxVisionImages caps the images sent back to a model that can see.
+const maxVisionImages = 4
+
+// visionImages are the cell's images for a model that can see them.
+func visionImages(imgs []session.Image) []llm.Image {
+	var out []llm.Image
+	for _, img := range imgs {
+		if len(out) == maxVisionImages {
+			break
+		}
+		if img.MIME == "image/png" || img.MIME == "image/jpeg" {
+			out = append(out, llm.Image{MIME: img.MIME, Data: img.Data})
 		}
 	}
-	section("stdout", o.stdout.String(), max/2)
-	section("stderr", o.stderr.String(), max/4)
-	section("result", strings.Join(o.results, "\n"), max/4)
-	section("error", o.errText, max/4)
-	if len(o.files) > 0 {
-		parts = append(parts, "files: "+strings.Join(o.files, ", "))
-	}
-	for _, n := range o.notes {
-		parts = append(parts, "note: "+n)
-	}
-	if len(parts) == 0 {
-		return "(no output)"
-	}
-	return strings.Join(parts, "\n")
-}
-
-// headTail keeps the start and the end of s within max bytes.
-func headTail(s string, max int) string {
-	if len(s) <= max || max < 100 {
-		return s
-	}
-	half := max / 2
-	head, tail := s[:half], s[len(s)-half:]
-	return fmt.Sprintf("%s\n[... %d bytes omitted ...]\n%s", head, len(s)-2*half, tail)
+	return out
 }

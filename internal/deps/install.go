@@ -26,10 +26,10 @@ const DefaultIndexURL = "https://pypi.org/simple"
 
 // Install event phases, in the order they happen.
 const (
-	PhaseResolving   = "resolving"
-	PhaseDownloading = "downloading"
-	PhaseInstalled   = "installed"
-	PhaseFailed      = "failed"
+	PhaseResolving   = session.PhaseResolving
+	PhaseDownloading = session.PhaseDownloading
+	PhaseInstalled   = session.PhaseInstalled
+	PhaseFailed      = session.PhaseFailed
 )
 
 // Installer installs distributions into per-session package directories

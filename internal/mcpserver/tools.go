@@ -258,7 +258,7 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 			return nil, out, err
 		}
 		if note != "" {
-			col.notes = append(col.notes, note)
+			col.Note(note)
 		}
 		k := sess.Kernel()
 		if k == nil {
@@ -289,7 +289,7 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 				return nil, out, fmt.Errorf("the Python process had ended and could not be restarted: %w", rerr)
 			}
 			reason := strings.TrimSuffix(strings.TrimPrefix(err.Error(), session.ErrDead.Error()+" ("), ")")
-			col.notes = append(col.notes, "The Python process had ended ("+reason+
+			col.Note("The Python process had ended (" + reason +
 				") and was restarted before this call: earlier variables are gone, files remain.")
 		case errors.Is(err, session.ErrClosed):
 			// session() starts a new one and says so.
@@ -297,27 +297,28 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 			return nil, out, fmt.Errorf("cannot run the code: %w", err)
 		}
 	}
-	if col.failure != nil && s.cfg.Auto != nil {
+	if failure := col.Failure(); failure != nil && s.cfg.Auto != nil {
 		if sess := c.current(); sess != nil {
-			if k := sess.Kernel(); k != nil && s.cfg.Auto.AfterError(ctx, k, *col.failure, emit) {
-				col.notes = append(col.notes, "The missing package has now been installed: run the code again.")
+			if k := sess.Kernel(); k != nil && s.cfg.Auto.AfterError(ctx, k, *failure, emit) {
+				col.Note("The missing package has now been installed: run the code again.")
 			}
 		}
 	}
 	if done.Status == session.StatusDied {
 		if sess := c.current(); sess != nil {
 			if err := sess.Restart(ctx); err != nil {
-				col.notes = append(col.notes, "Restarting the Python process failed: "+err.Error())
+				col.Note("Restarting the Python process failed: " + err.Error())
 			} else {
-				col.notes = append(col.notes, "The Python process was restarted: variables are gone, workspace files and installed packages remain.")
+				col.Note("The Python process was restarted: variables are gone, workspace files and installed packages remain.")
 			}
 		}
 	}
 	out = col.output(done)
 	res := &mcp.CallToolResult{IsError: done.Status != session.StatusOK}
 	res.Content = append(res.Content, &mcp.TextContent{Text: col.text(done)})
-	for _, img := range col.images {
-		res.Content = append(res.Content, &mcp.ImageContent{Data: img.data, MIMEType: img.mime})
+	images, _ := col.images()
+	for _, img := range images {
+		res.Content = append(res.Content, &mcp.ImageContent{Data: img.Data, MIMEType: img.MIME})
 	}
 	return res, out, nil
 }

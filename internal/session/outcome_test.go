@@ -1,0 +1,54 @@
+package session
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image"
+	"image/png"
+	"strings"
+	"testing"
+)
+
+func TestOutcomeText(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 30, 20))); err != nil {
+		t.Fatal(err)
+	}
+	var o Outcome
+	for _, ev := range []Event{
+		{Type: EventStdout, Text: "hello\n"},
+		{Type: EventStderr, Text: "warn\n"},
+		{Type: EventDisplay, Data: map[string]any{"text/plain": "<Figure>", "image/png": base64.StdEncoding.EncodeToString(buf.Bytes())}},
+		{Type: EventDisplay, Data: map[string]any{"text/plain": "42"}},
+		{Type: EventError, EName: "ValueError", EValue: "bad", Traceback: []string{"Traceback:", "ValueError: bad"}},
+		{Type: EventFile, Path: "a.csv", Size: 2048, Change: "created"},
+		{Type: EventFile, Path: "old.txt", Change: "deleted"},
+		{Type: EventInstall, Phase: PhaseInstalled, Package: "humanize", Version: "4.1"},
+		{Type: EventInstall, Phase: PhaseFailed, Message: "no such package"},
+	} {
+		o.Add(ev)
+	}
+	want := "stdout:\nhello\nstderr:\nwarn\nresult:\n[image 1: 30x20 png] <Figure>\n42\nerror:\nTraceback:\nValueError: bad\n" +
+		"files: a.csv (created, 2.0 KiB), old.txt (deleted)\ninstalled: humanize 4.1\nnote: install failed: no such package"
+	if got := o.Text(0); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if imgs := o.Images(); len(imgs) != 1 || imgs[0].Width != 30 || imgs[0].Height != 20 {
+		t.Errorf("images %+v", imgs)
+	}
+	if f := o.Failure(); f == nil || f.EName != "ValueError" {
+		t.Errorf("failure %+v", f)
+	}
+}
+
+func TestOutcomeKeepsHeadAndTail(t *testing.T) {
+	var o Outcome
+	o.Add(Event{Type: EventStdout, Text: "START" + strings.Repeat("x", 10000) + "END"})
+	got := o.Text(2000)
+	if !strings.HasPrefix(got, "stdout:\nSTART") || !strings.HasSuffix(got, "END") || !strings.Contains(got, "bytes omitted") || len(got) > 1200 {
+		t.Errorf("%d bytes: %.80q ... %.40q", len(got), got, got[len(got)-40:])
+	}
+	if (&Outcome{}).Text(100) != "" {
+		t.Error("an empty outcome has text")
+	}
+}
