@@ -16,23 +16,31 @@ import (
 // ListConversations returns conversations, the most recently updated
 // first.
 func (s *Store) ListConversations(ctx context.Context, limit, offset int) ([]ConversationSummary, error) {
+	return s.listConversations(ctx, "", nil, limit, offset)
+}
+
+// listConversations lists the conversations a WHERE clause on c selects.
+func (s *Store) listConversations(ctx context.Context, where string, args []any, limit, offset int) ([]ConversationSummary, error) {
 	if limit <= 0 {
 		limit = 50
 	}
 	if offset < 0 {
 		offset = 0
 	}
+	if where != "" {
+		where = "WHERE " + where
+	}
 	rows, err := s.query(ctx, `SELECT c.id, c.kind, c.title, c.provider, c.model, c.created_at, c.updated_at, c.bytes,
 		(SELECT COUNT(*) FROM tasks t WHERE t.conversation_id = c.id),
 		(SELECT COUNT(*) FROM cells x WHERE x.conversation_id = c.id),
 		COALESCE((SELECT t.status FROM tasks t WHERE t.conversation_id = c.id ORDER BY t.seq DESC LIMIT 1),
 			(SELECT x.status FROM cells x WHERE x.conversation_id = c.id ORDER BY x.seq DESC LIMIT 1), '')
-		FROM conversations c ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?`, limit, offset)
+		FROM conversations c `+where+` ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list: %w", err)
 	}
 	defer rows.Close()
-	var out []ConversationSummary
+	out := []ConversationSummary{}
 	for rows.Next() {
 		var c ConversationSummary
 		var created, updated int64

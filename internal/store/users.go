@@ -373,34 +373,7 @@ func (s *Store) ConversationUser(ctx context.Context, convID string) (userID, ki
 
 // ListUserConversations is ListConversations for one user's conversations.
 func (s *Store) ListUserConversations(ctx context.Context, userID string, limit, offset int) ([]ConversationSummary, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	if offset < 0 {
-		offset = 0
-	}
-	rows, err := s.query(ctx, `SELECT c.id, c.kind, c.title, c.provider, c.model, c.created_at, c.updated_at, c.bytes,
-		(SELECT COUNT(*) FROM tasks t WHERE t.conversation_id = c.id),
-		(SELECT COUNT(*) FROM cells x WHERE x.conversation_id = c.id),
-		COALESCE((SELECT t.status FROM tasks t WHERE t.conversation_id = c.id ORDER BY t.seq DESC LIMIT 1),
-			(SELECT x.status FROM cells x WHERE x.conversation_id = c.id ORDER BY x.seq DESC LIMIT 1), '')
-		FROM conversations c WHERE c.user_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?`, userID, limit, offset)
-	if err != nil {
-		return nil, fmt.Errorf("store: list: %w", err)
-	}
-	defer rows.Close()
-	out := []ConversationSummary{}
-	for rows.Next() {
-		var c ConversationSummary
-		var created, updated int64
-		if err := rows.Scan(&c.ID, &c.Kind, &c.Title, &c.Provider, &c.Model, &created, &updated, &c.Bytes,
-			&c.Tasks, &c.Cells, &c.Status); err != nil {
-			return nil, fmt.Errorf("store: list: %w", err)
-		}
-		c.CreatedAt, c.UpdatedAt = fromMillis(created), fromMillis(updated)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return s.listConversations(ctx, "c.user_id = ?", []any{userID}, limit, offset)
 }
 
 // Day is the UTC date of t, as token usage is counted.
