@@ -421,6 +421,9 @@ func TestPathEscapes(t *testing.T) {
 func TestInstallRefused(t *testing.T) {
 	srv := newServer(t, nil)
 	if srv.cfg.Auto == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv is not installed on CI: scripts/setup must install it")
+		}
 		t.Skip("uv is not installed: run scripts/setup")
 	}
 	cs := connect(t, srv)
@@ -461,6 +464,9 @@ func TestInstallFromPyPI(t *testing.T) {
 	}
 	srv := newServer(t, nil)
 	if srv.cfg.Auto == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv is not installed on CI: scripts/setup must install it")
+		}
 		t.Skip("uv is not installed: run scripts/setup")
 	}
 	cs := connect(t, srv)
