@@ -81,11 +81,8 @@ func (s *Server) workspaceUsage(u *store.User) int64 {
 		if k == nil {
 			continue
 		}
-		files, _ := k.Workspace().List()
-		for _, f := range files {
-			if !f.IsDir {
-				n += f.Size
-			}
+		if used, err := k.Workspace().Usage(); err == nil {
+			n += used
 		}
 	}
 	return n

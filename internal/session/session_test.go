@@ -621,3 +621,19 @@ func TestColdSessionsDoNotPreload(t *testing.T) {
 		t.Errorf("cold session preloaded: %q", got)
 	}
 }
+
+func TestWorkspaceUsage(t *testing.T) {
+	k := start(t, config(t))
+	before, err := k.Workspace().Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell(t, k, "open('big.bin', 'wb').write(b'x' * (3 << 20))")
+	after, err := k.Workspace().Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := after - before; grew < 3<<20 || grew > 4<<20 {
+		t.Errorf("usage grew by %d bytes for a 3 MiB file", grew)
+	}
+}
