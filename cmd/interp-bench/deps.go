@@ -580,7 +580,7 @@ func (d *depsBench) dir(kind string) (string, error) {
 }
 
 func (d *depsBench) installer(cache, index string) *deps.Installer {
-	return &deps.Installer{UV: d.rt.UV, Python: d.rt.Executable, CacheDir: cache, IndexURL: index, Map: d.m, Timeout: 2 * time.Minute}
+	return &deps.Installer{UV: d.rt.UV, Python: d.rt.Executable, BaseLock: d.rt.BaseLock(), CacheDir: cache, IndexURL: index, Map: d.m, Timeout: 2 * time.Minute}
 }
 
 // timeInstall runs in.Install into a new package directory, checks that
@@ -742,7 +742,7 @@ new, empty package directory, after %d warm-up rounds, rotating the order of:
   `+"`uv pip install --no-deps`"+` of the pinned version, not offline (a
   session's install of a package the running server has installed before);
 - `+"`Installer.Install`"+` on a new Installer sharing the cache, which first
-  lists the base environment (`+"`uv pip freeze`"+`) and resolves
+  reads the base environment's lock file and resolves
   (`+"`uv pip compile`"+`), then installs (the first install of a package
   after the server started, its wheel already cached).
 
@@ -839,9 +839,9 @@ package directory with a new, empty cache:
 
 - the baseline, plain uv, with the same user and environment:
   `+"`uv pip install --target DIR --python PY --cache-dir EMPTY %s`"+`;
-- `+"`Installer.Install`"+` on a new Installer, which lists the base
-  environment, resolves against it with `+"`uv pip compile`"+`, then installs
-  the pinned versions with `+"`uv pip install --no-deps`"+`: three uv runs.
+- `+"`Installer.Install`"+` on a new Installer, which reads the base
+  environment's lock file, resolves against it with `+"`uv pip compile`"+`, then
+  installs the pinned versions with `+"`uv pip install --no-deps`"+`: two uv runs.
 
 %d rounds after a warm-up round, alternating which goes first. Network times
 vary from run to run: compare the ratio.

@@ -47,6 +47,7 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 		Python:   rt.Executable,
 		CacheDir: filepath.Join(session.DefaultStateDir(), "uv-cache"),
 		IndexURL: d.indexURL,
+		BaseLock: rt.BaseLock(),
 		Map:      m,
 	}}, nil
 }

@@ -56,6 +56,10 @@ type Installer struct {
 	// Allow, when not nil, is the only distributions that may be
 	// installed (allow-list mode). Names are compared normalized.
 	Allow []string
+	// BaseLock, if set, is the lock file the base environment was built
+	// from (pinned name==version lines): read instead of asking uv to list
+	// the environment, which costs every new Installer a uv run.
+	BaseLock string
 	// Map supplies the deny list of known malicious names.
 	Map *Map
 	// Timeout bounds one install; two minutes if zero.
@@ -269,9 +273,11 @@ func (in *Installer) prepare(ctx context.Context) error {
 	if err := chownForUV(in.CacheDir); err != nil {
 		return err
 	}
-	out, err := in.run(ctx, nil, "pip", "freeze", "--python", in.Python, "--no-config")
-	if err != nil {
-		return fmt.Errorf("list the base environment: %w", err)
+	out, err := os.ReadFile(in.BaseLock)
+	if in.BaseLock == "" || err != nil {
+		if out, err = in.run(ctx, nil, "pip", "freeze", "--python", in.Python, "--no-config"); err != nil {
+			return fmt.Errorf("list the base environment: %w", err)
+		}
 	}
 	base := make(map[string]string)
 	var lines []string

@@ -56,7 +56,7 @@ func installer(t testing.TB, index string) *deps.Installer {
 		t.Fatal(err)
 	}
 	cache := filepath.Join(siteDir(t), "cache")
-	return &deps.Installer{UV: rt.UV, Python: rt.Executable, CacheDir: cache, IndexURL: index, Map: m, Timeout: time.Minute}
+	return &deps.Installer{UV: rt.UV, Python: rt.Executable, BaseLock: rt.BaseLock(), CacheDir: cache, IndexURL: index, Map: m, Timeout: time.Minute}
 }
 
 // siteDir is a package directory uv, running unprivileged, can write.

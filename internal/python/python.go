@@ -74,6 +74,15 @@ func (r *Runtime) Packages() []string {
 	return out
 }
 
+// BaseLock returns the lock file the set-up script built the base
+// environment from, or "" for a bare system Python.
+func (r *Runtime) BaseLock() string {
+	if r.Env == "" {
+		return ""
+	}
+	return filepath.Join(r.Env, ".interp-lock")
+}
+
 // Validate checks that the runtime lives where sandboxes can see it.
 func (r *Runtime) Validate() error {
 	for _, p := range append([]string{r.Executable}, r.ReadOnly...) {
