@@ -288,10 +288,34 @@ parameters = { "path.id" = %q }
 	)
 	cmd.Env = append(os.Environ(), "SCHEMATHESIS_HOOKS=", "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("schemathesis: %v\n%s\nserver errors:\n%s", err, tail(string(out), 150), grepLines(e.logs.String(), `"level":"ERROR"`))
+	// The verdict that matters is the server's own: no request answered
+	// with a 5xx, and enough requests to mean something. schemathesis can
+	// also fail on a bug of its own in one operation (hypothesis has had
+	// "AST constructor recursion depth mismatch"): that is logged, while a
+	// failed check fails the test.
+	requests, serverErrors := 0, 0
+	for _, l := range strings.Split(e.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) != nil || m["msg"] != "request" {
+			continue
+		}
+		requests++
+		if status, _ := m["status"].(float64); status >= 500 {
+			serverErrors++
+		}
 	}
-	t.Logf("schemathesis:\n%s", tail(string(out), 25))
+	switch {
+	case serverErrors > 0:
+		t.Fatalf("%d of %d requests got a 5xx\n%s\nserver errors:\n%s", serverErrors, requests, tail(string(out), 150), grepLines(e.logs.String(), `"level":"ERROR"`))
+	case err != nil && (strings.Contains(string(out), "FAILURES") || !strings.Contains(string(out), "Runtime Error")):
+		t.Fatalf("schemathesis: %v\n%s", err, tail(string(out), 150))
+	case err != nil:
+		t.Logf("schemathesis had an internal error of its own; no 5xx in %d requests:\n%s", requests, tail(string(out), 40))
+	}
+	if requests < 200 {
+		t.Fatalf("only %d requests reached the server: the fuzzing did not run", requests)
+	}
+	t.Logf("schemathesis, %d requests:\n%s", requests, tail(string(out), 25))
 	if os.Getenv("INTERP_TEST_DEBUG") != "" {
 		counts := map[string]int{}
 		for _, l := range strings.Split(e.logs.String(), "\n") {
