@@ -100,7 +100,9 @@ type Kernel struct {
 	closed chan struct{}
 	// readerDone is closed when the event pipe reached EOF or failed.
 	readerDone chan struct{}
-	readErr    error
+	// watched is closed once the process is reaped and reason is set.
+	watched chan struct{}
+	readErr error
 
 	run     sync.Mutex // held while a cell runs
 	cellSeq atomic.Int64
@@ -142,6 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		frames:     make(chan message, 256),
 		closed:     make(chan struct{}),
 		readerDone: make(chan struct{}),
+		watched:    make(chan struct{}),
 	}
 	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
 		// Caches go to /tmp, not into the user's workspace.
@@ -267,6 +270,7 @@ func (k *Kernel) watch() {
 		k.reason = reason
 	}
 	k.mu.Unlock()
+	close(k.watched)
 }
 
 func describeExit(res *sandbox.Result, err error) string {
@@ -289,11 +293,12 @@ func describeExit(res *sandbox.Result, err error) string {
 // deathReason waits briefly for the process to be reaped and says why it
 // ended.
 func (k *Kernel) deathReason() string {
+	// The watcher sets the reason once the sandbox is reaped; waiting on
+	// the process alone would race it.
 	select {
-	case <-k.proc.Exited():
+	case <-k.watched:
 	case <-time.After(2 * time.Second):
 	}
-	_, _ = k.proc.Wait()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.reason
