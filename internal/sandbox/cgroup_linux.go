@@ -36,6 +36,10 @@ type cgroupDriver interface {
 	sweep()
 	// removeParent removes the parent cgroup if no sandbox uses it.
 	removeParent()
+	// cloneInto reports whether children are created directly in their
+	// cgroup (CLONE_INTO_CGROUP, cgroup v2 on Linux 5.7+), rather than
+	// moved there after they start.
+	cloneInto() bool
 }
 
 // newCgroupDriver picks v2 on unified hosts and v1 on legacy and hybrid
@@ -49,7 +53,7 @@ func newCgroupDriver() (cgroupDriver, error) {
 		if delegated != "" {
 			parent = filepath.Join("/", delegated, cgroupParent)
 		}
-		d = &cgroupV2{parent: parent}
+		d = &cgroupV2{parent: parent, into: kernelAtLeast(5, 7)}
 	} else {
 		v1, err := newCgroupV1(delegated)
 		if err != nil {
@@ -67,6 +71,27 @@ func newCgroupDriver() (cgroupDriver, error) {
 	}
 	_ = g.destroy()
 	return d, nil
+}
+
+// kernelAtLeast reports whether the running kernel is version major.minor
+// or later.
+func kernelAtLeast(major, minor int) bool {
+	var u syscall.Utsname
+	if syscall.Uname(&u) != nil {
+		return false
+	}
+	var b strings.Builder
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b.WriteByte(byte(c))
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(b.String(), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
 
 // aliveOwner reports whether the interp that named a cgroup "sbx-PID-N"
@@ -179,17 +204,18 @@ func (d *cgroupV1) create(name string, l Limits) (group, error) {
 		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
 	}
 	path := d.path(name)
-	cg, err := cgroup1.New(path, res, cgroup1.WithHierarchy(d.hierarchy))
-	if err != nil {
+	if _, err := cgroup1.New(path, res, cgroup1.WithHierarchy(d.hierarchy)); err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", name, err)
 	}
-	g := &groupV1{cg: cg}
-	for _, s := range []cgroup1.Name{cgroup1.Memory, cgroup1.Pids} {
-		p, _ := path(s)
-		g.dirs = append(g.dirs, filepath.Join(cgroupRoot, string(s), p))
+	g := &groupV1{}
+	for _, sub := range v1Subsystems {
+		p, _ := path(sub)
+		g.dirs = append(g.dirs, filepath.Join(cgroupRoot, string(sub), p))
 	}
 	return g, nil
 }
+
+func (d *cgroupV1) cloneInto() bool { return false }
 
 func (d *cgroupV1) sweep() {
 	for s, parent := range d.parents {
@@ -210,32 +236,28 @@ func (d *cgroupV1) removeParent() {
 	}
 }
 
+// groupV1 reads and removes the cgroup directly rather than through
+// containerd's cgroup1, whose Stat parses every statistics file and whose
+// Delete walks each hierarchy first: a sandbox's teardown needs two
+// numbers and four rmdirs.
 type groupV1 struct {
-	cg   cgroup1.Cgroup
-	dirs []string // memory and pids directories
+	dirs []string // per v1Subsystems: memory, pids, cpu, cpuacct
 }
 
 func (g *groupV1) add(pid int) error {
-	if err := g.cg.AddProc(uint64(pid)); err != nil {
-		return fmt.Errorf("add process to cgroup: %w", err)
+	b := []byte(strconv.Itoa(pid))
+	for _, d := range g.dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), b, 0); err != nil {
+			return fmt.Errorf("add process to cgroup: %w", err)
+		}
 	}
 	return nil
 }
 
 func (g *groupV1) usage() (time.Duration, int64) {
-	m, err := g.cg.Stat(cgroup1.IgnoreNotExist)
-	if err != nil {
-		return 0, 0
-	}
-	var cpu time.Duration
-	var peak int64
-	if m.CPU != nil && m.CPU.Usage != nil {
-		cpu = time.Duration(m.CPU.Usage.Total)
-	}
-	if m.Memory != nil && m.Memory.Usage != nil {
-		peak = int64(m.Memory.Usage.Max)
-	}
-	return cpu, peak
+	cpu, _ := readUint(filepath.Join(g.dirs[3], "cpuacct.usage"))
+	peak, _ := readUint(filepath.Join(g.dirs[0], "memory.max_usage_in_bytes"))
+	return time.Duration(cpu), int64(peak)
 }
 
 func (g *groupV1) oomKilled() bool {
@@ -253,17 +275,51 @@ func (g *groupV1) kill() {
 
 func (g *groupV1) destroy() error {
 	g.kill()
-	if err := g.cg.Delete(); err != nil {
+	var errs []error
+	for _, d := range g.dirs {
+		if err := removeCgroup(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}
 	return nil
+}
+
+// removeCgroup removes an empty cgroup directory. The kernel refuses
+// (EBUSY) while a killed process is still exiting, so it retries briefly.
+func removeCgroup(dir string) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, syscall.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// readUint reads a file holding one number.
+func readUint(file string) (uint64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
 // cgroupV2 places each sandbox in cgroupRoot/interp/NAME on the unified
 // hierarchy, or under a delegated parent.
 type cgroupV2 struct {
 	parent string // below the mount, such as /interp
+	into   bool   // the kernel has CLONE_INTO_CGROUP
 }
+
+func (d cgroupV2) cloneInto() bool { return d.into }
 
 func (d cgroupV2) create(name string, l Limits) (group, error) {
 	mem := l.Memory
@@ -299,6 +355,15 @@ func (d cgroupV2) removeParent() { _ = os.Remove(filepath.Join(cgroupRoot, d.par
 type groupV2 struct {
 	m   *cgroup2.Manager
 	dir string
+}
+
+// open opens the cgroup's directory, for CLONE_INTO_CGROUP.
+func (g *groupV2) open() (*os.File, error) {
+	f, err := os.OpenFile(g.dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	return f, nil
 }
 
 func (g *groupV2) add(pid int) error {

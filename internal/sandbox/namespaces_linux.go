@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,8 @@ type Namespaces struct {
 	// init is the program each sandbox starts as, kept open so that the
 	// sandbox's IDs need no path to it; see openInit.
 	init *os.File
+	// seccomp is the filter every sandbox's init loads, assembled once.
+	seccomp []sandboxinit.SockFilter
 
 	mu     sync.Mutex
 	procs  map[*Process]struct{}
@@ -54,12 +57,17 @@ func NewNamespaces() (*Namespaces, error) {
 	}
 	// Sandboxes of an interp that was killed leave empty cgroups behind.
 	cg.sweep()
+	prog, err := seccompProgram()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	init, err := openInit()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	n := &Namespaces{
 		init:    init,
+		seccomp: prog,
 		cgroups: cg,
 		root:    os.Geteuid() == 0,
 		// Host IDs nobody uses: 2^31 upwards, two per sandbox.
@@ -198,6 +206,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		OpenFiles:  limits.OpenFiles,
 		DropToUser: n.root,
 		NFiles:     len(spec.ExtraFiles),
+		Seccomp:    n.seccomp,
 	}
 	if limits.CPUTime > 0 {
 		// A little over the budget: the poller should normally win and
@@ -207,19 +216,38 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if is.Dir == "" {
 		is.Dir = WorkspaceDir
 	}
-
-	cg, err := n.cgroups.create(fmt.Sprintf("sbx-%d-%d", os.Getpid(), id), limits)
+	payload, err := json.Marshal(&is)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, fmt.Errorf("sandbox: encode spec: %w", err)
 	}
+	if len(payload) > sandboxinit.MaxSpec {
+		return nil, fmt.Errorf("sandbox: files and arguments take %d bytes, over the %d-byte limit", len(payload), sandboxinit.MaxSpec)
+	}
+
+	cgName := fmt.Sprintf("sbx-%d-%d", os.Getpid(), id)
+	var cg group
 	var cleanups []func()
 	fail := func(err error) (*Process, error) {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
-		cg.kill()
-		_ = cg.destroy()
+		if cg != nil {
+			cg.kill()
+			_ = cg.destroy()
+		}
 		return nil, err
+	}
+	// On cgroup v2 the child is born in its cgroup (CLONE_INTO_CGROUP), so
+	// the cgroup comes first; on v1 it is made while the child starts up.
+	var cgDir *os.File
+	if n.cgroups.cloneInto() {
+		if cg, err = n.cgroups.create(cgName, limits); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+		if cgDir, err = cg.(*groupV2).open(); err != nil {
+			return fail(fmt.Errorf("sandbox: %w", err))
+		}
+		cleanups = append(cleanups, func() { cgDir.Close() })
 	}
 
 	// Pipes: the spec goes in, a status comes out (EOF means the program
@@ -252,6 +280,10 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 			Setsid:    true, // no controlling terminal: no TIOCSTI into ours
 		},
 	}
+	if cgDir != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgDir.Fd())
+	}
 	if n.root {
 		base := n.hostBase(id)
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxinit.UID, HostID: int(base + 1), Size: 1}}
@@ -268,7 +300,6 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	p := &Process{
 		cmd:     cmd,
 		limits:  limits,
-		group:   cg,
 		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
 		started: time.Now(),
@@ -282,17 +313,30 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 	// From here on the child exists: failures must kill it too.
 	cleanups = append(cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if cgDir != nil {
+		cgDir.Close()
+	}
 	specR.Close()
 	statusW.Close()
 	lifeR.Close()
 
-	// The child blocks reading the spec until it is in its cgroup, so no
-	// process of the sandbox ever runs unlimited.
-	if err := cg.add(cmd.Process.Pid); err != nil {
-		return fail(fmt.Errorf("sandbox: %w", err))
-	}
-	if err := json.NewEncoder(specW).Encode(&is); err != nil {
+	// The init builds the sandbox from the spec while, on v1, the cgroup is
+	// made and the child put in it; only then may it execute the program.
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(payload)))
+	if _, err := specW.Write(append(size[:], payload...)); err != nil {
 		return fail(fmt.Errorf("sandbox: send spec: %w", err))
+	}
+	if cg == nil {
+		if cg, err = n.cgroups.create(cgName, limits); err != nil {
+			return fail(fmt.Errorf("sandbox: %w", err))
+		}
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			return fail(fmt.Errorf("sandbox: %w", err))
+		}
+	}
+	if _, err := specW.Write([]byte{sandboxinit.Go}); err != nil {
+		return fail(fmt.Errorf("sandbox: start: %w", err))
 	}
 	specW.Close()
 	msg, err := io.ReadAll(io.LimitReader(statusR, 64<<10))
@@ -304,6 +348,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return fail(fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg))))
 	}
 
+	p.group = cg
 	p.workspace = fmt.Sprintf("/proc/%d/root%s", cmd.Process.Pid, WorkspaceDir)
 	p.uid, p.gid = os.Getuid(), os.Getgid()
 	if n.root {

@@ -1,9 +1,11 @@
 package sandboxinit
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,19 +45,15 @@ func runInit(nfiles int) error {
 	for _, fd := range []int{specFD, statusFD, lifeFD} {
 		unix.CloseOnExec(fd)
 	}
-	var s Spec
-	// The parent sends the spec only once this process is in its cgroup.
-	if err := json.NewDecoder(os.NewFile(uintptr(specFD), "spec")).Decode(&s); err != nil {
+	specPipe := os.NewFile(uintptr(specFD), "spec")
+	s, err := readSpec(specPipe)
+	if err != nil {
 		return fmt.Errorf("read spec: %w", err)
-	}
-	// A cgroup namespace rooted at the sandbox's own cgroup.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("cgroup namespace: %w", err)
 	}
 	if err := unix.Sethostname([]byte("sandbox")); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
-	if err := setupRoot(&s); err != nil {
+	if err := setupRoot(s); err != nil {
 		return fmt.Errorf("filesystem: %w", err)
 	}
 	if err := loopbackUp(); err != nil {
@@ -64,12 +62,21 @@ func runInit(nfiles int) error {
 	// No nested user namespaces: seccomp refuses them too, this is depth.
 	_ = os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0"), 0)
 
-	if err := setRlimits(&s); err != nil {
+	if err := setRlimits(s); err != nil {
 		return err
 	}
-	rulesetFD, llFlags, err := landlockRuleset(&s)
+	rulesetFD, llFlags, err := landlockRuleset(s)
 	if err != nil {
 		return fmt.Errorf("landlock: %w", err)
+	}
+	// Everything so far ran while the parent set up the cgroups; from here
+	// on the process must be in them.
+	if err := awaitGo(specPipe); err != nil {
+		return err
+	}
+	// A cgroup namespace rooted at the sandbox's own cgroup.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("cgroup namespace: %w", err)
 	}
 	if err := dropPrivileges(s.DropToUser); err != nil {
 		return fmt.Errorf("drop privileges: %w", err)
@@ -90,7 +97,7 @@ func runInit(nfiles int) error {
 		}
 		unix.Close(rulesetFD)
 	}
-	if err := loadSeccomp(); err != nil {
+	if err := loadSeccomp(s.Seccomp); err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}
 	if err := unix.Chdir(s.Dir); err != nil {
@@ -103,6 +110,37 @@ func runInit(nfiles int) error {
 	// The user's files move down to 3, 4, ...; ours are close-on-exec.
 	err = unix.Exec(path, s.Argv, s.Env)
 	return fmt.Errorf("execute %s: %w", s.Argv[0], err)
+}
+
+// readSpec reads the spec: its length, then its JSON.
+func readSpec(r io.Reader) (*Spec, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > MaxSpec {
+		return nil, fmt.Errorf("spec of %d bytes exceeds %d", size, MaxSpec)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// awaitGo blocks until the parent has put this process in its cgroups. The
+// pipe closing without the byte means the parent gave up.
+func awaitGo(r io.Reader) error {
+	var b [1]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil || b[0] != Go {
+		return errors.New("parent did not confirm the cgroups")
+	}
+	return nil
 }
 
 func setRlimits(s *Spec) error {

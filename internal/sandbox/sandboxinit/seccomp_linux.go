@@ -1,86 +1,29 @@
 package sandboxinit
 
 import (
-	"fmt"
+	"errors"
+	"unsafe"
 
-	seccomp "github.com/elastic/go-seccomp-bpf"
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
 )
 
-// deniedSyscalls are refused with EPERM. The list follows Docker's default
-// profile: calls that change the system, reach into other processes, or
-// widen the kernel's attack surface, none of which Python code needs.
-var deniedSyscalls = []string{
-	// Mounts and roots.
-	"mount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig",
-	"fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-	// Namespaces.
-	"setns", "unshare",
-	// Other processes.
-	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-	// The kernel itself.
-	"kexec_load", "kexec_file_load", "init_module", "finit_module",
-	"delete_module", "reboot", "swapon", "swapoff", "syslog", "acct",
-	"iopl", "ioperm", "bpf", "perf_event_open", "userfaultfd",
-	"io_uring_setup", "io_uring_enter", "io_uring_register",
-	// Keys, clocks, quotas and handles.
-	"keyctl", "add_key", "request_key", "settimeofday", "clock_settime",
-	"clock_adjtime", "adjtimex", "quotactl", "quotactl_fd",
-	"open_by_handle_at", "name_to_handle_at", "lookup_dcookie",
-	"fanotify_init", "vhangup", "personality", "uselib", "ustat", "sysfs",
-	"nfsservctl", "_sysctl", "create_module", "get_kernel_syms", "query_module",
-}
-
-// namespaceFlags are the clone flags that create namespaces.
-const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
-	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP |
-	unix.CLONE_NEWTIME
-
-// seccompPolicy is the deny-list filter every sandboxed program runs under.
-func seccompPolicy() (seccomp.Policy, error) {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return seccomp.Policy{}, fmt.Errorf("seccomp: %w", err)
+// loadSeccomp installs the parent's filter on the calling thread, which
+// must be the one that executes the program. No filter is an error: a
+// sandbox never runs without one.
+func loadSeccomp(prog []SockFilter) error {
+	if len(prog) == 0 || len(prog) > 0xffff {
+		return errors.New("no usable filter in the spec")
 	}
-	// Names missing on this architecture have no number to deny.
-	names := make([]string, 0, len(deniedSyscalls))
-	for _, n := range deniedSyscalls {
-		if _, ok := info.SyscallNames[n]; ok {
-			names = append(names, n)
-		}
+	filter := make([]unix.SockFilter, len(prog))
+	for i, f := range prog {
+		filter[i] = unix.SockFilter{Code: f.Code, Jt: f.Jt, Jf: f.Jf, K: f.K}
 	}
-	eperm := seccomp.ActionErrno | seccomp.Action(unix.EPERM)
-	return seccomp.Policy{
-		DefaultAction: seccomp.ActionAllow,
-		Syscalls: []seccomp.SyscallGroup{
-			{Names: names, Action: eperm},
-			{
-				// clone3 passes its flags in memory, out of a filter's
-				// reach. ENOSYS, unlike EPERM, makes the C library fall
-				// back to clone, whose flags we can check.
-				Names:  []string{"clone3"},
-				Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS),
-			},
-			{
-				NamesWithCondtions: []seccomp.NameWithConditions{{
-					Name: "clone",
-					Conditions: seccomp.ArgumentConditions{{
-						Argument: 0, Operation: seccomp.BitsSet, Value: namespaceFlags,
-					}},
-				}},
-				Action: eperm,
-			},
-		},
-	}, nil
-}
-
-// loadSeccomp installs the filter on the calling thread, which must be the
-// one that executes the program.
-func loadSeccomp() error {
-	policy, err := seccompPolicy()
-	if err != nil {
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return err
 	}
-	return seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: true, Policy: policy})
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		return e
+	}
+	return nil
 }

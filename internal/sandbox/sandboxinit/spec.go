@@ -13,6 +13,12 @@ package sandboxinit
 // init. Its value is the number of the program's own extra files.
 const Env = "_INTERP_SANDBOX_INIT"
 
+// Go is the byte that lets the init execute the program.
+const Go = 'g'
+
+// MaxSpec bounds the spec's encoded size.
+const MaxSpec = 64 << 20
+
 // The sandbox user and group.
 const (
 	UID = 1000
@@ -38,7 +44,11 @@ type File struct {
 	Data []byte
 }
 
-// Spec is what the parent tells a sandbox's init, as JSON on a pipe.
+// Spec is what the parent tells a sandbox's init, as JSON on a pipe after
+// its length (4 bytes, big-endian). Once the init is in its cgroups, the
+// parent writes one more byte, Go, and only then does the init execute
+// the program: building the sandbox overlaps with the parent's cgroup work,
+// and nothing untrusted ever runs outside the limits.
 type Spec struct {
 	Argv      []string
 	Env       []string
@@ -56,4 +66,14 @@ type Spec struct {
 	// NFiles counts the program's own files, at fds 3..3+NFiles-1. The
 	// init's pipes follow: the spec, the status and the lifeline.
 	NFiles int
+	// Seccomp is the filter the program runs under, assembled by the
+	// parent. The init refuses to execute anything without one.
+	Seccomp []SockFilter
+}
+
+// SockFilter is one classic BPF instruction, as struct sock_filter.
+type SockFilter struct {
+	Code   uint16
+	Jt, Jf uint8
+	K      uint32
 }
