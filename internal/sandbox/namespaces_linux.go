@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/interp-dev/interp/internal/sandbox/sandboxinit"
+	"github.com/interp-dev/interp/internal/sandbox/spawner"
 )
 
 // Namespaces is the Linux backend: namespaces, a fresh root filesystem,
@@ -31,8 +32,11 @@ type Namespaces struct {
 
 	// spawn runs functions on one OS thread that never exits: a child's
 	// parent-death signal fires when the thread that forked it exits, so
-	// forking from a pool thread could kill sandboxes at random.
+	// forking from a pool thread could kill the spawner at random.
 	spawn chan func()
+	// sp starts the sandboxes; see package spawner.
+	spawnerMu sync.Mutex
+	sp        *spawner.Client
 	// init is the program each sandbox starts as, kept open so that the
 	// sandbox's IDs need no path to it; see openInit.
 	init *os.File
@@ -75,18 +79,51 @@ func NewNamespaces() (*Namespaces, error) {
 		spawn:  make(chan func()),
 		procs:  make(map[*Process]struct{}),
 	}
-	go n.spawner()
+	go n.spawnThread()
+	// Started now, so that a host that cannot run it fails here and the
+	// first sandbox starts as fast as the rest.
+	if _, err := n.spawner(); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	return n, nil
 }
 
 // Name implements Backend.
 func (n *Namespaces) Name() string { return "namespaces" }
 
-func (n *Namespaces) spawner() {
+func (n *Namespaces) spawnThread() {
 	runtime.LockOSThread() // never unlocked: this thread lives as long as the process
 	for f := range n.spawn {
 		f()
 	}
+}
+
+// spawner returns the running spawner, starting a new one if there is
+// none or the last one died (its sandboxes died with it).
+func (n *Namespaces) spawner() (*spawner.Client, error) {
+	n.spawnerMu.Lock()
+	defer n.spawnerMu.Unlock()
+	if n.sp != nil {
+		select {
+		case <-n.sp.Done():
+			_ = n.sp.Close()
+			n.sp = nil
+		default:
+			return n.sp, nil
+		}
+	}
+	c, err := spawner.Start(n.init, func(cmd *exec.Cmd) error {
+		// The spawner dies with the thread that starts it: this one.
+		started := make(chan error, 1)
+		n.spawn <- func() { started <- cmd.Start() }
+		return <-started
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.sp = c
+	return c, nil
 }
 
 // Close kills every running sandbox and waits for them to be cleaned up.
@@ -108,6 +145,12 @@ func (n *Namespaces) Close() error {
 	for _, p := range procs {
 		<-p.done
 	}
+	n.spawnerMu.Lock()
+	if n.sp != nil {
+		_ = n.sp.Close()
+		n.sp = nil
+	}
+	n.spawnerMu.Unlock()
 	n.cgroups.removeParent()
 	return n.init.Close()
 }
@@ -266,53 +309,58 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
-	cleanups = append(cleanups, func() { lifeR.Close() })
+	cleanups = append(cleanups, func() { lifeR.Close(); lifeW.Close() })
 
-	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", n.init.Fd()),
+	req := spawner.Request{
 		Args:       []string{"interp-sandbox"},
 		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, len(spec.ExtraFiles))},
-		ExtraFiles: append(append([]*os.File{}, spec.ExtraFiles...), specR, statusW, lifeR),
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
-				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-			Pdeathsig: syscall.SIGKILL,
-			Setsid:    true, // no controlling terminal: no TIOCSTI into ours
-		},
-	}
-	if cgDir != nil {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(cgDir.Fd())
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		ExtraFiles: len(spec.ExtraFiles) + 3,
+		CgroupFD:   cgDir != nil,
 	}
 	if n.root {
 		base := n.hostBase(id)
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxinit.UID, HostID: int(base + 1), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(base), Size: 1}, {ContainerID: sandboxinit.GID, HostID: int(base + 1), Size: 1}}
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		req.UIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: 1}, {ContainerID: sandboxinit.UID, HostID: base + 1, Size: 1}}
+		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: 1}, {ContainerID: sandboxinit.GID, HostID: base + 1, Size: 1}}
+		req.Setgroups = true
 		// The child keeps host root's IDs, unmapped and so powerless in
 		// its namespace, until it becomes the namespace's root.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		req.AsRoot = true
 	} else {
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		req.UIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 	}
 
 	p := &Process{
-		cmd:     cmd,
 		limits:  limits,
 		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
 		started: time.Now(),
 	}
-	p.connectIO(spec)
-
-	started := make(chan error, 1)
-	n.spawn <- func() { started <- cmd.Start() }
-	if err := <-started; err != nil {
+	sp := &spawnedProc{}
+	stdout, stderr := p.outputs(spec)
+	stdio, err := sp.pipes(spec.Stdin, stdout, stderr)
+	if err != nil {
+		return fail(fmt.Errorf("sandbox: %w", err))
+	}
+	cleanups = append(cleanups, sp.abort)
+	files := append(append(stdio, spec.ExtraFiles...), specR, statusW, lifeR)
+	if cgDir != nil {
+		files = append(files, cgDir)
+	}
+	sc, err := n.spawner()
+	if err != nil {
+		return fail(fmt.Errorf("sandbox: %w", err))
+	}
+	child, err := sc.Spawn(req, files)
+	sp.started()
+	if err != nil {
 		return fail(fmt.Errorf("sandbox: start: %w", unsupportedStart(err)))
 	}
+	sp.child = child
+	p.proc = sp
 	// From here on the child exists: failures must kill it too.
-	cleanups = append(cleanups, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cleanups = append(cleanups, func() { _ = sp.signal(syscall.SIGKILL); _, _, _ = sp.wait() })
 	if cgDir != nil {
 		cgDir.Close()
 	}
@@ -331,7 +379,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		if cg, err = n.cgroups.create(cgName, limits); err != nil {
 			return fail(fmt.Errorf("sandbox: %w", err))
 		}
-		if err := cg.add(cmd.Process.Pid); err != nil {
+		if err := cg.add(child.Pid); err != nil {
 			return fail(fmt.Errorf("sandbox: %w", err))
 		}
 	}
@@ -349,7 +397,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 
 	p.group = cg
-	p.workspace = fmt.Sprintf("/proc/%d/root%s", cmd.Process.Pid, WorkspaceDir)
+	p.workspace = fmt.Sprintf("/proc/%d/root%s", child.Pid, WorkspaceDir)
 	p.uid, p.gid = os.Getuid(), os.Getgid()
 	if n.root {
 		p.uid, p.gid = n.hostBase(id)+1, n.hostBase(id)+1

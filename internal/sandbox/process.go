@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -28,9 +29,40 @@ type group interface {
 	destroy() error
 }
 
+// proc is a sandbox's first process, however it was started.
+type proc interface {
+	pid() int
+	signal(sig syscall.Signal) error
+	// wait waits for the process to exit and for its output to be copied.
+	// Rusage is nil where the backend does not report it.
+	wait() (syscall.WaitStatus, *syscall.Rusage, error)
+}
+
+// cmdProc is a process os/exec started, for the unsafe backend.
+type cmdProc struct{ cmd *exec.Cmd }
+
+func (c cmdProc) pid() int { return c.cmd.Process.Pid }
+
+func (c cmdProc) signal(sig syscall.Signal) error { return c.cmd.Process.Signal(sig) }
+
+func (c cmdProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
+	err := c.cmd.Wait()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		err = nil
+	}
+	ps := c.cmd.ProcessState
+	if ps == nil {
+		return 0, nil, err
+	}
+	st, _ := ps.Sys().(syscall.WaitStatus)
+	ru, _ := ps.SysUsage().(*syscall.Rusage)
+	return st, ru, err
+}
+
 // Process is a running sandboxed program.
 type Process struct {
-	cmd       *exec.Cmd
+	proc      proc
 	limits    Limits
 	started   time.Time
 	group     group
@@ -50,7 +82,7 @@ type Process struct {
 }
 
 // Pid returns the host PID of the sandbox's first process.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int { return p.proc.pid() }
 
 // Workspace returns the host path through which the sandbox's workspace can
 // be reached while the process runs. Callers must open paths under it with
@@ -68,7 +100,11 @@ func (p *Process) Signal(sig os.Signal) error {
 		return os.ErrProcessDone
 	default:
 	}
-	return p.cmd.Process.Signal(sig)
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("sandbox: unsupported signal %v", sig)
+	}
+	return p.proc.signal(s)
 }
 
 // Interrupt sends SIGINT to the main thread of the sandbox's first
@@ -81,8 +117,7 @@ func (p *Process) Interrupt() error {
 		return os.ErrProcessDone
 	default:
 	}
-	pid := p.cmd.Process.Pid
-	return interruptMain(pid)
+	return interruptMain(p.proc.pid())
 }
 
 // Kill kills every process in the sandbox. Wait reports ReasonKilled unless
@@ -107,23 +142,18 @@ func (p *Process) Wait() (*Result, error) {
 	return &r, p.err
 }
 
-// connectIO wires the program's standard streams. exec.Cmd copies them
-// in its own goroutines, through the shared output budget, and Wait waits
-// for the copies.
-func (p *Process) connectIO(spec *Spec) {
+// outputs returns the writers the program's standard output and error are
+// copied to, through the shared output budget.
+func (p *Process) outputs(spec *Spec) (stdout, stderr io.Writer) {
 	p.output = newOutputLimiter(p.limits.Output)
-	p.cmd.Stdin = spec.Stdin
-	stdout, stderr := spec.Stdout, spec.Stderr
+	stdout, stderr = spec.Stdout, spec.Stderr
 	if stdout == nil {
 		stdout = io.Discard
 	}
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	p.cmd.Stdout = p.output.writer(stdout)
-	p.cmd.Stderr = p.output.writer(stderr)
-	// Orphans of the unsafe backend may hold the pipes open.
-	p.cmd.WaitDelay = time.Second
+	return p.output.writer(stdout), p.output.writer(stderr)
 }
 
 func (p *Process) stop(why Reason) {
@@ -136,17 +166,22 @@ func (p *Process) stop(why Reason) {
 		p.group.kill()
 	}
 	// Killing the first process takes the whole PID namespace with it.
-	_ = p.cmd.Process.Kill()
+	_ = p.proc.signal(syscall.SIGKILL)
 }
 
 // supervise enforces the wall-clock and CPU-time limits and the context,
 // then collects the result. It runs in its own goroutine.
 func (p *Process) supervise(ctx context.Context) {
-	waitErr := make(chan error, 1)
+	type exit struct {
+		status syscall.WaitStatus
+		rusage *syscall.Rusage
+		err    error
+	}
+	waited := make(chan exit, 1)
 	go func() {
-		err := p.cmd.Wait()
+		st, ru, err := p.proc.wait()
 		close(p.exited)
-		waitErr <- err
+		waited <- exit{st, ru, err}
 	}()
 
 	var timeout, grace <-chan time.Time
@@ -162,11 +197,11 @@ func (p *Process) supervise(ctx context.Context) {
 		tick = t.C
 	}
 	ctxDone := ctx.Done()
-	var err error
+	var e exit
 loop:
 	for {
 		select {
-		case err = <-waitErr:
+		case e = <-waited:
 			break loop
 		case <-ctxDone:
 			ctxDone = nil
@@ -178,7 +213,7 @@ loop:
 				p.reason = ReasonTimeout
 			}
 			p.mu.Unlock()
-			_ = interruptMain(p.cmd.Process.Pid)
+			_ = interruptMain(p.proc.pid())
 			g := time.NewTimer(p.limits.Grace)
 			defer g.Stop()
 			grace = g.C
@@ -192,10 +227,10 @@ loop:
 			}
 		}
 	}
-	p.finish(err)
+	p.finish(e.status, e.rusage, e.err)
 }
 
-func (p *Process) finish(waitErr error) {
+func (p *Process) finish(st syscall.WaitStatus, ru *syscall.Rusage, waitErr error) {
 	r := Result{WallTime: time.Since(p.started)}
 	if p.group != nil {
 		// Orphans may outlive the first process on the unsafe backend;
@@ -205,16 +240,14 @@ func (p *Process) finish(waitErr error) {
 	if p.output != nil {
 		r.OutputDropped = p.output.dropped()
 	}
-	st, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	switch {
 	case st.Signaled():
 		r.ExitCode, r.Signal = -1, st.Signal()
 	default:
 		r.ExitCode = st.ExitStatus()
 	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		p.err = waitErr
+	if waitErr != nil {
+		p.err = fmt.Errorf("sandbox: %w", waitErr)
 	}
 	if p.group != nil {
 		r.CPUTime, r.PeakMemory = p.group.usage()
@@ -231,11 +264,9 @@ func (p *Process) finish(waitErr error) {
 		if err := p.group.destroy(); err != nil && p.err == nil {
 			p.err = err
 		}
-	} else if ps := p.cmd.ProcessState; ps != nil {
-		r.CPUTime = ps.UserTime() + ps.SystemTime()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			r.PeakMemory = ru.Maxrss * 1024
-		}
+	} else if ru != nil {
+		r.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.PeakMemory = ru.Maxrss * 1024
 	}
 	p.mu.Lock()
 	r.Reason = p.reason

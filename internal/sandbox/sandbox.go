@@ -5,7 +5,9 @@
 // process tree its own user, PID, mount, network, IPC, UTS and cgroup
 // namespaces, a minimal read-only view of the host's system files, a private
 // size-limited workspace and /tmp, a cgroup with memory, process and CPU
-// limits, a seccomp filter and a Landlock domain. The Unsafe backend runs
+// limits, a seccomp filter and a Landlock domain. Its sandboxes are forked
+// by a small helper process (package spawner), so that starting one costs
+// the same whatever interp's own memory. The Unsafe backend runs
 // processes directly on the host and exists only for hosts that cannot
 // sandbox, behind an explicit opt-in.
 //
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/sandbox/sandboxinit"
+	"github.com/interp-dev/interp/internal/sandbox/spawner"
 )
 
 // Paths inside every sandbox.
@@ -37,11 +40,16 @@ const (
 // IsInit reports whether this process was started by the Namespaces
 // backend to become a sandbox's init. A program that may be used as the
 // init (see Namespaces) calls it first thing in main and then RunInit.
-func IsInit() bool { return sandboxinit.IsInit() }
+func IsInit() bool { return sandboxinit.IsInit() || spawner.IsSpawner() }
 
-// RunInit sets up the sandbox from inside its namespaces and executes the
-// sandboxed program. It does not return.
-func RunInit() { sandboxinit.Main() }
+// RunInit runs the spawner, or sets up the sandbox from inside its
+// namespaces and executes the sandboxed program. It does not return.
+func RunInit() {
+	if spawner.IsSpawner() {
+		spawner.Serve()
+	}
+	sandboxinit.Main()
+}
 
 // Backend starts processes in some form of isolation. Namespaces is the
 // real one; Unsafe runs on the host. Docker, Kubernetes or gVisor backends

@@ -19,6 +19,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/spawner"
 )
 
 // backend returns the namespaces backend, or skips where this host cannot
@@ -587,5 +588,42 @@ func TestUnprivilegedUser(t *testing.T) {
 	}
 	if !strings.HasSuffix(lines[1], "|reason=memory") {
 		t.Errorf("memory limit as an ordinary user: %q", lines[1])
+	}
+}
+
+// TestSpawnerDeath kills the process that starts the sandboxes: its
+// sandboxes die with it and say why, and the backend starts a new one.
+func TestSpawnerDeath(t *testing.T) {
+	b := backend(t)
+	rt := runtimeFor(t)
+	p, err := b.Start(context.Background(), &sandbox.Spec{Argv: []string{rt.Executable, "-c", "import time; time.sleep(60)"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command's closing parenthesis: state, ppid.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	spawnerPid, _ := strconv.Atoi(fields[1])
+	if spawnerPid == os.Getpid() || spawnerPid <= 1 {
+		t.Fatalf("the sandbox's parent is %d, not a spawner (this process is %d)", spawnerPid, os.Getpid())
+	}
+	if err := syscall.Kill(spawnerPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { _, err := p.Wait(); waited <- err }()
+	select {
+	case err := <-waited:
+		if !errors.Is(err, spawner.ErrGone) {
+			t.Errorf("Wait after the spawner died: %v, want %v", err, spawner.ErrGone)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox outlived its spawner")
+	}
+	if got := mustSucceed(t, b, "print('again')"); got != "again\n" {
+		t.Errorf("after a new spawner: %q", got)
 	}
 }

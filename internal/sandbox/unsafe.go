@@ -83,7 +83,7 @@ func (u *Unsafe) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		SysProcAttr: unsafeSysProcAttr(),
 	}
 	p := &Process{
-		cmd:       cmd,
+		proc:      cmdProc{cmd},
 		limits:    limits,
 		workspace: dir,
 		uid:       os.Getuid(),
@@ -92,7 +92,10 @@ func (u *Unsafe) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		done:      make(chan struct{}),
 		started:   time.Now(),
 	}
-	p.connectIO(spec)
+	cmd.Stdin = spec.Stdin
+	cmd.Stdout, cmd.Stderr = p.outputs(spec)
+	// Orphans may hold the pipes open.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("sandbox: start: %w", err)

@@ -1,0 +1,121 @@
+package sandbox
+
+import (
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/interp-dev/interp/internal/sandbox/spawner"
+)
+
+// spawnedProc is a sandbox's init as the spawner started it. Not being its
+// parent, interp learns of its exit from the spawner, signals it through
+// its pidfd, and copies its output from pipes of its own.
+type spawnedProc struct {
+	child *spawner.Child
+
+	copies  sync.WaitGroup
+	readers []*os.File // interp's ends of the output pipes
+	owned   []*os.File // the child's ends that interp opened
+
+	mu     sync.Mutex
+	closed bool // the pidfd is closed
+}
+
+// pipes makes the child's standard input, output and error, and starts
+// copying its output to stdout and stderr.
+func (s *spawnedProc) pipes(stdin io.Reader, stdout, stderr io.Writer) ([]*os.File, error) {
+	var in *os.File
+	switch r := stdin.(type) {
+	case nil:
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		in = f
+		s.owned = append(s.owned, f)
+	case *os.File:
+		in = r
+	default:
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		in = pr
+		s.owned = append(s.owned, pr)
+		go func() {
+			_, _ = io.Copy(pw, r)
+			pw.Close()
+		}()
+	}
+	files := []*os.File{in}
+	for _, w := range []io.Writer{stdout, stderr} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			s.started()
+			s.abort()
+			return nil, err
+		}
+		s.owned = append(s.owned, pw)
+		s.readers = append(s.readers, pr)
+		files = append(files, pw)
+		s.copies.Add(1)
+		go func() {
+			defer s.copies.Done()
+			_, _ = io.Copy(w, pr)
+		}()
+	}
+	return files, nil
+}
+
+// started closes interp's copies of the child's ends, once the child has
+// its own (or failed to start).
+func (s *spawnedProc) started() {
+	for _, f := range s.owned {
+		f.Close()
+	}
+	s.owned = nil
+}
+
+// abort stops the copies of a child that never ran.
+func (s *spawnedProc) abort() {
+	for _, r := range s.readers {
+		r.Close()
+	}
+}
+
+func (s *spawnedProc) pid() int { return s.child.Pid }
+
+func (s *spawnedProc) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return os.ErrProcessDone
+	}
+	return s.child.Signal(sig)
+}
+
+func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
+	e := <-s.child.Exit
+	// Every process of the sandbox died with its PID namespace, so the
+	// pipes are at EOF; a second covers the copies' last writes.
+	copied := make(chan struct{})
+	go func() {
+		s.copies.Wait()
+		close(copied)
+	}()
+	select {
+	case <-copied:
+	case <-time.After(time.Second):
+		s.abort()
+		<-copied
+	}
+	s.abort()
+	s.mu.Lock()
+	s.closed = true
+	s.child.PidFD.Close()
+	s.mu.Unlock()
+	return e.Status, nil, e.Err
+}
