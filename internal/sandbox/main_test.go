@@ -79,7 +79,7 @@ try:
     shadow = "visible"
 except OSError:
     shadow = "hidden"
-print("uid", os.getuid(), "caps", st["CapEff"], "nnp", st["NoNewPrivs"], "shadow", shadow, "pid", os.getpid())`, sandbox.Limits{}},
+print("uid", os.getuid(), "caps", st["CapEff"], "nnp", st["NoNewPrivs"], "shadow", shadow, "ppid", os.getppid())`, sandbox.Limits{}},
 		{"x = []\nwhile True: x.append(bytearray(16 << 20))", sandbox.Limits{Memory: 64 << 20}},
 	} {
 		var out strings.Builder

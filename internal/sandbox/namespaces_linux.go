@@ -310,12 +310,17 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return fail(err)
 	}
 	cleanups = append(cleanups, func() { lifeR.Close(); lifeW.Close() })
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	cleanups = append(cleanups, func() { exitR.Close(); exitW.Close() })
 
 	req := spawner.Request{
 		Args:       []string{"interp-sandbox"},
 		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, len(spec.ExtraFiles))},
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		ExtraFiles: len(spec.ExtraFiles) + 3,
+		ExtraFiles: len(spec.ExtraFiles) + 4,
 		CgroupFD:   cgDir != nil,
 	}
 	if n.root {
@@ -337,14 +342,14 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		done:    make(chan struct{}),
 		started: time.Now(),
 	}
-	sp := &spawnedProc{}
+	sp := &spawnedProc{exit: exitR}
 	stdout, stderr := p.outputs(spec)
 	stdio, err := sp.pipes(spec.Stdin, stdout, stderr)
 	if err != nil {
 		return fail(fmt.Errorf("sandbox: %w", err))
 	}
 	cleanups = append(cleanups, sp.abort)
-	files := append(append(stdio, spec.ExtraFiles...), specR, statusW, lifeR)
+	files := append(append(stdio, spec.ExtraFiles...), specR, statusW, lifeR, exitW)
 	if cgDir != nil {
 		files = append(files, cgDir)
 	}
@@ -367,6 +372,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	specR.Close()
 	statusW.Close()
 	lifeR.Close()
+	exitW.Close()
 
 	// The init builds the sandbox from the spec while, on v1, the cgroup is
 	// made and the child put in it; only then may it execute the program.

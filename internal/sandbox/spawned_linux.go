@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"io"
 	"os"
 	"sync"
@@ -12,9 +13,11 @@ import (
 
 // spawnedProc is a sandbox's init as the spawner started it. Not being its
 // parent, interp learns of its exit from the spawner, signals it through
-// its pidfd, and copies its output from pipes of its own.
+// its pidfd (the init forwards signals to the program), and copies its
+// output from pipes of its own.
 type spawnedProc struct {
 	child *spawner.Child
+	exit  *os.File // the init reports the program's wait status here
 
 	copies  sync.WaitGroup
 	readers []*os.File // interp's ends of the output pipes
@@ -99,6 +102,15 @@ func (s *spawnedProc) signal(sig syscall.Signal) error {
 
 func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	e := <-s.child.Exit
+	// The init outlives the program and passes on how it ended; an init
+	// killed first (a timeout, a kill) wrote nothing, and its own end is
+	// the sandbox's.
+	status := e.Status
+	var b [4]byte
+	if n, _ := io.ReadFull(s.exit, b[:]); n == len(b) && e.Err == nil {
+		status = syscall.WaitStatus(binary.BigEndian.Uint32(b[:]))
+	}
+	s.exit.Close()
 	// Every process of the sandbox died with its PID namespace, so the
 	// pipes are at EOF; a second covers the copies' last writes.
 	copied := make(chan struct{})
@@ -117,5 +129,5 @@ func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	s.closed = true
 	s.child.PidFD.Close()
 	s.mu.Unlock()
-	return e.Status, nil, e.Err
+	return status, nil, e.Err
 }

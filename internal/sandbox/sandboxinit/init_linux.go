@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsyscall "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -21,8 +23,9 @@ import (
 // init.
 func IsInit() bool { return os.Getenv(Env) != "" }
 
-// Main sets up the sandbox from inside its namespaces and executes the
-// sandboxed program. It does not return.
+// Main sets up the sandbox from inside its namespaces, starts the
+// sandboxed program, and stays as the sandbox's PID 1 until the program
+// exits. It does not return.
 func Main() {
 	// Credentials, capabilities, Landlock and seccomp are per thread until
 	// execve: everything must happen on the thread that executes.
@@ -34,15 +37,15 @@ func Main() {
 	}
 	status := os.NewFile(uintptr(4+nfiles), "status")
 	err = runInit(nfiles)
-	// Only failures get here: success executes the program, which closes
-	// the status pipe.
+	// Only failures get here: on success the init closes the status pipe
+	// once the program runs, and exits when it does.
 	fmt.Fprintf(status, "%v", err)
 	os.Exit(127)
 }
 
 func runInit(nfiles int) error {
-	specFD, statusFD, lifeFD := 3+nfiles, 4+nfiles, 5+nfiles
-	for _, fd := range []int{specFD, statusFD, lifeFD} {
+	specFD, statusFD, lifeFD, exitFD := 3+nfiles, 4+nfiles, 5+nfiles, 6+nfiles
+	for _, fd := range []int{specFD, statusFD, lifeFD, exitFD} {
 		unix.CloseOnExec(fd)
 	}
 	specPipe := os.NewFile(uintptr(specFD), "spec")
@@ -107,9 +110,75 @@ func runInit(nfiles int) error {
 	if err != nil {
 		return err
 	}
-	// The user's files move down to 3, 4, ...; ours are close-on-exec.
-	err = unix.Exec(path, s.Argv, s.Env)
-	return fmt.Errorf("execute %s: %w", s.Argv[0], err)
+	// The program is forked from this thread, so it inherits the
+	// credentials, Landlock domain and seccomp filter applied to it above.
+	// It gets standard input, output and error and its own files at 3, 4,
+	// ...; ours are close-on-exec.
+	files := make([]uintptr, 3+nfiles)
+	for i := range files {
+		files[i] = uintptr(i)
+	}
+	pid, err := syscall.ForkExec(path, s.Argv, &syscall.ProcAttr{Env: s.Env, Files: files})
+	if err != nil {
+		return fmt.Errorf("execute %s: %w", s.Argv[0], err)
+	}
+	// Only the program holds its streams and files now: their readers see
+	// the end when it closes them.
+	for _, fd := range files {
+		unix.Close(int(fd))
+	}
+	unix.Close(statusFD)
+	superviseProgram(pid, exitFD)
+	return nil // not reached
+}
+
+// superviseProgram is the rest of the init's life, as the sandbox's PID 1:
+// it reaps the orphans the program leaves, which would otherwise stay
+// zombies and count against the process limit, and forwards signals to
+// the program. When the program exits, it writes the program's wait status
+// to exitFD and exits, and the kernel kills what is left of the sandbox.
+// It runs on the thread the program was forked from: Landlock lets only
+// the same domain signal the program.
+func superviseProgram(pid, exitFD int) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	exited := make(chan syscall.WaitStatus, 1)
+	go func() {
+		for {
+			var st syscall.WaitStatus
+			wpid, err := syscall.Wait4(-1, &st, 0, nil)
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil {
+				exited <- syscall.WaitStatus(0xff00) // exit status 255: cannot happen
+				return
+			}
+			if wpid == pid && (st.Exited() || st.Signaled()) {
+				exited <- st
+				return
+			}
+			// An orphan, reaped.
+		}
+	}()
+	for {
+		select {
+		case sig := <-sigs:
+			s := sig.(syscall.Signal)
+			if s == unix.SIGINT {
+				// To the main thread, as interp meant it: a main thread
+				// blocked in a system call would not notice otherwise.
+				_ = unix.Tgkill(pid, pid, s)
+			} else {
+				_ = unix.Kill(pid, s)
+			}
+		case st := <-exited:
+			var b [4]byte
+			binary.BigEndian.PutUint32(b[:], uint32(st))
+			_, _ = unix.Write(exitFD, b[:])
+			os.Exit(0)
+		}
+	}
 }
 
 // readSpec reads the spec: its length, then its JSON.
