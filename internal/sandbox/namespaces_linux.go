@@ -317,8 +317,9 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	cleanups = append(cleanups, func() { exitR.Close(); exitW.Close() })
 
 	req := spawner.Request{
-		Args:       []string{"interp-sandbox"},
-		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, len(spec.ExtraFiles))},
+		Args: []string{"interp-sandbox"},
+		// One P: the init mostly waits, and there is one per sandbox.
+		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, len(spec.ExtraFiles)), "GOMAXPROCS=1"},
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 		ExtraFiles: len(spec.ExtraFiles) + 4,
 		CgroupFD:   cgDir != nil,
@@ -365,7 +366,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	sp.child = child
 	p.proc = sp
 	// From here on the child exists: failures must kill it too.
-	cleanups = append(cleanups, func() { _ = sp.signal(syscall.SIGKILL); _, _, _ = sp.wait() })
+	cleanups = append(cleanups, func() { _ = sp.kill(); _, _, _ = sp.wait() })
 	if cgDir != nil {
 		cgDir.Close()
 	}
@@ -401,6 +402,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if len(msg) > 0 {
 		return fail(fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg))))
 	}
+	sp.findProgram()
 
 	p.group = cg
 	p.workspace = fmt.Sprintf("/proc/%d/root%s", child.Pid, WorkspaceDir)

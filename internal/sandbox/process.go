@@ -31,8 +31,14 @@ type group interface {
 
 // proc is a sandbox's first process, however it was started.
 type proc interface {
+	// pid is the sandbox's first process.
 	pid() int
+	// signal signals the program.
 	signal(sig syscall.Signal) error
+	// interrupt sends SIGINT to the program's main thread.
+	interrupt() error
+	// kill ends the whole sandbox.
+	kill() error
 	// wait waits for the process to exit and for its output to be copied.
 	// Rusage is nil where the backend does not report it.
 	wait() (syscall.WaitStatus, *syscall.Rusage, error)
@@ -44,6 +50,10 @@ type cmdProc struct{ cmd *exec.Cmd }
 func (c cmdProc) pid() int { return c.cmd.Process.Pid }
 
 func (c cmdProc) signal(sig syscall.Signal) error { return c.cmd.Process.Signal(sig) }
+
+func (c cmdProc) interrupt() error { return interruptMain(c.cmd.Process.Pid) }
+
+func (c cmdProc) kill() error { return c.cmd.Process.Kill() }
 
 func (c cmdProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	err := c.cmd.Wait()
@@ -81,7 +91,8 @@ type Process struct {
 	err    error
 }
 
-// Pid returns the host PID of the sandbox's first process.
+// Pid returns the host PID of the sandbox's first process: its init, or
+// the program itself on the unsafe backend.
 func (p *Process) Pid() int { return p.proc.pid() }
 
 // Workspace returns the host path through which the sandbox's workspace can
@@ -93,7 +104,7 @@ func (p *Process) Workspace() string { return p.workspace }
 // to: files the host writes into the workspace should belong to them.
 func (p *Process) HostIDs() (uid, gid int) { return p.uid, p.gid }
 
-// Signal sends sig to the sandbox's first process.
+// Signal sends sig to the program.
 func (p *Process) Signal(sig os.Signal) error {
 	select {
 	case <-p.exited:
@@ -107,8 +118,8 @@ func (p *Process) Signal(sig os.Signal) error {
 	return p.proc.signal(s)
 }
 
-// Interrupt sends SIGINT to the main thread of the sandbox's first
-// process. Sent to the process as a whole, the kernel may pick another
+// Interrupt sends SIGINT to the main thread of the program. Sent to the
+// process as a whole, the kernel may pick another
 // thread, and a main thread blocked in a system call (Python's time.sleep,
 // say) would never notice.
 func (p *Process) Interrupt() error {
@@ -117,7 +128,7 @@ func (p *Process) Interrupt() error {
 		return os.ErrProcessDone
 	default:
 	}
-	return interruptMain(p.proc.pid())
+	return p.proc.interrupt()
 }
 
 // Kill kills every process in the sandbox. Wait reports ReasonKilled unless
@@ -166,7 +177,7 @@ func (p *Process) stop(why Reason) {
 		p.group.kill()
 	}
 	// Killing the first process takes the whole PID namespace with it.
-	_ = p.proc.signal(syscall.SIGKILL)
+	_ = p.proc.kill()
 }
 
 // supervise enforces the wall-clock and CPU-time limits and the context,
@@ -213,7 +224,7 @@ loop:
 				p.reason = ReasonTimeout
 			}
 			p.mu.Unlock()
-			_ = interruptMain(p.proc.pid())
+			_ = p.proc.interrupt()
 			g := time.NewTimer(p.limits.Grace)
 			defer g.Stop()
 			grace = g.C

@@ -2,22 +2,34 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/interp-dev/interp/internal/sandbox/spawner"
 )
 
-// spawnedProc is a sandbox's init as the spawner started it. Not being its
-// parent, interp learns of its exit from the spawner, signals it through
-// its pidfd (the init forwards signals to the program), and copies its
-// output from pipes of its own.
+// spawnedProc is a sandbox's init as the spawner started it, and the
+// program the init started. Not being the init's parent, interp learns of
+// its exit from the spawner, kills it through its pidfd, and copies its
+// output from pipes of its own. Signals go to the program directly: the
+// init only reaps.
 type spawnedProc struct {
 	child *spawner.Child
 	exit  *os.File // the init reports the program's wait status here
+
+	// The program: its host PID and a pidfd, or none once it has ended.
+	program      int
+	programPidFD *os.File
 
 	copies  sync.WaitGroup
 	readers []*os.File // interp's ends of the output pipes
@@ -91,13 +103,58 @@ func (s *spawnedProc) abort() {
 
 func (s *spawnedProc) pid() int { return s.child.Pid }
 
+// findProgram finds the program among the init's children, once the init
+// has said it runs. A program that has already ended is not found, and
+// signals to it report that it is done.
+func (s *spawnedProc) findProgram() {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", s.child.Pid))
+	var pids []int
+	for _, t := range tasks {
+		b, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if len(pids) == 0 {
+		return
+	}
+	// Right after the start it is the init's only child; should the program
+	// have orphaned one already, the program came first.
+	pid := slices.Min(pids)
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	s.program, s.programPidFD = pid, os.NewFile(uintptr(fd), "pidfd")
+}
+
 func (s *spawnedProc) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.programPidFD == nil {
+		return os.ErrProcessDone
+	}
+	return unix.PidfdSendSignal(int(s.programPidFD.Fd()), sig, nil, 0)
+}
+
+func (s *spawnedProc) interrupt() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.programPidFD == nil {
+		return os.ErrProcessDone
+	}
+	return interruptMain(s.program)
+}
+
+func (s *spawnedProc) kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return os.ErrProcessDone
 	}
-	return s.child.Signal(sig)
+	return s.child.Signal(syscall.SIGKILL)
 }
 
 func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
@@ -128,6 +185,9 @@ func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	s.mu.Lock()
 	s.closed = true
 	s.child.PidFD.Close()
+	if s.programPidFD != nil {
+		s.programPidFD.Close()
+	}
 	s.mu.Unlock()
 	return status, nil, e.Err
 }

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -129,59 +127,34 @@ func runInit(nfiles int) error {
 		unix.Close(int(fd))
 	}
 	unix.Close(statusFD)
-	// The spec, with the files it carried, is garbage now: give its pages
-	// back, beside the program's start rather than before it.
-	go debug.FreeOSMemory()
-	superviseProgram(pid, exitFD)
+	reap(pid, exitFD)
 	return nil // not reached
 }
 
-// superviseProgram is the rest of the init's life, as the sandbox's PID 1:
-// it reaps the orphans the program leaves, which would otherwise stay
-// zombies and count against the process limit, and forwards signals to
-// the program. When the program exits, it writes the program's wait status
-// to exitFD and exits, and the kernel kills what is left of the sandbox.
-// It runs on the thread the program was forked from: Landlock lets only
-// the same domain signal the program.
-func superviseProgram(pid, exitFD int) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	exited := make(chan syscall.WaitStatus, 1)
-	go func() {
-		for {
-			var st syscall.WaitStatus
-			wpid, err := syscall.Wait4(-1, &st, 0, nil)
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if err != nil {
-				exited <- syscall.WaitStatus(0xff00) // exit status 255: cannot happen
-				return
-			}
-			if wpid == pid && (st.Exited() || st.Signaled()) {
-				exited <- st
-				return
-			}
-			// An orphan, reaped.
-		}
-	}()
+// reap is the rest of the init's life, as the sandbox's PID 1: it reaps
+// the orphans the program leaves, which would otherwise stay zombies and
+// count against the process limit. When the program exits, it writes the
+// program's wait status to exitFD and exits, and the kernel kills what is
+// left of the sandbox. It only ever waits: interp signals the program
+// itself, so the init needs no signal handling, and no thread beyond this
+// one.
+func reap(pid, exitFD int) {
 	for {
-		select {
-		case sig := <-sigs:
-			s := sig.(syscall.Signal)
-			if s == unix.SIGINT {
-				// To the main thread, as interp meant it: a main thread
-				// blocked in a system call would not notice otherwise.
-				_ = unix.Tgkill(pid, pid, s)
-			} else {
-				_ = unix.Kill(pid, s)
-			}
-		case st := <-exited:
+		var st syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &st, 0, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			os.Exit(255) // no child left: cannot happen before the program's end
+		}
+		if wpid == pid && (st.Exited() || st.Signaled()) {
 			var b [4]byte
 			binary.BigEndian.PutUint32(b[:], uint32(st))
 			_, _ = unix.Write(exitFD, b[:])
 			os.Exit(0)
 		}
+		// An orphan, reaped.
 	}
 }
 
