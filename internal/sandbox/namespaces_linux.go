@@ -239,32 +239,9 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err := validateFiles(spec.Files); err != nil {
 		return nil, err
 	}
-	is := sandboxinit.Spec{
-		Argv:       spec.Argv,
-		Env:        spec.Env,
-		Dir:        spec.Dir,
-		ReadOnly:   readOnly,
-		Files:      spec.Files,
-		DiskBytes:  limits.Disk,
-		OpenFiles:  limits.OpenFiles,
-		DropToUser: n.root,
-		NFiles:     len(spec.ExtraFiles),
-		Seccomp:    n.seccomp,
-	}
-	if limits.CPUTime > 0 {
-		// A little over the budget: the poller should normally win and
-		// report the reason; this only catches a single runaway process.
-		is.CPUSeconds = int64((limits.CPUTime + time.Second).Seconds()) + 1
-	}
-	if is.Dir == "" {
-		is.Dir = WorkspaceDir
-	}
-	payload, err := json.Marshal(&is)
+	payload, err := n.initSpec(spec, limits, readOnly)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: encode spec: %w", err)
-	}
-	if len(payload) > sandboxinit.MaxSpec {
-		return nil, fmt.Errorf("sandbox: files and arguments take %d bytes, over the %d-byte limit", len(payload), sandboxinit.MaxSpec)
+		return nil, err
 	}
 
 	cgName := fmt.Sprintf("sbx-%d-%d", os.Getpid(), id)
@@ -316,27 +293,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 	cleanups = append(cleanups, func() { exitR.Close(); exitW.Close() })
 
-	req := spawner.Request{
-		Args: []string{"interp-sandbox"},
-		// One P: the init mostly waits, and there is one per sandbox.
-		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, len(spec.ExtraFiles)), "GOMAXPROCS=1"},
-		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		ExtraFiles: len(spec.ExtraFiles) + 4,
-		CgroupFD:   cgDir != nil,
-	}
-	if n.root {
-		base := n.hostBase(id)
-		req.UIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: 1}, {ContainerID: sandboxinit.UID, HostID: base + 1, Size: 1}}
-		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: 1}, {ContainerID: sandboxinit.GID, HostID: base + 1, Size: 1}}
-		req.Setgroups = true
-		// The child keeps host root's IDs, unmapped and so powerless in
-		// its namespace, until it becomes the namespace's root.
-		req.AsRoot = true
-	} else {
-		req.UIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
-		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
-	}
-
+	req := n.request(id, len(spec.ExtraFiles), cgDir != nil)
 	p := &Process{
 		limits:  limits,
 		exited:  make(chan struct{}),
@@ -421,6 +378,67 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	n.mu.Unlock()
 	go p.supervise(ctx)
 	return p, nil
+}
+
+// initSpec encodes what the init is told, and checks that it fits.
+func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string) ([]byte, error) {
+	is := sandboxinit.Spec{
+		Argv:       spec.Argv,
+		Env:        spec.Env,
+		Dir:        spec.Dir,
+		ReadOnly:   readOnly,
+		Files:      spec.Files,
+		DiskBytes:  limits.Disk,
+		OpenFiles:  limits.OpenFiles,
+		DropToUser: n.root,
+		NFiles:     len(spec.ExtraFiles),
+		Seccomp:    n.seccomp,
+	}
+	if limits.CPUTime > 0 {
+		// A little over the budget: the poller should normally win and
+		// report the reason; this only catches a single runaway process.
+		is.CPUSeconds = int64((limits.CPUTime + time.Second).Seconds()) + 1
+	}
+	if is.Dir == "" {
+		is.Dir = WorkspaceDir
+	}
+	payload, err := json.Marshal(&is)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: encode spec: %w", err)
+	}
+	if len(payload) > sandboxinit.MaxSpec {
+		return nil, fmt.Errorf("sandbox: files and arguments take %d bytes, over the %d-byte limit", len(payload), sandboxinit.MaxSpec)
+	}
+	return payload, nil
+}
+
+// request is what the spawner is asked for to start sandbox id's init,
+// with nfiles files of the program's and, if intoCgroup, the cgroup's
+// directory.
+func (n *Namespaces) request(id uint32, nfiles int, intoCgroup bool) spawner.Request {
+	req := spawner.Request{
+		Args: []string{"interp-sandbox"},
+		// One P: the init mostly waits, and there is one per sandbox.
+		Env:        []string{fmt.Sprintf("%s=%d", sandboxinit.Env, nfiles), "GOMAXPROCS=1"},
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		// The program's files, then the init's spec, status, lifeline
+		// and exit.
+		ExtraFiles: nfiles + 4,
+		CgroupFD:   intoCgroup,
+	}
+	if n.root {
+		base := n.hostBase(id)
+		req.UIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: 1}, {ContainerID: sandboxinit.UID, HostID: base + 1, Size: 1}}
+		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: base, Size: 1}, {ContainerID: sandboxinit.GID, HostID: base + 1, Size: 1}}
+		req.Setgroups = true
+		// The child keeps host root's IDs, unmapped and so powerless in
+		// its namespace, until it becomes the namespace's root.
+		req.AsRoot = true
+	} else {
+		req.UIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+	}
+	return req
 }
 
 // hostBase is the host ID that sandbox id's root maps to; its sandbox user
