@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -277,7 +276,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return fail(err)
 	}
 	cleanups = append(cleanups, func() { specR.Close(); specW.Close() })
-	statusR, statusW, err := os.Pipe()
+	statusR, statusW, err := socketPair()
 	if err != nil {
 		return fail(err)
 	}
@@ -351,15 +350,12 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return fail(fmt.Errorf("sandbox: start: %w", err))
 	}
 	specW.Close()
-	msg, err := io.ReadAll(io.LimitReader(statusR, 64<<10))
+	program, err := readStatus(statusR)
 	statusR.Close()
 	if err != nil {
-		return fail(fmt.Errorf("sandbox: read status: %w", err))
+		return fail(err)
 	}
-	if len(msg) > 0 {
-		return fail(fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg))))
-	}
-	sp.findProgram()
+	sp.setProgram(program)
 
 	p.group = cg
 	p.workspace = fmt.Sprintf("/proc/%d/root%s", child.Pid, WorkspaceDir)
@@ -439,6 +435,58 @@ func (n *Namespaces) request(id uint32, nfiles int, intoCgroup bool) spawner.Req
 		req.GIDMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
 	}
 	return req
+}
+
+// socketPair returns the two ends of a SOCK_SEQPACKET socket.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "status"), os.NewFile(uintptr(fds[1]), "status"), nil
+}
+
+// readStatus reads what the init says until it closes the socket: the
+// program's pidfd once it runs, or why the sandbox could not be built.
+func readStatus(conn *os.File) (*os.File, error) {
+	var msg []byte
+	var pidfd *os.File
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: read status: %w", err)
+		}
+		if n == 0 && oobn == 0 {
+			break
+		}
+		if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, c := range cmsgs {
+				fds, _ := unix.ParseUnixRights(&c)
+				for _, fd := range fds {
+					if pidfd == nil {
+						pidfd = os.NewFile(uintptr(fd), "pidfd")
+					} else {
+						unix.Close(fd)
+					}
+				}
+			}
+		}
+		if pidfd == nil && len(msg) < len(buf) {
+			msg = append(msg, buf[:n]...)
+		}
+	}
+	if pidfd == nil {
+		if len(msg) == 0 {
+			return nil, errors.New("sandbox: the init exited without a word")
+		}
+		return nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
+	}
+	return pidfd, nil
 }
 
 // hostBase is the host ID that sandbox id's root maps to; its sandbox user

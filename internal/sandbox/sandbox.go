@@ -96,8 +96,9 @@ type Spec struct {
 type File = sandboxinit.File
 
 // validateFiles rejects files that would land in or over a sandbox
-// directory.
+// directory, or not fit in its root.
 func validateFiles(files []File) error {
+	var total int64
 	for _, f := range files {
 		p := filepath.Clean(f.Path)
 		if !filepath.IsAbs(p) || p != f.Path {
@@ -108,12 +109,17 @@ func validateFiles(files []File) error {
 				return fmt.Errorf("sandbox: file path %q is inside %s", f.Path, d)
 			}
 		}
-		if len(f.Data) > 1<<20 {
-			return fmt.Errorf("sandbox: file %q is over 1 MiB", f.Path)
-		}
+		total += int64(len(f.Data))
+	}
+	if total > maxFiles {
+		return fmt.Errorf("sandbox: files take %s in all, over the %s a sandbox's root has room for", FormatBytes(total), FormatBytes(maxFiles))
 	}
 	return nil
 }
+
+// maxFiles bounds Spec.Files in all: they live in the sandbox root's
+// tmpfs, 1 MiB with room left for /etc.
+const maxFiles = 768 << 10
 
 // Limits bound what one sandbox may use. Zero fields take the defaults from
 // DefaultLimits; a negative value means "no limit" where that is allowed.

@@ -420,6 +420,7 @@ func TestInvalidSpec(t *testing.T) {
 		{"read-only covers workspace", sandbox.Spec{Argv: []string{"python3"}, ReadOnly: []string{"/workspace"}}, "would cover"},
 		{"no memory limit", sandbox.Spec{Argv: []string{"python3"}, Limits: sandbox.Limits{Memory: -1}}, "memory limit"},
 		{"missing program", sandbox.Spec{Argv: []string{"no-such-program"}, Env: sandbox.DefaultEnv()}, "not found"},
+		{"files too large", sandbox.Spec{Argv: []string{"python3"}, Files: []sandbox.File{{Path: "/.big/a", Data: make([]byte, 512<<10)}, {Path: "/.big/b", Data: make([]byte, 512<<10)}}}, "room for"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,11 +2,10 @@ package sandbox
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,31 +102,17 @@ func (s *spawnedProc) abort() {
 
 func (s *spawnedProc) pid() int { return s.child.Pid }
 
-// findProgram finds the program among the init's children, once the init
-// has said it runs. A program that has already ended is not found, and
-// signals to it report that it is done.
-func (s *spawnedProc) findProgram() {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", s.child.Pid))
-	var pids []int
-	for _, t := range tasks {
-		b, _ := os.ReadFile(t)
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, pid)
-			}
+// setProgram takes the program's pidfd, which the init sent once the
+// program ran, and learns its host PID from it.
+func (s *spawnedProc) setProgram(pidfd *os.File) {
+	s.programPidFD = pidfd
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd.Fd()))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			// -1 once the program has ended; interrupts then report it.
+			s.program, _ = strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
-	if len(pids) == 0 {
-		return
-	}
-	// Right after the start it is the init's only child; should the program
-	// have orphaned one already, the program came first.
-	pid := slices.Min(pids)
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return
-	}
-	s.program, s.programPidFD = pid, os.NewFile(uintptr(fd), "pidfd")
 }
 
 func (s *spawnedProc) signal(sig syscall.Signal) error {
@@ -142,7 +127,7 @@ func (s *spawnedProc) signal(sig syscall.Signal) error {
 func (s *spawnedProc) interrupt() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.programPidFD == nil {
+	if s.closed || s.program <= 0 {
 		return os.ErrProcessDone
 	}
 	return interruptMain(s.program)
@@ -158,14 +143,20 @@ func (s *spawnedProc) kill() error {
 }
 
 func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
-	e := <-s.child.Exit
-	// The init outlives the program and passes on how it ended; an init
-	// killed first (a timeout, a kill) wrote nothing, and its own end is
-	// the sandbox's.
-	status := e.Status
+	// The init outlives the program, writes how it ended, and exits. Its
+	// exit shows on its pidfd before the spawner has reaped it and said
+	// so: waiting there saves a round of wake-ups. An init killed first
+	// (a timeout, a kill, the spawner's death) wrote nothing, and its own
+	// end, as the spawner reports it, is the sandbox's.
+	var status syscall.WaitStatus
+	var err error
 	var b [4]byte
-	if n, _ := io.ReadFull(s.exit, b[:]); n == len(b) && e.Err == nil {
+	if n, _ := io.ReadFull(s.exit, b[:]); n == len(b) {
 		status = syscall.WaitStatus(binary.BigEndian.Uint32(b[:]))
+		s.awaitInitExit()
+	} else {
+		e := <-s.child.Exit
+		status, err = e.Status, e.Err
 	}
 	s.exit.Close()
 	// Every process of the sandbox died with its PID namespace, so the
@@ -189,5 +180,17 @@ func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 		s.programPidFD.Close()
 	}
 	s.mu.Unlock()
-	return status, nil, e.Err
+	return status, nil, err
+}
+
+// awaitInitExit waits until the init has exited, and with it every
+// process of its PID namespace. Its pidfd becomes readable then.
+func (s *spawnedProc) awaitInitExit() {
+	fds := []unix.PollFd{{Fd: int32(s.child.PidFD.Fd()), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, -1)
+		if n > 0 || err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }

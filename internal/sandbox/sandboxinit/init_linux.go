@@ -126,6 +126,12 @@ func runInit(nfiles int) error {
 	for _, fd := range files {
 		unix.Close(int(fd))
 	}
+	// The status socket carries the program's pidfd to the parent, which
+	// signals the program with it, then closes.
+	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+		_ = unix.Sendmsg(statusFD, []byte{'p'}, unix.UnixRights(fd), nil, 0)
+		unix.Close(fd)
+	}
 	unix.Close(statusFD)
 	reap(pid, exitFD)
 	return nil // not reached

@@ -64,9 +64,10 @@ type Spec struct {
 	// namespace's root; possible when the parent mapped both.
 	DropToUser bool
 	// NFiles counts the program's own files, at fds 3..3+NFiles-1. The
-	// init's pipes follow: the spec, the status (an error, or EOF once the
-	// program runs), the lifeline (EOF when the parent is gone), and the
-	// exit (the program's wait status, 4 bytes big-endian).
+	// init's pipes follow: the spec, the status (a SOCK_SEQPACKET socket
+	// that carries an error, or the program's pidfd once it runs), the
+	// lifeline (EOF when the parent is gone), and the exit (the program's
+	// wait status, 4 bytes big-endian).
 	NFiles int
 	// Seccomp is the filter the program runs under, assembled by the
 	// parent. The init refuses to execute anything without one.
