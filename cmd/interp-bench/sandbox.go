@@ -569,8 +569,8 @@ is the median of the per-round differences.
 
 What the measures include. Pss is what the processes map, shared pages split
 between their users: the same Python in both cases, and in a sandbox also
-its init, which stays as PID 1 to reap orphans and forward signals (a small
-Go program, most of whose pages all the sandboxes share). The kernel fields are system-wide rises of /proc/meminfo: slab
+its init, which stays as PID 1 to reap orphans (a small Go program, most
+of whose pages all the sandboxes share). The kernel fields are system-wide rises of /proc/meminfo: slab
 (namespaces, the mount tree with its bind mounts, the tmpfs superblocks and
 inodes of the root, the workspace, /tmp, /dev and /dev/shm, the kernfs nodes
 and structures of its cgroup (four directories on cgroup v1, one on v2), the
