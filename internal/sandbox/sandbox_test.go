@@ -10,12 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/containerd/cgroups/v3"
 
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -719,4 +722,43 @@ func (w *lineWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// TestSandboxInItsCgroup checks, from the host, that a running sandbox is
+// in cgroups of its own: on v1 in the memory and pids hierarchies, on v2 in
+// the unified one, where it was cloned straight into its cgroup.
+func TestSandboxInItsCgroup(t *testing.T) {
+	b := backend(t)
+	rt := runtimeFor(t)
+	ready := newLineWriter()
+	p, err := b.Start(context.Background(), &sandbox.Spec{
+		Argv: []string{rt.Executable, "-c", "print('ready', flush=True); import time; time.sleep(60)"},
+		Env:  sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly, Stdout: ready,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.Kill(); _, _ = p.Wait() }()
+	<-ready.first
+	b2, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := fmt.Sprintf("/interp/sbx-%d-", os.Getpid())
+	want := []string{"memory", "pids"}
+	if cgroups.Mode() == cgroups.Unified {
+		want = []string{""} // the unified hierarchy's line: "0::/..."
+	}
+	for _, controller := range want {
+		found := false
+		for _, line := range strings.Split(strings.TrimSpace(string(b2)), "\n") {
+			f := strings.SplitN(line, ":", 3)
+			if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), controller) && strings.Contains(f[2], own) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("sandbox not in a cgroup of its own for %q:\n%s", controller, b2)
+		}
+	}
 }
