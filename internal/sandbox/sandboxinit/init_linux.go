@@ -26,8 +26,8 @@ func IsInit() bool { return os.Getenv(Env) != "" }
 // sandboxed program, and stays as the sandbox's PID 1 until the program
 // exits. It does not return.
 func Main() {
-	// Credentials, capabilities, Landlock and seccomp are per thread until
-	// execve: everything must happen on the thread that executes.
+	// Credentials, capabilities, Landlock and seccomp are per thread: they
+	// are applied to this one, which then forks the program.
 	runtime.LockOSThread()
 	nfiles, err := strconv.Atoi(os.Getenv(Env))
 	if err != nil || nfiles < 0 {
@@ -36,8 +36,8 @@ func Main() {
 	}
 	status := os.NewFile(uintptr(4+nfiles), "status")
 	err = runInit(nfiles)
-	// Only failures get here: on success the init closes the status pipe
-	// once the program runs, and exits when it does.
+	// Only failures get here: on success the init sends the program's
+	// pidfd on the status socket, and exits when the program does.
 	fmt.Fprintf(status, "%v", err)
 	os.Exit(127)
 }
@@ -128,10 +128,15 @@ func runInit(nfiles int) error {
 	}
 	// The status socket carries the program's pidfd to the parent, which
 	// signals the program with it, then closes.
-	if fd, err := unix.PidfdOpen(pid, 0); err == nil {
-		_ = unix.Sendmsg(statusFD, []byte{'p'}, unix.UnixRights(fd), nil, 0)
-		unix.Close(fd)
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		// The parent kills the sandbox on hearing this.
+		return fmt.Errorf("pidfd of the program: %w (Linux 5.3 or later is needed)", err)
 	}
+	if err := unix.Sendmsg(statusFD, []byte{'p'}, unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("send the program's pidfd: %w", err)
+	}
+	unix.Close(fd)
 	unix.Close(statusFD)
 	reap(pid, exitFD)
 	return nil // not reached
