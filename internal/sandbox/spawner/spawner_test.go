@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -180,4 +181,58 @@ func TestChildrenDieWithTheSpawner(t *testing.T) {
 	if _, err := c.Spawn(spawner.Request{Args: []string{"child"}}, devNull(t)); err == nil {
 		t.Error("spawn after close succeeded")
 	}
+}
+
+// TestCloneIntoCgroup starts a child straight into a cgroup v2 directory,
+// as the sandbox backend does on cgroup v2 hosts. Any cgroup2 mount serves,
+// with or without controllers: hybrid hosts have one beside v1.
+func TestCloneIntoCgroup(t *testing.T) {
+	mount := cgroup2Mount(t)
+	dir, err := os.MkdirTemp(mount, "spawner-test-")
+	if err != nil {
+		if os.Getenv("CI") != "true" {
+			t.Skipf("cannot create a cgroup under %s: %v", mount, err)
+		}
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	cg, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.Close()
+
+	c := start(t)
+	ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}, CgroupFD: true},
+		append(devNull(t), cg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if strings.TrimSpace(string(procs)) != strconv.Itoa(ch.Pid) {
+		t.Errorf("cgroup.procs of the target holds %q, want the child %d", procs, ch.Pid)
+	}
+	_ = ch.Signal(syscall.SIGKILL)
+	waitExit(t, ch)
+}
+
+// cgroup2Mount returns where a cgroup2 hierarchy is mounted, or skips
+// where none is (never on CI here, where hybrid hosts have one).
+func cgroup2Mount(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(pre); ok && len(f) >= 5 && strings.HasPrefix(post, "cgroup2 ") {
+			return f[4]
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("no cgroup2 mount")
+	}
+	t.Skip("no cgroup2 mount on this host")
+	return ""
 }
