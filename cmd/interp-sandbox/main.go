@@ -1,6 +1,6 @@
 // Command interp-sandbox is the first process of every sandbox that interp
-// starts: it sets the sandbox up from inside and executes the sandboxed
-// program. One more copy runs as the spawner that starts them (see package
+// starts: it sets the sandbox up from inside, starts the sandboxed program
+// and reaps its orphans as PID 1. One more copy runs as the spawner that starts them (see package
 // spawner). It is not meant to be run by hand.
 //
 // interp works without it, by re-executing itself, but every package a

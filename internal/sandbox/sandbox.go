@@ -43,7 +43,7 @@ const (
 func IsInit() bool { return sandboxinit.IsInit() || spawner.IsSpawner() }
 
 // RunInit runs the spawner, or sets up the sandbox from inside its
-// namespaces and executes the sandboxed program. It does not return.
+// namespaces and runs the sandboxed program under it. It does not return.
 func RunInit() {
 	if spawner.IsSpawner() {
 		spawner.Serve()

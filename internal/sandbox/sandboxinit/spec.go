@@ -1,8 +1,9 @@
 // Package sandboxinit is the first process inside every sandbox: it builds
 // the sandbox's filesystem, network and credentials from inside its fresh
-// namespaces, applies Landlock and seccomp, and executes the sandboxed
-// program. Package sandbox starts it; cmd/interp-sandbox is a binary that
-// does nothing else.
+// namespaces, applies Landlock and seccomp, starts the sandboxed program,
+// and stays as the sandbox's PID 1 to reap orphans until the program ends.
+// Package sandbox starts it; cmd/interp-sandbox is a binary that does
+// nothing else.
 //
 // It is kept apart so that binary stays small: every package a binary
 // links runs its initialisation before main, and this code runs once for
