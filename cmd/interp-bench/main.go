@@ -79,7 +79,8 @@ var sections = []section{
 const exitAtOnceEnv = "_INTERP_BENCH_EXIT_AT_ONCE"
 
 func main() {
-	// The sandbox backend re-executes this binary as each sandbox's init.
+	// Without interp-sandbox beside it, the sandbox backend re-executes
+	// this binary as its spawner and as each sandbox's init.
 	if sandbox.IsInit() {
 		sandbox.RunInit()
 	}

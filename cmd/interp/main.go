@@ -34,7 +34,8 @@ type exitError struct {
 func (e *exitError) Error() string { return e.msg }
 
 func main() {
-	// The sandbox backend re-executes this binary as each sandbox's init.
+	// Without interp-sandbox beside it, the sandbox backend re-executes
+	// this binary as its spawner and as each sandbox's init.
 	if sandbox.IsInit() {
 		sandbox.RunInit()
 	}
