@@ -24,11 +24,21 @@ func TestMain(m *testing.M) {
 }
 
 // interp runs the CLI in-process and returns its exit status and output.
-func interp(t *testing.T, stdin string, args ...string) (int, string, string) {
+// needSandbox skips where the host cannot sandbox (never on CI here).
+func needSandbox(t *testing.T) {
 	t.Helper()
-	if _, err := sandbox.NewNamespaces(); errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
+	b, err := sandbox.NewNamespaces()
+	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
 		t.Skipf("host cannot sandbox: %v", err)
 	}
+	if err == nil {
+		b.Close()
+	}
+}
+
+func interp(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	needSandbox(t)
 	if os.Getenv("INTERP_HISTORY") == "" {
 		t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
 	}

@@ -9,14 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -226,9 +224,7 @@ func (w *logWatch) String() string {
 // and keys made by `interp admin`, and stops it by cancelling its context
 // as SIGTERM does.
 func TestServe(t *testing.T) {
-	if _, err := sandbox.NewNamespaces(); errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
-		t.Skipf("host cannot sandbox: %v", err)
-	}
+	needSandbox(t)
 	db := adminEnv(t)
 	mustInterp(t, "admin", "--db", db, "user", "create", "alice")
 	key, _ := mustInterp(t, "admin", "--db", db, "key", "create", "alice")
