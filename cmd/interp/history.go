@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +19,38 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
+// historyDSN is where the flags and config keep the history.
+func (g *globalFlags) historyDSN(cfg *config.Config) (string, error) {
+	dsn := g.history
+	if dsn == "" {
+		dsn = cfg.History.DSN
+	}
+	if dsn == "" {
+		var err error
+		if dsn, err = store.DefaultDSN(); err != nil {
+			return "", &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
+		}
+	}
+	return dsn, nil
+}
+
+// historyOptions says where the history's large contents go: as for the
+// server (INTERP_BLOB_DIR, or server.blob_dir in the config), so that the
+// CLI and a server can share one PostgreSQL history; else the store's
+// default, beside a SQLite file or in the data directory for PostgreSQL.
+func historyOptions(cfg *config.Config, dsn string) *store.Options {
+	dir := os.Getenv("INTERP_BLOB_DIR")
+	if dir == "" {
+		dir = cfg.Server.BlobDir
+	}
+	if dialect, _, err := store.ParseDSN(dsn); dir == "" && err == nil && dialect != store.SQLite {
+		if d, err := store.DefaultDir(); err == nil {
+			dir = filepath.Join(d, "blobs")
+		}
+	}
+	return &store.Options{BlobDir: dir}
+}
+
 // openStore opens the history store the flags and config name, applying
 // the retention settings. It returns nil when history is off.
 func (g *globalFlags) openStore(ctx context.Context) (*store.Store, error) {
@@ -28,16 +61,11 @@ func (g *globalFlags) openStore(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
-	dsn := g.history
-	if dsn == "" {
-		dsn = cfg.History.DSN
+	dsn, err := g.historyDSN(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if dsn == "" {
-		if dsn, err = store.DefaultDSN(); err != nil {
-			return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
-		}
-	}
-	st, err := store.Open(ctx, dsn, nil)
+	st, err := store.Open(ctx, dsn, historyOptions(cfg, dsn))
 	if err != nil {
 		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
 	}

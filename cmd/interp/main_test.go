@@ -14,6 +14,7 @@ import (
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) {
@@ -390,5 +391,57 @@ func TestExecWithFiles(t *testing.T) {
 	}
 	if code, _, errOut := interp(t, "", "exec", "--file", filepath.Join(dir, "missing.csv"), filepath.Join(dir, "sum.py")); code != exitUsage || !strings.Contains(errOut, "missing.csv") {
 		t.Errorf("missing --file: exit %d, %q", code, errOut)
+	}
+}
+
+// TestHistoryPostgres keeps the CLI's history in PostgreSQL, with the
+// large contents in the data directory.
+func TestHistoryPostgres(t *testing.T) {
+	dsn, _ := storetest.PostgresDSN(t)
+	t.Setenv("INTERP_HISTORY", dsn)
+	data := t.TempDir()
+	t.Setenv("INTERP_DATA_DIR", data)
+	dir := writeFiles(t, map[string]string{"a.py": "print('kept in postgres')\nopen('big.bin', 'wb').write(bytes(300_000))\n"})
+	if code, _, errOut := interp(t, "", "exec", filepath.Join(dir, "a.py")); code != exitOK {
+		t.Fatalf("exec: %d %s", code, errOut)
+	}
+	code, out, errOut := interp(t, "", "history", "list", "--json")
+	if code != exitOK || !strings.Contains(out, `"cells":1`) {
+		t.Fatalf("history list: %d %s %s", code, out, errOut)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(data, "blobs", "*", "*"))
+	if len(blobs) == 0 {
+		t.Errorf("no blob under %s for the 300 kB file", filepath.Join(data, "blobs"))
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	code, out, errOut := interp(t, "", "doctor", "--json")
+	var fs []finding
+	if err := json.Unmarshal([]byte(out), &fs); err != nil || code != exitOK {
+		t.Fatalf("doctor: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	seen := map[string]string{}
+	for _, f := range fs {
+		seen[f.Area+"/"+f.Check] = f.Status
+		if f.Status != statusOK && f.Status != statusWarn {
+			t.Errorf("%s %s: %s (%s)", f.Area, f.Check, f.Status, f.Detail)
+		}
+	}
+	for _, want := range []string{"sandbox/user namespaces", "sandbox/cgroups", "sandbox/seccomp", "python/runtime", "history/store"} {
+		if seen[want] != statusOK {
+			t.Errorf("%s: %q, want ok", want, seen[want])
+		}
+	}
+	if seen["sandbox/start"] != statusOK {
+		t.Errorf("sandbox/start: %q, want ok: the doctor starts a real sandbox", seen["sandbox/start"])
+	}
+
+	// A history store that cannot be reached fails the doctor, says why in
+	// one line, and keeps the password to itself.
+	t.Setenv("INTERP_HISTORY", "postgres://u:hunter2@127.0.0.1:1/x")
+	code, out, errOut = interp(t, "", "doctor")
+	if code != exitCodeFailed || !strings.Contains(errOut, "history store failed") || strings.Contains(out+errOut, "hunter2") {
+		t.Errorf("unreachable store: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -24,3 +24,8 @@ func (*Namespaces) Start(context.Context, *Spec) (*Process, error) { return nil,
 
 // Close implements Backend.
 func (*Namespaces) Close() error { return nil }
+
+// InspectHost reports that this operating system offers no sandboxes.
+func InspectHost() Host {
+	return Host{UserNamespaces: fmt.Errorf("%w: %s has no Linux namespaces", ErrUnsupported, runtime.GOOS)}
+}
