@@ -117,6 +117,14 @@ func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) 
 	if f.pool > 0 {
 		cfg.Preload = []string{"numpy", "pandas", "matplotlib.pyplot"}
 	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
+		cfg.History = st
+	}
 	srv := mcpserver.New(cfg)
 	defer srv.Close()
 

@@ -31,6 +31,7 @@ import (
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 // Defaults of the Config fields left zero.
@@ -80,6 +81,10 @@ type Config struct {
 	Name, Version string
 	// Logger receives the SDK's and the server's log; nil: none.
 	Logger *slog.Logger
+	// History records each MCP session's run_python calls as one
+	// conversation of kind exec, titled after the client. Nil: none. The
+	// caller owns the store and closes it after the server.
+	History *store.Store
 }
 
 func (c Config) withDefaults() Config {
@@ -146,6 +151,9 @@ type client struct {
 	mu   sync.Mutex
 	sess *session.Session
 	gone bool // the MCP session has ended
+	// rec records the calls in the history; see recorder.
+	rec       *store.Recorder
+	recFailed bool
 }
 
 // New returns a server. Sessions are started on demand.
@@ -323,6 +331,7 @@ func (s *Server) drop(ss *mcp.ServerSession, c *client) {
 		sess.Close()
 		s.cfg.Logger.Info("python session closed: its MCP session ended", "session", sess.ID)
 	}
+	s.finishRecording(c)
 }
 
 // session returns the client's Python session, starting it if there is

@@ -23,6 +23,8 @@ import (
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 // stdioEnv makes the test binary serve MCP over stdio, for TestStdio.
@@ -663,5 +665,49 @@ func TestStdio(t *testing.T) {
 	}
 	if cmd.ProcessState == nil || !cmd.ProcessState.Success() {
 		t.Errorf("server process: %v; stderr:\n%s", cmd.ProcessState, stderr.String())
+	}
+}
+
+// TestHistory records an MCP session's calls as one conversation, with its
+// cells, output and files, closed when the MCP session ends.
+func TestHistory(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "history.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := newServer(t, func(c *Config) { c.History = st })
+	cs := connect(t, srv)
+	run(t, cs, "x = 6 * 7")
+	run(t, cs, "print(x); open('out.txt', 'w').write('made by MCP')")
+	if res := call(t, cs, "run_python", map[string]any{"code": "1/0"}); !res.IsError && !strings.Contains(textOf(res), "ZeroDivisionError") {
+		t.Fatalf("1/0: %s", textOf(res))
+	}
+	cs.Close()
+
+	var conv *store.Conversation
+	waitFor(t, func() bool {
+		list, err := st.ListConversations(context.Background(), 10, 0)
+		if err != nil || len(list) != 1 || list[0].Cells != 3 {
+			return false
+		}
+		conv, err = st.GetConversation(context.Background(), list[0].ID)
+		return err == nil && len(conv.Cells) == 3 && conv.Cells[2].Status != ""
+	}, "the MCP session's conversation in the history")
+	if conv.Kind != store.KindExec || conv.Title != "MCP: test" {
+		t.Errorf("conversation kind %q, title %q", conv.Kind, conv.Title)
+	}
+	if c := conv.Cells; c[0].Code != "x = 6 * 7" || c[0].Status != session.StatusOK || c[2].Status != session.StatusError {
+		t.Errorf("cells: %+v", c)
+	}
+	var printed, file bool
+	for _, ev := range conv.Events {
+		printed = printed || strings.Contains(ev.Text, "42")
+	}
+	for _, f := range conv.Files {
+		file = file || f.Path == "out.txt"
+	}
+	if !printed || !file {
+		t.Errorf("recorded output %v, file %v: %+v", printed, file, conv)
 	}
 }

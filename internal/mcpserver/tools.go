@@ -247,9 +247,16 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 
 	col := newCollector(s.cfg.MaxImageBytes)
 	progress := newProgress(ctx, req)
+	rec := s.recorder(ctx, c, req.Session)
+	if rec != nil {
+		_ = rec.StartCell(in.Code)
+	}
 	emit := func(ev session.Event) {
 		col.add(ev)
 		progress.event(ev)
+		if rec != nil {
+			_ = rec.SessionEvent(ev)
+		}
 	}
 	var done session.Event
 	for attempt := 0; ; attempt++ {
