@@ -68,6 +68,9 @@ func fileInt(n int) string {
 
 // serveSettings are interp serve's settings. Quotas take -1 for none.
 var serveSettings = []serveSetting{
+	{"metrics-token", "INTERP_METRICS_TOKEN", "a bearer token GET /metrics then requires (default: none, /metrics is open)",
+		func(c *config.ServerConfig) string { return c.MetricsToken },
+		func(v string, c *server.Config) error { c.MetricsToken = v; return nil }},
 	{"max-sessions", "INTERP_SERVER_MAX_SESSIONS", "sessions open at once, all users together (default 64)",
 		func(c *config.ServerConfig) string { return fileInt(c.MaxSessions) },
 		intSetting(func(c *server.Config) *int { return &c.MaxSessions })},
@@ -161,7 +164,8 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 			"Events, files, tasks for the model, and history, under /v1, described by\n" +
 			"/openapi.json (docs at /docs). Every /v1 request needs an API key: make\n" +
 			"users and keys with `interp admin`, on the same database (--db or --history).\n" +
-			"/healthz, /readyz and /metrics (Prometheus) need none.\n\n" +
+			"/healthz and /readyz need none, nor does /metrics (Prometheus) unless\n" +
+			"--metrics-token is set.\n\n" +
 			"Settings come from the config file's server: section, then the environment,\n" +
 			"then flags. SIGTERM or SIGINT stops it gracefully: running code may finish\n" +
 			"within --shutdown-timeout.",

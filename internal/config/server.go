@@ -15,9 +15,11 @@ type ServerConfig struct {
 	PoolSize int `yaml:"pool_size"`
 	// BlobDir is where the history's large content goes (needed with a
 	// postgres:// history DSN).
-	BlobDir string             `yaml:"blob_dir"`
-	Limits  ServerLimitsConfig `yaml:"limits"`
-	Quotas  QuotasConfig       `yaml:"quotas"`
+	BlobDir string `yaml:"blob_dir"`
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string             `yaml:"metrics_token"`
+	Limits       ServerLimitsConfig `yaml:"limits"`
+	Quotas       QuotasConfig       `yaml:"quotas"`
 }
 
 // ServerLimitsConfig bounds sessions and requests.

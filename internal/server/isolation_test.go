@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/interp-dev/interp/internal/server"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -152,4 +153,19 @@ func TestAuth(t *testing.T) {
 	if m := string(e.do("", "GET", "/metrics", nil).body); !strings.Contains(m, `interp_errors_total{type="auth"}`) {
 		t.Error("auth failures are not counted")
 	}
+}
+
+// TestMetricsToken: with a metrics token, /metrics answers only to it; the
+// other operational endpoints stay open.
+func TestMetricsToken(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.MetricsToken = "scrape-me" })
+	r := e.do("", "GET", "/metrics", nil).want(t, 401)
+	if r.header.Get("WWW-Authenticate") == "" || !strings.Contains(string(r.body), "metrics token") {
+		t.Errorf("no token: %v %s", r.header, r.body)
+	}
+	e.do("wrong", "GET", "/metrics", nil).want(t, 401)
+	if m := string(e.do("scrape-me", "GET", "/metrics", nil).want(t, 200).body); !strings.Contains(m, "interp_") {
+		t.Errorf("metrics with the token: %.200s", m)
+	}
+	e.do("", "GET", "/healthz", nil).want(t, 200)
 }

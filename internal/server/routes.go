@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -235,10 +237,23 @@ func (s *Server) register() {
 		Description: "Metrics in Prometheus' text format.",
 		Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}},
 	}}
+	if s.cfg.MetricsToken != "" {
+		metrics.Responses["401"] = &huma.Response{Description: "The metrics token is missing or wrong.",
+			Content: map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Type: "object"}}}}
+	}
 	promH := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	token := []byte(s.cfg.MetricsToken)
 	huma.Register(api, metrics, func(context.Context, *struct{}) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			r, w := humago.Unwrap(hctx)
+			if len(token) > 0 {
+				got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+				if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+					writeProblem(w, http.StatusUnauthorized, "GET /metrics needs the metrics token: Authorization: Bearer TOKEN")
+					return
+				}
+			}
 			promH.ServeHTTP(w, r)
 		}}, nil
 	})

@@ -84,6 +84,10 @@ type Config struct {
 	// Quotas hold each user back.
 	Quotas Quotas
 
+	// MetricsToken, when set, is the bearer token GET /metrics requires;
+	// otherwise /metrics is open, for a scraper on a private network.
+	MetricsToken string
+
 	// TaskTimeout bounds one task, the model's time and the code's.
 	TaskTimeout time.Duration
 	// Agent bounds the agent loop of tasks; Vision and NoTools are as in
