@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -57,15 +58,6 @@ type filePathInput struct {
 	Path string `query:"path" required:"true" maxLength:"4096" doc:"A file's path, relative to the workspace."`
 }
 
-type downloadOutput struct {
-	ContentType        string `header:"Content-Type"`
-	ContentDisposition string `header:"Content-Disposition"`
-	// Files come from the sandbox: a browser must not run them as pages
-	// of this origin.
-	CSP  string `header:"Content-Security-Policy"`
-	Body []byte
-}
-
 // sandboxCSP keeps a downloaded page from running as this origin's.
 const sandboxCSP = "sandbox; default-src 'none'"
 
@@ -96,7 +88,10 @@ func (s *Server) listFiles(ctx context.Context, in *sessionIDInput) (*fileListOu
 	return &fileListOutput{Body: FileList{Files: files}}, nil
 }
 
-func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*downloadOutput, error) {
+// downloadFile streams a workspace file, never holding it in memory. What
+// it sends is the file as large as it was when opened: code still writing
+// to it cannot make the response longer than its Content-Length.
+func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*huma.StreamResponse, error) {
 	_, ws, err := s.workspace(ctx, in.ID)
 	if err != nil {
 		return nil, err
@@ -105,7 +100,7 @@ func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*download
 	if err != nil {
 		return nil, huma.Error400BadRequest(err.Error())
 	}
-	b, err := ws.Read(name, s.cfg.MaxDownloadBytes)
+	f, size, err := ws.Open(name, s.cfg.MaxDownloadBytes)
 	if err != nil {
 		return nil, s.fileError(err, name)
 	}
@@ -113,13 +108,22 @@ func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*download
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	s.auditOK(ctx, store.AuditFileDownload, in.ID+":"+name, itoa(len(b))+" bytes")
-	return &downloadOutput{
-		ContentType:        ct,
-		ContentDisposition: mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(name)}),
-		CSP:                sandboxCSP,
-		Body:               b,
-	}, nil
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer f.Close()
+		hctx.SetHeader("Content-Type", ct)
+		hctx.SetHeader("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(name)}))
+		// Files come from the sandbox: a browser must not run them as
+		// pages of this origin.
+		hctx.SetHeader("Content-Security-Policy", sandboxCSP)
+		hctx.SetHeader("Content-Length", strconv.FormatInt(size, 10))
+		hctx.SetStatus(http.StatusOK)
+		n, err := io.Copy(hctx.BodyWriter(), io.LimitReader(f, size))
+		if err != nil {
+			s.log.Warn("download", "session", in.ID, "path", name, "sent", n, "err", err)
+			return
+		}
+		s.auditOK(ctx, store.AuditFileDownload, in.ID+":"+name, itoa(int(n))+" bytes")
+	}}, nil
 }
 
 func (s *Server) deleteFile(ctx context.Context, in *filePathInput) (*struct{}, error) {

@@ -2,14 +2,18 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"mime/multipart"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
+	"github.com/interp-dev/interp/internal/server"
 )
 
 func call(code string) llmtest.Call {
@@ -282,4 +286,28 @@ func firstN(b []byte, n int) string {
 		b = b[:n]
 	}
 	return string(b)
+}
+
+// TestDownloadLarge streams a file the code made, byte for byte, and
+// refuses one over the download limit with a clear error.
+func TestDownloadLarge(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.MaxDownloadBytes = 24 << 20 })
+	a := e.newUser("dl").key
+	id := e.newSession(a, nil)
+	out := stdoutOf(e.execute(a, id, `
+import hashlib, os
+data = os.urandom(20 << 20)
+open("big.bin", "wb").write(data)
+open("huge.bin", "wb").write(bytes(25 << 20))
+print(hashlib.sha256(data).hexdigest())
+`))
+	dl := e.do(a, "GET", "/v1/sessions/"+id+"/file?path=big.bin", nil).want(t, 200)
+	sum := sha256.Sum256(dl.body)
+	if got := hex.EncodeToString(sum[:]); got != strings.TrimSpace(out) || dl.header.Get("Content-Length") != strconv.Itoa(20<<20) {
+		t.Errorf("download: sha256 %s, want %s; Content-Length %q", got, strings.TrimSpace(out), dl.header.Get("Content-Length"))
+	}
+	r := e.do(a, "GET", "/v1/sessions/"+id+"/file?path=huge.bin", nil).want(t, 422)
+	if !strings.Contains(string(r.body), "too large to download") {
+		t.Errorf("over the limit: %s", r.body)
+	}
 }

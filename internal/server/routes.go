@@ -179,8 +179,13 @@ func (s *Server) register() {
 	down := s.op("download-file", http.MethodGet, "/v1/sessions/{id}/file", "Download a file", "files", idErrors,
 		http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusForbidden)
 	down.Responses = map[string]*huma.Response{"200": {
-		Description: "The file's content.",
+		Description: "The file's content, streamed, with the type its name suggests.",
 		Content:     map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}},
+		Headers: map[string]*huma.Param{
+			"Content-Disposition":     {Description: "attachment, with the file's name.", Schema: &huma.Schema{Type: "string"}},
+			"Content-Security-Policy": {Description: "sandbox: a browser must not run the file as a page of this origin.", Schema: &huma.Schema{Type: "string"}},
+			"Content-Length":          {Description: "The file's size when it was opened; no more is sent.", Schema: &huma.Schema{Type: "integer"}},
+		},
 	}}
 	huma.Register(api, down, s.downloadFile)
 	huma.Register(api, s.op("delete-file", http.MethodDelete, "/v1/sessions/{id}/file", "Delete a file or an empty directory", "files", idErrors,

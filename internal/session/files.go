@@ -125,30 +125,45 @@ func (w *Workspace) open(name string, flags int, mode uint32) (*os.File, error) 
 
 // Read returns the contents of a regular file of at most max bytes.
 func (w *Workspace) Read(name string, max int64) ([]byte, error) {
-	name, err := CleanPath(name)
-	if err != nil {
-		return nil, err
-	}
-	f, err := w.open(name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	f, _, err := w.Open(name, max)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", name)
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", name, fi.Size(), max)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%s grew over the %d-byte limit while being read", name, max)
 	}
 	return b, err
+}
+
+// Open opens a regular file of the workspace for reading, as the sandbox
+// user, refusing one larger than max bytes, and returns it with its size.
+// The sandbox may still write to it: readers that must not exceed the size
+// stop there.
+func (w *Workspace) Open(name string, max int64) (*os.File, int64, error) {
+	name, err := CleanPath(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := w.open(name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s is not a regular file", name)
+	}
+	if fi.Size() > max {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s is %d bytes, over the %d-byte limit", name, fi.Size(), max)
+	}
+	return f, fi.Size(), nil
 }
 
 // Write stores r's contents, at most max bytes, as name, creating parent
