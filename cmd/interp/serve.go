@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,7 +151,7 @@ var serveSettings = []serveSetting{
 // serveFlags are interp serve's other flags.
 type serveFlags struct {
 	listen, db, blobDir, provider, model, logLevel string
-	shutdownTimeout                                string
+	shutdownTimeout, tlsCert, tlsKey               string
 	deps                                           depsFlags
 }
 
@@ -181,6 +182,8 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.provider, "provider", "", "the model's provider for tasks: openai, anthropic or ollama (default: from the config file or the environment)")
 	fl.StringVar(&f.model, "model", "", "the model for tasks")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain); needs --tls-key (env INTERP_TLS_CERT)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert (env INTERP_TLS_KEY)")
 	fl.StringVar(&f.shutdownTimeout, "shutdown-timeout", "", "how long running code may finish at shutdown (env INTERP_SERVER_SHUTDOWN_TIMEOUT; default 30s)")
 	for _, s := range serveSettings {
 		fl.String(s.flag, "", s.help+" (env "+s.env+")")
@@ -227,6 +230,22 @@ func serveConfig(cmd *cobra.Command, cfg *config.Config) (server.Config, error) 
 	}
 	sc.Vision, sc.NoTools = cfg.Vision, cfg.NoTools
 	return sc, nil
+}
+
+// serveTLS loads the certificate and key to serve HTTPS with, or returns
+// nil when neither is given.
+func serveTLS(certFile, keyFile string) (*tls.Config, error) {
+	switch {
+	case certFile == "" && keyFile == "":
+		return nil, nil
+	case certFile == "" || keyFile == "":
+		return nil, errors.New("--tls-cert and --tls-key go together: give both, or neither")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert, --tls-key: %v", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // storeDSN is the database admin and serve use: --db, else --history, else
@@ -324,19 +343,27 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}
+	tlsConfig, err := serveTLS(layered(cmd, "tls-cert", "INTERP_TLS_CERT", cfg.Server.TLSCert), layered(cmd, "tls-key", "INTERP_TLS_KEY", cfg.Server.TLSKey))
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("--listen: %v", err)}
 	}
-	if host, _, _ := net.SplitHostPort(listen); !isLoopback(host) {
-		log.Warn("listening beyond this machine without TLS: put a TLS-terminating proxy in front", "addr", ln.Addr().String())
+	scheme := "http://"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https://"
+	} else if host, _, _ := net.SplitHostPort(listen); !isLoopback(host) {
+		log.Warn("listening beyond this machine without TLS: pass --tls-cert and --tls-key, or put a TLS-terminating proxy in front", "addr", ln.Addr().String())
 	}
 	users, _ := st.ListUsers(ctx)
 	if len(users) == 0 {
 		log.Warn("no users yet: create one with `interp admin user create NAME` and a key with `interp admin key create NAME`")
 	}
-	log.Info("listening", "addr", "http://"+ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
+	log.Info("listening", "addr", scheme+ln.Addr().String(), "docs", scheme+ln.Addr().String()+"/docs")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -4,11 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -176,6 +185,8 @@ func TestServeBadSettings(t *testing.T) {
 		{[]string{"--default-cell-timeout", "-5s"}, "--default-cell-timeout"},
 		{[]string{"--listen", "127.0.0.1:99999", "--pool=-1", "--no-install"}, "--listen"},
 		{[]string{"extra"}, "unknown command"},
+		{[]string{"--tls-cert", "cert.pem", "--pool=-1", "--no-install"}, "go together"},
+		{[]string{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key", "--pool=-1", "--no-install"}, "--tls-cert"},
 	} {
 		code, _, errOut := interp(t, "", append([]string{"serve", "--db", db}, tt.args...)...)
 		if code != exitUsage || !strings.Contains(errOut, tt.inErr) {
@@ -368,4 +379,94 @@ func TestAdminRolesAndAudit(t *testing.T) {
 	if strings.Contains(out, strings.TrimSpace(key)) {
 		t.Error("the audit log shows a whole key")
 	}
+}
+
+// TestServeTLS serves HTTPS with a certificate of the test's own: a client
+// that trusts it gets answers, plain HTTP does not.
+func TestServeTLS(t *testing.T) {
+	needSandbox(t)
+	db := adminEnv(t)
+	certFile, keyFile, pool := selfSigned(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &logWatch{addr: make(chan string, 1)}
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--pool=-1", "--no-install", "--tls-cert", certFile, "--tls-key", keyFile})
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(logs)
+	served := make(chan error, 1)
+	go func() { served <- cmd.ExecuteContext(ctx) }()
+	var base string
+	select {
+	case base = <-logs.addr:
+	case err := <-served:
+		t.Fatalf("serve ended at once: %v\n%s", err, logs)
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve did not say where it listens:\n%s", logs)
+	}
+	if !strings.HasPrefix(base, "https://127.0.0.1:") {
+		t.Fatalf("listening on %q, want https", base)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
+		t.Errorf("GET /healthz over TLS: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if resp, err := http.Get("http://" + strings.TrimPrefix(base, "https://") + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP answered on the TLS port")
+		}
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// a pool that trusts it.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "interp test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }

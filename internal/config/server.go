@@ -16,6 +16,9 @@ type ServerConfig struct {
 	// BlobDir is where the history's large content goes (needed with a
 	// postgres:// history DSN).
 	BlobDir string `yaml:"blob_dir"`
+	// TLSCert and TLSKey, PEM files, make the server speak HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken string             `yaml:"metrics_token"`
 	Limits       ServerLimitsConfig `yaml:"limits"`
