@@ -45,6 +45,7 @@ const (
 	StopTokenBudget   = "token_budget"
 	StopUser          = "stopped"
 	StopDeclined      = "declined"
+	StopRefused       = "refused" // Config.Admit refused to run more code
 	StopProvider      = "provider_error"
 )
 
@@ -113,6 +114,10 @@ type Config struct {
 	Limits Limits
 	// Confirm, if set, is asked before any code runs; false declines.
 	Confirm func(ctx context.Context, code string) (bool, error)
+	// Admit, if set, is asked before each step's code runs, for limits
+	// the agent does not know, such as a service's quotas: an error stops
+	// the task (StopRefused), with the error as the reason.
+	Admit func(ctx context.Context) error
 	// Vision sends images the code makes to the model.
 	Vision bool
 	// Packages lists the base environment's packages, for the prompt.

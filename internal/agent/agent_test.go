@@ -432,6 +432,40 @@ func TestDeclinedCodeDoesNotRun(t *testing.T) {
 	}
 }
 
+// TestAdmitRefuses: a limit outside the agent refuses the second step's
+// code; the first ran, the second did not, and the task says why.
+func TestAdmitRefuses(t *testing.T) {
+	f := newFake(t, "openai",
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("open('first.txt', 'w').write('x')")}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("open('second.txt', 'w').write('x')")}},
+	)
+	s := newSession(t)
+	steps := 0
+	a := newAgent(t, f, s, func(c *agent.Config) {
+		c.Admit = func(context.Context) error {
+			if steps++; steps > 1 {
+				return errors.New("workspace quota exceeded")
+			}
+			return nil
+		}
+	})
+	res, err := a.Run(context.Background(), "write two files", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != agent.StopRefused || !strings.Contains(res.Reason, "workspace quota") {
+		t.Errorf("stop %q (%s)", res.Stop, res.Reason)
+	}
+	var names []string
+	files, _ := s.Kernel().Workspace().List()
+	for _, f := range files {
+		names = append(names, f.Path)
+	}
+	if strings.Join(names, " ") != "first.txt" {
+		t.Errorf("files: %v, want only first.txt", names)
+	}
+}
+
 func TestMemoryAcrossTurns(t *testing.T) {
 	f := newFake(t, "anthropic",
 		llmtest.Turn{ToolCalls: []llmtest.Call{call("secret = 'blue'")}},

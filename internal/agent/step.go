@@ -83,6 +83,13 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		}
 	}
 
+	if a.cfg.Admit != nil {
+		if err := a.cfg.Admit(ctx); err != nil {
+			r.stop(StopRefused, err.Error())
+			return reply("This code was not run: " + err.Error()), true, nil
+		}
+	}
+
 	sess := a.cfg.Session
 	emitSession := func(ev session.Event) { r.emit(Event{Event: ev, Step: step}) }
 	code := args.Code

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/server"
 	"github.com/interp-dev/interp/internal/store"
 )
@@ -272,5 +275,40 @@ func TestWorkspaceQuota(t *testing.T) {
 	}
 	if q := e.auditLog(root.key, "action=quota.exceeded&user=alice"); len(q) != 4 {
 		t.Fatalf("quota.exceeded entries %v", q)
+	}
+}
+
+// TestWorkspaceQuotaDuringTask: the quota holds at each step of a task,
+// not only at its start. Another session holds most of it; the task's
+// first step goes over; its second step's code does not run, and the task
+// says why.
+func TestWorkspaceQuotaDuringTask(t *testing.T) {
+	const mib = 1 << 20
+	e := newEnv(t, func(c *server.Config) { c.Quotas.WorkspaceBytes = 2 * mib })
+	fake := llmtest.NewOpenAIServer(t,
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("open('fill', 'wb').write(b'x' * (1 << 20))")}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("open('second', 'w').write('ran')")}},
+		llmtest.Turn{Text: "never reached"},
+	)
+	p, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: fake.URL, APIKey: "k", Model: "gpt-test", MaxRetries: 1, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.llm.set(p)
+	other := e.newSession(e.alice.key, nil)
+	e.do(e.alice.key, "POST", "/v1/sessions/"+other+"/files?path=held", bytes.Repeat([]byte("x"), 3*mib/2), "Content-Type", "application/octet-stream").want(t, 201)
+	id := e.newSession(e.alice.key, nil)
+	_, evs := e.stream(e.alice.key, "/v1/tasks", map[string]any{"prompt": "fill the disk", "session_id": id}, nil)
+	result := evs[len(evs)-1].data
+	if result["stop"] != "refused" || !strings.Contains(fmt.Sprint(result["reason"]), "workspace quota") {
+		t.Fatalf("task result %v", result)
+	}
+	files := e.do(e.alice.key, "GET", "/v1/sessions/"+id+"/files", nil).want(t, 200).obj(t)["files"].([]any)
+	var names []string
+	for _, f := range files {
+		names = append(names, f.(map[string]any)["path"].(string))
+	}
+	if strings.Join(names, " ") != "fill" {
+		t.Errorf("files %v: only the first step's should exist", names)
 	}
 }

@@ -99,14 +99,23 @@ func workspaceOver(q int64) string {
 // checkWorkspace refuses code to run while the user's workspaces hold
 // more than the quota.
 func (s *Server) checkWorkspace(ctx context.Context, u *store.User, target string) error {
-	q := s.cfg.Quotas.WorkspaceBytes
-	if q < 0 {
-		return nil
-	}
-	if used := s.workspaceUsage(u); used > q {
-		return s.quotaRefused(ctx, target, tooMany(workspaceOver(q)+"; the workspaces hold "+itoa64(used)+" bytes", workspaceRetry))
+	if msg, over := s.workspaceExceeded(u); over {
+		return s.quotaRefused(ctx, target, tooMany(msg, workspaceRetry))
 	}
 	return nil
+}
+
+// workspaceExceeded says whether the user's workspaces hold more than the
+// quota, and by how much.
+func (s *Server) workspaceExceeded(u *store.User) (string, bool) {
+	q := s.cfg.Quotas.WorkspaceBytes
+	if q < 0 {
+		return "", false
+	}
+	if used := s.workspaceUsage(u); used > q {
+		return workspaceOver(q) + "; the workspaces hold " + itoa64(used) + " bytes", true
+	}
+	return "", false
 }
 
 // tokensLeft returns how many model tokens the user may still use today,

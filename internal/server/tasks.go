@@ -30,7 +30,7 @@ type TaskResult struct {
 	ConversationID string    `json:"conversation_id"`
 	TaskID         string    `json:"task_id,omitempty"`
 	SessionID      string    `json:"session_id"`
-	Stop           string    `json:"stop" doc:"Why the task ended: answer, max_steps, max_failures, repeated_error, token_budget, stopped, provider_error, or failed."`
+	Stop           string    `json:"stop" doc:"Why the task ended: answer, max_steps, max_failures, repeated_error, token_budget, stopped, refused (a quota, such as the workspace's, refused more code), provider_error, or failed."`
 	Reason         string    `json:"reason,omitempty"`
 	Answer         string    `json:"answer,omitempty"`
 	Steps          int       `json:"steps"`
@@ -164,6 +164,16 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 	ag, err := agent.New(agent.Config{
 		Provider: model.Provider, Model: model.Model, Session: e.sess, Auto: s.d.Auto, Limits: lim,
 		Vision: s.cfg.Vision, NoTools: s.cfg.NoTools, Packages: s.d.Kernel.Runtime.Packages(),
+		// The workspace quota holds at every step, not only at the start:
+		// one task's code can fill the workspace.
+		Admit: func(ctx context.Context) error {
+			if msg, over := s.workspaceExceeded(u); over {
+				s.audit(context.WithValue(context.WithoutCancel(ctx), userKey, u), &store.AuditEntry{
+					Action: store.AuditQuotaExceeded, Target: e.id, Detail: msg, Result: store.ResultDenied})
+				return errors.New(msg)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return nil, err

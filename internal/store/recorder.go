@@ -726,7 +726,7 @@ func (r *Recorder) finish(ctx context.Context, status, stop, reason string, res 
 	if r.cell != nil {
 		cs, why := session.StatusDied, "the task ended before the cell's done event"
 		switch stop {
-		case agent.StopDeclined:
+		case agent.StopDeclined, agent.StopRefused:
 			cs, why = CellDeclined, reason
 		case agent.StopUser:
 			cs, why = session.StatusInterrupted, reason
