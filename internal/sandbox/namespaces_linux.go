@@ -314,7 +314,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sandbox: %w", err))
 	}
-	child, err := sc.Spawn(req, files)
+	child, err := sc.Spawn(ctx, req, files)
 	sp.started()
 	if err != nil {
 		return fail(fmt.Errorf("sandbox: start: %w", unsupportedStart(err)))

@@ -1,6 +1,7 @@
 package spawner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,7 +105,10 @@ func Start(program *os.File, start func(*exec.Cmd) error) (*Client, error) {
 // Spawn starts a child: files are its standard input, output and error,
 // then req.ExtraFiles more, then the cgroup directory if req.CgroupFD. The
 // caller keeps ownership of files and may close them on return.
-func (c *Client) Spawn(req Request, files []*os.File) (*Child, error) {
+//
+// Cancelling ctx abandons the wait for the answer; a child started anyway
+// finds its parent's pipes closed and ends.
+func (c *Client) Spawn(ctx context.Context, req Request, files []*os.File) (*Child, error) {
 	if len(files) > maxFiles {
 		return nil, fmt.Errorf("spawner: %d descriptors, at most %d", len(files), maxFiles)
 	}
@@ -135,6 +139,9 @@ func (c *Client) Spawn(req Request, files []*os.File) (*Child, error) {
 	select {
 	case r := <-ch:
 		return r.child, r.err
+	case <-ctx.Done():
+		c.forget(req.ID)
+		return nil, ctx.Err()
 	case <-c.done:
 		c.forget(req.ID)
 		// The answer may have come just before the spawner went.

@@ -1,6 +1,7 @@
 package spawner_test
 
 import (
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -82,7 +83,7 @@ func waitExit(t *testing.T, ch *spawner.Child) spawner.Exit {
 func TestExitStatus(t *testing.T) {
 	c := start(t)
 	for _, code := range []int{0, 7} {
-		ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit " + strconv.Itoa(code)}}, devNull(t))
+		ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit " + strconv.Itoa(code)}}, devNull(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func TestDescriptorsReachTheChild(t *testing.T) {
 	outR, outW, _ := os.Pipe()
 	extraR, extraW, _ := os.Pipe()
 	errF, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=echo"}, ExtraFiles: 1},
+	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=echo"}, ExtraFiles: 1},
 		[]*os.File{inR, outW, errF, extraW})
 	// The spawner and the child hold their own copies now.
 	for _, f := range []*os.File{inR, outW, errF, extraW} {
@@ -122,7 +123,7 @@ func TestDescriptorsReachTheChild(t *testing.T) {
 
 func TestSignalThroughPidfd(t *testing.T) {
 	c := start(t)
-	ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}}, devNull(t))
+	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}}, devNull(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,16 +142,16 @@ func TestSignalThroughPidfd(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	c := start(t)
-	if _, err := c.Spawn(spawner.Request{Args: []string{"child"}, ExtraFiles: 2}, devNull(t)); err == nil || !strings.Contains(err.Error(), "descriptors") {
+	if _, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, ExtraFiles: 2}, devNull(t)); err == nil || !strings.Contains(err.Error(), "descriptors") {
 		t.Errorf("wrong descriptor count: %v", err)
 	}
 	// The kernel's refusal comes back as its errno.
-	_, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit 0"}, Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_THREAD}, devNull(t))
+	_, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit 0"}, Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_THREAD}, devNull(t))
 	if err == nil {
 		t.Error("invalid clone flags accepted")
 	}
 	// The spawner still works.
-	ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit 3"}}, devNull(t))
+	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit 3"}}, devNull(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestBadRequests(t *testing.T) {
 // its children with it, reported as gone.
 func TestChildrenDieWithTheSpawner(t *testing.T) {
 	c := start(t)
-	ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}}, devNull(t))
+	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}}, devNull(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestChildrenDieWithTheSpawner(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := c.Spawn(spawner.Request{Args: []string{"child"}}, devNull(t)); err == nil {
+	if _, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}}, devNull(t)); err == nil {
 		t.Error("spawn after close succeeded")
 	}
 }
@@ -203,7 +204,7 @@ func TestCloneIntoCgroup(t *testing.T) {
 	defer cg.Close()
 
 	c := start(t)
-	ch, err := c.Spawn(spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}, CgroupFD: true},
+	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}, CgroupFD: true},
 		append(devNull(t), cg))
 	if err != nil {
 		t.Fatal(err)
