@@ -97,6 +97,15 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 	} else {
 		add("sandbox", "seccomp", statusFail, "no seccomp filters in this kernel", "use a kernel built with CONFIG_SECCOMP_FILTER")
 	}
+	switch {
+	case h.Init == "":
+		add("sandbox", "init", statusFail, "no program to start sandboxes with", "build bin/interp-sandbox (make build) and keep it beside interp")
+	case h.InitIsSelf:
+		add("sandbox", "init", statusWarn, "interp-sandbox is not beside interp: each sandbox starts by re-executing interp, several milliseconds slower",
+			"keep bin/interp-sandbox next to interp, or set "+sandbox.InitEnv)
+	default:
+		add("sandbox", "init", statusOK, h.Init, "")
+	}
 	fs = append(fs, g.doctorStart(ctx, rt, rtErr))
 
 	switch {

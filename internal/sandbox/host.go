@@ -18,4 +18,9 @@ type Host struct {
 	LandlockABI int
 	// Seccomp reports seccomp filters.
 	Seccomp bool
+	// Init is the program sandboxes start as, and InitIsSelf reports that
+	// it is this executable, re-executed: a large binary that starts each
+	// sandbox more slowly than interp-sandbox would.
+	Init       string
+	InitIsSelf bool
 }

@@ -37,5 +37,11 @@ func InspectHost() Host {
 	}
 	_, err := os.Stat("/proc/sys/kernel/seccomp/actions_avail")
 	h.Seccomp = err == nil
+	if f, err := openInit(); err == nil {
+		h.Init = f.Name()
+		f.Close()
+		self, _ := os.Executable()
+		h.InitIsSelf = h.Init == self
+	}
 	return h
 }
