@@ -19,6 +19,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/config"
+	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/server"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
@@ -358,6 +359,9 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 		ln, scheme = tls.NewListener(ln, tlsConfig), "https://"
 	} else if host, _, _ := net.SplitHostPort(listen); !isLoopback(host) {
 		log.Warn("listening beyond this machine without TLS: pass --tls-cert and --tls-key, or put a TLS-terminating proxy in front", "addr", ln.Addr().String())
+	}
+	if h := sandbox.InspectHost(); h.Cgroups != "v2" && h.Cgroups != "" && !h.FavorDynMods {
+		log.Warn("cgroups are mounted without favordynmods: each sandbox waits about 10 ms to join its cgroup (run scripts/setup; see interp doctor)")
 	}
 	users, _ := st.ListUsers(ctx)
 	if len(users) == 0 {
