@@ -6,6 +6,7 @@ import "syscall"
 // init. Its descriptors travel with it: standard input, output and error,
 // then ExtraFiles of the child's, then the cgroup directory if CgroupFD.
 type Request struct {
+	// ID is set by Client.Spawn.
 	ID         uint64
 	Args       []string
 	Env        []string
