@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
@@ -92,52 +93,18 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
-	st, err := g.openStore(ctx)
+	rec, stopRecording, err := g.recordExec(ctx, k, "", stderr)
 	if err != nil {
 		return err
 	}
-	var rec *store.Recorder
-	if st != nil {
-		defer st.Close()
-		rec, err = st.StartExec(ctx, "", &store.RecorderOptions{ReadFile: func(p string) ([]byte, error) {
-			return k.Workspace().Read(p, 64<<20)
-		}})
-		if err != nil {
-			return &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
-		}
-		defer func() {
-			_ = rec.Finish(context.WithoutCancel(ctx), nil, nil)
-			if err := rec.Err(); err != nil {
-				fmt.Fprintln(stderr, "interp: history:", err)
-			}
-		}()
-		show := r
-		r = recordingRenderer{show, rec}
+	defer stopRecording()
+	if rec != nil {
+		r = recordingRenderer{r, rec}
 	}
 	for i, code := range cells {
-		if rec != nil {
-			_ = rec.StartCell(code)
-		}
-		if auto != nil {
-			if code, err = auto.Prepare(ctx, k, code, nil, r.event); err != nil {
-				// The cell will report the syntax error itself.
-				code = cells[i]
-			}
-		}
-		// Ctrl-C interrupts the cell; the session and the next cells go on
-		// only if the cell stops.
-		var failure session.Event
-		done, err := k.Execute(ctx, code, session.ExecOptions{}, func(ev session.Event) {
-			if ev.Type == session.EventError {
-				failure = ev
-			}
-			r.event(ev)
-		})
+		done, err := runCell(ctx, k, code, auto, rec, r)
 		if err != nil {
 			return &exitError{code: exitInternal, msg: fmt.Sprintf("%s: %v", files[i], err)}
-		}
-		if auto != nil && failure.Type != "" {
-			auto.AfterError(ctx, k, failure, r.event)
 		}
 		if err := doneError(files[i], done); err != nil {
 			r.close()
@@ -146,6 +113,64 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	}
 	r.close()
 	return nil
+}
+
+// recordExec starts recording cells run outside a model in the history,
+// as a conversation with title. It returns a nil recorder when history is
+// off, and a function that finishes the recording.
+func (g *globalFlags) recordExec(ctx context.Context, k *session.Kernel, title string, stderr io.Writer) (*store.Recorder, func(), error) {
+	st, err := g.openStore(ctx)
+	if err != nil || st == nil {
+		return nil, func() {}, err
+	}
+	id, err := st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindExec, Title: title})
+	var rec *store.Recorder
+	if err == nil {
+		rec, err = st.StartExec(ctx, id, &store.RecorderOptions{ReadFile: func(p string) ([]byte, error) {
+			return k.Workspace().Read(p, 64<<20)
+		}})
+	}
+	if err != nil {
+		st.Close()
+		return nil, nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
+	}
+	return rec, func() {
+		_ = rec.Finish(context.WithoutCancel(ctx), nil, nil)
+		if err := rec.Err(); err != nil {
+			fmt.Fprintln(stderr, "interp: history:", err)
+		}
+		st.Close()
+	}, nil
+}
+
+// runCell runs one cell: what it imports installed first (auto may be
+// nil), its events shown through r, and a missing module installed after
+// an ImportError so that running it again works. rec, if not nil, records
+// the cell's code; r records its events.
+func runCell(ctx context.Context, k *session.Kernel, code string, auto *deps.Auto, rec *store.Recorder, r renderer) (session.Event, error) {
+	if rec != nil {
+		_ = rec.StartCell(code)
+	}
+	if auto != nil {
+		if prepared, err := auto.Prepare(ctx, k, code, nil, r.event); err == nil {
+			code = prepared
+		}
+		// Otherwise the cell reports its syntax error itself.
+	}
+	var failure session.Event
+	done, err := k.Execute(ctx, code, session.ExecOptions{}, func(ev session.Event) {
+		if ev.Type == session.EventError {
+			failure = ev
+		}
+		r.event(ev)
+	})
+	if err != nil {
+		return done, err
+	}
+	if auto != nil && failure.Type != "" {
+		auto.AfterError(ctx, k, failure, r.event)
+	}
+	return done, nil
 }
 
 // recordingRenderer shows events and records them in the history.

@@ -173,6 +173,15 @@ func TestRepl(t *testing.T) {
 	if !strings.Contains(out, "0\n2\n") || !strings.Contains(out, "42\n") {
 		t.Errorf("repl output %q", out)
 	}
+	// The session is in the history: one conversation, its three cells.
+	code, out, _ = interp(t, "", "history", "list", "--json")
+	var convs []struct {
+		Title string `json:"title"`
+		Cells int    `json:"cells"`
+	}
+	if err := json.Unmarshal([]byte(out), &convs); code != exitOK || err != nil || len(convs) != 1 || convs[0].Title != "repl" || convs[0].Cells != 3 {
+		t.Errorf("history after the repl: %d %v %s", code, err, out)
+	}
 }
 
 func TestDepsJSON(t *testing.T) {

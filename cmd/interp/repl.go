@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/sandbox"
-	"github.com/interp-dev/interp/internal/session"
 )
 
 func newReplCmd(g *globalFlags) *cobra.Command {
@@ -29,6 +28,7 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
+	f.deps.register(cmd)
 	return cmd
 }
 
@@ -56,12 +56,30 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	}
 	fmt.Fprintf(out, "Python %s in an interp sandbox (%s). Ctrl-C interrupts, Ctrl-D exits.\n", version, mode)
 
-	r := newTextRenderer(out, errOut, f.saveDir)
+	rt, err := g.runtime()
+	if err != nil {
+		return err
+	}
+	auto, err := f.deps.auto(rt, errOut)
+	if err != nil {
+		return err
+	}
+	var r renderer = newTextRenderer(out, errOut, f.saveDir)
+	// The cells typed are recorded as they run, as exec's files are.
+	rec, stopRecording, err := g.recordExec(ctx, k, "repl", errOut)
+	if err != nil {
+		return err
+	}
+	defer stopRecording()
+	if rec != nil {
+		r = recordingRenderer{r, rec}
+	}
 	lines := bufio.NewScanner(in)
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
 	for {
 		code, ok := readCell(lines, out)
 		if !ok {
+			r.close()
 			fmt.Fprintln(out)
 			return nil
 		}
@@ -69,7 +87,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 			continue
 		}
 		cellCtx, stop := signal.NotifyContext(ctx, os.Interrupt)
-		_, err := k.Execute(cellCtx, code, session.ExecOptions{}, r.event)
+		_, err := runCell(cellCtx, k, code, auto, rec, r)
 		stop()
 		signal.Ignore(os.Interrupt)
 		if err != nil {
