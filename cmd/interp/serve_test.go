@@ -246,25 +246,8 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	base, logs, cancel, served := startServe(t, "--db", db, "--listen", "127.0.0.1:0", "--pool=-1", "--no-install", "--shutdown-timeout", "5s")
 	defer cancel()
-	logs := &logWatch{addr: make(chan string, 1)}
-	cmd := newRootCmd()
-	cmd.SetArgs([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--pool=-1", "--no-install", "--shutdown-timeout", "5s"})
-	cmd.SetIn(strings.NewReader(""))
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(logs)
-	served := make(chan error, 1)
-	go func() { served <- cmd.ExecuteContext(ctx) }()
-	var base string
-	select {
-	case addr := <-logs.addr:
-		base = addr
-	case err := <-served:
-		t.Fatalf("serve ended at once: %v\n%s", err, logs)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("serve did not say where it listens:\n%s", logs)
-	}
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
 		t.Fatalf("listening on %q", base)
 	}
@@ -387,24 +370,8 @@ func TestServeTLS(t *testing.T) {
 	needSandbox(t)
 	db := adminEnv(t)
 	certFile, keyFile, pool := selfSigned(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	base, _, cancel, served := startServe(t, "--db", db, "--listen", "127.0.0.1:0", "--pool=-1", "--no-install", "--tls-cert", certFile, "--tls-key", keyFile)
 	defer cancel()
-	logs := &logWatch{addr: make(chan string, 1)}
-	cmd := newRootCmd()
-	cmd.SetArgs([]string{"serve", "--db", db, "--listen", "127.0.0.1:0", "--pool=-1", "--no-install", "--tls-cert", certFile, "--tls-key", keyFile})
-	cmd.SetIn(strings.NewReader(""))
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(logs)
-	served := make(chan error, 1)
-	go func() { served <- cmd.ExecuteContext(ctx) }()
-	var base string
-	select {
-	case base = <-logs.addr:
-	case err := <-served:
-		t.Fatalf("serve ended at once: %v\n%s", err, logs)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("serve did not say where it listens:\n%s", logs)
-	}
 	if !strings.HasPrefix(base, "https://127.0.0.1:") {
 		t.Fatalf("listening on %q, want https", base)
 	}
@@ -427,6 +394,31 @@ func TestServeTLS(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Errorf("serve: %v", err)
 	}
+}
+
+// startServe runs `interp serve` with args in this process until cancel,
+// and returns where it listens, its log, and its result.
+func startServe(t *testing.T, args ...string) (base string, logs *logWatch, cancel context.CancelFunc, served <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs = &logWatch{addr: make(chan string, 1)}
+	cmd := newRootCmd()
+	cmd.SetArgs(append([]string{"serve"}, args...))
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(logs)
+	result := make(chan error, 1)
+	go func() { result <- cmd.ExecuteContext(ctx) }()
+	select {
+	case base = <-logs.addr:
+	case err := <-result:
+		cancel()
+		t.Fatalf("serve ended at once: %v\n%s", err, logs)
+	case <-time.After(15 * time.Second):
+		cancel()
+		t.Fatalf("serve did not say where it listens:\n%s", logs)
+	}
+	return base, logs, cancel, result
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and its key, and returns
