@@ -234,16 +234,11 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 		}
 		timeout = time.Duration(in.TimeoutSeconds * float64(time.Second))
 	}
-	ctx, cancel := s.callContext(ctx)
-	defer cancel()
-	c, err := s.client(req.Session)
+	ctx, c, unlock, err := s.exclusive(ctx, req.Session)
 	if err != nil {
 		return nil, out, err
 	}
-	if err := acquire(ctx, c.run); err != nil {
-		return nil, out, err
-	}
-	defer release(c.run)
+	defer unlock()
 
 	col := newCollector(s.cfg.MaxImageBytes)
 	progress := newProgress(ctx, req)
@@ -366,16 +361,11 @@ func (s *Server) installPackages(ctx context.Context, req *mcp.CallToolRequest, 
 	if err := s.cfg.Auto.Installer.Check(reqs); err != nil {
 		return nil, out, fmt.Errorf("nothing was installed: %w", err)
 	}
-	ctx, cancel := s.callContext(ctx)
-	defer cancel()
-	c, err := s.client(req.Session)
+	ctx, c, unlock, err := s.exclusive(ctx, req.Session)
 	if err != nil {
 		return nil, out, err
 	}
-	if err := acquire(ctx, c.run); err != nil {
-		return nil, out, err
-	}
-	defer release(c.run)
+	defer unlock()
 	sess, _, err := s.session(ctx, c)
 	if err != nil {
 		return nil, out, err
@@ -521,19 +511,30 @@ func (s *Server) listFiles(ctx context.Context, req *mcp.CallToolRequest, _ List
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strings.TrimRight(b.String(), "\n")}}}, out, nil
 }
 
+// exclusive prepares a call that uses the client's Python session: a
+// context that the server's Close also cancels, and the client's session to
+// itself until the returned unlock is called.
+func (s *Server) exclusive(ctx context.Context, ss *mcp.ServerSession) (context.Context, *client, func(), error) {
+	ctx, cancel := s.callContext(ctx)
+	c, err := s.client(ss)
+	if err == nil {
+		err = acquire(ctx, c.run)
+	}
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, c, func() { release(c.run); cancel() }, nil
+}
+
 // restartSession gives the client a fresh Python process.
 func (s *Server) restartSession(ctx context.Context, req *mcp.CallToolRequest, _ RestartSessionInput) (*mcp.CallToolResult, RestartSessionOutput, error) {
 	var out RestartSessionOutput
-	ctx, cancel := s.callContext(ctx)
-	defer cancel()
-	c, err := s.client(req.Session)
+	ctx, c, unlock, err := s.exclusive(ctx, req.Session)
 	if err != nil {
 		return nil, out, err
 	}
-	if err := acquire(ctx, c.run); err != nil {
-		return nil, out, err
-	}
-	defer release(c.run)
+	defer unlock()
 	if c.current() == nil {
 		// Nothing to restart: a session starts fresh anyway.
 		if _, _, err := s.session(ctx, c); err != nil {
