@@ -13,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
@@ -28,13 +29,7 @@ func TestMain(m *testing.M) {
 // needSandbox skips where the host cannot sandbox (never on CI here).
 func needSandbox(t *testing.T) {
 	t.Helper()
-	b, err := sandbox.NewNamespaces()
-	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
-		t.Skipf("host cannot sandbox: %v", err)
-	}
-	if err == nil {
-		b.Close()
-	}
+	sandboxtest.Backend(t)
 }
 
 func interp(t *testing.T, stdin string, args ...string) (int, string, string) {

@@ -18,6 +18,7 @@ import (
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -62,19 +63,13 @@ func newFake(t *testing.T, name string, script ...llmtest.Turn) *fake {
 // newSession starts a real sandboxed session.
 func newSession(t *testing.T) *session.Session {
 	t.Helper()
-	b, err := sandbox.NewNamespaces()
-	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
-		t.Skipf("host cannot sandbox: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := sandboxtest.Backend(t)
 	rt, err := python.Find("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt}, IdleTimeout: -1})
-	t.Cleanup(func() { m.Shutdown(); b.Close() })
+	t.Cleanup(m.Shutdown)
 	s, err := m.Create(context.Background(), session.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package deps_test
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/interp-dev/interp/internal/deps/pypitest"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -75,15 +75,7 @@ func siteDir(t testing.TB) string {
 
 func kernel(t testing.TB) *session.Kernel {
 	t.Helper()
-	b, err := sandbox.NewNamespaces()
-	if errors.Is(err, sandbox.ErrUnsupported) {
-		need(t, false, err.Error())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	k, err := session.Start(context.Background(), session.Config{Backend: b, Runtime: runtime(t)})
+	k, err := session.Start(context.Background(), session.Config{Backend: sandboxtest.Backend(t), Runtime: runtime(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

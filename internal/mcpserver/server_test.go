@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image/png"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
@@ -98,18 +98,7 @@ func stateDir(t testing.TB) string {
 	return dir
 }
 
-func backend(t testing.TB) sandbox.Backend {
-	t.Helper()
-	b, err := sandbox.NewNamespaces()
-	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
-		t.Skipf("host cannot sandbox: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
+func backend(t testing.TB) sandbox.Backend { return sandboxtest.Backend(t) }
 
 func newServer(t testing.TB, edit func(*Config)) *Server {
 	t.Helper()

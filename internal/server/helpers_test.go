@@ -21,6 +21,7 @@ import (
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/server"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
@@ -88,19 +89,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// backend returns the namespaces backend, or skips where this host cannot
-// sandbox (fails under CI=true).
-func backend(t testing.TB) sandbox.Backend {
-	t.Helper()
-	b, err := sandbox.NewNamespaces()
-	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
-		t.Skipf("host cannot sandbox: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func backend(t testing.TB) sandbox.Backend { return sandboxtest.Backend(t) }
 
 // newEnv starts a server. mod adjusts its config; the pool is off unless
 // mod turns it on.

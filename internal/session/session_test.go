@@ -15,6 +15,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -25,20 +26,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// backend returns the namespaces backend, or skips where this host cannot
-// sandbox. CI can, so there a missing backend fails.
-func backend(t testing.TB) sandbox.Backend {
-	t.Helper()
-	b, err := sandbox.NewNamespaces()
-	if errors.Is(err, sandbox.ErrUnsupported) && os.Getenv("CI") != "true" {
-		t.Skipf("host cannot sandbox: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b
-}
+func backend(t testing.TB) sandbox.Backend { return sandboxtest.Backend(t) }
 
 func config(t testing.TB) session.Config {
 	t.Helper()
