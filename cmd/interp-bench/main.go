@@ -234,3 +234,23 @@ func useSandboxInit() (note string, cleanup func()) {
 	os.Setenv(sandbox.InitEnv, bin)
 	return "\nSandboxes start from `interp-sandbox`, as with `bin/interp`.\n", func() { os.RemoveAll(dir) }
 }
+
+// interleave runs warmup+n rounds of runs, each round starting one run
+// later, so that what is compared shares the machine's noise; keep records
+// the results of each round after the warm-up.
+func interleave(ctx context.Context, warmup, n int, runs []func() error, keep func()) error {
+	for i := range warmup + n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for j := range runs {
+			if err := runs[(i+j)%len(runs)](); err != nil {
+				return err
+			}
+		}
+		if i >= warmup {
+			keep()
+		}
+	}
+	return nil
+}

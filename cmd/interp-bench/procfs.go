@@ -106,3 +106,16 @@ func processTrees(roots []int) []int {
 	}
 	return out
 }
+
+// treesPss sums the Pss of the processes pids and all their descendants.
+func treesPss(pids []int) (int64, error) {
+	var total int64
+	for _, pid := range processTrees(pids) {
+		n, err := pss(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}

@@ -241,16 +241,11 @@ func (s *sbxBench) startup(ctx context.Context, cfg *config) (string, error) {
 		func() (err error) { se, err = s.runInitExit(ctx); return wrap("init program", err) },
 	}
 	const warmup = 5 // the page cache, the allocator and the kernel's caches
-	for i := range warmup + cfg.N {
-		for j := range runs {
-			if err := runs[(i+j)%len(runs)](); err != nil {
-				return "", err
-			}
-		}
-		if i >= warmup {
-			bare, sbx, sbxStart, diff = append(bare, b), append(sbx, t), append(sbxStart, st), append(diff, t-b)
-			nsOnly, self = append(nsOnly, ns), append(self, se)
-		}
+	if err := interleave(ctx, warmup, cfg.N, runs, func() {
+		bare, sbx, sbxStart, diff = append(bare, b), append(sbx, t), append(sbxStart, st), append(diff, t-b)
+		nsOnly, self = append(nsOnly, ns), append(self, se)
+	}); err != nil {
+		return "", err
 	}
 	sb, ss, sst, sd := summarize(bare), summarize(sbx), summarize(sbxStart), summarize(diff)
 	sns, sse := summarize(nsOnly), summarize(self)
@@ -331,15 +326,10 @@ func (s *sbxBench) startupWithHeap(ctx context.Context, cfg *config) (string, er
 		func() (err error) { ns, err = s.runNamespacesOnly(ctx, codePass); return wrap("namespaces only", err) },
 	}
 	n := max(cfg.N/2, 1)
-	for i := range 2 + n {
-		for j := range runs {
-			if err := runs[(i+j)%len(runs)](); err != nil {
-				return "", err
-			}
-		}
-		if i >= 2 {
-			bare, sbx, nsOnly = append(bare, b), append(sbx, t), append(nsOnly, ns)
-		}
+	if err := interleave(ctx, 2, n, runs, func() {
+		bare, sbx, nsOnly = append(bare, b), append(sbx, t), append(nsOnly, ns)
+	}); err != nil {
+		return "", err
 	}
 	runtime.KeepAlive(heap)
 	sb, ss, sns := summarize(bare), summarize(sbx), summarize(nsOnly)
@@ -467,13 +457,9 @@ func (s *sbxBench) idleBatch(ctx context.Context, sandboxed bool, k int) (memSam
 	if err != nil {
 		return memSample{}, err
 	}
-	var total int64
-	for _, pid := range processTrees(pids) {
-		n, err := pss(pid)
-		if err != nil {
-			return memSample{}, err
-		}
-		total += n
+	total, err := treesPss(pids)
+	if err != nil {
+		return memSample{}, err
 	}
 	m := memSample{
 		pss:       float64(total) / float64(k),

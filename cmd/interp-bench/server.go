@@ -388,21 +388,13 @@ func (s *srvBench) roundTrips(ctx context.Context, cfg *config) (string, error) 
 		func() (err error) { hz0, err = floor.timeGet(ctx, "/healthz"); return wrap("GET /healthz", err) },
 		func() (err error) { me0, err = floor.timeGet(ctx, "/v1/me"); return wrap("GET /v1/me", err) })
 	const warmup = 50
-	for i := range warmup + n {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
+	if err := interleave(ctx, warmup, n, runs, func() {
+		for _, t := range targets {
+			t.hd, t.dd, t.diffs = append(t.hd, t.h0), append(t.dd, t.d0), append(t.diffs, t.h0-t.d0)
 		}
-		for j := range runs {
-			if err := runs[(i+j)%len(runs)](); err != nil {
-				return "", err
-			}
-		}
-		if i >= warmup {
-			for _, t := range targets {
-				t.hd, t.dd, t.diffs = append(t.hd, t.h0), append(t.dd, t.d0), append(t.diffs, t.h0-t.d0)
-			}
-			hz, me = append(hz, hz0), append(me, me0)
-		}
+		hz, me = append(hz, hz0), append(me, me0)
+	}); err != nil {
+		return "", err
 	}
 
 	tb := newTable("round trip", "median", "p90", "p99", "max", "over direct (median − median)", "ratio to direct")

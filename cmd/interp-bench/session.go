@@ -387,20 +387,12 @@ func (s *sessBench) roundTrips(ctx context.Context, cfg *config) (string, error)
 			func() (err error) { c.e0, err = c.echo.roundTrip(); return wrap(c.name+", echo", err) })
 	}
 	const warmup = 50
-	for i := range warmup + n {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
+	if err := interleave(ctx, warmup, n, runs, func() {
+		for _, c := range cases {
+			c.kd, c.ed, c.diffs = append(c.kd, c.k0), append(c.ed, c.e0), append(c.diffs, c.k0-c.e0)
 		}
-		for j := range runs {
-			if err := runs[(i+j)%len(runs)](); err != nil {
-				return "", err
-			}
-		}
-		if i >= warmup {
-			for _, c := range cases {
-				c.kd, c.ed, c.diffs = append(c.kd, c.k0), append(c.ed, c.e0), append(c.diffs, c.k0-c.e0)
-			}
-		}
+	}); err != nil {
+		return "", err
 	}
 
 	t := newTable("round trip of `"+codeRoundTrip+"`", "median", "p90", "p99", "max", "overhead (median − echo median)", "ratio to echo")
@@ -936,13 +928,9 @@ func (s *sessBench) idleBare(ctx context.Context, k int) (idleSample, error) {
 	if err != nil {
 		return idleSample{}, err
 	}
-	var total int64
-	for _, pid := range processTrees(pids) {
-		n, err := pss(pid)
-		if err != nil {
-			return idleSample{}, err
-		}
-		total += n
+	total, err := treesPss(pids)
+	if err != nil {
+		return idleSample{}, err
 	}
 	return idleSample{
 		pss:   float64(total) / float64(k),
