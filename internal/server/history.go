@@ -71,15 +71,22 @@ func (s *Server) listConversations(ctx context.Context, in *listConversationsInp
 	return &conversationListOutput{Body: ConversationList{Conversations: list}}, nil
 }
 
-func (s *Server) getConversation(ctx context.Context, in *conversationIDInput) (*conversationOutput, error) {
-	if err := s.ownConversation(ctx, in.ID); err != nil {
+// loadConversation reads one of the caller's conversations whole, which
+// may take longer than an ordinary request.
+func (s *Server) loadConversation(ctx context.Context, id string) (*store.Conversation, error) {
+	if err := s.ownConversation(ctx, id); err != nil {
 		return nil, err
 	}
 	longRequest(ctx, s.cfg.WriteTimeout+time.Minute)
-	c, err := s.d.Store.GetConversation(ctx, in.ID)
+	c, err := s.d.Store.GetConversation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNoConversation(in.ID)
+		return nil, errNoConversation(id)
 	}
+	return c, err
+}
+
+func (s *Server) getConversation(ctx context.Context, in *conversationIDInput) (*conversationOutput, error) {
+	c, err := s.loadConversation(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -87,14 +94,7 @@ func (s *Server) getConversation(ctx context.Context, in *conversationIDInput) (
 }
 
 func (s *Server) exportConversation(ctx context.Context, in *exportInput) (*exportOutput, error) {
-	if err := s.ownConversation(ctx, in.ID); err != nil {
-		return nil, err
-	}
-	longRequest(ctx, s.cfg.WriteTimeout+time.Minute)
-	c, err := s.d.Store.GetConversation(ctx, in.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNoConversation(in.ID)
-	}
+	c, err := s.loadConversation(ctx, in.ID)
 	if err != nil {
 		return nil, err
 	}
