@@ -13,8 +13,16 @@
 //   - overrides.tsv: hand-made decisions for known traps;
 //   - denylist.txt: reported malicious names that are never returned;
 //
-// plus stdlib.txt, the standard-library module names, for IsStdlib.
+// plus stdlib.txt, the standard-library module names, for IsStdlib;
+// py2stdlib.tsv, Python 2's standard-library names with their Python 3
+// replacements; and hostapps.txt, modules that exist only inside host
+// applications (Blender's bpy...).
 //
-// More of the package (import detection in source code) is added
-// separately.
+// Auto turns a cell's imports into installs (Prepare) and a failed cell's
+// import error into a fix or a one-line explanation (Recover): a missing
+// module is installed, and a guess that does not provide it is rolled
+// back; a submodule or name that the installed version lacks starts a
+// version search, which bisects the project's releases by reading the
+// file lists of their wheels through HTTP range requests. The Installer
+// runs uv outside the sandbox, into each session's own package directory.
 package deps

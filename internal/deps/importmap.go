@@ -21,6 +21,12 @@ var denylistData string
 //go:embed stdlib.txt
 var stdlibData string
 
+//go:embed hostapps.txt
+var hostAppsData string
+
+//go:embed py2stdlib.tsv
+var py2Data string
+
 // Sources of a Resolution.
 const (
 	// SourceOverride: the hand-made overrides.tsv decided.
@@ -34,6 +40,15 @@ const (
 	// denied distribution name (`import request`, a typo for requests), or
 	// every answer was on the deny list.
 	SourceDenied = "denied"
+	// SourceHostApp: nothing may be installed: the module exists only
+	// inside a host application (Blender's bpy, Maya, IDA Pro...).
+	SourceHostApp = "host-application"
+	// SourcePython2: nothing may be installed: the module is Python 2's
+	// standard library, renamed or removed in Python 3.
+	SourcePython2 = "python2"
+	// SourcePrivate: nothing may be installed: the name starts with "_",
+	// a private module of some other package, never a project to guess.
+	SourcePrivate = "private"
 )
 
 // AmbiguityFactor is how close two ranked candidates must be for a map
@@ -69,9 +84,13 @@ type Resolution struct {
 	// by several distributions ("azure.foo" matched only by "azure").
 	// A caller may then ask the user or try the candidates in turn.
 	Ambiguous bool
-	// Source is one of SourceOverride, SourceMap, SourceIdentity or
-	// SourceDenied; empty for an invalid name.
+	// Source is one of SourceOverride, SourceMap, SourceIdentity,
+	// SourceDenied, SourceHostApp, SourcePython2 or SourcePrivate; empty
+	// for an invalid name.
 	Source string
+	// Reason says, in one line for a user, why nothing is installed when
+	// Distribution is empty ("Python 2 module; in Python 3 use io").
+	Reason string
 }
 
 // candidate is one distribution of a map entry.
@@ -89,11 +108,37 @@ type Map struct {
 	namespaces map[string]bool
 	deny       map[string]bool // normalised names
 	stdlib     map[string]bool
+	hostApps   map[string]string // module -> application
+	py2        map[string]string // Python 2 module -> Python 3 replacement
 }
 
 var loadDefault = sync.OnceValues(func() (*Map, error) {
 	return parseMap(importMapData, overridesData, denylistData, stdlibData)
 })
+
+// parsePairs reads a module<TAB>text data file.
+func parsePairs(name, data string) (map[string]string, error) {
+	out := make(map[string]string)
+	err := dataLines(data, func(n int, line string) error {
+		k, v, ok := strings.Cut(line, "\t")
+		if !ok || !validIdent(k) || strings.TrimSpace(v) == "" {
+			return fmt.Errorf("%s:%d: want module<TAB>text, got %q", name, n, line)
+		}
+		if _, dup := out[k]; dup {
+			return fmt.Errorf("%s:%d: duplicate module %q", name, n, k)
+		}
+		out[k] = strings.TrimSpace(v)
+		return nil
+	})
+	return out, err
+}
+
+// Python2 returns the Python 3 replacement of a Python 2 standard-library
+// module (by its top-level name), or "" if module is not one.
+func (m *Map) Python2(module string) string {
+	top, _, _ := strings.Cut(strings.TrimSpace(module), ".")
+	return m.py2[top]
+}
 
 // LoadMap returns the map built from the embedded data files. The files are
 // parsed once; every call returns the same immutable Map.
@@ -158,7 +203,10 @@ func Normalize(name string) string {
 // override winning over the map for the same name. Unknown names resolve
 // to their top-level name (SourceIdentity). A denied distribution is never
 // returned, and an import whose top-level name is a denied distribution
-// name resolves to nothing (SourceDenied). The caller is expected to have
+// name resolves to nothing (SourceDenied). Python 2 standard-library
+// names (SourcePython2), modules of host applications such as Blender's
+// bpy (SourceHostApp) and private names starting with "_" (SourcePrivate)
+// resolve to nothing either, with a Reason. The caller is expected to have
 // ruled out standard-library modules (IsStdlib) and the user's own modules
 // first.
 func (m *Map) Resolve(module string) Resolution {
@@ -167,11 +215,24 @@ func (m *Map) Resolve(module string) Resolution {
 		return Resolution{Module: module}
 	}
 	top, _, _ := strings.Cut(module, ".")
+	if repl := m.py2[top]; repl != "" {
+		return Resolution{Module: top, Source: SourcePython2,
+			Reason: fmt.Sprintf("%s is a Python 2 module; in Python 3 use %s", top, repl)}
+	}
+	if app := m.hostApps[top]; app != "" {
+		return Resolution{Module: top, Source: SourceHostApp,
+			Reason: fmt.Sprintf("%s exists only inside %s's own Python, not on PyPI: run this code there", top, app)}
+	}
+	if strings.HasPrefix(top, "_") {
+		return Resolution{Module: top, Source: SourcePrivate,
+			Reason: fmt.Sprintf("%s is a private module of some other package, not a PyPI project: import that package instead", top)}
+	}
 	if m.Denied(top) {
 		// An import named like a reported malicious package is a typo for
 		// the real one ("request" for "requests"): installing anything for
 		// it would be wrong, whatever package happens to ship the module.
-		return Resolution{Module: top, Source: SourceDenied}
+		return Resolution{Module: top, Source: SourceDenied,
+			Reason: fmt.Sprintf("%s is the name of a known malicious package: check the spelling of the import", top)}
 	}
 	for key := module; ; {
 		if dists, ok := m.overrides[key]; ok {
@@ -335,7 +396,14 @@ func parseMap(importMap, overrides, denylist, stdlib string) (*Map, error) {
 		deny:       make(map[string]bool),
 		stdlib:     make(map[string]bool),
 	}
-	err := dataLines(denylist, func(n int, line string) error {
+	var err error
+	if m.hostApps, err = parsePairs("hostapps.txt", hostAppsData); err != nil {
+		return nil, err
+	}
+	if m.py2, err = parsePairs("py2stdlib.tsv", py2Data); err != nil {
+		return nil, err
+	}
+	err = dataLines(denylist, func(n int, line string) error {
 		name := strings.TrimSpace(line)
 		if !validDist(name) {
 			return fmt.Errorf("denylist.txt:%d: bad distribution name %q", n, name)

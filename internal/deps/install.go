@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -77,6 +78,10 @@ type Requirement struct {
 	Name   string // distribution name
 	Extras string // "[a,b]" or ""
 	Spec   string // ">=1.2,<2" or ""
+	// Override lets the requirement replace the base environment's
+	// version of the distribution in the session's own package directory
+	// (which comes first on sys.path); the base stays untouched.
+	Override bool
 }
 
 func (r Requirement) String() string { return r.Name + r.Extras + r.Spec }
@@ -223,6 +228,13 @@ func (in *Installer) uvArgs() []string {
 
 // run runs uv with args, unprivileged when interp is root.
 func (in *Installer) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	return in.runLines(ctx, stdin, nil, args...)
+}
+
+// runLines is run, handing each line uv writes to stderr to onLine (if not
+// nil) as it comes: uv reports each large download there as it starts and
+// ends.
+func (in *Installer) runLines(ctx context.Context, stdin []byte, onLine func(string), args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, in.UV, args...)
 	cmd.Env = in.env()
 	cmd.Dir = "/" // uv treats its working directory as a project
@@ -231,6 +243,9 @@ func (in *Installer) run(ctx context.Context, stdin []byte, args ...string) ([]b
 	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if onLine != nil {
+		cmd.Stderr = &lineWriter{buf: &errOut, fn: onLine}
+	}
 	cmd.SysProcAttr = dropToNobody()
 	cmd.WaitDelay = time.Second
 	if err := cmd.Run(); err != nil {
@@ -243,13 +258,34 @@ func (in *Installer) run(ctx context.Context, stdin []byte, args ...string) ([]b
 	return out.Bytes(), nil
 }
 
+// lineWriter keeps everything written to it and calls fn with each
+// complete line.
+type lineWriter struct {
+	buf  *bytes.Buffer
+	fn   func(string)
+	part []byte
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	w.part = append(w.part, b...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		w.fn(string(w.part[:i]))
+		w.part = w.part[i+1:]
+	}
+}
+
 // uvMessage condenses uv's error output to its most telling line.
 func uvMessage(msg string) string {
 	lines := strings.Split(msg, "\n")
 	var keep []string
 	for _, l := range lines {
 		l = strings.TrimSpace(strings.TrimLeft(l, "×╰─▶ "))
-		if l != "" && !strings.HasPrefix(l, "hint:") {
+		if l != "" && !strings.HasPrefix(l, "hint:") && !progressLine(l) {
 			keep = append(keep, l)
 		}
 	}
@@ -273,6 +309,7 @@ func (in *Installer) prepare(ctx context.Context) error {
 	if err := chownForUV(in.CacheDir); err != nil {
 		return err
 	}
+	pruneDaily(ctx, in.CacheDir)
 	out, err := os.ReadFile(in.BaseLock)
 	if in.BaseLock == "" || err != nil {
 		if out, err = in.run(ctx, nil, "pip", "freeze", "--python", in.Python, "--no-config"); err != nil {
@@ -313,15 +350,33 @@ func (in *Installer) resolve(ctx context.Context, reqs []Requirement) ([]pin, er
 		lines[i] = r.String()
 	}
 	sort.Strings(lines)
+	var overridden []string
+	for _, r := range reqs {
+		if r.Override {
+			overridden = append(overridden, Normalize(r.Name))
+		}
+	}
 	key := strings.Join(lines, "\n")
+	if len(overridden) > 0 {
+		key += "\x00override " + strings.Join(overridden, " ")
+	}
 	in.mu.Lock()
 	pins, ok := in.resolved[key]
 	in.mu.Unlock()
 	if ok {
 		return pins, nil
 	}
-	args := append([]string{"pip", "compile", "-", "--no-header", "--no-annotate", "--constraint", in.baseFile}, in.uvArgs()...)
-	out, err := in.run(ctx, []byte(key+"\n"), args...)
+	constraints := in.baseFile
+	if len(overridden) > 0 {
+		f, err := in.constraintsWithout(overridden)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(f)
+		constraints = f
+	}
+	args := append([]string{"pip", "compile", "-", "--no-header", "--no-annotate", "--constraint", constraints}, in.uvArgs()...)
+	out, err := in.run(ctx, []byte(strings.Join(lines, "\n")+"\n"), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -346,38 +401,87 @@ func (in *Installer) resolve(ctx context.Context, reqs []Requirement) ([]pin, er
 	return pins, nil
 }
 
-// installPins installs exactly pins into site, reporting download
-// progress from the growth of the cache.
+// constraintsWithout writes the base environment's constraints minus
+// the distributions named (normalized) to a temporary file.
+func (in *Installer) constraintsWithout(names []string) (string, error) {
+	data, err := os.ReadFile(in.baseFile)
+	if err != nil {
+		return "", err
+	}
+	var keep []string
+	for _, l := range strings.Split(string(data), "\n") {
+		name, _, _ := strings.Cut(l, "==")
+		if l != "" && !slices.Contains(names, Normalize(name)) {
+			keep = append(keep, l)
+		}
+	}
+	f, err := os.CreateTemp(in.CacheDir, "constraints-*.txt")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(strings.Join(keep, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	return f.Name(), err
+}
+
+// BaseVersion returns the base environment's version of dist, or "".
+func (in *Installer) BaseVersion(ctx context.Context, dist string) string {
+	if in.prepare(ctx) != nil {
+		return ""
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.base[Normalize(dist)]
+}
+
+// BaseSite returns the base environment's site-packages directory, or ""
+// if it cannot be found next to Python.
+func (in *Installer) BaseSite() string {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(in.Python)), "lib", "python3*", "site-packages"))
+	if len(matches) == 0 {
+		return ""
+	}
+	return matches[0]
+}
+
+// SearchVersion finds, on the installer's index, the newest release of
+// dist that still has module (see Drift).
+func (in *Installer) SearchVersion(ctx context.Context, dist, module string) (Drift, error) {
+	timeout := in.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return newIndexClient(in.IndexURL).searchVersion(ctx, dist, module)
+}
+
+// installPins installs exactly pins into site, streaming each download's
+// progress as uv reports it.
 func (in *Installer) installPins(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
 	if err := chownForUV(site); err != nil {
 		return err
 	}
 	args := append([]string{"pip", "install", "--no-deps", "--target", site}, in.uvArgs()...)
+	args = slices.DeleteFunc(args, func(a string) bool { return a == "--quiet" }) // its lines are the progress
 	names := make([]string, len(pins))
 	for i, p := range pins {
 		args = append(args, p.name+"=="+p.version)
 		names[i] = p.name + "==" + p.version
 	}
 	what := strings.Join(names, " ")
+	prog := &progress{cache: in.CacheDir, emit: emit, versions: make(map[string]string)}
+	for _, p := range pins {
+		prog.versions[Normalize(p.name)] = p.version
+	}
 	done := make(chan struct{})
-	go func() {
-		start := dirSize(in.CacheDir)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		var last int64
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if n := dirSize(in.CacheDir) - start; n > last {
-					last = n
-					emit(session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: what, Bytes: n})
-				}
-			}
-		}
-	}()
-	_, err := in.run(ctx, nil, args...)
+	go prog.tick(done)
+	_, err := in.runLines(ctx, nil, prog.line, args...)
 	close(done)
 	// uv leaves its lock file behind in the target.
 	os.Remove(filepath.Join(site, ".lock"))
@@ -389,6 +493,83 @@ func (in *Installer) installPins(ctx context.Context, site string, pins []pin, e
 	now := time.Now()
 	_ = os.Chtimes(site, now, now)
 	return nil
+}
+
+// progressLineRE matches what uv says about one download:
+// "Downloading polars (31.5MiB)" and " Downloaded polars".
+var progressLineRE = regexp.MustCompile(`^\s*(Downloading|Downloaded) (\S+)(?: \(([^)]*)\))?\s*$`)
+
+func progressLine(l string) bool { return progressLineRE.MatchString(l) }
+
+// progress turns uv's download lines into install events, one package at
+// a time, and adds the bytes unpacked so far. It measures only uv's
+// in-flight temporary directories at the top of the cache, never the
+// whole cache, which can be large.
+type progress struct {
+	cache    string
+	emit     func(session.Event)
+	versions map[string]string // normalized name -> version being installed
+
+	mu      sync.Mutex
+	current []string // packages being downloaded, as uv names them
+}
+
+func (p *progress) line(l string) {
+	m := progressLineRE.FindStringSubmatch(l)
+	if m == nil {
+		return
+	}
+	ev := session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: m[2], Version: p.versions[Normalize(m[2])]}
+	p.mu.Lock()
+	if m[1] == "Downloading" {
+		p.current = append(p.current, m[2])
+		ev.Message = "downloading " + m[3]
+	} else {
+		p.current = slices.DeleteFunc(p.current, func(s string) bool { return s == m[2] })
+		ev.Message = "downloaded"
+	}
+	p.mu.Unlock()
+	p.emit(ev)
+}
+
+func (p *progress) tick(done <-chan struct{}) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		current := strings.Join(p.current, " ")
+		p.mu.Unlock()
+		if current == "" {
+			continue
+		}
+		if n := inFlightBytes(p.cache); n > last {
+			last = n
+			p.emit(session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: current, Bytes: n})
+		}
+	}
+}
+
+// inFlightBytes adds up what uv has unpacked so far into the temporary
+// directories at the top of its cache, where wheels are unpacked while
+// they download before being moved into place.
+func inFlightBytes(cache string) int64 {
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".tmp") {
+			n += dirSize(filepath.Join(cache, e.Name()))
+		}
+	}
+	return n
 }
 
 // dirSize adds up the sizes of the files under dir.

@@ -320,8 +320,8 @@ func TestReactiveInstall(t *testing.T) {
 		t.Fatalf("expected ModuleNotFoundError, got %+v", failure)
 	}
 	var notes strings.Builder
-	if !auto.AfterError(context.Background(), k, failure, func(ev session.Event) { notes.WriteString(ev.Text) }) {
-		t.Fatal("nothing installed after ModuleNotFoundError")
+	if !auto.AfterError(context.Background(), k, failure, func(ev session.Event) { notes.WriteString(ev.Text + ev.Message) }) {
+		t.Fatalf("nothing installed after ModuleNotFoundError: %s", notes.String())
 	}
 	if !strings.Contains(notes.String(), "run the cell again") {
 		t.Errorf("no advice to re-run: %q", notes.String())

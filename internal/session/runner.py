@@ -118,7 +118,8 @@ Interrupts
 
 Environment
   INTERP_SITE, if set, names a directory of packages installed for this
-  session; it goes on sys.path before the base environment, and import
+  session; it goes on sys.path after the standard library and before the
+  base environment, and import
   caches are invalidated before every cell so new installs are seen.
   The runner sets MPLBACKEND=Agg (always) and IPYTHONDIR (if unset, to
   $TMPDIR/interp-ipython-<uid>) so no GUI is opened and nothing is written to
@@ -1808,12 +1809,44 @@ def _import_status(top, cwd):
     return "missing"
 
 
+def _logical_line_starts(code):
+    """Numbers of the lines that begin a logical line, or None if code
+    cannot be tokenized (then every line counts as a start).
+
+    Only there can "%" or "!" begin an IPython magic: inside brackets or
+    after a backslash, "%" is the modulo operator.
+    """
+    import tokenize
+
+    starts, depth, prev = set(), 0, tokenize.NEWLINE
+    skip = (tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING)
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in skip:
+                continue
+            if depth == 0 and prev in (tokenize.NEWLINE, tokenize.NL):
+                starts.add(tok.start[0])
+            if tok.type == tokenize.OP:
+                if tok.string in "([{":
+                    depth += 1
+                elif tok.string in ")]}" and depth > 0:
+                    depth -= 1
+            prev = tok.type
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    return starts
+
+
 def _find_imports(code):
     """Imports of code, as (module, line, group, fallback), and pip lines."""
     import ast
 
     pip, kept = [], []
-    for line in code.splitlines():
+    starts = _logical_line_starts(code)
+    for n, line in enumerate(code.splitlines(), 1):
+        if starts is not None and n not in starts:
+            kept.append(line)  # a continuation: "% x" there is the operator
+            continue
         args = _pip_args(line)
         if args is not None:
             pip.append(args)
@@ -1905,8 +1938,15 @@ def _add_site():
     site.addsitedir(site_dir)  # also runs the .pth files there
     added = [p for p in sys.path if p not in before]
     rest = [p for p in sys.path if p not in added]
-    # Session installs shadow the base environment, after the workspace.
-    sys.path[:] = rest[:1] + added + rest[1:]
+    # Session installs come after the standard library, so that a backport
+    # pulled in by a bad guess cannot shadow it, and before the base
+    # environment, so that a session can override a base package's version.
+    std = os.path.dirname(os.__file__)
+    at = 1
+    for i, p in enumerate(rest):
+        if p.endswith(".zip") or p == std or (p.startswith(std + os.sep) and "-packages" not in p):
+            at = i + 1
+    sys.path[:] = rest[:at] + added + rest[at:]
 
 
 def _serve():
