@@ -119,9 +119,17 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		return reply(render(&out, a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
 	}
 	class := classify(done, failure)
-	if class == ClassMissing && failure != nil && a.cfg.Auto != nil {
-		if k := sess.Kernel(); k != nil && a.cfg.Auto.AfterError(ctx, k, *failure, emitSession) {
-			out.Note("The missing package has now been installed: run the code again.")
+	if (class == ClassMissing || class == ClassSyntax) && failure != nil && a.cfg.Auto != nil {
+		// What was installed, or why nothing can be (a Python 2 module, a
+		// release that removed the API), goes to the model as a note.
+		if k := sess.Kernel(); k != nil {
+			rec := a.cfg.Auto.Recover(ctx, k, *failure, emitSession)
+			if rec.Message != "" {
+				out.Note(rec.Message)
+			}
+			if rec.Restart && sess.Restart(ctx) == nil {
+				out.Note("The session was restarted so that the new version is used: variables are gone, files remain.")
+			}
 		}
 	}
 	if class == ClassMemory || class == ClassKilled {
