@@ -53,8 +53,10 @@ const (
 type Limits struct {
 	MaxSteps    int // model calls per task
 	MaxFailures int // consecutive failed runs of code
-	// MaxRepeats stops the loop when the same error comes back this many
-	// times in a row: the model is not getting anywhere.
+	// MaxRepeats stops the loop when the same code fails with the same
+	// error this many times in a row: the model is not getting anywhere.
+	// The same error from different code gets a hint to change approach
+	// at this count, and a stop two failures later.
 	MaxRepeats int
 	// TokenBudget caps the tokens of one task, input and output.
 	TokenBudget int
@@ -65,6 +67,8 @@ type Limits struct {
 	MaxToolOutput int
 	// CellTimeout bounds one run of code.
 	CellTimeout time.Duration
+	// StepTokens caps the tokens of one answer of the model (max_tokens).
+	StepTokens int
 }
 
 // DefaultLimits are used where Limits fields are zero.
@@ -76,7 +80,19 @@ var DefaultLimits = Limits{
 	ContextTokens: 100_000,
 	MaxToolOutput: 6000,
 	CellTimeout:   2 * time.Minute,
+	StepTokens:    4096,
 }
+
+// Small models get shorter answers and results: they are slow to write
+// and easily lost in long text.
+const (
+	smallStepTokens    = 1024
+	smallMaxToolOutput = 2000
+)
+
+// DefaultTemperature is the sampling temperature when none is configured:
+// low, as code wants. Servers' own defaults (often 0.8) are too random.
+const DefaultTemperature = 0.2
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -100,6 +116,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.CellTimeout == 0 {
 		l.CellTimeout = d.CellTimeout
+	}
+	if l.StepTokens == 0 {
+		l.StepTokens = d.StepTokens
 	}
 	return l
 }
@@ -125,6 +144,17 @@ type Config struct {
 	// NoTools makes the agent ask for fenced code instead of tool calls,
 	// for models without tool support.
 	NoTools bool
+	// Temperature is the sampling temperature: DefaultTemperature if nil,
+	// and 0 for small models.
+	Temperature *float64
+	// SmallModel turns on what small local models need to succeed: a
+	// compact system prompt with a preview of each data file (computed
+	// in the sandbox), temperature 0, a first step that must run code,
+	// fenced Python run as code, shorter answers and concise error
+	// feedback, and the requested answer format repeated with every
+	// result. Off, the loop is the plain one (the baseline they are
+	// measured against).
+	SmallModel bool
 }
 
 // Agent runs tasks. It keeps the conversation across tasks, so a chat
@@ -142,7 +172,16 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Provider == nil || cfg.Session == nil {
 		return nil, errors.New("agent: a provider and a session are required")
 	}
-	return &Agent{cfg: cfg, limits: cfg.Limits.withDefaults()}, nil
+	lim := cfg.Limits
+	if cfg.SmallModel {
+		if lim.StepTokens == 0 {
+			lim.StepTokens = smallStepTokens
+		}
+		if lim.MaxToolOutput == 0 {
+			lim.MaxToolOutput = smallMaxToolOutput
+		}
+	}
+	return &Agent{cfg: cfg, limits: lim.withDefaults()}, nil
 }
 
 // History returns a copy of the conversation so far.
@@ -181,7 +220,7 @@ func (a *Agent) Run(ctx context.Context, task string, emit func(Event)) (*Result
 	if emit == nil {
 		emit = func(Event) {}
 	}
-	r := &run{a: a, emit: emit, res: &Result{}}
+	r := &run{a: a, emit: emit, res: &Result{}, format: taskFormat(task)}
 	a.history = append(a.history, llm.Message{Role: llm.RoleUser, Content: task})
 	r.taskIndex = len(a.history) - 1
 	err := r.loop(ctx)
@@ -198,9 +237,12 @@ type run struct {
 	res       *Result
 	taskIndex int // where the task is in the history: never trimmed
 
-	failures  int
-	lastError string
-	repeats   int
+	failures int
+	repeats  repeatTracker
+	// format is the answer format the task asks for, if any; restated
+	// says the model was asked once to restate its answer in it.
+	format   *answerFormat
+	restated bool
 }
 
 func (r *run) stop(why, reason string) {
@@ -231,21 +273,42 @@ func (r *run) loop(ctx context.Context) error {
 		step := r.res.Steps
 		a.trimContext(r.taskIndex)
 
-		req := &llm.Request{Model: a.cfg.Model, System: system, Messages: a.history}
+		req := &llm.Request{Model: a.cfg.Model, System: system, Messages: a.history,
+			MaxTokens: lim.StepTokens, Temperature: a.temperature()}
 		if !a.cfg.NoTools {
 			req.Tools = []llm.Tool{runPythonTool}
+			// A small model answers at once and invents the numbers
+			// unless made to run code first.
+			req.RequireTool = a.cfg.SmallModel && step == 1
 		}
 		stream := newCodeStream()
-		resp, err := a.cfg.Provider.Stream(ctx, req, func(d llm.Delta) {
+		watch := &runawayDetector{}
+		stepCtx, cancel := context.WithCancelCause(ctx)
+		resp, err := a.cfg.Provider.Stream(stepCtx, req, func(d llm.Delta) {
+			piece := d.Text
 			if d.Text != "" {
 				r.emit(Event{Event: session.Event{Type: EventMessage, Text: d.Text}, Step: step})
 			}
 			if d.ToolCall != nil {
-				if piece := stream.add(d.ToolCall); piece != "" {
-					r.emit(Event{Event: session.Event{Type: EventCode, Text: piece}, Step: step})
+				piece = d.ToolCall.Arguments
+				if code := stream.add(d.ToolCall); code != "" {
+					r.emit(Event{Event: session.Event{Type: EventCode, Text: code}, Step: step})
 				}
 			}
+			if watch.add(piece) {
+				cancel(errRunaway)
+			}
 		})
+		runaway := errors.Is(context.Cause(stepCtx), errRunaway)
+		cancel(nil)
+		if err != nil && runaway && ctx.Err() == nil {
+			// The answer is lost with the cut stream: count what it cost.
+			r.res.Usage.Add(llm.EstimateUsage(req, llm.Message{Content: watch.text()}))
+			if r.cutShort(step, watch.text(), "it kept repeating itself") {
+				return nil
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				r.stop(StopUser, "stopped by the user")
@@ -254,24 +317,43 @@ func (r *run) loop(ctx context.Context) error {
 			r.stop(StopProvider, err.Error())
 			return nil
 		}
-		r.res.Usage.InputTokens += resp.Usage.InputTokens
-		r.res.Usage.OutputTokens += resp.Usage.OutputTokens
+		if resp.Usage.InputTokens == 0 && resp.Usage.OutputTokens == 0 {
+			// The server reported none (many local ones, when streaming).
+			resp.Usage = llm.EstimateUsage(req, resp.Message)
+		}
+		r.res.Usage.Add(resp.Usage)
 		msg := resp.Message
 		msg.Role = llm.RoleAssistant
-		a.history = append(a.history, msg)
 
 		calls := msg.ToolCalls
 		viaText := false
 		if len(calls) == 0 {
 			// Models without tools write fenced code, and some local
 			// models print their tool call as text.
-			if code, packages, ok := codeFromText(msg.Content, a.cfg.NoTools); ok {
+			if code, packages, ok := codeFromText(msg.Content, a.cfg.NoTools || a.cfg.SmallModel); ok {
 				calls = []llm.ToolCall{{Name: toolName, Arguments: encodeArgs(code, packages)}}
 				viaText = true
 			}
 		}
+		if len(calls) == 0 && truncated(resp.StopReason) {
+			if r.cutShort(step, msg.Content, fmt.Sprintf("it reached the limit of %d tokens", lim.StepTokens)) {
+				return nil
+			}
+			continue
+		}
+		a.history = append(a.history, msg)
 		if len(calls) == 0 {
-			r.res.Answer = strings.TrimSpace(msg.Content)
+			answer := strings.TrimSpace(msg.Content)
+			if r.format != nil && !r.restated && !r.format.matches(answer) {
+				// Once: a model that computed the right values often
+				// drops the format when it writes the answer.
+				r.restated = true
+				r.emit(Event{Event: session.Event{Type: session.EventStderr,
+					Text: "[interp: the answer does not follow the format the task asked for; asking the model to restate it]\n"}, Step: step})
+				a.history = append(a.history, llm.Message{Role: llm.RoleUser, Content: restatePrompt(r.format)})
+				continue
+			}
+			r.res.Answer = answer
 			r.stop(StopAnswer, "")
 			r.emit(Event{Event: session.Event{Type: EventAnswer, Text: r.res.Answer}, Step: step})
 			return nil
@@ -281,6 +363,9 @@ func (r *run) loop(ctx context.Context) error {
 			out, stopNow, err := r.runCall(ctx, step, call)
 			if err != nil {
 				return err
+			}
+			if r.format != nil && a.cfg.SmallModel && !stopNow {
+				out.Content += "\n[when you answer] use the format the task asked for: " + r.format.describe()
 			}
 			if viaText {
 				feedback = append(feedback, out.Content)
@@ -309,4 +394,49 @@ func (r *run) loop(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// truncated reports whether a stop reason says the answer hit its token
+// limit.
+func truncated(stopReason string) bool {
+	return stopReason == "length" || stopReason == "max_tokens"
+}
+
+// cutShort records an answer that was cut before it was done and tells
+// the model; it reports whether the task must stop.
+func (r *run) cutShort(step int, text, why string) bool {
+	a := r.a
+	r.emit(Event{Event: session.Event{Type: session.EventStderr, Text: "[interp: the model's answer was cut: " + why + "]\n"}, Step: step})
+	if len(text) > 600 {
+		text = text[:600] + "\n[cut]"
+	}
+	a.history = append(a.history,
+		llm.Message{Role: llm.RoleAssistant, Content: text},
+		llm.Message{Role: llm.RoleUser, Content: "Your answer was cut: " + why + ". Be brief: " + a.howToRun() + ", or give the final answer in a few lines."})
+	r.failures++
+	if r.failures >= a.limits.MaxFailures {
+		r.stop(StopMaxFailures, fmt.Sprintf("%d failures in a row, the limit (the last: the model's answer %s)", r.failures, why))
+		return true
+	}
+	return false
+}
+
+// temperature is the sampling temperature to ask for.
+func (a *Agent) temperature() *float64 {
+	if a.cfg.Temperature != nil {
+		return a.cfg.Temperature
+	}
+	t := DefaultTemperature
+	if a.cfg.SmallModel {
+		t = 0
+	}
+	return &t
+}
+
+// howToRun tells the model how it runs code.
+func (a *Agent) howToRun() string {
+	if a.cfg.NoTools {
+		return "run short code in one ```python block"
+	}
+	return "run short code with the " + toolName + " tool"
 }

@@ -344,6 +344,16 @@ func TestTolerantCodeExtraction(t *testing.T) {
 			},
 			stdout: "via text\n",
 		},
+		{
+			// What Qwen2.5-Coder-1.5B printed: a fenced JSON block with
+			// the code in a Python triple-quoted string, not JSON.
+			name: "tool call as fenced JSON with a triple-quoted string",
+			turns: []llmtest.Turn{
+				{Text: "```json\n{\n  \"name\": \"run_python\",\n  \"arguments\": {\n    \"code\": \"\"\"\nimport math\nprint(\"root\", math.sqrt(16))\n\"\"\"\n  }\n}\n```"},
+				{Text: "4"},
+			},
+			stdout: "root 4.0\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

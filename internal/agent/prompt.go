@@ -25,6 +25,9 @@ func (r *run) systemPrompt(ctx context.Context) (string, error) {
 			}
 		}
 	}
+	if a.cfg.SmallModel {
+		return a.compactPrompt(ctx, version, files), nil
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "You are Interp, an assistant that solves tasks by writing and running Python code.\n\n")
 	fmt.Fprintf(&b, "Your environment:\n")
@@ -53,6 +56,28 @@ func (r *run) systemPrompt(ctx context.Context) (string, error) {
 	fmt.Fprintf(&b, "Work step by step: run small pieces, look at the results, fix errors. ")
 	fmt.Fprintf(&b, "When the task is done, reply with a short answer for the user without running more code, in the language the user wrote in.\n")
 	return b.String(), nil
+}
+
+// compactPrompt is the system prompt for small models: short, since they
+// lose track of long instructions, and with a preview of the data so that
+// the first code they write uses the real column names.
+func (a *Agent) compactPrompt(ctx context.Context, version string, files []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "You solve tasks by running Python %s code in a persistent session (variables and files persist) in %s. There is no internet.\n", version, sandbox.WorkspaceDir)
+	if len(files) > 0 {
+		fmt.Fprintf(&b, "Files: %s.\n", strings.Join(files, ", "))
+		if p := a.dataPreview(ctx); p != "" {
+			fmt.Fprintf(&b, "\nData preview:\n%s\n\n", p)
+		}
+	}
+	if a.cfg.NoTools {
+		fmt.Fprintf(&b, "To run code, write it in one ```python block.")
+	} else {
+		fmt.Fprintf(&b, "To run code, call %s.", toolName)
+	}
+	fmt.Fprintf(&b, " Compute every number with code and print it; never guess. Save files in the working directory.\n")
+	fmt.Fprintf(&b, "When the printed output answers the task, reply with the short final answer, in the user's language, without code.\n")
+	return b.String()
 }
 
 // estimate is a rough token count: four bytes a token, plus images.

@@ -28,6 +28,16 @@ var guidance = map[string]string{
 	ClassKilled:  "The Python process ended and was restarted: variables are gone, files remain. Avoid what ended it (os._exit, a crash in native code).",
 }
 
+// shortGuidance is the guidance for small models: one short sentence.
+var shortGuidance = map[string]string{
+	ClassSyntax:  "Fix the syntax error.",
+	ClassMissing: "Use a preinstalled library instead.",
+	ClassRuntime: "Fix the cause and run again; earlier variables still exist.",
+	ClassTimeout: "Too slow: make it faster.",
+	ClassMemory:  "Out of memory; variables are gone. Use less memory.",
+	ClassKilled:  "Python restarted; variables are gone.",
+}
+
 // classify says what kind of failure a cell had, or "" for success.
 func classify(done session.Event, failure *session.Event) string {
 	switch done.Status {
@@ -142,24 +152,28 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		msg.Images = visionImages(out.Images())
 	}
 	if class == "" {
-		r.failures, r.lastError, r.repeats = 0, "", 0
+		r.failures = 0
+		r.repeats.reset()
 		msg.Content = "[status: ok]\n" + msg.Content
 		return msg, false, nil
 	}
-	msg.Content = fmt.Sprintf("[status: error, %s]\n%s\n[guidance] %s", class, msg.Content, guidance[class])
 	r.failures++
 	sig := class
 	if failure != nil {
 		sig = failure.EName + ": " + failure.EValue
 	}
-	if sig == r.lastError {
-		r.repeats++
-	} else {
-		r.lastError, r.repeats = sig, 0
+	hint := guidance[class]
+	if a.cfg.SmallModel {
+		hint = shortGuidance[class]
 	}
+	v := r.repeats.record(args.Code, sig, a.limits.MaxRepeats)
+	if v == hintApproach {
+		hint = approachHint
+	}
+	msg.Content = fmt.Sprintf("[status: error, %s]\n%s\n[guidance] %s", class, msg.Content, hint)
 	switch {
-	case r.repeats > 0 && r.repeats+1 >= a.limits.MaxRepeats:
-		r.stop(StopRepeatedError, fmt.Sprintf("the same error came back %d times in a row (%s)", r.repeats+1, sig))
+	case v == stopRepeat:
+		r.stop(StopRepeatedError, fmt.Sprintf("the same error came back %d times in a row (%s)", r.repeats.sameError+1, normaliseError(sig)))
 		return msg, true, nil
 	case r.failures >= a.limits.MaxFailures:
 		r.stop(StopMaxFailures, fmt.Sprintf("%d failed runs in a row, the limit", r.failures))

@@ -153,6 +153,9 @@ func codeFromText(text string, fenced bool) (code string, packages []string, ok 
 			return a.Code, a.Packages, true
 		}
 	}
+	if code, ok := tripleQuotedCode(text); ok {
+		return code, nil, true
+	}
 	if obj := firstObject(text); obj != "" && (strings.Contains(obj, `"`+toolName+`"`) || strings.Contains(obj, `"arguments"`)) {
 		if a, ok := parseArgs(obj); ok {
 			return a.Code, a.Packages, true
@@ -171,6 +174,31 @@ func codeFromText(text string, fenced bool) (code string, packages []string, ok 
 		return strings.Join(blocks, "\n\n"), nil, true
 	}
 	return "", nil, false
+}
+
+// tripleQuotedKeyRE finds a code argument written as a Python
+// triple-quoted string, which small models print inside what should be a
+// JSON tool call: {"name": "run_python", "arguments": {"code": """..."""}}.
+var tripleQuotedKeyRE = regexp.MustCompile(`["']?(?:code|source|script)["']?\s*:\s*[rRuU]?("""|''')`)
+
+// tripleQuotedCode returns the code of a tool call printed with a Python
+// triple-quoted string, which no JSON parser reads.
+func tripleQuotedCode(text string) (string, bool) {
+	if !strings.Contains(text, toolName) && !strings.Contains(text, `"arguments"`) {
+		return "", false
+	}
+	loc := tripleQuotedKeyRE.FindStringSubmatchIndex(text)
+	if loc == nil {
+		return "", false
+	}
+	quote := text[loc[2]:loc[3]]
+	rest := text[loc[1]:]
+	end := strings.Index(rest, quote)
+	if end < 0 {
+		return "", false
+	}
+	code := strings.Trim(rest[:end], "\n")
+	return code, strings.TrimSpace(code) != ""
 }
 
 // codeStream extracts the code from a tool call's arguments while they

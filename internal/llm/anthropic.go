@@ -116,7 +116,12 @@ func (p *Anthropic) Stream(ctx context.Context, req *Request, emit func(Delta)) 
 		}
 		return res, err
 	}
-	stream := p.client.Messages.NewStreaming(ctx, params, option.WithMiddleware(mw))
+	opts := []option.RequestOption{option.WithMiddleware(mw)}
+	if req.Temperature != nil {
+		// This SDK has no field for it; the API still takes it.
+		opts = append(opts, option.WithJSONSet("temperature", *req.Temperature))
+	}
+	stream := p.client.Messages.NewStreaming(ctx, params, opts...)
 	defer stream.Close()
 
 	acc := newToolCallAcc(emit)
@@ -289,6 +294,9 @@ func (p *Anthropic) params(req *Request, model string) (anthropic.MessageNewPara
 			tool.Description = anthropic.String(t.Description)
 		}
 		params.Tools = append(params.Tools, anthropic.ToolUnionParam{OfTool: &tool})
+	}
+	if req.RequireTool && len(req.Tools) > 0 {
+		params.ToolChoice = anthropic.ToolChoiceUnionParam{OfAny: &anthropic.ToolChoiceAnyParam{}}
 	}
 	return params, nil
 }

@@ -62,6 +62,13 @@ type Request struct {
 	Tools    []Tool
 	// MaxTokens bounds the answer; a provider default if zero.
 	MaxTokens int
+	// Temperature is the sampling temperature; the server's default if
+	// nil (often 0.8 on local servers, too random for code).
+	Temperature *float64
+	// RequireTool makes the model call one of Tools rather than answer
+	// in text, where the API can force it (tool_choice): a small model
+	// otherwise answers at once and invents the numbers.
+	RequireTool bool
 }
 
 // Delta is a piece of a streamed answer: text, or a fragment of a tool
@@ -85,6 +92,51 @@ type ToolCallDelta struct {
 type Usage struct {
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+	// Estimated says the counts are Interp's estimate, because the
+	// server reported none.
+	Estimated bool `json:"estimated,omitempty"`
+}
+
+// Add adds u2 to u; the sum is estimated if either part is.
+func (u *Usage) Add(u2 Usage) {
+	u.InputTokens += u2.InputTokens
+	u.OutputTokens += u2.OutputTokens
+	u.Estimated = u.Estimated || u2.Estimated
+}
+
+// EstimateTokens is a rough token count of text, for servers that report
+// none: about four bytes a token for ASCII, and a token per character
+// otherwise (CJK text runs at one or two characters a token).
+func EstimateTokens(text string) int {
+	n, other := 0, 0
+	for _, r := range text {
+		if r < 128 {
+			n++
+		} else {
+			other++
+		}
+	}
+	return (n+3)/4 + other
+}
+
+// EstimateUsage estimates what req and its answer cost, for servers that
+// report no usage.
+func EstimateUsage(req *Request, answer Message) Usage {
+	in := EstimateTokens(req.System)
+	for _, m := range req.Messages {
+		in += 4 + EstimateTokens(m.Content) + 1000*len(m.Images)
+		for _, c := range m.ToolCalls {
+			in += EstimateTokens(c.Arguments)
+		}
+	}
+	for _, t := range req.Tools {
+		in += EstimateTokens(t.Name+t.Description) + 100
+	}
+	out := EstimateTokens(answer.Content)
+	for _, c := range answer.ToolCalls {
+		out += EstimateTokens(c.Name+c.Arguments) + 4
+	}
+	return Usage{InputTokens: in, OutputTokens: out, Estimated: true}
 }
 
 // Response is a complete answer.

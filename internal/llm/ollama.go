@@ -359,6 +359,12 @@ func (p *Ollama) request(req *Request, model string) (*api.ChatRequest, error) {
 		}
 		opts["num_predict"] = req.MaxTokens
 	}
+	if req.Temperature != nil {
+		if opts == nil {
+			opts = map[string]any{}
+		}
+		opts["temperature"] = *req.Temperature
+	}
 	stream := true
 	return &api.ChatRequest{Model: model, Messages: msgs, Tools: tools, Options: opts, Stream: &stream}, nil
 }

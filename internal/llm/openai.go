@@ -250,6 +250,12 @@ func (p *OpenAI) params(req *Request, model string) (openai.ChatCompletionNewPar
 			params.MaxTokens = openai.Int(int64(req.MaxTokens))
 		}
 	}
+	if req.Temperature != nil {
+		params.Temperature = openai.Float(*req.Temperature)
+	}
+	if req.RequireTool && len(req.Tools) > 0 {
+		params.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}
+	}
 	for _, t := range req.Tools {
 		fd := openai.FunctionDefinitionParam{Name: t.Name, Parameters: openai.FunctionParameters(schemaOrEmpty(t.Parameters))}
 		if t.Description != "" {

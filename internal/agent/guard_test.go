@@ -1,0 +1,265 @@
+package agent_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/llm/llmtest"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// The behaviours below are those a real small model showed (issue 19),
+// replayed by a scripted server.
+
+func TestIdenticalSyntaxErrorIsARepeat(t *testing.T) {
+	// Each run's SyntaxError names its own cell (<cell 1>, <cell 2>...):
+	// the same code must still count as a repeat.
+	f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("d = {'a': 1}}\nprint(d)")}, Repeat: true})
+	a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.Limits = agent.Limits{MaxSteps: 10} })
+	res, err := a.Run(context.Background(), "go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != agent.StopRepeatedError || res.Steps != 2 || !strings.Contains(res.Reason, "SyntaxError") {
+		t.Errorf("result %+v, want a repeated_error stop after 2 steps", res)
+	}
+	if strings.Contains(res.Reason, "<cell 2>") {
+		t.Errorf("the reason names a cell: %s", res.Reason)
+	}
+}
+
+func TestSameErrorFromDifferentCodeHintsFirst(t *testing.T) {
+	keyError := []llmtest.Call{
+		call("d = {'site': 1}\nd['site_id']"),
+		call("rows = {'site': 2}\nprint(rows['site_id'])"),
+		call("x = dict(site=3)\nx['site_id']"),
+		call("y = {'s': 4}\ny['site_id']"),
+	}
+	t.Run("the model changes approach", func(t *testing.T) {
+		f := newFake(t, "openai",
+			llmtest.Turn{ToolCalls: keyError[:1]},
+			llmtest.Turn{ToolCalls: keyError[1:2]},
+			llmtest.Turn{ToolCalls: []llmtest.Call{call("print(sorted({'site': 1}))")}},
+			llmtest.Turn{Text: "The key is site."},
+		)
+		a := newAgent(t, f, newSession(t), nil)
+		res, err := a.Run(context.Background(), "go", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stop != agent.StopAnswer || res.Steps != 4 {
+			t.Fatalf("result %+v: the task should go on after the same error from new code", res)
+		}
+		if strings.Contains(requestText(t, f, 1), "approach is wrong") {
+			t.Error("the hint came after the first error")
+		}
+		if !strings.Contains(requestText(t, f, 2), "approach is wrong") {
+			t.Error("the model was not told its approach is wrong")
+		}
+	})
+	t.Run("the error keeps coming", func(t *testing.T) {
+		var script []llmtest.Turn
+		for _, c := range keyError {
+			script = append(script, llmtest.Turn{ToolCalls: []llmtest.Call{c}})
+		}
+		f := newFake(t, "openai", append(script, llmtest.Turn{Text: "never reached"})...)
+		a := newAgent(t, f, newSession(t), nil)
+		res, err := a.Run(context.Background(), "go", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stop != agent.StopRepeatedError || res.Steps != 4 || !strings.Contains(res.Reason, "KeyError") {
+			t.Errorf("result %+v, want a repeated_error stop after 4 steps", res)
+		}
+	})
+}
+
+func TestUsageAskedForOrEstimated(t *testing.T) {
+	t.Run("reported", func(t *testing.T) {
+		f := newFake(t, "openai", llmtest.Turn{Text: "hi", Usage: llmtest.Usage{InputTokens: 50, OutputTokens: 3}})
+		res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), "go", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(requestText(t, f, 0), `"include_usage":true`) {
+			t.Error("the request did not ask for usage in the stream")
+		}
+		if res.Usage.InputTokens != 50 || res.Usage.OutputTokens != 3 || res.Usage.Estimated {
+			t.Errorf("usage %+v", res.Usage)
+		}
+	})
+	t.Run("none reported", func(t *testing.T) {
+		for _, name := range providers {
+			t.Run(name, func(t *testing.T) {
+				f := newFake(t, name, llmtest.Turn{ToolCalls: []llmtest.Call{call("print(1)")}}, llmtest.Turn{Text: "The answer is one."})
+				res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), "go", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if name == "anthropic" {
+					// Anthropic always reports usage, zeros here.
+					return
+				}
+				if res.Usage.InputTokens == 0 || res.Usage.OutputTokens == 0 || !res.Usage.Estimated {
+					t.Errorf("usage %+v, want an estimate", res.Usage)
+				}
+			})
+		}
+	})
+	t.Run("the budget triggers on estimates", func(t *testing.T) {
+		f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("print('x' * 10)")}, Repeat: true})
+		a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.Limits = agent.Limits{TokenBudget: 1500, MaxSteps: 50} })
+		res, err := a.Run(context.Background(), "go", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stop != agent.StopTokenBudget {
+			t.Errorf("result %+v, want a token_budget stop", res)
+		}
+	})
+}
+
+func TestSamplingSettingsAreSent(t *testing.T) {
+	zero := 0.0
+	tests := []struct {
+		name    string
+		mod     func(*agent.Config)
+		want    []string // in the first request
+		wantNot []string // in the second
+	}{
+		{"defaults", nil, []string{`"max_tokens":4096`, `"temperature":0.2`}, []string{`"tool_choice"`}},
+		{"configured", func(c *agent.Config) { c.Temperature = &zero; c.Limits.StepTokens = 300 }, []string{`"max_tokens":300`, `"temperature":0`}, nil},
+		{"small model", func(c *agent.Config) { c.SmallModel = true }, []string{`"max_tokens":1024`, `"temperature":0`, `"tool_choice":"required"`}, []string{`"tool_choice"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("print(1)")}}, llmtest.Turn{Text: "1"})
+			if _, err := newAgent(t, f, newSession(t), tt.mod).Run(context.Background(), "go", nil); err != nil {
+				t.Fatal(err)
+			}
+			first, second := requestText(t, f, 0), requestText(t, f, 1)
+			for _, w := range tt.want {
+				if !strings.Contains(first, w) {
+					t.Errorf("the first request lacks %s: %s", w, first)
+				}
+			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(second, w) {
+					t.Errorf("the second request has %s", w)
+				}
+			}
+		})
+	}
+}
+
+func TestRunawayAnswerIsCut(t *testing.T) {
+	loop := "Let me think. " + strings.Repeat("The mean is 42. ", 400)
+	f := newFake(t, "openai", llmtest.Turn{Text: loop}, llmtest.Turn{Text: "The mean is 42."})
+	var rec recorded
+	res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), "go", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != agent.StopAnswer || res.Answer != "The mean is 42." || res.Steps != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	if streamed := rec.text(agent.EventMessage); len(streamed) >= len(loop) {
+		t.Errorf("the whole runaway answer streamed (%d bytes): it was not cut", len(streamed))
+	}
+	if !strings.Contains(requestText(t, f, 1), "kept repeating") {
+		t.Error("the model was not told its answer was cut")
+	}
+	if !strings.Contains(rec.text(session.EventStderr), "cut") {
+		t.Error("the user was not told the answer was cut")
+	}
+}
+
+func TestAnswerCutAtTokenLimitIsNotFinal(t *testing.T) {
+	f := newFake(t, "openai",
+		llmtest.Turn{Text: "To compute this we first need to", StopReason: "length"},
+		llmtest.Turn{Text: "42"},
+	)
+	res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), "go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != agent.StopAnswer || res.Answer != "42" {
+		t.Fatalf("result %+v: a cut answer was taken as final", res)
+	}
+	if !strings.Contains(requestText(t, f, 1), "limit of 4096 tokens") {
+		t.Error("the model was not told its answer hit the limit")
+	}
+}
+
+func TestAnswerFormatIsChecked(t *testing.T) {
+	const task = "Compute the mean of 40, 42 and 44. Answer in the format @mean_value[value]."
+	t.Run("restated once", func(t *testing.T) {
+		f := newFake(t, "openai",
+			llmtest.Turn{ToolCalls: []llmtest.Call{call("print(sum([40, 42, 44]) / 3)")}},
+			llmtest.Turn{Text: "The mean is 42.0."},
+			llmtest.Turn{Text: "@mean_value[42.0]"},
+		)
+		res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), task, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Answer != "@mean_value[42.0]" || res.Steps != 3 {
+			t.Errorf("result %+v", res)
+		}
+		if !strings.Contains(requestText(t, f, 2), "Restate your final answer") || !strings.Contains(requestText(t, f, 2), "@mean_value[value]") {
+			t.Error("the model was not asked to restate its answer in the format")
+		}
+	})
+	t.Run("asked only once", func(t *testing.T) {
+		f := newFake(t, "openai", llmtest.Turn{Text: "42"}, llmtest.Turn{Text: "It is 42."})
+		res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), task, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Stop != agent.StopAnswer || res.Answer != "It is 42." || f.server.Served() != 2 {
+			t.Errorf("result %+v after %d requests", res, f.server.Served())
+		}
+	})
+	t.Run("a matching answer is final", func(t *testing.T) {
+		f := newFake(t, "openai", llmtest.Turn{Text: "Done: @mean_value[42]"})
+		res, err := newAgent(t, f, newSession(t), nil).Run(context.Background(), task, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Steps != 1 || res.Answer != "Done: @mean_value[42]" {
+			t.Errorf("result %+v", res)
+		}
+	})
+}
+
+func TestSmallModelMeasures(t *testing.T) {
+	s := newSession(t)
+	csv := "city,temp\nOslo,3.5\nLima,19.0\nCairo,25.1\n"
+	if _, err := s.Kernel().Workspace().Write("weather.csv", strings.NewReader(csv), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t, "openai",
+		llmtest.Turn{Text: "```python\nimport pandas as pd\nprint(pd.read_csv('weather.csv').temp.max())\n```"},
+		llmtest.Turn{Text: "@max[25.1]"},
+	)
+	a := newAgent(t, f, s, func(c *agent.Config) { c.SmallModel = true })
+	var rec recorded
+	res, err := a.Run(context.Background(), "What is the highest temp? Answer as @max[value].", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answer != "@max[25.1]" || rec.text(session.EventStdout) != "25.1\n" {
+		t.Fatalf("result %+v, stdout %q: fenced code should run for a small model", res, rec.text(session.EventStdout))
+	}
+	first := requestText(t, f, 0)
+	for _, w := range []string{"weather.csv: 3 rows x 2 columns", "columns (dtype): city (", "temp (float64)", "Oslo"} {
+		if !strings.Contains(first, w) {
+			t.Errorf("the system prompt lacks the data preview's %q: %s", w, first)
+		}
+	}
+	if second := requestText(t, f, 1); !strings.Contains(second, "@max[value]") {
+		t.Error("the answer format was not repeated with the result")
+	}
+}
