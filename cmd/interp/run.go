@@ -107,6 +107,7 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	lim := agent.Limits{
 		MaxSteps: cfg.Limits.MaxSteps, MaxFailures: cfg.Limits.MaxFailures,
 		MaxRepeats: cfg.Limits.MaxRepeats, TokenBudget: cfg.Limits.TokenBudget,
+		StepTokens: cfg.Limits.StepTokens,
 	}
 	if cfg.Limits.CellTimeout != "" {
 		if lim.CellTimeout, err = time.ParseDuration(cfg.Limits.CellTimeout); err != nil {
@@ -119,6 +120,7 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	ag, err := agent.New(agent.Config{
 		Provider: provider, Model: model, Session: s, Auto: auto, Limits: lim,
 		Confirm: confirm, Vision: cfg.Vision, NoTools: cfg.NoTools, Packages: rt.Packages(),
+		Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name),
 	})
 	if err != nil {
 		return nil, err

@@ -221,6 +221,7 @@ func serveConfig(cmd *cobra.Command, cfg *config.Config) (server.Config, error) 
 	sc.Agent = agent.Limits{
 		MaxSteps: cfg.Limits.MaxSteps, MaxFailures: cfg.Limits.MaxFailures,
 		MaxRepeats: cfg.Limits.MaxRepeats, TokenBudget: cfg.Limits.TokenBudget,
+		StepTokens: cfg.Limits.StepTokens,
 	}
 	if cfg.Limits.CellTimeout != "" {
 		d, err := time.ParseDuration(cfg.Limits.CellTimeout)

@@ -38,9 +38,9 @@ func normaliseCode(s string) string {
 type verdict int
 
 const (
-	carryOn     verdict = iota
-	hintApproach        // the same error from new code: tell the model its approach is wrong
-	stopRepeat          // nothing changes: stop
+	carryOn      verdict = iota
+	hintApproach         // the same error from new code: tell the model its approach is wrong
+	stopRepeat           // nothing changes: stop
 )
 
 // repeatTracker tells a model that is stuck from one that is making

@@ -39,8 +39,12 @@ type Config struct {
 	// Vision sends images to the model.
 	Vision bool `yaml:"vision"`
 	// NoTools asks the model for fenced code instead of tool calls.
-	NoTools bool         `yaml:"no_tools"`
-	Limits  LimitsConfig `yaml:"limits"`
+	NoTools bool `yaml:"no_tools"`
+	// SmallModel turns the agent's measures for small models on or off
+	// (see agent.Config.SmallModel); unset, they are on for local
+	// models only.
+	SmallModel *bool        `yaml:"small_model"`
+	Limits     LimitsConfig `yaml:"limits"`
 	// History is where conversations are kept: a SQLite path or a
 	// postgres:// DSN.
 	History HistoryConfig `yaml:"history"`
@@ -52,17 +56,21 @@ type Config struct {
 type OpenAIConfig struct {
 	APIKey  string `yaml:"api_key"`
 	BaseURL string `yaml:"base_url"`
+	// Temperature overrides the agent's (low) default for this provider.
+	Temperature *float64 `yaml:"temperature"`
 }
 
 // AnthropicConfig configures Anthropic.
 type AnthropicConfig struct {
-	APIKey  string `yaml:"api_key"`
-	BaseURL string `yaml:"base_url"`
+	APIKey      string   `yaml:"api_key"`
+	BaseURL     string   `yaml:"base_url"`
+	Temperature *float64 `yaml:"temperature"`
 }
 
 // OllamaConfig configures Ollama.
 type OllamaConfig struct {
-	Host string `yaml:"host"`
+	Host        string   `yaml:"host"`
+	Temperature *float64 `yaml:"temperature"`
 }
 
 // LimitsConfig bounds the agent loop; zero means the default.
@@ -72,6 +80,8 @@ type LimitsConfig struct {
 	MaxRepeats  int    `yaml:"max_repeats"`
 	TokenBudget int    `yaml:"token_budget"`
 	CellTimeout string `yaml:"cell_timeout"`
+	// StepTokens caps the tokens of each answer of the model.
+	StepTokens int `yaml:"step_tokens"`
 }
 
 // HistoryConfig configures the history store.
@@ -145,6 +155,29 @@ func (c *Config) applyEnv() {
 	set(&c.Provider, "INTERP_PROVIDER")
 	set(&c.Model, "INTERP_MODEL")
 	set(&c.History.DSN, "INTERP_HISTORY")
+}
+
+// Temperature is the sampling temperature configured for provider, or nil
+// for the agent's default.
+func (c *Config) Temperature(provider string) *float64 {
+	switch provider {
+	case OpenAI:
+		return c.OpenAI.Temperature
+	case Anthropic:
+		return c.Anthropic.Temperature
+	case Ollama:
+		return c.Ollama.Temperature
+	}
+	return nil
+}
+
+// SmallModelFor says whether the agent's measures for small models are on
+// for provider: as configured, else for local models only.
+func (c *Config) SmallModelFor(provider string) bool {
+	if c.SmallModel != nil {
+		return *c.SmallModel
+	}
+	return provider == "local"
 }
 
 // ErrNoProvider says that nothing is configured, and what to set.
