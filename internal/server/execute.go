@@ -233,16 +233,20 @@ func (s *Server) execute(ctx context.Context, in *executeInput) (*executeOutput,
 	return &executeOutput{Body: ExecuteResult{Status: done.Status, Events: events}}, nil
 }
 
+// executeStream streams an execution's events. The execution goes on
+// when the client goes away, so that it can resume the stream; interrupt
+// stops it.
 func (s *Server) executeStream(ctx context.Context, in *executeInput) (*huma.StreamResponse, error) {
-	x, err := s.prepareExecution(ctx, in)
+	x, err := s.prepareExecution(context.WithoutCancel(ctx), in)
 	if err != nil {
 		return nil, err
 	}
+	u := userFrom(ctx)
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		defer x.end()
-		w := startSSE(hctx, s.cfg.WriteTimeout)
-		defer w.close()
-		s.run(x, func(ev session.Event) { w.send(ev.Type, ev) })
+		es := s.startStream(hctx, u.ID)
+		defer es.close()
+		s.run(x, func(ev session.Event) { es.send(ev.Type, ev) })
 	}}, nil
 }
 

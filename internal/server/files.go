@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ type uploadOutput struct {
 
 type uploadInput struct {
 	ID   string `path:"id" maxLength:"64" doc:"A session ID."`
-	Path string `query:"path" maxLength:"4096" doc:"Where to put the file, relative to the workspace; parent directories are created. For a multipart upload, a form field named path (before the file) or the file's name may give it instead."`
+	Path string `query:"path" maxLength:"4096" doc:"Where to put the file, relative to the workspace; parent directories are created. For a multipart upload, a form field named path (before or after the file) or the file's name may give it instead."`
 	req  *http.Request
 }
 
@@ -234,36 +235,81 @@ func (s *Server) uploadFile(ctx context.Context, in *uploadInput) (*uploadOutput
 	if err != nil {
 		return nil, huma.Error400BadRequest("the multipart body cannot be read: " + err.Error())
 	}
-	name := in.Path
+	// The parts may come in any order. The file streams straight into
+	// the workspace when its path is known by then (the query parameter,
+	// or a path field before it); else it is spooled to a temporary file
+	// until the end of the body, where a path field may still come.
+	var (
+		pathField, fileName string
+		spool               *os.File
+		spoolLR             *limitedReader
+	)
+	defer func() {
+		if spool != nil {
+			spool.Close()
+			os.Remove(spool.Name())
+		}
+	}()
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return nil, huma.Error400BadRequest("the multipart body has no file: send it in a part named file")
+			break
 		}
 		if err != nil {
 			return nil, readError(err, "the multipart body cannot be read")
 		}
-		if part.FileName() == "" && part.FormName() == "path" {
+		switch {
+		case part.FileName() == "" && part.FormName() == "path":
 			b, err := io.ReadAll(io.LimitReader(part, 4097))
 			if err != nil {
 				return nil, readError(err, "the multipart body cannot be read")
 			}
-			if name == "" {
-				name = string(b)
+			if pathField == "" {
+				pathField = string(b)
 			}
-			continue
+		case part.FileName() == "" && part.FormName() != "file":
+			// another field: ignored
+		case spool != nil:
+			// a second file: ignored
+		case in.Path != "" || pathField != "":
+			name := in.Path
+			if name == "" {
+				name = pathField
+			}
+			return s.writeUpload(ctx, in.ID, ws, name, part, up, quotaErr)
+		default:
+			fileName = part.FileName()
+			if spool, err = os.CreateTemp("", "interp-upload-*"); err != nil {
+				s.log.Error("upload spool", "err", err)
+				return nil, huma.Error500InternalServerError("the upload could not be spooled")
+			}
+			spoolLR = &limitedReader{r: part, limit: up.limit}
+			if _, err := io.Copy(spool, spoolLR); err != nil && spoolLR.err == nil {
+				s.log.Error("upload spool", "err", err)
+				return nil, huma.Error500InternalServerError("the upload could not be spooled")
+			}
+			if spoolLR.err != nil {
+				return nil, readError(spoolLR.err, "the upload could not be read")
+			}
+			if spoolLR.over() {
+				return nil, up.tooLarge()
+			}
 		}
-		if part.FileName() == "" && part.FormName() != "file" {
-			continue // another field: ignored
-		}
-		if name == "" {
-			name = part.FileName()
-		}
-		if name == "" {
-			return nil, huma.Error400BadRequest("give the file's path: a path query parameter or form field, or a file name")
-		}
-		return s.writeUpload(ctx, in.ID, ws, name, part, up, quotaErr)
 	}
+	if spool == nil {
+		return nil, huma.Error400BadRequest("the multipart body has no file: send it in a part named file")
+	}
+	name := pathField
+	if name == "" {
+		name = fileName
+	}
+	if name == "" {
+		return nil, huma.Error400BadRequest("give the file's path: a path query parameter or form field, or a file name")
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return nil, huma.Error500InternalServerError("the upload could not be spooled")
+	}
+	return s.writeUpload(ctx, in.ID, ws, name, spool, up, quotaErr)
 }
 
 // writeUpload streams r into the workspace as name. A failed upload leaves

@@ -247,6 +247,7 @@ func (e *env) newSession(key string, body any) string {
 
 // sseEvent is one Server-Sent Event.
 type sseEvent struct {
+	id    string
 	event string
 	data  map[string]any
 }
@@ -274,14 +275,20 @@ func streamErr(base, key, path string, body any, on func(sseEvent)) (*http.Respo
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Authorization", "Bearer "+key)
+	return readStream(req, on)
+}
+
+// readStream sends req and reads its event stream until it ends.
+func readStream(req *http.Request, on func(sseEvent)) (*http.Response, []sseEvent, error) {
+	path := req.URL.Path
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("POST %s: %v", path, err)
+		return nil, nil, fmt.Errorf("%s %s: %v", req.Method, path, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != 200 {
 		b, _ := io.ReadAll(res.Body)
-		return nil, nil, fmt.Errorf("POST %s: %d %s", path, res.StatusCode, b)
+		return nil, nil, fmt.Errorf("%s %s: %d %s", req.Method, path, res.StatusCode, b)
 	}
 	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
 		return nil, nil, fmt.Errorf("content type %q", ct)
@@ -302,6 +309,8 @@ func streamErr(base, key, path string, body any, on func(sseEvent)) (*http.Respo
 			}
 			cur = sseEvent{}
 		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "id: "):
+			cur.id = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "event: "):
 			cur.event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
@@ -313,10 +322,10 @@ func streamErr(base, key, path string, body any, on func(sseEvent)) (*http.Respo
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("reading the stream: %v", err)
+		return res, evs, fmt.Errorf("reading the stream: %v", err)
 	}
 	if len(evs) == 0 {
-		return nil, nil, fmt.Errorf("POST %s: an empty stream", path)
+		return nil, nil, fmt.Errorf("%s %s: an empty stream", req.Method, path)
 	}
 	return res, evs, nil
 }

@@ -12,9 +12,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/interp-dev/interp/internal/agent"
-	"github.com/interp-dev/interp/internal/session"
 )
 
 const apiDescription = `Interp runs Python in secure sandboxed sessions that keep their state
@@ -35,8 +32,10 @@ done, and no code runs until files are deleted.
 Users with the admin role also reach /v1/admin (users, API keys, the audit
 log); for others it answers 403.
 
-Streams are Server-Sent Events: ` + "`event: TYPE`" + ` and ` + "`data: JSON`" + `, with the same
-JSON as ` + "`interp exec --json`" + ` (and ` + "`interp run --json`" + ` for tasks).`
+Streams are Server-Sent Events: ` + "`id: N`" + `, ` + "`event: TYPE`" + ` and ` + "`data: JSON`" + `, with the same
+JSON as ` + "`interp exec --json`" + ` (and ` + "`interp run --json`" + ` for tasks), one schema per type
+(ExecutionEvent, TaskEvent). A stream's work goes on if its client goes away: the
+X-Stream-ID header names it, and GET /v1/streams/{id} with Last-Event-ID resumes it.`
 
 func (s *Server) humaConfig() huma.Config {
 	cfg := huma.DefaultConfig("Interp API", s.cfg.Version)
@@ -112,12 +111,21 @@ func (s *Server) register() {
 		sc.PrecomputeMessages()
 	}
 	s.schemaOf(ExecuteBody{})
+	s.schemaOf(ExecuteResult{})
 	if sc := reg.Map()["ExecuteBody"]; sc != nil {
 		maxTimeout := s.cfg.MaxCellTimeout.Seconds()
 		sc.Properties["timeout"].Maximum = &maxTimeout
 		sc.Properties["code"].MaxLength = &[]int{int(s.cfg.MaxBodyBytes)}[0]
 		sc.PrecomputeMessages()
 	}
+
+	// The events of the streams.
+	execEvents := s.eventUnion("ExecutionEvent", "One event of an execution: what a cell did, as it happened. The type tells which.", executionEventTypes)
+	taskEvents := s.eventUnion("TaskEvent", "One event of a task: the model's messages and code, the events of the code it ran, and the result last. The type tells which.", taskEventTypes)
+	if sc := reg.Map()["ExecuteResult"]; sc != nil {
+		sc.Properties["events"].Items = execEvents
+	}
+	const resumeHelp = "if the connection drops, GET /v1/streams/{id} with a Last-Event-ID header resumes the stream."
 
 	// Sessions.
 	create := s.op("create-session", http.MethodPost, "/v1/sessions", "Start a session", "sessions", authErrors,
@@ -146,9 +154,7 @@ func (s *Server) register() {
 	stream := s.op("execute-stream", http.MethodPost, "/v1/sessions/{id}/execute/stream", "Run code, streaming its events", "executions", execErrs)
 	stream.Description = "As execute, but the events stream as Server-Sent Events as they happen (`event: stdout`, ...), ending with the done event. Counts against the executions quota."
 	stream.Responses = map[string]*huma.Response{
-		"200": sseResponse("The cell's events, done last.", s.schemaOf(session.Event{}),
-			session.EventInstall, session.EventStdout, session.EventStderr, session.EventDisplay,
-			session.EventError, session.EventFile, session.EventDone),
+		"200": sseResponse("The cell's events, done last.", execEvents, resumeHelp),
 	}
 	huma.Register(api, stream, s.executeStream)
 
@@ -157,7 +163,7 @@ func (s *Server) register() {
 	up := s.op("upload-file", http.MethodPost, "/v1/sessions/{id}/files", "Upload a file", "files", idErrors,
 		http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusRequestTimeout, http.StatusForbidden)
 	up.DefaultStatus = http.StatusCreated
-	up.Description = "Writes a file into the session's workspace, whole or not at all: the raw request body with ?path=, or a multipart/form-data body with a part named file (and a path field or parameter). Larger than the upload limit: 413, and nothing is left behind."
+	up.Description = "Writes a file into the session's workspace, whole or not at all: the raw request body with ?path=, or a multipart/form-data body with a part named file and the path in a path field (before or after the file, in any order), the path parameter, or the file's name. Larger than the upload limit: 413, and nothing is left behind."
 	huma.Register(api, up, s.uploadFile)
 	// The body is streamed by the handler, so huma must not read it: it is
 	// documented only after registration.
@@ -196,13 +202,17 @@ func (s *Server) register() {
 		http.StatusConflict, http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusRequestEntityTooLarge)
 	task.Description = "One turn of a conversation: the model writes Python, Interp runs it in the session, and so on until the model answers. Events stream as Server-Sent Events with `interp run --json`'s JSON; a final `result` event says how the task ended. The conversation (created if none is given) is recorded in the history. Model tokens count against the daily quota."
 	task.Responses = map[string]*huma.Response{
-		"200": sseResponse("The task's events, then a result event.", &huma.Schema{OneOf: []*huma.Schema{
-			s.schemaOf(agent.Event{}), s.schemaOf(TaskResult{}),
-		}}, agent.EventMessage, agent.EventCode, agent.EventTool, agent.EventAnswer, agent.EventStop,
-			session.EventInstall, session.EventStdout, session.EventStderr, session.EventDisplay,
-			session.EventError, session.EventFile, session.EventDone, "result"),
+		"200": sseResponse("The task's events, then a result event.", taskEvents, resumeHelp),
 	}
 	huma.Register(api, task, s.task)
+	resume := s.op("resume-stream", http.MethodGet, "/v1/streams/{id}", "Resume a stream of events", "executions", idErrors, http.StatusBadRequest)
+	resume.Description = "Sends again the events of a streamed execution or task after the one whose id is Last-Event-ID (all of them without it), then follows the stream live until it ends. " +
+		"A stream's work goes on when its client goes away; its events are kept while it runs and for " + streamRetention.String() + " after. " +
+		"The events are ExecutionEvent or TaskEvent, as the stream's, with the same ids."
+	resume.Responses = map[string]*huma.Response{
+		"200": sseResponse("The stream's events after Last-Event-ID.", taskEvents, resumeHelp),
+	}
+	huma.Register(api, resume, s.resumeStream)
 
 	// History.
 	huma.Register(api, s.op("list-conversations", http.MethodGet, "/v1/conversations", "List your conversations", "history", authErrors), s.listConversations)

@@ -271,6 +271,7 @@ type Server struct {
 	pending     map[string]int    // user -> sessions being created
 	convBusy    map[string]bool   // conversations with a task running
 	convSession map[string]string // conversation -> the session its tasks use
+	streams     streamRegistry    // the journals of streams, for resuming
 
 	// work counts running executions and tasks; workCtx ends them when
 	// Shutdown runs out of time.

@@ -2,8 +2,8 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,7 +15,8 @@ import (
 // keep it open.
 const heartbeat = 15 * time.Second
 
-// sseWriter writes Server-Sent Events: "event: TYPE" and "data: JSON".
+// sseWriter writes Server-Sent Events: "id: N", "event: TYPE" and
+// "data: JSON".
 // Each write must finish within the write timeout: a client that stops
 // reading is dropped. It is safe for concurrent use.
 type sseWriter struct {
@@ -30,9 +31,10 @@ type sseWriter struct {
 }
 
 // startSSE writes a stream's headers and starts its heartbeat.
-func startSSE(hctx huma.Context, timeout time.Duration) *sseWriter {
+func startSSE(hctx huma.Context, streamID string, timeout time.Duration) *sseWriter {
 	_, w := humago.Unwrap(hctx)
 	h := w.Header()
+	h.Set("X-Stream-ID", streamID)
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
@@ -64,20 +66,25 @@ func (s *sseWriter) heartbeat() {
 	}
 }
 
-// send writes one event.
-func (s *sseWriter) send(event string, data any) {
+// send writes one framed event: its id, type and JSON data.
+func (s *sseWriter) send(id int, event string, data []byte) {
 	var b bytes.Buffer
-	b.WriteString("event: ")
+	b.Grow(len(data) + len(event) + 32)
+	b.WriteString("id: ")
+	b.WriteString(strconv.Itoa(id))
+	b.WriteString("\nevent: ")
 	b.WriteString(event)
 	b.WriteString("\ndata: ")
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(data); err != nil {
-		return
-	}
-	// Encode ends with a newline; the JSON itself has none.
-	b.WriteString("\n")
+	b.Write(data)
+	b.WriteString("\n\n")
 	s.write(b.Bytes())
+}
+
+// failed reports whether a write failed: the client is gone.
+func (s *sseWriter) failed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
 }
 
 func (s *sseWriter) write(b []byte) {
@@ -100,33 +107,4 @@ func (s *sseWriter) write(b []byte) {
 func (s *sseWriter) close() {
 	close(s.stopHB)
 	s.wg.Wait()
-}
-
-// sseResponse documents a stream of events whose data follow schema.
-func sseResponse(desc string, data *huma.Schema, events ...string) *huma.Response {
-	return &huma.Response{
-		Description: desc,
-		Content: map[string]*huma.MediaType{
-			"text/event-stream": {Schema: &huma.Schema{
-				Type:        "array",
-				Description: "Server-Sent Events: each is `event: TYPE` and `data: JSON` lines.",
-				Items: &huma.Schema{
-					Type: "object",
-					Properties: map[string]*huma.Schema{
-						"event": {Type: "string", Enum: anySlice(events)},
-						"data":  data,
-					},
-					Required: []string{"event", "data"},
-				},
-			}},
-		},
-	}
-}
-
-func anySlice(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

@@ -25,8 +25,10 @@ type taskInput struct {
 	Body TaskBody
 }
 
-// TaskResult ends a task's stream.
+// TaskResult ends a task's stream, as its result event (ResultEvent in
+// the document).
 type TaskResult struct {
+	Type           string    `json:"type"`
 	ConversationID string    `json:"conversation_id"`
 	TaskID         string    `json:"task_id,omitempty"`
 	SessionID      string    `json:"session_id"`
@@ -84,7 +86,9 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		s.metrics.errors.WithLabelValues("llm").Inc()
 		return nil, huma.Error503ServiceUnavailable("the language model is not available: " + err.Error())
 	}
-	wctx, done, err := s.startWork(ctx)
+	// The task goes on when the client goes away, so that it can resume
+	// the stream; interrupt stops it.
+	wctx, done, err := s.startWork(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +198,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		defer done()
 		defer s.unlockConversation(convID)
 		defer e.endRun()
-		w := startSSE(hctx, s.cfg.WriteTimeout)
+		w := s.startStream(hctx, u.ID)
 		defer w.close()
 		recOK := true
 		tctx, cancel := context.WithTimeout(rctx, s.cfg.TaskTimeout)
@@ -213,7 +217,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 				}
 			}
 		})
-		out := TaskResult{ConversationID: convID, TaskID: rec.TaskID(), SessionID: e.id}
+		out := TaskResult{Type: "result", ConversationID: convID, TaskID: rec.TaskID(), SessionID: e.id}
 		bg := context.WithoutCancel(rctx)
 		if err != nil {
 			out.Stop, out.Reason = "failed", err.Error()
