@@ -29,10 +29,41 @@ type Auto struct {
 	learned map[string]Requirement
 }
 
-// install installs reqs into the kernel's package directory, remembering
-// failures so that the reactive path does not repeat them.
+// install installs reqs into the kernel's package directory, building
+// what is published only as source in a sandbox beside the kernel's, and
+// remembering failures so that the reactive path does not repeat them.
 func (a *Auto) install(ctx context.Context, k *session.Kernel, reqs []Requirement, emit func(session.Event)) error {
-	err := a.Installer.Install(ctx, k.SiteDir(), reqs, emit)
+	if emit == nil {
+		emit = func(session.Event) {}
+	}
+	var failed []session.Event
+	held := func(ev session.Event) {
+		if ev.Type == session.EventInstall && ev.Phase == PhaseFailed {
+			failed = append(failed, ev)
+			return
+		}
+		emit(ev)
+	}
+	err := a.Installer.Install(ctx, k.SiteDir(), reqs, held)
+	built := make(map[string]bool)
+	for err != nil {
+		dist := NeedsBuild(err)
+		if dist == "" || built[Normalize(dist)] || len(built) >= 3 {
+			break
+		}
+		built[Normalize(dist)] = true
+		backend, rt := k.Sandbox()
+		if berr := a.Installer.BuildSdist(ctx, dist, specFor(dist, reqs), &Builder{Backend: backend, Runtime: rt}, emit); berr != nil {
+			err = berr
+			failed = []session.Event{{Type: session.EventInstall, Phase: PhaseFailed, Package: dist, Message: berr.Error()}}
+			break
+		}
+		failed = nil
+		err = a.Installer.Install(ctx, k.SiteDir(), reqs, held)
+	}
+	for _, ev := range failed {
+		emit(ev)
+	}
 	if err != nil {
 		a.mu.Lock()
 		if a.failed == nil {
@@ -44,6 +75,16 @@ func (a *Auto) install(ctx context.Context, k *session.Kernel, reqs []Requiremen
 		a.mu.Unlock()
 	}
 	return err
+}
+
+// specFor returns the version specifier reqs put on dist, if any.
+func specFor(dist string, reqs []Requirement) string {
+	for _, r := range reqs {
+		if Normalize(r.Name) == Normalize(dist) {
+			return r.Spec
+		}
+	}
+	return ""
 }
 
 func (a *Auto) hasFailed(k *session.Kernel, dist string) bool {

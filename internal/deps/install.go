@@ -41,9 +41,9 @@ const (
 //
 // uv runs on the host, not in the sandbox: the sandbox never gets a
 // network. Installing a wheel only unpacks files, so no package code runs
-// outside the sandbox. Building an sdist would run its code on the host,
-// so distributions without a wheel are refused; building them inside the
-// sandbox is not supported yet.
+// outside the sandbox. uv never builds an sdist, which would run its code
+// on the host: BuildSdist builds one in a sandbox instead, and uv finds
+// the wheel it made in the cache.
 type Installer struct {
 	// UV is the uv executable.
 	UV string
@@ -222,8 +222,13 @@ func (in *Installer) uvArgs() []string {
 	if index == "" {
 		index = DefaultIndexURL
 	}
-	return []string{"--python", in.Python, "--index-url", index, "--cache-dir", in.CacheDir,
+	args := []string{"--python", in.Python, "--index-url", index, "--cache-dir", in.CacheDir,
 		"--no-config", "--quiet", "--only-binary", ":all:"}
+	if _, err := os.Stat(in.builtDir()); err == nil {
+		// Wheels built from sdists in a sandbox (BuildSdist).
+		args = append(args, "--find-links", in.builtDir())
+	}
+	return args
 }
 
 // run runs uv with args, unprivileged when interp is root.

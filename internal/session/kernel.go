@@ -355,6 +355,11 @@ func (k *Kernel) Close() error {
 	return nil
 }
 
+// Sandbox returns the backend and Python runtime the kernel runs on, for
+// work that needs a sandbox of its own beside it, such as building a
+// package from source.
+func (k *Kernel) Sandbox() (sandbox.Backend, *python.Runtime) { return k.cfg.Backend, k.cfg.Runtime }
+
 // SiteDir returns the host directory of the packages installed for this
 // kernel. Whatever is put there is importable from the next cell on.
 func (k *Kernel) SiteDir() string { return k.site }

@@ -67,7 +67,47 @@ type Package struct {
 	// SdistMarker is the absolute path the sdist's build code creates if
 	// it is ever executed. Empty means DefaultSdistMarker(Name).
 	SdistMarker string
+	// SdistBackend, if set, is the source of the sdist's in-tree PEP 517
+	// build backend (pypitest_backend.py, with no build requirements),
+	// used instead of the marker-writing one; the sdist then has no
+	// setup.py. See PureBackend for one that builds a working wheel.
+	SdistBackend string
 }
+
+// PureBackend is a PEP 517 build backend, for Package.SdistBackend, that
+// builds a pure-Python wheel of every .py file in the sdist's top
+// directory tree (except itself), with the standard library only.
+const PureBackend = `import base64, hashlib, os, zipfile
+
+def _meta():
+    with open("PKG-INFO") as f:
+        return f.read()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    meta = _meta()
+    fields = dict(l.split(": ", 1) for l in meta.splitlines() if ": " in l)
+    name, version = fields["Name"].replace("-", "_").lower(), fields["Version"]
+    dist_info = "%s-%s.dist-info" % (name, version)
+    files = {}
+    for root, dirs, names in os.walk("."):
+        for n in names:
+            p = os.path.relpath(os.path.join(root, n), ".")
+            if p.endswith(".py") and p not in ("pypitest_backend.py", "setup.py"):
+                with open(p, "rb") as f:
+                    files[p.replace(os.sep, "/")] = f.read()
+    files[dist_info + "/METADATA"] = meta.encode()
+    files[dist_info + "/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: pypitest\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = ""
+    for p, data in sorted(files.items()):
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += "%s,sha256=%s,%d\n" % (p, digest, len(data))
+    files[dist_info + "/RECORD"] = (record + dist_info + "/RECORD,,\n").encode()
+    wheel = "%s-%s-py3-none-any.whl" % (name, version)
+    with zipfile.ZipFile(os.path.join(wheel_directory, wheel), "w") as z:
+        for p, data in sorted(files.items()):
+            z.writestr(p, data)
+    return wheel
+`
 
 // fixedTime is the modification time of every generated archive member:
 // the earliest time a zip file can represent.
@@ -270,6 +310,10 @@ func BuildSdist(p Package) (filename string, data []byte, err error) {
 			"backend-path = [\".\"]\n"),
 		"pypitest_backend.py": []byte(payload),
 		"setup.py":            []byte(payload),
+	}
+	if p.SdistBackend != "" {
+		files["pypitest_backend.py"] = []byte(p.SdistBackend)
+		delete(files, "setup.py")
 	}
 	for name, content := range p.Modules {
 		clean, err := cleanMember(name)
