@@ -143,6 +143,7 @@ import io
 import os
 import resource
 import sys
+import warnings
 from time import monotonic as _monotonic, sleep as _sleep
 
 _PROTOCOL = 1
@@ -914,7 +915,12 @@ def _is_figure(obj):
 
 def _render_png(fig):
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    # Warnings raised while the runner draws (one "Glyph missing" per
+    # character and draw) would be blamed on the runner's own frames and
+    # flood the output: the user's code never sees them.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig.savefig(buf, format="png", bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -2021,6 +2027,7 @@ def _seed_matplotlib():
     """Copy a prebuilt matplotlib font list into MPLCONFIGDIR, if given one.
 
     Building it takes ~100 ms on the first plot of every fresh sandbox.
+    The matplotlibrc beside it (from scripts/setup) names a CJK fallback font.
     """
     seed, dest = os.environ.get("INTERP_MPL_SEED"), os.environ.get("MPLCONFIGDIR")
     if not seed or not dest or os.path.exists(dest):
@@ -2028,7 +2035,7 @@ def _seed_matplotlib():
     try:
         os.makedirs(dest)
         for name in os.listdir(seed):
-            if name.startswith("fontlist") and name.endswith(".json"):
+            if (name.startswith("fontlist") and name.endswith(".json")) or name == "matplotlibrc":
                 with open(os.path.join(seed, name), "rb") as src, open(os.path.join(dest, name), "wb") as dst:
                     dst.write(src.read())
     except OSError:

@@ -189,6 +189,46 @@ plt.title("squares")
 	}
 }
 
+// Chinese text in a plot is drawn with the CJK font scripts/setup
+// installs, and warnings raised while the runner draws a figure (a glyph
+// no font has) stay out of the output.
+func TestMatplotlibCJKFallbackAndQuietRunner(t *testing.T) {
+	k := start(t, config(t))
+	evs := cell(t, k, `
+import io, warnings
+import matplotlib.pyplot as plt
+fig = plt.figure()
+plt.title("正弦波 中文标题")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fig.savefig(io.BytesIO(), format="png")
+print("missing:", sum("missing from font" in str(w.message) for w in caught))
+plt.figure()
+plt.title("no font has this: \U000F0000")
+`)
+	if got := stdout(evs); !strings.Contains(got, "missing: 0") {
+		t.Errorf("CJK glyphs missing from every font (is fonts-noto-cjk installed? run scripts/setup): %q", got)
+	}
+	for _, ev := range evs {
+		if ev.Type == session.EventStderr {
+			t.Errorf("the runner's drawing leaked a warning: %q", ev.Text)
+		}
+	}
+	if n := len(images(evs)); n != 2 {
+		t.Errorf("%d images shown, want 2", n)
+	}
+}
+
+func images(evs []session.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		if s, ok := ev.Data["image/png"].(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func TestDataFrameHTML(t *testing.T) {
 	k := start(t, config(t))
 	evs := cell(t, k, "import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'temp': [3, 19]})")
