@@ -1354,6 +1354,41 @@ def _make_ipython_backend():
         return None
 
 
+def _shell_system(cmd):
+    """Run a !cmd line through pipes, streaming its output as it comes.
+
+    IPython's own runs it under a pty (pexpect), and a sandbox has no pty
+    devices. Returns the exit status, negative for a signal, as IPython's.
+    """
+    import codecs
+    import selectors
+    import subprocess
+
+    proc = subprocess.Popen(["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sel = selectors.DefaultSelector()
+    for pipe, out in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr)):
+        sel.register(pipe, selectors.EVENT_READ, (out, codecs.getincrementaldecoder("utf-8")("replace")))
+    try:
+        while sel.get_map():
+            for key, _ in sel.select():
+                out, dec = key.data
+                data = os.read(key.fd, 65536)
+                text = dec.decode(data, final=not data)
+                if text:
+                    out.write(text)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        sel.close()
+
+
 class _IPythonBackend:
     ipython = True
 
@@ -1447,6 +1482,7 @@ class _IPythonBackend:
             "matplotlib.figure", "Figure", _figure_png_formatter
         )
         self._quiet_exit_warning()
+        sys.modules["IPython.core.interactiveshell"].system = _shell_system
         self.usage_error = UsageError
         _S.hidden_prefixes = (os.path.dirname(IPython.__file__) + os.sep,)
 

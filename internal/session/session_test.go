@@ -219,6 +219,32 @@ plt.title("no font has this: \U000F0000")
 	}
 }
 
+// Shell escapes work although a sandbox has no pty devices: !cmd streams
+// both output streams, x = !cmd captures, and %%bash cells run.
+func TestShellEscapes(t *testing.T) {
+	k := start(t, config(t))
+	evs := cell(t, k, "open('data.csv', 'w').close()\n!ls\n!echo out; echo err >&2\nx = !echo captured\nprint(x, _exit_code)")
+	if d := done(evs); d.Status != session.StatusOK {
+		t.Fatalf("!cmd failed: %+v", evs)
+	}
+	if got, want := stdout(evs), "data.csv\nout\n['captured'] 0\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	var stderr string
+	for _, ev := range evs {
+		if ev.Type == session.EventStderr {
+			stderr += ev.Text
+		}
+	}
+	if stderr != "err\n" {
+		t.Errorf("stderr %q, want %q", stderr, "err\n")
+	}
+	evs = cell(t, k, "%%bash\necho from bash $((6 * 7))")
+	if got := stdout(evs); got != "from bash 42\n" {
+		t.Errorf("%%%%bash: stdout %q: %+v", got, evs)
+	}
+}
+
 func images(evs []session.Event) []string {
 	var out []string
 	for _, ev := range evs {
