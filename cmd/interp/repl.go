@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -74,46 +74,37 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	if rec != nil {
 		r = recordingRenderer{r, rec}
 	}
-	lines := bufio.NewScanner(in)
-	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	cells := &cellReader{}
+	if isStdinTerminal(in) {
+		tp := newTermPrompter(replHistoryFile(), cells.completer(ctx, k))
+		defer tp.close()
+		cells.p = tp
+	} else {
+		cells.p = newPlainPrompter(in, out)
+	}
 	for {
-		code, ok := readCell(lines, out)
-		if !ok {
+		code, err := cells.read()
+		if errors.Is(err, errPromptInterrupted) {
+			fmt.Fprintln(out, "KeyboardInterrupt")
+			continue
+		}
+		if err != nil {
 			r.close()
 			fmt.Fprintln(out)
-			return nil
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return &exitError{code: exitInternal, msg: fmt.Sprintf("reading input: %v", err)}
 		}
 		if strings.TrimSpace(code) == "" {
 			continue
 		}
 		cellCtx, stop := signal.NotifyContext(ctx, os.Interrupt)
-		_, err := runCell(cellCtx, k, code, auto, rec, r)
+		_, err = runCell(cellCtx, k, code, auto, rec, r)
 		stop()
 		signal.Ignore(os.Interrupt)
 		if err != nil {
 			return &exitError{code: exitInternal, msg: err.Error()}
 		}
-	}
-}
-
-// readCell reads one cell: a line, or a block that opens with a colon or
-// a backslash and ends with an empty line.
-func readCell(lines *bufio.Scanner, out io.Writer) (string, bool) {
-	fmt.Fprint(out, ">>> ")
-	if !lines.Scan() {
-		return "", false
-	}
-	first := lines.Text()
-	trimmed := strings.TrimRight(first, " \t")
-	if !strings.HasSuffix(trimmed, ":") && !strings.HasSuffix(trimmed, "\\") && !strings.HasPrefix(trimmed, "@") {
-		return first, true
-	}
-	block := []string{first}
-	for {
-		fmt.Fprint(out, "... ")
-		if !lines.Scan() || strings.TrimSpace(lines.Text()) == "" {
-			return strings.Join(block, "\n"), true
-		}
-		block = append(block, lines.Text())
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -396,6 +397,46 @@ func (k *Kernel) Analyze(ctx context.Context, code string) (imports []Import, pi
 			return nil, nil, fmt.Errorf("%w (%s)", ErrDead, k.deathReason())
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// Complete returns what the session's namespace offers to complete code at
+// cursor (a byte offset): matches replace code[start:cursor].
+func (k *Kernel) Complete(ctx context.Context, code string, cursor int) (matches []string, start int, err error) {
+	cursor = max(0, min(cursor, len(code)))
+	k.run.Lock()
+	defer k.run.Unlock()
+	id := "c" + strconv.FormatInt(k.cellSeq.Add(1), 10)
+	// The runner counts characters, not bytes.
+	runes := utf8.RuneCountInString(code[:cursor])
+	if err := k.send(&message{Type: "complete", ID: id, Code: code, Cursor: runes}); err != nil {
+		return nil, 0, err
+	}
+	for {
+		select {
+		case m := <-k.frames:
+			if m.ID != id {
+				continue
+			}
+			if m.Type == "protocol_error" {
+				return nil, 0, fmt.Errorf("session: complete: %s", m.Message)
+			}
+			if m.Error != "" {
+				return nil, 0, fmt.Errorf("session: complete: %s", m.Error)
+			}
+			// Back from characters to bytes, bounded: the runner is untrusted.
+			back := runes - min(max(m.CursorStart, 0), runes)
+			start = cursor
+			for ; back > 0 && start > 0; back-- {
+				_, size := utf8.DecodeLastRuneInString(code[:start])
+				start -= size
+			}
+			return m.Matches, start, nil
+		case <-k.readerDone:
+			return nil, 0, fmt.Errorf("%w (%s)", ErrDead, k.deathReason())
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
 		}
 	}
 }

@@ -26,6 +26,8 @@ type message struct {
 	MaxImageBytes int64  `json:"max_image_bytes,omitempty"`
 	// preload
 	Modules []string `json:"modules,omitempty"`
+	// complete
+	Cursor int `json:"cursor,omitempty"`
 
 	// hello
 	Protocol int    `json:"protocol,omitempty"`
@@ -54,6 +56,10 @@ type message struct {
 	Imports []Import   `json:"imports,omitempty"`
 	Pip     [][]string `json:"pip,omitempty"`
 	Error   string     `json:"error,omitempty"`
+
+	// completions, the answer to complete
+	Matches     []string `json:"matches,omitempty"`
+	CursorStart int      `json:"cursor_start,omitempty"`
 }
 
 // Import is one import statement found in a cell, with whether the

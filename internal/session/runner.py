@@ -1477,6 +1477,9 @@ class _IPythonBackend:
         config.InteractiveShell.colors = "nocolor" if IPython.version_info[0] >= 9 else "NoColor"
         config.InteractiveShell.xmode = "Plain"
         config.InteractiveShell.autocall = 0
+        # Jedi is slow to start and infers rather than looks: completions
+        # come from the live namespace, as in a plain Python prompt.
+        config.IPCompleter.use_jedi = False
         self.shell = shell = InterpShell.instance(config=config)
         shell.display_formatter.formatters["image/png"].for_type_by_name(
             "matplotlib.figure", "Figure", _figure_png_formatter
@@ -1968,6 +1971,35 @@ def _handle_analyze(rid, code):
     _CH.send(_encode_frame(reply))
 
 
+def _handle_complete(rid, code, cursor):
+    """Answer completions of code at cursor (a character offset), from the
+    session's namespace: IPython's completer, or rlcompleter without it."""
+    reply = {"type": "completions", "id": rid, "matches": [], "cursor_start": cursor}
+    cursor = max(0, min(cursor, len(code)))
+    line = code[:cursor].rsplit("\n", 1)[-1]
+    try:
+        backend = _S.backend
+        if backend.ipython:
+            text, matches = backend.shell.complete("", line, len(line))
+        else:
+            import re
+            import rlcompleter
+
+            text = re.search(r"[\w.]*$", line).group(0)
+            completer = rlcompleter.Completer(backend.ns)
+            matches = []
+            while len(matches) < 1000:
+                m = completer.complete(text, len(matches))
+                if m is None:
+                    break
+                matches.append(m)
+        reply["matches"] = [m for m in matches if isinstance(m, str)][:1000]
+        reply["cursor_start"] = cursor - len(text)
+    except Exception as e:
+        reply["error"] = "%s: %s" % (type(e).__name__, _safe_str(e))
+    _CH.send(_encode_frame(reply))
+
+
 def _add_site():
     site_dir = os.environ.get("INTERP_SITE")
     if not site_dir or not os.path.isdir(site_dir):
@@ -2020,6 +2052,12 @@ def _serve():
                     _protocol_error("analyze needs string id and code", req)
                     continue
                 _handle_analyze(rid, code)
+            elif kind == "complete":
+                rid, code, cursor = req.get("id"), req.get("code"), req.get("cursor")
+                if not isinstance(rid, str) or not isinstance(code, str) or type(cursor) is not int:
+                    _protocol_error("complete needs string id and code and an int cursor", req)
+                    continue
+                _handle_complete(rid, code, cursor)
             elif kind == "restart":
                 _restart()
             elif kind == "shutdown":

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/png"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -242,6 +243,41 @@ func TestShellEscapes(t *testing.T) {
 	evs = cell(t, k, "%%bash\necho from bash $((6 * 7))")
 	if got := stdout(evs); got != "from bash 42\n" {
 		t.Errorf("%%%%bash: stdout %q: %+v", got, evs)
+	}
+}
+
+// Completions come from the session's namespace, with and without IPython.
+func TestComplete(t *testing.T) {
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			cfg := config(t)
+			cfg.Runtime = rt.rt
+			k := start(t, cfg)
+			cell(t, k, "import os\nnaïve_total = 1\nnaïve_count = 2")
+			code := "x = 1\nprint(naïve_t"
+			matches, start, err := k.Complete(context.Background(), code, len(code))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(matches, "naïve_total") || slices.Contains(matches, "naïve_count") {
+				t.Errorf("matches %q, want naïve_total only", matches)
+			}
+			if got := code[start:]; got != "naïve_t" {
+				t.Errorf("replaces %q, want %q", got, "naïve_t")
+			}
+			code = "os.pa"
+			matches, start, err = k.Complete(context.Background(), code, len(code))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var completed []string
+			for _, m := range matches {
+				completed = append(completed, code[:start]+m)
+			}
+			if !slices.Contains(completed, "os.path") {
+				t.Errorf("os.pa completes to %q", completed)
+			}
+		})
 	}
 }
 
