@@ -52,7 +52,7 @@ func (p *plainPrompter) prompt(s string) (string, error) {
 }
 
 func (p *plainPrompter) addHistory(string) {}
-func (p *plainPrompter) close() error     { return nil }
+func (p *plainPrompter) close() error      { return nil }
 
 // termPrompter edits lines in a terminal: arrows, Ctrl-R search, Tab
 // completion from the kernel, and a history kept across runs in a file.
