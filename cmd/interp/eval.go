@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/config"
+	"github.com/interp-dev/interp/internal/eval"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+type evalFlags struct {
+	provider, model string
+	memory          string
+	deps            depsFlags
+	json            bool
+	out             string
+	only            []string
+	limit           int
+	smallModel      string
+	taskTimeout     time.Duration
+	replay          string
+	transcripts     string
+	label           string
+}
+
+func newEvalCmd(g *globalFlags) *cobra.Command {
+	f := &evalFlags{}
+	cmd := &cobra.Command{
+		Use:   "eval [flags] SUITE.jsonl",
+		Short: "Measure answer quality: run a suite of tasks through the agent and check the answers",
+		Long: "eval runs each task of SUITE.jsonl through the agent, in a fresh sandboxed\n" +
+			"session with the task's files, checks the answer, and reports accuracy, code\n" +
+			"runs, steps, tokens and wall time, as a table (or JSON with --json). The\n" +
+			"suite Interp ships is eval/suite.jsonl.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEval(cmd.Context(), g, f, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.provider, "provider", "", "the model provider (default: from the config file or the environment)")
+	fl.StringVar(&f.model, "model", "", "the model to use")
+	fl.StringVar(&f.memory, "memory", "2GiB", "memory limit of each task's sandbox")
+	f.deps.register(cmd)
+	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of a table")
+	fl.StringVar(&f.out, "out", "", "also write the JSON report to this file")
+	fl.StringSliceVar(&f.only, "only", nil, "run only the tasks whose ID contains one of these")
+	fl.IntVar(&f.limit, "limit", 0, "run at most this many tasks")
+	fl.StringVar(&f.smallModel, "small-model", "", "on or off: the agent's measures for small models (default: the config's small_model, else on for local models)")
+	fl.DurationVar(&f.taskTimeout, "task-timeout", 10*time.Minute, "time limit of one task")
+	fl.StringVar(&f.replay, "replay", "", "check another agent's answers from this JSON Lines file ({id, answer, workspace, seconds}) instead of running Interp's")
+	fl.StringVar(&f.transcripts, "transcripts", "", "write each task's events as JSON Lines into this directory")
+	fl.StringVar(&f.label, "label", "", "what this run measures, for the report (default: the provider, model and configuration)")
+	return cmd
+}
+
+func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, stdout, stderr io.Writer) error {
+	suite, err := eval.LoadSuite(path)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	suite.Filter(f.only, f.limit)
+	if len(suite.Tasks) == 0 {
+		return &exitError{code: exitUsage, msg: "no task matches --only"}
+	}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	switch f.smallModel {
+	case "":
+	case "on", "off":
+		on := f.smallModel == "on"
+		cfg.SmallModel = &on
+	default:
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--small-model %q: use on or off", f.smallModel)}
+	}
+	mem, err := parseBytes(f.memory)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
+	}
+	rt, err := g.runtime()
+	if err != nil {
+		return &exitError{code: exitUnsupported, msg: err.Error()}
+	}
+	b, err := g.backend()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt}, IdleTimeout: -1})
+	defer m.Shutdown()
+	limits := sandboxLimits(mem)
+	ecfg := eval.Config{
+		TaskTimeout: f.taskTimeout,
+		NewSession: func(ctx context.Context) (*session.Session, func(), error) {
+			s, err := m.Create(ctx, session.CreateOptions{Limits: &limits})
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, func() { _ = m.CloseSession(s.ID) }, nil
+		},
+		Progress: func(i int, r eval.TaskResult) {
+			mark := "wrong"
+			if r.Correct {
+				mark = "right"
+			}
+			fmt.Fprintf(stderr, "[%d/%d] %s: %s in %.1f s\n", i+1, len(suite.Tasks), r.ID, mark, r.Seconds)
+		},
+	}
+	label := f.label
+	if f.replay != "" {
+		if ecfg.Replay, err = loadReplay(f.replay); err != nil {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+		if label == "" {
+			label = "replayed from " + f.replay
+		}
+	} else {
+		name, model, err := cfg.Resolve(f.provider, f.model)
+		if err != nil {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+		provider, err := newProvider(cfg, name, model)
+		if err != nil {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+		auto, err := f.deps.auto(rt, stderr)
+		if err != nil {
+			return err
+		}
+		small := cfg.SmallModelFor(name)
+		lim := agent.Limits{MaxSteps: cfg.Limits.MaxSteps, MaxFailures: cfg.Limits.MaxFailures,
+			MaxRepeats: cfg.Limits.MaxRepeats, TokenBudget: cfg.Limits.TokenBudget, StepTokens: cfg.Limits.StepTokens}
+		ecfg.Agent = func(*session.Session) agent.Config {
+			return agent.Config{Provider: provider, Model: model, Auto: auto, Limits: lim, Vision: cfg.Vision,
+				NoTools: cfg.NoTools, Packages: rt.Packages(), Temperature: cfg.Temperature(name), SmallModel: small}
+		}
+		if label == "" {
+			mode := "plain loop"
+			if small {
+				mode = "small-model measures on"
+			}
+			label = fmt.Sprintf("%s %s, %s", name, model, mode)
+		}
+	}
+	if f.transcripts != "" {
+		w, closeAll, err := transcriptWriter(f.transcripts)
+		if err != nil {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
+		defer closeAll()
+		ecfg.Events = w
+	}
+	rep, err := eval.Run(ctx, suite, ecfg)
+	if rep == nil {
+		return &exitError{code: exitInternal, msg: err.Error()}
+	}
+	rep.Label = label
+	if f.out != "" {
+		if werr := writeJSONFile(f.out, rep); werr != nil {
+			fmt.Fprintln(stderr, "interp: --out:", werr)
+		}
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(rep)
+	} else {
+		rep.WriteTable(stdout)
+	}
+	if err != nil {
+		return &exitError{code: exitInternal, msg: "stopped: " + err.Error()}
+	}
+	return nil
+}
+
+// loadReplay reads another agent's results.
+func loadReplay(path string) (map[string]eval.Replayed, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--replay: %w", err)
+	}
+	defer f.Close()
+	out := map[string]eval.Replayed{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		var r eval.Replayed
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.ID == "" {
+			return nil, fmt.Errorf("--replay %s:%d: not a result with an id: %v", path, n, err)
+		}
+		out[r.ID] = r
+	}
+	return out, sc.Err()
+}
+
+// transcriptWriter writes each task's events to DIR/ID.jsonl.
+func transcriptWriter(dir string) (func(string, agent.Event), func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("--transcripts: %w", err)
+	}
+	files := map[string]*os.File{}
+	write := func(id string, ev agent.Event) {
+		f, ok := files[id]
+		if !ok {
+			var err error
+			if f, err = os.Create(filepath.Join(dir, filepath.Base(id)+".jsonl")); err != nil {
+				return
+			}
+			files[id] = f
+		}
+		b, _ := json.Marshal(ev)
+		f.Write(append(b, '\n'))
+	}
+	return write, func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}, nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
