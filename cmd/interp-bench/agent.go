@@ -13,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -88,7 +89,7 @@ func agentSection(ctx context.Context, cfg *config) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if res.Stop != agent.StopAnswer {
+		if res.Stop != event.StopAnswer {
 			return "", fmt.Errorf("the task did not end with an answer: %s (%s)", res.Stop, res.Reason)
 		}
 		ta := time.Since(start)

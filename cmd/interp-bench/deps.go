@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -795,7 +796,7 @@ func (d *depsBench) coldInstall(ctx context.Context, rounds int) (string, error)
 				}
 				t0 := time.Now()
 				err = in.Install(ctx, site, reqs, func(ev session.Event) {
-					if ev.Phase == deps.PhaseInstalled && ev.Version != "" {
+					if ev.Phase == event.PhaseInstalled && ev.Version != "" {
 						events = append(events, ev.Package+" "+ev.Version)
 					}
 				})

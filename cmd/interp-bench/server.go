@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/server"
@@ -294,7 +295,7 @@ func (c *httpClient) execute(ctx context.Context, id string) (*executeResult, er
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("execute: the response is not JSON: %v", err)
 	}
-	if r.Status != session.StatusOK {
+	if r.Status != event.StatusOK {
 		return nil, fmt.Errorf("execute: status %q", r.Status)
 	}
 	return &r, nil
@@ -365,7 +366,7 @@ func (s *srvBench) roundTrips(ctx context.Context, cfg *config) (string, error) 
 		}
 		got := ""
 		for _, ev := range r.Events {
-			if ev.Type == session.EventDisplay {
+			if ev.Type == event.Display {
 				got, _ = ev.Data["text/plain"].(string)
 			}
 		}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -204,7 +205,7 @@ func checkDone(done session.Event, err error) error {
 	if err != nil {
 		return err
 	}
-	if done.Status != session.StatusOK {
+	if done.Status != event.StatusOK {
 		if done.Reason != "" {
 			return fmt.Errorf("cell ended %s: %s", done.Status, done.Reason)
 		}
@@ -460,7 +461,7 @@ func preloaded(ctx context.Context, s *session.Session) error {
 	var text string
 	done, err := s.Execute(ctx, "import sys; all(m in sys.modules for m in "+pyList(preloadModules)+")",
 		session.ExecOptions{}, func(ev session.Event) {
-			if ev.Type == session.EventDisplay {
+			if ev.Type == event.Display {
 				text, _ = ev.Data["text/plain"].(string)
 			}
 		})

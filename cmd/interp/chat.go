@@ -11,6 +11,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/chat"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
@@ -110,7 +111,7 @@ func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.E
 	if err != nil {
 		_ = rec.Fail(context.WithoutCancel(ctx), err, r.wb.agent.History())
 	} else {
-		_ = rec.Finish(context.WithoutCancel(ctx), res, r.wb.agent.History())
+		_ = rec.Finish(context.WithoutCancel(ctx), taskResult(res), r.wb.agent.History())
 	}
 	return res, err
 }
@@ -133,7 +134,7 @@ func resumeConversation(ctx context.Context, st *store.Store, wb *workbench, idO
 	wb.agent.SetHistory(conv.History)
 	var cells []string
 	for _, c := range conv.Cells {
-		if c.Status == session.StatusOK && strings.TrimSpace(c.Code) != "" {
+		if c.Status == event.StatusOK && strings.TrimSpace(c.Code) != "" {
 			cells = append(cells, c.Code)
 		}
 	}
@@ -154,7 +155,7 @@ func resumeConversation(ctx context.Context, st *store.Store, wb *workbench, idO
 		if err != nil {
 			return "", &exitError{code: exitInternal, msg: fmt.Sprintf("rebuild the session: %v", err)}
 		}
-		if done.Status != session.StatusOK {
+		if done.Status != event.StatusOK {
 			failed++
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
@@ -159,7 +160,7 @@ func runCell(ctx context.Context, k *session.Kernel, code string, auto *deps.Aut
 	}
 	var failure session.Event
 	done, err := k.Execute(ctx, code, session.ExecOptions{}, func(ev session.Event) {
-		if ev.Type == session.EventError {
+		if ev.Type == event.Error {
 			failure = ev
 		}
 		r.event(ev)
@@ -187,13 +188,13 @@ func (r recordingRenderer) event(ev session.Event) {
 // doneError maps a finished cell to the CLI's exit status and message.
 func doneError(name string, done session.Event) error {
 	switch done.Status {
-	case session.StatusOK:
+	case event.StatusOK:
 		return nil
-	case session.StatusTimeout:
+	case event.StatusTimeout:
 		return &exitError{code: exitTimeout, msg: fmt.Sprintf("%s: time limit exceeded", name)}
-	case session.StatusInterrupted:
+	case event.StatusInterrupted:
 		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: interrupted", name)}
-	case session.StatusDied:
+	case event.StatusDied:
 		if done.Reason == sandbox.ErrMemory.Error() {
 			return &exitError{code: exitMemory, msg: fmt.Sprintf("%s: %s", name, done.Reason)}
 		}

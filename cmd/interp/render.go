@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -73,11 +74,11 @@ func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
 
 func (r *textRenderer) event(ev session.Event) {
 	switch ev.Type {
-	case session.EventStdout:
+	case event.Stdout:
 		io.WriteString(r.out, ev.Text)
-	case session.EventStderr:
+	case event.Stderr:
 		io.WriteString(r.err, ev.Text)
-	case session.EventDisplay:
+	case event.Display:
 		paths, err := r.images.save(ev)
 		for _, p := range paths {
 			fmt.Fprintf(r.out, "[image saved to %s]\n", p)
@@ -91,16 +92,16 @@ func (r *textRenderer) event(ev session.Event) {
 		if text, ok := ev.Data["text/plain"].(string); ok {
 			fmt.Fprintln(r.out, text)
 		}
-	case session.EventError:
+	case event.Error:
 		tb := strings.Join(ev.Traceback, "\n")
 		if tb == "" {
 			tb = ev.EName + ": " + ev.EValue
 		}
 		fmt.Fprintln(r.err, strings.TrimRight(tb, "\n"))
-	case session.EventInstall:
+	case event.Install:
 		r.install(ev)
-	case session.EventFile:
-		if ev.Change != "deleted" {
+	case event.File:
+		if ev.Change != event.Deleted {
 			fmt.Fprintf(r.err, "[file %s: %s, %s]\n", ev.Change, ev.Path, sandbox.FormatBytes(ev.Size))
 		}
 	}
@@ -117,14 +118,14 @@ func (r *textRenderer) install(ev session.Event) {
 			fmt.Fprintf(r.err, "\r[interp: downloading %s %s]", progressBar(ev.Bytes), sandbox.FormatBytes(ev.Bytes))
 			r.inProgress = true
 		}
-	case "installed":
+	case event.PhaseInstalled:
 		r.endProgress()
 		if ev.Version != "" {
 			fmt.Fprintf(r.err, "[interp: installed %s %s]\n", ev.Package, ev.Version)
 		} else {
 			fmt.Fprintf(r.err, "[interp: %s: %s]\n", ev.Package, ev.Message)
 		}
-	case "failed":
+	case event.PhaseFailed:
 		r.endProgress()
 		fmt.Fprintf(r.err, "[interp: install failed: %s]\n", ev.Message)
 	}
@@ -169,7 +170,7 @@ func newJSONRenderer(out io.Writer, saveDir string) *jsonRenderer {
 }
 
 func (r *jsonRenderer) event(ev session.Event) {
-	if ev.Type == session.EventDisplay {
+	if ev.Type == event.Display {
 		if paths, err := r.images.save(ev); err == nil && len(paths) > 0 {
 			ev.Metadata = map[string]any{"saved": paths}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/config"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -223,7 +224,7 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 		if err != nil {
 			_ = rec.Fail(context.WithoutCancel(ctx), err, wb.agent.History())
 		} else {
-			_ = rec.Finish(context.WithoutCancel(ctx), res, wb.agent.History())
+			_ = rec.Finish(context.WithoutCancel(ctx), taskResult(res), wb.agent.History())
 		}
 		if rerr := rec.Err(); rerr != nil {
 			fmt.Fprintln(stderr, "interp: history:", rerr)
@@ -232,7 +233,7 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 	if err != nil {
 		return &exitError{code: exitInternal, msg: err.Error()}
 	}
-	if res.Stop != agent.StopAnswer {
+	if res.Stop != event.StopAnswer {
 		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("no answer: %s", res.Reason)}
 	}
 	return nil
@@ -252,18 +253,18 @@ func newAgentPrinter(out, errOut io.Writer) *agentPrinter {
 
 func (p *agentPrinter) event(ev agent.Event) {
 	switch ev.Type {
-	case agent.EventMessage:
+	case event.Message:
 		p.endCode()
 		io.WriteString(p.out, ev.Text)
 		p.inText = true
-	case agent.EventCode:
+	case event.Code:
 		if !p.inCode {
 			p.endText()
 			fmt.Fprintln(p.out, "```python")
 			p.inCode = true
 		}
 		io.WriteString(p.out, ev.Text)
-	case agent.EventTool:
+	case event.Tool:
 		if !p.inCode {
 			// The code did not stream (fenced code, or a model that
 			// sends whole tool calls): show it now.
@@ -272,13 +273,13 @@ func (p *agentPrinter) event(ev agent.Event) {
 			p.inCode = true
 		}
 		p.endCode()
-	case agent.EventAnswer:
+	case event.Answer:
 		p.endCode()
 		if !p.inText {
 			fmt.Fprintln(p.out, ev.Text)
 		}
 		p.endText()
-	case agent.EventStop:
+	case event.Stop:
 		p.endText()
 		p.endCode()
 		fmt.Fprintf(p.err, "[interp: stopped: %s]\n", ev.Reason)
@@ -306,4 +307,9 @@ func (p *agentPrinter) endCode() {
 // sandboxLimits are the sandbox limits of a task's session.
 func sandboxLimits(memory int64) sandbox.Limits {
 	return sandbox.Limits{Memory: memory}
+}
+
+// taskResult is what the history records of how a task ended.
+func taskResult(res *agent.Result) *store.TaskResult {
+	return &store.TaskResult{Answer: res.Answer, Stop: res.Stop, Reason: res.Reason, Steps: res.Steps, Usage: res.Usage}
 }

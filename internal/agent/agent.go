@@ -14,40 +14,13 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 )
 
-// Agent event types, beside the session's.
-const (
-	EventMessage = "message" // the model's text, as it streams
-	EventCode    = "code"    // the code, as the model writes it
-	EventTool    = "tool"    // a tool call about to run, with its whole code
-	EventAnswer  = "answer"  // the final answer
-	EventStop    = "stop"    // the loop ended without an answer; Reason says why
-)
-
-// Event is a session event or one of the agent's own.
-type Event struct {
-	session.Event
-	Step int    `json:"step,omitempty"`
-	Tool string `json:"tool,omitempty"`
-	// Packages are those a tool call asked for.
-	Packages []string `json:"packages,omitempty"`
-}
-
-// Why a run ended.
-const (
-	StopAnswer        = "answer"
-	StopMaxSteps      = "max_steps"
-	StopMaxFailures   = "max_failures"
-	StopRepeatedError = "repeated_error"
-	StopTokenBudget   = "token_budget"
-	StopUser          = "stopped"
-	StopDeclined      = "declined"
-	StopRefused       = "refused" // Config.Admit refused to run more code
-	StopProvider      = "provider_error"
-)
+// Event is a session event or one of the agent's own (event.Task).
+type Event = event.Task
 
 // Limits bound one run. Zero fields take DefaultLimits.
 type Limits struct {
@@ -135,7 +108,7 @@ type Config struct {
 	Confirm func(ctx context.Context, code string) (bool, error)
 	// Admit, if set, is asked before each step's code runs, for limits
 	// the agent does not know, such as a service's quotas: an error stops
-	// the task (StopRefused), with the error as the reason.
+	// the task (event.StopRefused), with the error as the reason.
 	Admit func(ctx context.Context) error
 	// Vision sends images the code makes to the model.
 	Vision bool
@@ -201,7 +174,7 @@ func (a *Agent) SetHistory(h []llm.Message) {
 // Result is how a task ended.
 type Result struct {
 	Answer string
-	Stop   string // one of the Stop constants
+	Stop   string // one of the event.Stop constants
 	// Reason says in one line why a run stopped early.
 	Reason string
 	Steps  int
@@ -224,8 +197,8 @@ func (a *Agent) Run(ctx context.Context, task string, emit func(Event)) (*Result
 	a.history = append(a.history, llm.Message{Role: llm.RoleUser, Content: task})
 	r.taskIndex = len(a.history) - 1
 	err := r.loop(ctx)
-	if r.res.Stop != StopAnswer && r.res.Stop != "" {
-		emit(Event{Event: session.Event{Type: EventStop, Reason: r.res.Reason, Status: r.res.Stop}, Step: r.res.Steps})
+	if r.res.Stop != event.StopAnswer && r.res.Stop != "" {
+		emit(Event{Event: session.Event{Type: event.Stop, Reason: r.res.Reason, Status: r.res.Stop}, Step: r.res.Steps})
 	}
 	return r.res, err
 }
@@ -258,15 +231,15 @@ func (r *run) loop(ctx context.Context) error {
 	}
 	for {
 		if ctx.Err() != nil {
-			r.stop(StopUser, "stopped by the user")
+			r.stop(event.StopUser, "stopped by the user")
 			return nil
 		}
 		if r.res.Steps >= lim.MaxSteps {
-			r.stop(StopMaxSteps, fmt.Sprintf("the model took %d steps without answering, the limit", lim.MaxSteps))
+			r.stop(event.StopMaxSteps, fmt.Sprintf("the model took %d steps without answering, the limit", lim.MaxSteps))
 			return nil
 		}
 		if used := r.res.Usage.InputTokens + r.res.Usage.OutputTokens; used >= lim.TokenBudget {
-			r.stop(StopTokenBudget, fmt.Sprintf("the task used %d tokens, over its budget of %d", used, lim.TokenBudget))
+			r.stop(event.StopTokenBudget, fmt.Sprintf("the task used %d tokens, over its budget of %d", used, lim.TokenBudget))
 			return nil
 		}
 		r.res.Steps++
@@ -287,12 +260,12 @@ func (r *run) loop(ctx context.Context) error {
 		resp, err := a.cfg.Provider.Stream(stepCtx, req, func(d llm.Delta) {
 			piece := d.Text
 			if d.Text != "" {
-				r.emit(Event{Event: session.Event{Type: EventMessage, Text: d.Text}, Step: step})
+				r.emit(Event{Event: session.Event{Type: event.Message, Text: d.Text}, Step: step})
 			}
 			if d.ToolCall != nil {
 				piece = d.ToolCall.Arguments
 				if code := stream.add(d.ToolCall); code != "" {
-					r.emit(Event{Event: session.Event{Type: EventCode, Text: code}, Step: step})
+					r.emit(Event{Event: session.Event{Type: event.Code, Text: code}, Step: step})
 				}
 			}
 			if watch.add(piece) {
@@ -311,10 +284,10 @@ func (r *run) loop(ctx context.Context) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				r.stop(StopUser, "stopped by the user")
+				r.stop(event.StopUser, "stopped by the user")
 				return nil
 			}
-			r.stop(StopProvider, err.Error())
+			r.stop(event.StopProvider, err.Error())
 			return nil
 		}
 		if resp.Usage.InputTokens == 0 && resp.Usage.OutputTokens == 0 {
@@ -348,14 +321,14 @@ func (r *run) loop(ctx context.Context) error {
 				// Once: a model that computed the right values often
 				// drops the format when it writes the answer.
 				r.restated = true
-				r.emit(Event{Event: session.Event{Type: session.EventStderr,
+				r.emit(Event{Event: session.Event{Type: event.Stderr,
 					Text: "[interp: the answer does not follow the format the task asked for; asking the model to restate it]\n"}, Step: step})
 				a.history = append(a.history, llm.Message{Role: llm.RoleUser, Content: restatePrompt(r.format)})
 				continue
 			}
 			r.res.Answer = answer
-			r.stop(StopAnswer, "")
-			r.emit(Event{Event: session.Event{Type: EventAnswer, Text: r.res.Answer}, Step: step})
+			r.stop(event.StopAnswer, "")
+			r.emit(Event{Event: session.Event{Type: event.Answer, Text: r.res.Answer}, Step: step})
 			return nil
 		}
 		var feedback []string
@@ -406,7 +379,7 @@ func truncated(stopReason string) bool {
 // the model; it reports whether the task must stop.
 func (r *run) cutShort(step int, text, why string) bool {
 	a := r.a
-	r.emit(Event{Event: session.Event{Type: session.EventStderr, Text: "[interp: the model's answer was cut: " + why + "]\n"}, Step: step})
+	r.emit(Event{Event: session.Event{Type: event.Stderr, Text: "[interp: the model's answer was cut: " + why + "]\n"}, Step: step})
 	if len(text) > 600 {
 		text = text[:600] + "\n[cut]"
 	}
@@ -415,7 +388,7 @@ func (r *run) cutShort(step int, text, why string) bool {
 		llm.Message{Role: llm.RoleUser, Content: "Your answer was cut: " + why + ". Be brief: " + a.howToRun() + ", or give the final answer in a few lines."})
 	r.failures++
 	if r.failures >= a.limits.MaxFailures {
-		r.stop(StopMaxFailures, fmt.Sprintf("%d failures in a row, the limit (the last: the model's answer %s)", r.failures, why))
+		r.stop(event.StopMaxFailures, fmt.Sprintf("%d failures in a row, the limit (the last: the model's answer %s)", r.failures, why))
 		return true
 	}
 	return false

@@ -14,6 +14,7 @@ import (
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/python"
@@ -147,13 +148,13 @@ func TestOneStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Stop != agent.StopAnswer || res.Answer != "The answer is **42**." || res.Steps != 2 {
+			if res.Stop != event.StopAnswer || res.Answer != "The answer is **42**." || res.Steps != 2 {
 				t.Errorf("result %+v", res)
 			}
-			if got := rec.text(session.EventStdout); got != "42\n" {
+			if got := rec.text(event.Stdout); got != "42\n" {
 				t.Errorf("stdout %q", got)
 			}
-			if got := rec.text(agent.EventCode); name != "ollama" && got != "x = 6 * 7\nprint(x)" {
+			if got := rec.text(event.Code); name != "ollama" && got != "x = 6 * 7\nprint(x)" {
 				t.Errorf("streamed code %q", got)
 			}
 			if got := rec.types(); !strings.HasPrefix(got, "message,") || !strings.HasSuffix(got, "done,message,answer") || !strings.Contains(got, "tool,stdout") {
@@ -192,7 +193,7 @@ func TestErrorThenFix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Stop != agent.StopAnswer || res.Steps != 3 {
+			if res.Stop != event.StopAnswer || res.Steps != 3 {
 				t.Errorf("result %+v", res)
 			}
 			fed := requestText(t, f, 1)
@@ -201,7 +202,7 @@ func TestErrorThenFix(t *testing.T) {
 					t.Errorf("the error fed back lacks %q: %s", want, fed)
 				}
 			}
-			if got := rec.text(session.EventStdout); got != "2.0\n" {
+			if got := rec.text(event.Stdout); got != "2.0\n" {
 				t.Errorf("stdout %q", got)
 			}
 		})
@@ -234,12 +235,12 @@ func TestMissingPackageInstalledThenUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopAnswer || rec.text(session.EventStdout) != "42\n" {
-		t.Errorf("result %+v, stdout %q", res, rec.text(session.EventStdout))
+	if res.Stop != event.StopAnswer || rec.text(event.Stdout) != "42\n" {
+		t.Errorf("result %+v, stdout %q", res, rec.text(event.Stdout))
 	}
 	var installed bool
 	for _, ev := range rec.events {
-		if ev.Type == session.EventInstall && ev.Phase == deps.PhaseInstalled && ev.Package == "tinypkg" {
+		if ev.Type == event.Install && ev.Phase == event.PhaseInstalled && ev.Package == "tinypkg" {
 			installed = true
 		}
 	}
@@ -256,9 +257,9 @@ func TestBounds(t *testing.T) {
 		stop   string
 		reason string
 	}{
-		{"never stops", llmtest.Turn{ToolCalls: []llmtest.Call{call("print('again')")}, Repeat: true}, agent.Limits{MaxSteps: 3}, agent.StopMaxSteps, "3 steps"},
-		{"same error forever", llmtest.Turn{ToolCalls: []llmtest.Call{call("1/0")}, Repeat: true}, agent.Limits{MaxSteps: 10}, agent.StopRepeatedError, "ZeroDivisionError"},
-		{"token budget", llmtest.Turn{ToolCalls: []llmtest.Call{call("print(1)")}, Usage: llmtest.Usage{InputTokens: 600, OutputTokens: 100}, Repeat: true}, agent.Limits{TokenBudget: 1000}, agent.StopTokenBudget, "budget"},
+		{"never stops", llmtest.Turn{ToolCalls: []llmtest.Call{call("print('again')")}, Repeat: true}, agent.Limits{MaxSteps: 3}, event.StopMaxSteps, "3 steps"},
+		{"same error forever", llmtest.Turn{ToolCalls: []llmtest.Call{call("1/0")}, Repeat: true}, agent.Limits{MaxSteps: 10}, event.StopRepeatedError, "ZeroDivisionError"},
+		{"token budget", llmtest.Turn{ToolCalls: []llmtest.Call{call("print(1)")}, Usage: llmtest.Usage{InputTokens: 600, OutputTokens: 100}, Repeat: true}, agent.Limits{TokenBudget: 1000}, event.StopTokenBudget, "budget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,7 +273,7 @@ func TestBounds(t *testing.T) {
 			if res.Stop != tt.stop || !strings.Contains(res.Reason, tt.reason) {
 				t.Errorf("stop %q (%s), want %q with %q", res.Stop, res.Reason, tt.stop, tt.reason)
 			}
-			if last := rec.events[len(rec.events)-1]; last.Type != agent.EventStop || last.Reason != res.Reason {
+			if last := rec.events[len(rec.events)-1]; last.Type != event.Stop || last.Reason != res.Reason {
 				t.Errorf("the bound was not reported as the last event: %+v", last)
 			}
 		})
@@ -291,7 +292,7 @@ func TestConsecutiveFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopMaxFailures || res.Steps != 3 {
+	if res.Stop != event.StopMaxFailures || res.Steps != 3 {
 		t.Errorf("result %+v", res)
 	}
 }
@@ -364,8 +365,8 @@ func TestTolerantCodeExtraction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Stop != agent.StopAnswer || rec.text(session.EventStdout) != tt.stdout {
-				t.Errorf("result %+v, stdout %q", res, rec.text(session.EventStdout))
+			if res.Stop != event.StopAnswer || rec.text(event.Stdout) != tt.stdout {
+				t.Errorf("result %+v, stdout %q", res, rec.text(event.Stdout))
 			}
 			if tt.noTools && strings.Contains(requestText(t, f, 0), `"tools"`) {
 				t.Error("tools were offered to a model without tool support")
@@ -381,10 +382,10 @@ func TestProviderErrors(t *testing.T) {
 		stop   string
 		reason string
 	}{
-		{"bad key", []llmtest.Turn{{Status: 401}}, agent.StopProvider, "401"},
-		{"rate limited then fine", []llmtest.Turn{{Status: 429, RetryAfter: "0"}, {Text: "ok"}}, agent.StopAnswer, ""},
-		{"server error then fine", []llmtest.Turn{{Status: 500}, {Text: "ok"}}, agent.StopAnswer, ""},
-		{"broken stream", []llmtest.Turn{{Text: "partial answer that is cut", BreakAfter: 2}}, agent.StopProvider, "openai"},
+		{"bad key", []llmtest.Turn{{Status: 401}}, event.StopProvider, "401"},
+		{"rate limited then fine", []llmtest.Turn{{Status: 429, RetryAfter: "0"}, {Text: "ok"}}, event.StopAnswer, ""},
+		{"server error then fine", []llmtest.Turn{{Status: 500}, {Text: "ok"}}, event.StopAnswer, ""},
+		{"broken stream", []llmtest.Turn{{Text: "partial answer that is cut", BreakAfter: 2}}, event.StopProvider, "openai"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,15 +407,15 @@ func TestUserStopsTheLoop(t *testing.T) {
 	a := newAgent(t, f, newSession(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	res, err := a.Run(ctx, "long job", func(ev agent.Event) {
-		if ev.Type == session.EventStdout {
+		if ev.Type == event.Stdout {
 			cancel()
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopUser {
-		t.Errorf("stop %q, want %q", res.Stop, agent.StopUser)
+	if res.Stop != event.StopUser {
+		t.Errorf("stop %q, want %q", res.Stop, event.StopUser)
 	}
 }
 
@@ -429,7 +430,7 @@ func TestDeclinedCodeDoesNotRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopDeclined || asked != 1 {
+	if res.Stop != event.StopDeclined || asked != 1 {
 		t.Errorf("stop %q, asked %d", res.Stop, asked)
 	}
 	if files, _ := s.Kernel().Workspace().List(); len(files) != 0 {
@@ -458,7 +459,7 @@ func TestAdmitRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopRefused || !strings.Contains(res.Reason, "workspace quota") {
+	if res.Stop != event.StopRefused || !strings.Contains(res.Reason, "workspace quota") {
 		t.Errorf("stop %q (%s)", res.Stop, res.Reason)
 	}
 	var names []string
@@ -487,8 +488,8 @@ func TestMemoryAcrossTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Answer != "It was blue." || rec.text(session.EventStdout) != "blue\n" {
-		t.Errorf("second turn: %+v %q", res, rec.text(session.EventStdout))
+	if res.Answer != "It was blue." || rec.text(event.Stdout) != "blue\n" {
+		t.Errorf("second turn: %+v %q", res, rec.text(event.Stdout))
 	}
 	third := requestText(t, f, 2)
 	if !strings.Contains(third, "remember the colour blue") || !strings.Contains(third, "Stored.") {

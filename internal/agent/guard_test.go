@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
-	"github.com/interp-dev/interp/internal/session"
 )
 
 // The behaviours below are those a real small model showed (issue 19),
@@ -22,7 +22,7 @@ func TestIdenticalSyntaxErrorIsARepeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopRepeatedError || res.Steps != 2 || !strings.Contains(res.Reason, "SyntaxError") {
+	if res.Stop != event.StopRepeatedError || res.Steps != 2 || !strings.Contains(res.Reason, "SyntaxError") {
 		t.Errorf("result %+v, want a repeated_error stop after 2 steps", res)
 	}
 	if strings.Contains(res.Reason, "<cell 2>") {
@@ -49,7 +49,7 @@ func TestSameErrorFromDifferentCodeHintsFirst(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Stop != agent.StopAnswer || res.Steps != 4 {
+		if res.Stop != event.StopAnswer || res.Steps != 4 {
 			t.Fatalf("result %+v: the task should go on after the same error from new code", res)
 		}
 		if strings.Contains(requestText(t, f, 1), "approach is wrong") {
@@ -70,7 +70,7 @@ func TestSameErrorFromDifferentCodeHintsFirst(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Stop != agent.StopRepeatedError || res.Steps != 4 || !strings.Contains(res.Reason, "KeyError") {
+		if res.Stop != event.StopRepeatedError || res.Steps != 4 || !strings.Contains(res.Reason, "KeyError") {
 			t.Errorf("result %+v, want a repeated_error stop after 4 steps", res)
 		}
 	})
@@ -115,7 +115,7 @@ func TestUsageAskedForOrEstimated(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Stop != agent.StopTokenBudget {
+		if res.Stop != event.StopTokenBudget {
 			t.Errorf("result %+v, want a token_budget stop", res)
 		}
 	})
@@ -162,16 +162,16 @@ func TestRunawayAnswerIsCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopAnswer || res.Answer != "The mean is 42." || res.Steps != 2 {
+	if res.Stop != event.StopAnswer || res.Answer != "The mean is 42." || res.Steps != 2 {
 		t.Fatalf("result %+v", res)
 	}
-	if streamed := rec.text(agent.EventMessage); len(streamed) >= len(loop) {
+	if streamed := rec.text(event.Message); len(streamed) >= len(loop) {
 		t.Errorf("the whole runaway answer streamed (%d bytes): it was not cut", len(streamed))
 	}
 	if !strings.Contains(requestText(t, f, 1), "kept repeating") {
 		t.Error("the model was not told its answer was cut")
 	}
-	if !strings.Contains(rec.text(session.EventStderr), "cut") {
+	if !strings.Contains(rec.text(event.Stderr), "cut") {
 		t.Error("the user was not told the answer was cut")
 	}
 }
@@ -185,7 +185,7 @@ func TestAnswerCutAtTokenLimitIsNotFinal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != agent.StopAnswer || res.Answer != "42" {
+	if res.Stop != event.StopAnswer || res.Answer != "42" {
 		t.Fatalf("result %+v: a cut answer was taken as final", res)
 	}
 	if !strings.Contains(requestText(t, f, 1), "limit of 4096 tokens") {
@@ -218,7 +218,7 @@ func TestAnswerFormatIsChecked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Stop != agent.StopAnswer || res.Answer != "It is 42." || f.server.Served() != 2 {
+		if res.Stop != event.StopAnswer || res.Answer != "It is 42." || f.server.Served() != 2 {
 			t.Errorf("result %+v after %d requests", res, f.server.Served())
 		}
 	})
@@ -250,8 +250,8 @@ func TestSmallModelMeasures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Answer != "@max[25.1]" || rec.text(session.EventStdout) != "25.1\n" {
-		t.Fatalf("result %+v, stdout %q: fenced code should run for a small model", res, rec.text(session.EventStdout))
+	if res.Answer != "@max[25.1]" || rec.text(event.Stdout) != "25.1\n" {
+		t.Fatalf("result %+v, stdout %q: fenced code should run for a small model", res, rec.text(event.Stdout))
 	}
 	first := requestText(t, f, 0)
 	for _, w := range []string{"weather.csv: 3 rows x 2 columns", "columns (dtype): city (", "temp (float64)", "Oslo"} {

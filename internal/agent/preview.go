@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -27,7 +28,7 @@ const (
 func (a *Agent) dataPreview(ctx context.Context) string {
 	var out session.Outcome
 	done, err := a.cfg.Session.Execute(ctx, previewCode, session.ExecOptions{Timeout: previewTimeout}, out.Add)
-	if err != nil || done.Status != session.StatusOK {
+	if err != nil || done.Status != event.StatusOK {
 		return ""
 	}
 	text := strings.TrimSpace(out.Stdout())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -41,11 +42,11 @@ var shortGuidance = map[string]string{
 // classify says what kind of failure a cell had, or "" for success.
 func classify(done session.Event, failure *session.Event) string {
 	switch done.Status {
-	case session.StatusOK:
+	case event.StatusOK:
 		return ""
-	case session.StatusTimeout:
+	case event.StatusTimeout:
 		return ClassTimeout
-	case session.StatusDied:
+	case event.StatusDied:
 		if done.Reason == sandbox.ErrMemory.Error() {
 			return ClassMemory
 		}
@@ -76,26 +77,26 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 	args, ok := parseArgs(call.Arguments)
 	if !ok {
 		r.failures++
-		r.emit(Event{Event: session.Event{Type: session.EventStderr, Text: "[interp: the model's tool call had no usable code]\n"}, Step: step})
+		r.emit(Event{Event: session.Event{Type: event.Stderr, Text: "[interp: the model's tool call had no usable code]\n"}, Step: step})
 		msg := reply(`The arguments were not valid JSON with a "code" string. Call ` + toolName + ` again with {"code": "..."}.`)
 		if r.failures >= a.limits.MaxFailures {
-			r.stop(StopMaxFailures, fmt.Sprintf("%d failures in a row, the limit", r.failures))
+			r.stop(event.StopMaxFailures, fmt.Sprintf("%d failures in a row, the limit", r.failures))
 			return msg, true, nil
 		}
 		return msg, false, nil
 	}
-	r.emit(Event{Event: session.Event{Type: EventTool, Text: args.Code}, Step: step, Tool: toolName, Packages: args.Packages})
+	r.emit(Event{Event: session.Event{Type: event.Tool, Text: args.Code}, Step: step, Tool: toolName, Packages: args.Packages})
 	if a.cfg.Confirm != nil {
 		yes, err := a.cfg.Confirm(ctx, args.Code)
 		if err != nil || !yes {
-			r.stop(StopDeclined, "the user declined to run the code")
+			r.stop(event.StopDeclined, "the user declined to run the code")
 			return reply("The user declined to run this code. Ask what they want instead."), true, nil
 		}
 	}
 
 	if a.cfg.Admit != nil {
 		if err := a.cfg.Admit(ctx); err != nil {
-			r.stop(StopRefused, err.Error())
+			r.stop(event.StopRefused, err.Error())
 			return reply("This code was not run: " + err.Error()), true, nil
 		}
 	}
@@ -125,7 +126,7 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		return reply("The Python session had ended and was restarted: variables are gone, files remain. Run the code again."), false, nil
 	}
 	if ctx.Err() != nil {
-		r.stop(StopUser, "stopped by the user")
+		r.stop(event.StopUser, "stopped by the user")
 		return reply(render(&out, a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
 	}
 	class := classify(done, failure)
@@ -173,10 +174,10 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 	msg.Content = fmt.Sprintf("[status: error, %s]\n%s\n[guidance] %s", class, msg.Content, hint)
 	switch {
 	case v == stopRepeat:
-		r.stop(StopRepeatedError, fmt.Sprintf("the same error came back %d times in a row (%s)", r.repeats.sameError+1, normaliseError(sig)))
+		r.stop(event.StopRepeatedError, fmt.Sprintf("the same error came back %d times in a row (%s)", r.repeats.sameError+1, normaliseError(sig)))
 		return msg, true, nil
 	case r.failures >= a.limits.MaxFailures:
-		r.stop(StopMaxFailures, fmt.Sprintf("%d failed runs in a row, the limit", r.failures))
+		r.stop(event.StopMaxFailures, fmt.Sprintf("%d failed runs in a row, the limit", r.failures))
 		return msg, true, nil
 	}
 	return msg, false, nil

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -132,16 +133,16 @@ func (b *block) tight() bool {
 
 func installLine(ev session.Event) string {
 	switch ev.Phase {
-	case "resolving":
+	case event.PhaseResolving:
 		return "… installing " + ev.Package
-	case "downloading":
+	case event.PhaseDownloading:
 		return fmt.Sprintf("↓ downloading %s %s %s", ev.Package, progressBar(ev.Bytes), sandbox.FormatBytes(ev.Bytes))
-	case "installed":
+	case event.PhaseInstalled:
 		if ev.Version != "" {
 			return fmt.Sprintf("✓ installed %s %s", ev.Package, ev.Version)
 		}
 		return fmt.Sprintf("✓ %s: %s", ev.Package, ev.Message)
-	case "failed":
+	case event.PhaseFailed:
 		if ev.Package != "" {
 			return fmt.Sprintf("✗ install of %s failed: %s", ev.Package, ev.Message)
 		}
@@ -152,9 +153,9 @@ func installLine(ev session.Event) string {
 
 func installStyle(ev session.Event, st *styles) lipgloss.Style {
 	switch ev.Phase {
-	case "installed":
+	case event.PhaseInstalled:
 		return st.ok
-	case "failed":
+	case event.PhaseFailed:
 		return st.err
 	}
 	return st.dim
@@ -175,15 +176,15 @@ func doneLine(ev session.Event) (string, bool) {
 		d = fmt.Sprintf(" in %.2fs", ev.Duration)
 	}
 	switch ev.Status {
-	case session.StatusOK:
+	case event.StatusOK:
 		return "✓ ran" + d, false
-	case session.StatusError:
+	case event.StatusError:
 		return "✗ failed" + d, true
-	case session.StatusInterrupted:
+	case event.StatusInterrupted:
 		return "■ interrupted" + d, true
-	case session.StatusTimeout:
+	case event.StatusTimeout:
 		return "✗ timed out" + d, true
-	case session.StatusDied:
+	case event.StatusDied:
 		if ev.Reason != "" {
 			return "✗ the Python process ended: " + ev.Reason, true
 		}

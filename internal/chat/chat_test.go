@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -132,12 +133,12 @@ func TestStreamedTextThenAnswerAsMarkdown(t *testing.T) {
 	out := screen(m)
 	mustContain(t, out, "› what is six times seven?", "thinking…", "Ctrl+C stop")
 
-	m.Update(ev(agent.EventMessage, "The answer is ", 1))
-	m.Update(ev(agent.EventMessage, "**42**.", 1))
+	m.Update(ev(event.Message, "The answer is ", 1))
+	m.Update(ev(event.Message, "**42**.", 1))
 	// While it streams the text is shown as it is.
 	mustContain(t, screen(m), "The answer is **42**.", "writing…", "step 1")
 
-	m.Update(ev(agent.EventAnswer, "The answer is **42**.", 1))
+	m.Update(ev(event.Answer, "The answer is **42**.", 1))
 	out = screen(m)
 	mustContain(t, out, "The answer is 42.")
 	mustNotContain(t, out, "**42**")
@@ -145,7 +146,7 @@ func TestStreamedTextThenAnswerAsMarkdown(t *testing.T) {
 		t.Fatalf("the answer is shown twice:\n%s", out)
 	}
 
-	m.Update(runDoneMsg{res: &agent.Result{Answer: "The answer is 42.", Stop: agent.StopAnswer, Steps: 1,
+	m.Update(runDoneMsg{res: &agent.Result{Answer: "The answer is 42.", Stop: event.StopAnswer, Steps: 1,
 		Usage: llm.Usage{InputTokens: 1500, OutputTokens: 20}}})
 	out = screen(m)
 	mustContain(t, out, "tokens 1.5k in, 20 out", "Enter send")
@@ -157,33 +158,33 @@ func TestCodeAndItsResults(t *testing.T) {
 	m, _ := newTestModel(t, Options{SaveDir: dir})
 	send(m, "plot something")
 
-	m.Update(ev(agent.EventMessage, "Let me compute it.", 1))
-	m.Update(ev(agent.EventCode, "import math\nprint(math.", 1))
+	m.Update(ev(event.Message, "Let me compute it.", 1))
+	m.Update(ev(event.Code, "import math\nprint(math.", 1))
 	out := screen(m)
 	mustContain(t, out, "Let me compute it.", "import math", "print(math.", "writing code…")
 
-	m.Update(agent.Event{Event: session.Event{Type: agent.EventTool, Text: "import math\nprint(math.pi)\n"}, Step: 1, Packages: []string{"numpy"}})
+	m.Update(agent.Event{Event: session.Event{Type: event.Tool, Text: "import math\nprint(math.pi)\n"}, Step: 1, Packages: []string{"numpy"}})
 	mustContain(t, screen(m), "print(math.pi)", "packages: numpy", "running code…")
 
 	// Output streams in pieces; a carriage return redraws the line.
-	m.Update(ev(session.EventStdout, "3.14", 1))
-	m.Update(ev(session.EventStdout, "159\n", 1))
-	m.Update(ev(session.EventStderr, "progress 10%\rprogress 100%\n", 1))
-	m.Update(agent.Event{Event: session.Event{Type: session.EventInstall, Phase: "downloading", Package: "numpy", Bytes: 3 << 20}, Step: 1})
+	m.Update(ev(event.Stdout, "3.14", 1))
+	m.Update(ev(event.Stdout, "159\n", 1))
+	m.Update(ev(event.Stderr, "progress 10%\rprogress 100%\n", 1))
+	m.Update(agent.Event{Event: session.Event{Type: event.Install, Phase: "downloading", Package: "numpy", Bytes: 3 << 20}, Step: 1})
 	mustContain(t, screen(m), "downloading numpy", "3.0 MiB", "installing numpy…")
-	m.Update(agent.Event{Event: session.Event{Type: session.EventInstall, Phase: "installed", Package: "numpy", Version: "2.1.0"}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.Install, Phase: "installed", Package: "numpy", Version: "2.1.0"}, Step: 1})
 
 	var img bytes.Buffer
 	if err := png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 64, 48))); err != nil {
 		t.Fatal(err)
 	}
-	m.Update(agent.Event{Event: session.Event{Type: session.EventDisplay, Data: map[string]any{
+	m.Update(agent.Event{Event: session.Event{Type: event.Display, Data: map[string]any{
 		"image/png": base64.StdEncoding.EncodeToString(img.Bytes()), "text/plain": "<Figure size 64x48>"}}, Step: 1})
-	m.Update(agent.Event{Event: session.Event{Type: session.EventDisplay, Data: map[string]any{"text/plain": "   a  b\n0  1  2"}}, Step: 1})
-	m.Update(agent.Event{Event: session.Event{Type: session.EventFile, Path: "out.csv", Size: 2048, Change: "created"}, Step: 1})
-	m.Update(agent.Event{Event: session.Event{Type: session.EventError, EName: "ValueError", EValue: "bad",
+	m.Update(agent.Event{Event: session.Event{Type: event.Display, Data: map[string]any{"text/plain": "   a  b\n0  1  2"}}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.File, Path: "out.csv", Size: 2048, Change: "created"}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.Error, EName: "ValueError", EValue: "bad",
 		Traceback: []string{"\x1b[31mTraceback (most recent call last):\x1b[0m", "ValueError: bad"}}, Step: 1})
-	m.Update(agent.Event{Event: session.Event{Type: session.EventDone, Status: session.StatusError, Duration: 0.5}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.Done, Status: event.StatusError, Duration: 0.5}, Step: 1})
 
 	out = screen(m)
 	mustContain(t, out,
@@ -204,7 +205,7 @@ func TestCodeAndItsResults(t *testing.T) {
 func TestCtrlCStopsTheRunNotTheProgram(t *testing.T) {
 	m, s := newTestModel(t, Options{})
 	send(m, "loop forever")
-	m.Update(agent.Event{Event: session.Event{Type: agent.EventTool, Text: "while True: pass"}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.Tool, Text: "while True: pass"}, Step: 1})
 	if s.ctxs[0].Err() != nil {
 		t.Fatal("cancelled too early")
 	}
@@ -216,9 +217,9 @@ func TestCtrlCStopsTheRunNotTheProgram(t *testing.T) {
 	}
 	mustContain(t, screen(m), "stopping…")
 
-	m.Update(agent.Event{Event: session.Event{Type: session.EventDone, Status: session.StatusInterrupted}, Step: 1})
-	m.Update(agent.Event{Event: session.Event{Type: agent.EventStop, Status: agent.StopUser, Reason: "stopped by the user"}, Step: 1})
-	m.Update(runDoneMsg{res: &agent.Result{Stop: agent.StopUser, Reason: "stopped by the user", Steps: 1}})
+	m.Update(agent.Event{Event: session.Event{Type: event.Done, Status: event.StatusInterrupted}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.Stop, Status: event.StopUser, Reason: "stopped by the user"}, Step: 1})
+	m.Update(runDoneMsg{res: &agent.Result{Stop: event.StopUser, Reason: "stopped by the user", Steps: 1}})
 	out := screen(m)
 	mustContain(t, out, "■ interrupted", "■ stopped: stopped by the user", "Enter send")
 	mustNotContain(t, out, "stopping…")
@@ -283,7 +284,7 @@ func TestConfirm(t *testing.T) {
 	m, s := newTestModel(t, Options{})
 	send(m, "delete the temp files")
 	code := "import shutil\nshutil.rmtree('tmp')"
-	m.Update(agent.Event{Event: session.Event{Type: agent.EventTool, Text: code}, Step: 1})
+	m.Update(agent.Event{Event: session.Event{Type: event.Tool, Text: code}, Step: 1})
 
 	reply := make(chan bool, 1)
 	m.Update(confirmMsg{code: code, reply: reply})
@@ -323,7 +324,7 @@ func TestConfirm(t *testing.T) {
 
 	// The end of the task declines a question still open.
 	m.Update(confirmMsg{code: "print(4)", reply: reply})
-	m.Update(runDoneMsg{res: &agent.Result{Stop: agent.StopDeclined}})
+	m.Update(runDoneMsg{res: &agent.Result{Stop: event.StopDeclined}})
 	select {
 	case yes := <-reply:
 		if yes {
@@ -346,14 +347,14 @@ func TestCommands(t *testing.T) {
 	mustContain(t, screen(m), "/reset", "Ctrl+C", "Alt+Enter")
 
 	send(m, "remember 7")
-	m.Update(ev(agent.EventAnswer, "Noted: 7.", 1))
+	m.Update(ev(event.Answer, "Noted: 7.", 1))
 	typeIn(m, "/reset")
 	press(m, "enter")
 	if s.reset != 0 {
 		t.Fatal("reset during a task")
 	}
 	mustContain(t, screen(m), "stop it with Ctrl+C first")
-	m.Update(runDoneMsg{res: &agent.Result{Stop: agent.StopAnswer}})
+	m.Update(runDoneMsg{res: &agent.Result{Stop: event.StopAnswer}})
 	press(m, "enter") // the refused command stayed in the input
 	if s.reset != 1 {
 		t.Fatalf("reset %d times", s.reset)
@@ -394,14 +395,14 @@ func TestScroll(t *testing.T) {
 	for i := range 200 {
 		b.WriteString("line " + strconv.Itoa(i) + " " + strings.Repeat("x", i%3) + "\n")
 	}
-	m.Update(ev(session.EventStdout, b.String(), 1))
+	m.Update(ev(event.Stdout, b.String(), 1))
 	mustContain(t, screen(m), "line 199 ")
 	press(m, "pgup")
 	out := screen(m)
 	mustNotContain(t, out, "line 199 ")
 	mustContain(t, out, "↑ line ")
 	// New output does not move the view while scrolled.
-	m.Update(ev(session.EventStdout, "line 200\n", 1))
+	m.Update(ev(event.Stdout, "line 200\n", 1))
 	mustNotContain(t, screen(m), "line 200")
 	for range 20 {
 		press(m, "pgdown")
@@ -431,7 +432,7 @@ func TestWindowResizeRerenders(t *testing.T) {
 	m, _ := newTestModel(t, Options{})
 	send(m, "x")
 	long := strings.Repeat("word ", 40)
-	m.Update(ev(agent.EventAnswer, long, 1))
+	m.Update(ev(event.Answer, long, 1))
 	m.Update(tea.WindowSizeMsg{Width: 40, Height: 20})
 	for _, l := range strings.Split(screen(m), "\n") {
 		if ansi.StringWidth(l) > 40 {
@@ -469,21 +470,21 @@ func TestRunWithProgram(t *testing.T) {
 	fa.run = func(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
 		switch task {
 		case "first":
-			emit(ev(agent.EventMessage, "Running it.", 1))
-			emit(agent.Event{Event: session.Event{Type: agent.EventTool, Text: "print(1)"}, Step: 1})
+			emit(ev(event.Message, "Running it.", 1))
+			emit(agent.Event{Event: session.Event{Type: event.Tool, Text: "print(1)"}, Step: 1})
 			ok, err := u.Confirm(ctx, "print(1)")
 			if err != nil {
 				return nil, err
 			}
 			confirmed <- ok
-			emit(ev(session.EventStdout, "1\n", 1))
-			emit(ev(agent.EventAnswer, "It printed **1**.", 2))
-			return &agent.Result{Answer: "It printed 1.", Stop: agent.StopAnswer, Steps: 2}, nil
+			emit(ev(event.Stdout, "1\n", 1))
+			emit(ev(event.Answer, "It printed **1**.", 2))
+			return &agent.Result{Answer: "It printed 1.", Stop: event.StopAnswer, Steps: 2}, nil
 		default:
 			<-ctx.Done()
 			stopped <- ctx.Err()
-			emit(agent.Event{Event: session.Event{Type: agent.EventStop, Status: agent.StopUser, Reason: "stopped by the user"}})
-			return &agent.Result{Stop: agent.StopUser}, nil
+			emit(agent.Event{Event: session.Event{Type: event.Stop, Status: event.StopUser, Reason: "stopped by the user"}})
+			return &agent.Result{Stop: event.StopUser}, nil
 		}
 	}
 	keys := func(s string) {

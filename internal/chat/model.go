@@ -19,6 +19,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -393,7 +394,7 @@ func (m *model) event(ev agent.Event) {
 		m.step = ev.Step
 	}
 	switch ev.Type {
-	case agent.EventMessage:
+	case event.Message:
 		b := m.last()
 		if b == nil || b.kind != kindText || b.done || b.step != ev.Step {
 			m.closeOpen()
@@ -402,7 +403,7 @@ func (m *model) event(ev agent.Event) {
 		b.text += ev.Text
 		b.changed()
 		m.setPhase(phaseWriting)
-	case agent.EventCode:
+	case event.Code:
 		b := m.last()
 		if b == nil || b.kind != kindCode || b.done || b.step != ev.Step {
 			m.closeOpen()
@@ -411,7 +412,7 @@ func (m *model) event(ev agent.Event) {
 		b.text += ev.Text
 		b.changed()
 		m.setPhase(phaseCode)
-	case agent.EventTool:
+	case event.Tool:
 		b := m.last()
 		if b == nil || b.kind != kindCode || b.done || b.step != ev.Step {
 			m.closeOpen()
@@ -420,7 +421,7 @@ func (m *model) event(ev agent.Event) {
 		b.text, b.done, b.packs = ev.Text, true, ev.Packages
 		b.changed()
 		m.setPhase(phaseRunning)
-	case agent.EventAnswer:
+	case event.Answer:
 		if b := m.last(); b != nil && b.kind == kindText && !b.done && b.step == ev.Step {
 			b.kind, b.text, b.done = kindAnswer, ev.Text, true
 			b.changed()
@@ -428,7 +429,7 @@ func (m *model) event(ev agent.Event) {
 			m.closeOpen()
 			m.add(&block{kind: kindAnswer, step: ev.Step, text: ev.Text, done: true})
 		}
-	case agent.EventStop:
+	case event.Stop:
 		m.closeOpen()
 		reason := ev.Reason
 		if reason == "" {
@@ -444,28 +445,28 @@ func (m *model) event(ev agent.Event) {
 // cellEvent shows what the code did.
 func (m *model) cellEvent(ev agent.Event) {
 	switch ev.Type {
-	case session.EventStdout, session.EventStderr:
+	case event.Stdout, event.Stderr:
 		b := m.last()
 		if b == nil || b.kind != kindOutput || b.step != ev.Step {
 			b = m.add(&block{kind: kindOutput, step: ev.Step, out: &output{}})
 		}
-		b.out.add(ev.Type == session.EventStderr, ev.Text)
+		b.out.add(ev.Type == event.Stderr, ev.Text)
 		b.changed()
 		m.setPhase(phaseRunning)
-	case session.EventError:
+	case event.Error:
 		tb := strings.Join(ev.Traceback, "\n")
 		if strings.TrimSpace(ansi.Strip(tb)) == "" {
 			tb = ev.EName + ": " + ev.EValue
 		}
 		m.add(&block{kind: kindError, step: ev.Step, text: clean(tb)})
-	case session.EventDisplay:
+	case event.Display:
 		m.add(&block{kind: kindDisplay, step: ev.Step, text: m.display(ev.Event)})
-	case session.EventFile:
-		if ev.Change != "deleted" {
+	case event.File:
+		if ev.Change != event.Deleted {
 			m.add(&block{kind: kindFile, step: ev.Step,
 				text: fmt.Sprintf("file %s: %s (%s)", ev.Change, ev.Path, sandbox.FormatBytes(ev.Size))})
 		}
-	case session.EventInstall:
+	case event.Install:
 		var b *block
 		for i := len(m.blocks) - 1; i >= 0 && m.blocks[i].kind != kindUser; i-- {
 			if c := m.blocks[i]; c.kind == kindInstall && c.install.Package == ev.Package && c.step == ev.Step {
@@ -478,13 +479,13 @@ func (m *model) cellEvent(ev agent.Event) {
 		}
 		b.install = ev.Event
 		b.changed()
-		if ev.Phase == "resolving" || ev.Phase == "downloading" {
+		if ev.Phase == event.PhaseResolving || ev.Phase == event.PhaseDownloading {
 			m.setPhase(phaseInstall)
 			m.pkg = ev.Package
 		} else {
 			m.setPhase(phaseRunning)
 		}
-	case session.EventDone:
+	case event.Done:
 		text, bad := doneLine(ev.Event)
 		m.add(&block{kind: kindDone, step: ev.Step, text: text, warn: bad})
 		m.setPhase(phaseThinking)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -38,7 +39,7 @@ func (a *Auto) install(ctx context.Context, k *session.Kernel, reqs []Requiremen
 	}
 	var failed []session.Event
 	held := func(ev session.Event) {
-		if ev.Type == session.EventInstall && ev.Phase == PhaseFailed {
+		if ev.Type == event.Install && ev.Phase == event.PhaseFailed {
 			failed = append(failed, ev)
 			return
 		}
@@ -55,7 +56,7 @@ func (a *Auto) install(ctx context.Context, k *session.Kernel, reqs []Requiremen
 		backend, rt := k.Sandbox()
 		if berr := a.Installer.BuildSdist(ctx, dist, specFor(dist, reqs), &Builder{Backend: backend, Runtime: rt}, emit); berr != nil {
 			err = berr
-			failed = []session.Event{{Type: session.EventInstall, Phase: PhaseFailed, Package: dist, Message: berr.Error()}}
+			failed = []session.Event{{Type: event.Install, Phase: event.PhaseFailed, Package: dist, Message: berr.Error()}}
 			break
 		}
 		failed = nil
@@ -273,7 +274,7 @@ func (a *Auto) Prepare(ctx context.Context, k *session.Kernel, code string, hint
 	}
 	if len(known) > 0 {
 		quiet := func(ev session.Event) {
-			if ev.Phase != PhaseFailed || len(known) == 1 {
+			if ev.Phase != event.PhaseFailed || len(known) == 1 {
 				emit(ev)
 			}
 		}
@@ -316,7 +317,7 @@ func (a *Auto) installGuess(ctx context.Context, k *session.Kernel, r Requiremen
 	a.failed[site+"\x00"+Normalize(r.Name)] = true
 	a.mu.Unlock()
 	msg := fmt.Sprintf("no PyPI project provides %s (the project %s does not, and was removed again); is it a local module, or part of another application?", top, r.Name)
-	emit(session.Event{Type: session.EventInstall, Phase: PhaseFailed, Package: r.Name, Message: msg})
+	emit(session.Event{Type: event.Install, Phase: event.PhaseFailed, Package: r.Name, Message: msg})
 	return false
 }
 
@@ -388,7 +389,7 @@ func isRegularPackage(dir, top string) bool {
 func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module string, loaded bool, emit func(session.Event)) Recovery {
 	top, _, _ := strings.Cut(module, ".")
 	say := func(r Recovery) Recovery {
-		emit(session.Event{Type: session.EventStderr, Text: "[interp: " + r.Message + "]\n"})
+		emit(session.Event{Type: event.Stderr, Text: "[interp: " + r.Message + "]\n"})
 		return r
 	}
 	di, _, ok := owner([]string{dir}, top)
@@ -403,7 +404,7 @@ func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module stri
 	if a.hasFailed(k, dist+" "+module) {
 		return Recovery{}
 	}
-	emit(session.Event{Type: session.EventInstall, Phase: PhaseResolving, Package: dist,
+	emit(session.Event{Type: event.Install, Phase: event.PhaseResolving, Package: dist,
 		Message: fmt.Sprintf("looking for the newest release of %s that has %s", dist, module)})
 	d, err := a.Installer.SearchVersion(ctx, dist, module)
 	if err != nil {
@@ -422,7 +423,7 @@ func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module stri
 	req.Override = base != ""
 	var installed string
 	err = a.install(ctx, k, []Requirement{req}, func(ev session.Event) {
-		if ev.Phase == PhaseInstalled && Normalize(ev.Package) == Normalize(dist) {
+		if ev.Phase == event.PhaseInstalled && Normalize(ev.Package) == Normalize(dist) {
 			installed = ev.Version
 		}
 		emit(ev)
@@ -527,11 +528,11 @@ func (a *Auto) learnedFor(module string) (Requirement, bool) {
 // report tells about problems and guesses before installing.
 func (a *Auto) report(p *Plan, emit func(session.Event)) {
 	for _, msg := range p.Problems {
-		emit(session.Event{Type: session.EventInstall, Phase: PhaseFailed, Message: msg})
+		emit(session.Event{Type: event.Install, Phase: event.PhaseFailed, Message: msg})
 	}
 	for _, st := range p.Imports {
 		if st.Ambiguous && st.Distribution != nil && len(st.Candidates) > 1 {
-			emit(session.Event{Type: session.EventStderr, Text: fmt.Sprintf(
+			emit(session.Event{Type: event.Stderr, Text: fmt.Sprintf(
 				"[interp: import %s is ambiguous: installing %s; other candidates: %s]\n",
 				st.Module, *st.Distribution, strings.Join(st.Candidates[1:], ", "))})
 		}
@@ -579,10 +580,10 @@ func (a *Auto) Recover(ctx context.Context, k *session.Kernel, ev session.Event,
 		emit = func(session.Event) {}
 	}
 	say := func(msg string) Recovery {
-		emit(session.Event{Type: session.EventStderr, Text: "[interp: " + msg + "]\n"})
+		emit(session.Event{Type: event.Stderr, Text: "[interp: " + msg + "]\n"})
 		return Recovery{Message: msg}
 	}
-	if ev.Type != session.EventError {
+	if ev.Type != event.Error {
 		return Recovery{}
 	}
 	if ev.EName == "SyntaxError" || ev.EName == "IndentationError" || ev.EName == "TabError" {

@@ -19,19 +19,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
 // DefaultIndexURL is the package index used unless configured.
 const DefaultIndexURL = "https://pypi.org/simple"
-
-// Install event phases, in the order they happen.
-const (
-	PhaseResolving   = session.PhaseResolving
-	PhaseDownloading = session.PhaseDownloading
-	PhaseInstalled   = session.PhaseInstalled
-	PhaseFailed      = session.PhaseFailed
-)
 
 // Installer installs distributions into per-session package directories
 // with uv: from one configured index only, wheels only, within a time
@@ -155,7 +148,7 @@ func (in *Installer) Install(ctx context.Context, site string, reqs []Requiremen
 		if !errors.As(err, &ie) {
 			err = &InstallError{what, err.Error()}
 		}
-		emit(session.Event{Type: session.EventInstall, Phase: PhaseFailed, Package: what, Message: err.Error()})
+		emit(session.Event{Type: event.Install, Phase: event.PhaseFailed, Package: what, Message: err.Error()})
 		return err
 	}
 	if len(reqs) == 0 {
@@ -171,7 +164,7 @@ func (in *Installer) Install(ctx context.Context, site string, reqs []Requiremen
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	emit(session.Event{Type: session.EventInstall, Phase: PhaseResolving, Package: what})
+	emit(session.Event{Type: event.Install, Phase: event.PhaseResolving, Package: what})
 	pins, err := in.resolve(ctx, reqs)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -181,7 +174,7 @@ func (in *Installer) Install(ctx context.Context, site string, reqs []Requiremen
 	}
 	if len(pins) == 0 {
 		for _, r := range reqs {
-			emit(session.Event{Type: session.EventInstall, Phase: PhaseInstalled, Package: r.Name, Message: "already in the base environment"})
+			emit(session.Event{Type: event.Install, Phase: event.PhaseInstalled, Package: r.Name, Message: "already in the base environment"})
 		}
 		return nil
 	}
@@ -192,7 +185,7 @@ func (in *Installer) Install(ctx context.Context, site string, reqs []Requiremen
 		return fail(err)
 	}
 	for _, p := range pins {
-		emit(session.Event{Type: session.EventInstall, Phase: PhaseInstalled, Package: p.name, Version: p.version})
+		emit(session.Event{Type: event.Install, Phase: event.PhaseInstalled, Package: p.name, Version: p.version})
 	}
 	return nil
 }
@@ -524,7 +517,7 @@ func (p *progress) line(l string) {
 	if m == nil {
 		return
 	}
-	ev := session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: m[2], Version: p.versions[Normalize(m[2])]}
+	ev := session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: m[2], Version: p.versions[Normalize(m[2])]}
 	p.mu.Lock()
 	if m[1] == "Downloading" {
 		p.current = append(p.current, m[2])
@@ -555,7 +548,7 @@ func (p *progress) tick(done <-chan struct{}) {
 		}
 		if n := inFlightBytes(p.cache); n > last {
 			last = n
-			p.emit(session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: current, Bytes: n})
+			p.emit(session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: current, Bytes: n})
 		}
 	}
 }

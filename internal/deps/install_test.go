@@ -14,6 +14,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
@@ -89,7 +90,7 @@ func run(t testing.TB, k *session.Kernel, code string) (string, session.Event) {
 	var failure session.Event
 	_, err := k.Execute(context.Background(), code, session.ExecOptions{}, func(ev session.Event) {
 		out.WriteString(ev.Text)
-		if ev.Type == session.EventError {
+		if ev.Type == event.Error {
 			failure = ev
 		}
 	})
@@ -119,7 +120,7 @@ func TestInstallIntoSessionFromLocalIndex(t *testing.T) {
 	}
 	var phases []string
 	for _, ev := range events {
-		if ev.Phase != deps.PhaseDownloading {
+		if ev.Phase != event.PhaseDownloading {
 			phases = append(phases, strings.TrimSpace(ev.Phase+" "+ev.Package+" "+ev.Version))
 		}
 	}
@@ -204,7 +205,7 @@ func TestRefusals(t *testing.T) {
 			site := siteDir(t)
 			var failed []string
 			err := in.Install(context.Background(), site, []deps.Requirement{{Name: tt.req}}, func(ev session.Event) {
-				if ev.Phase == deps.PhaseFailed {
+				if ev.Phase == event.PhaseFailed {
 					failed = append(failed, ev.Message)
 				}
 			})
@@ -423,7 +424,7 @@ func TestRealPyPI(t *testing.T) {
 	var failed []string
 	code, err := auto.Prepare(context.Background(), k, "import dotenv\nimport requests_toolbelt\nprint(dotenv.__name__, requests_toolbelt.__name__)", nil,
 		func(ev session.Event) {
-			if ev.Phase == deps.PhaseFailed {
+			if ev.Phase == event.PhaseFailed {
 				failed = append(failed, ev.Message)
 			}
 		})

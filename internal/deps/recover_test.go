@@ -10,6 +10,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -33,9 +34,9 @@ type collect struct{ lines []string }
 
 func (c *collect) emit(ev session.Event) {
 	switch {
-	case ev.Type == session.EventStderr:
+	case ev.Type == event.Stderr:
 		c.lines = append(c.lines, strings.TrimSpace(ev.Text))
-	case ev.Type == session.EventInstall && ev.Phase != deps.PhaseDownloading:
+	case ev.Type == event.Install && ev.Phase != event.PhaseDownloading:
 		c.lines = append(c.lines, strings.TrimSpace(ev.Phase+" "+ev.Package+" "+ev.Version+" "+ev.Message))
 	}
 }

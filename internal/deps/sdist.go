@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -110,7 +111,7 @@ func (in *Installer) BuildSdist(ctx context.Context, dist, spec string, b *Build
 	if best == nil {
 		return &InstallError{dist, "it has no wheel for this Python and no source distribution that fits " + strings.TrimSpace(dist+spec)}
 	}
-	emit(session.Event{Type: session.EventInstall, Phase: PhaseDownloading, Package: dist, Version: bestV.text,
+	emit(session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: dist, Version: bestV.text,
 		Message: "no wheel: building " + best.Filename + " from source in a sandbox without network"})
 	data, err := c.download(ctx, *best)
 	if err != nil {

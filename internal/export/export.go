@@ -22,8 +22,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/interp-dev/interp/internal/agent"
-	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -120,7 +119,7 @@ func items(c *store.Conversation) []*item {
 	// The model's text of the step that answered is the answer itself.
 	answerStep := map[string]int{}
 	for _, e := range c.Events {
-		if e.Type == agent.EventAnswer {
+		if e.Type == event.Answer {
 			answerStep[e.TaskID] = e.Step
 		}
 	}
@@ -178,7 +177,7 @@ func items(c *store.Conversation) []*item {
 			cell = ensureCell(e.CellID)
 		}
 		switch e.Type {
-		case agent.EventMessage:
+		case event.Message:
 			if s, ok := answerStep[e.TaskID]; ok && s == e.Step {
 				continue
 			}
@@ -189,25 +188,25 @@ func items(c *store.Conversation) []*item {
 			last = &item{kind: itemMessage, task: task, step: e.Step, text: e.Text}
 			out = append(out, last)
 			continue
-		case agent.EventAnswer:
+		case event.Answer:
 			out = append(out, &item{kind: itemAnswer, task: task, step: e.Step, text: e.Text})
-		case agent.EventStop:
+		case event.Stop:
 			text := e.Status
 			if e.Reason != "" {
 				text += ": " + e.Reason
 			}
 			out = append(out, &item{kind: itemStop, task: task, text: text})
-		case session.EventStdout, session.EventStderr, session.EventDisplay, session.EventError:
+		case event.Stdout, event.Stderr, event.Display, event.Error:
 			if cell != nil {
 				cell.outputs = append(cell.outputs, e)
-			} else if e.Type == session.EventStderr || e.Type == session.EventError {
+			} else if e.Type == event.Stderr || e.Type == event.Error {
 				text := e.Text
-				if e.Type == session.EventError {
+				if e.Type == event.Error {
 					text = e.EName + ": " + e.EValue
 				}
 				out = append(out, &item{kind: itemNote, task: task, text: text})
 			}
-		case session.EventFile:
+		case event.File:
 			if cell != nil {
 				f, ok := files[e.Seq]
 				if !ok {
@@ -215,7 +214,7 @@ func items(c *store.Conversation) []*item {
 				}
 				cell.files = append(cell.files, f)
 			}
-		case session.EventInstall:
+		case event.Install:
 			if p, ok := packages[e.Seq]; ok && cell != nil {
 				cell.packages = append(cell.packages, p)
 			}
@@ -279,11 +278,11 @@ func quote(text string) string {
 // failure describes a cell that did not end well, or "".
 func failure(it *item) string {
 	x := it.cell
-	if x.Status == session.StatusOK || x.Status == "" {
+	if x.Status == event.StatusOK || x.Status == "" {
 		return ""
 	}
 	for _, o := range it.outputs {
-		if o.Type == session.EventError {
+		if o.Type == event.Error {
 			return fmt.Sprintf("%s: %s: %s", x.Status, o.EName, o.EValue)
 		}
 	}

@@ -19,9 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
-	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
@@ -65,8 +64,8 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func event(typ string, f func(*agent.Event)) agent.Event {
-	e := agent.Event{Event: session.Event{Type: typ}}
+func ev(typ string, f func(*event.Task)) event.Task {
+	e := event.Task{Event: event.Event{Type: typ}}
 	f(&e)
 	return e
 }
@@ -91,24 +90,24 @@ func record(t *testing.T, b storetest.Backend) *store.Conversation {
 	rec, err := s.StartTask(ctx, convID, "Compute the squares of 1..3,\nsave them and plot them.", read)
 	must(t, err)
 	code1 := "import pandas as pd\ndf = pd.DataFrame({'n': [1, 2, 3]})\ndf['square'] = df.n ** 2\nprint(df.square.tolist())\ndf.to_csv('squares.csv', index=False)\ndf.plot(x='n', y='square')\ndf"
-	for _, e := range []agent.Event{
-		event(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "I'll use pandas ", 1 }),
-		event(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "for this.", 1 }),
-		event(agent.EventTool, func(e *agent.Event) { e.Text, e.Step, e.Tool = code1, 1, "run_python" }),
-		event(session.EventInstall, func(e *agent.Event) { e.Phase, e.Package, e.Step = "resolving", "pandas", 1 }),
-		event(session.EventInstall, func(e *agent.Event) { e.Phase, e.Package, e.Version, e.Step = "installed", "pandas", "2.2.3", 1 }),
-		event(session.EventStdout, func(e *agent.Event) { e.Text, e.Step = "[1, 4", 1 }),
-		event(session.EventStdout, func(e *agent.Event) { e.Text, e.Step = ", 9]\n", 1 }),
-		event(session.EventStderr, func(e *agent.Event) { e.Text, e.Step = "UserWarning: plotting\n", 1 }),
-		event(session.EventFile, func(e *agent.Event) {
+	for _, e := range []event.Task{
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "I'll use pandas ", 1 }),
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "for this.", 1 }),
+		ev(event.Tool, func(e *event.Task) { e.Text, e.Step, e.Tool = code1, 1, "run_python" }),
+		ev(event.Install, func(e *event.Task) { e.Phase, e.Package, e.Step = "resolving", "pandas", 1 }),
+		ev(event.Install, func(e *event.Task) { e.Phase, e.Package, e.Version, e.Step = "installed", "pandas", "2.2.3", 1 }),
+		ev(event.Stdout, func(e *event.Task) { e.Text, e.Step = "[1, 4", 1 }),
+		ev(event.Stdout, func(e *event.Task) { e.Text, e.Step = ", 9]\n", 1 }),
+		ev(event.Stderr, func(e *event.Task) { e.Text, e.Step = "UserWarning: plotting\n", 1 }),
+		ev(event.File, func(e *event.Task) {
 			e.Path, e.Size, e.Change, e.Step = "squares.csv", int64(len(files["squares.csv"])), "created", 1
 		}),
-		event(session.EventDisplay, func(e *agent.Event) {
+		ev(event.Display, func(e *event.Task) {
 			e.Data = map[string]any{"image/png": base64.StdEncoding.EncodeToString(plot), "text/plain": "<Figure size 640x480 with 1 Axes>"}
 			e.Metadata = map[string]any{"image/png": map[string]any{"width": 64, "height": 64}}
 			e.Step = 1
 		}),
-		event(session.EventDisplay, func(e *agent.Event) {
+		ev(event.Display, func(e *event.Task) {
 			e.Data = map[string]any{
 				"text/plain":       "   n  square\n0  1       1\n1  2       4\n2  3       9",
 				"text/html":        "<table><tr><th>n</th><th>square</th></tr><tr><td>1</td><td>1</td></tr></table>",
@@ -117,12 +116,12 @@ func record(t *testing.T, b storetest.Backend) *store.Conversation {
 			e.Metadata = map[string]any{"interp": map[string]any{"execute_result": true}}
 			e.Step = 1
 		}),
-		event(session.EventDone, func(e *agent.Event) {
+		ev(event.Done, func(e *event.Task) {
 			e.Status, e.Duration, e.CPUTime, e.PeakMemory, e.ExecutionCount, e.Step = "ok", 1.25, 1.1, 120<<20, 1, 1
 		}),
-		event(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "The squares are 1, 4 and 9; ", 2 }),
-		event(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "they are in squares.csv.", 2 }),
-		event(agent.EventAnswer, func(e *agent.Event) { e.Text, e.Step = "The squares are 1, 4 and 9; they are in squares.csv.", 2 }),
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "The squares are 1, 4 and 9; ", 2 }),
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "they are in squares.csv.", 2 }),
+		ev(event.Answer, func(e *event.Task) { e.Text, e.Step = "The squares are 1, 4 and 9; they are in squares.csv.", 2 }),
 	} {
 		must(t, rec.Event(e))
 	}
@@ -130,25 +129,25 @@ func record(t *testing.T, b storetest.Backend) *store.Conversation {
 		{Role: llm.RoleUser, Content: "Compute the squares of 1..3,\nsave them and plot them."},
 		{Role: llm.RoleAssistant, Content: "The squares are 1, 4 and 9; they are in squares.csv."},
 	}
-	must(t, rec.Finish(ctx, &agent.Result{Answer: "The squares are 1, 4 and 9; they are in squares.csv.", Stop: agent.StopAnswer, Steps: 2,
+	must(t, rec.Finish(ctx, &store.TaskResult{Answer: "The squares are 1, 4 and 9; they are in squares.csv.", Stop: event.StopAnswer, Steps: 2,
 		Usage: llm.Usage{InputTokens: 900, OutputTokens: 120}}, hist))
 
 	rec, err = s.StartTask(ctx, convID, "Now divide by zero.", read)
 	must(t, err)
-	for _, e := range []agent.Event{
-		event(agent.EventTool, func(e *agent.Event) { e.Text, e.Step, e.Tool = "1 / 0", 1, "run_python" }),
-		event(session.EventError, func(e *agent.Event) {
+	for _, e := range []event.Task{
+		ev(event.Tool, func(e *event.Task) { e.Text, e.Step, e.Tool = "1 / 0", 1, "run_python" }),
+		ev(event.Error, func(e *event.Task) {
 			e.EName, e.EValue, e.Step = "ZeroDivisionError", "division by zero", 1
 			e.Traceback = []string{"Traceback (most recent call last):", "  File \"<cell 2>\", line 1, in <module>", "\x1b[31mZeroDivisionError\x1b[0m: division by zero"}
 		}),
-		event(session.EventDone, func(e *agent.Event) { e.Status, e.Duration, e.ExecutionCount, e.Step = "error", 0.01, 2, 1 }),
-		event(agent.EventStop, func(e *agent.Event) {
-			e.Status, e.Reason, e.Step = agent.StopMaxFailures, "1 failed runs in a row, the limit", 1
+		ev(event.Done, func(e *event.Task) { e.Status, e.Duration, e.ExecutionCount, e.Step = "error", 0.01, 2, 1 }),
+		ev(event.Stop, func(e *event.Task) {
+			e.Status, e.Reason, e.Step = event.StopMaxFailures, "1 failed runs in a row, the limit", 1
 		}),
 	} {
 		must(t, rec.Event(e))
 	}
-	must(t, rec.Finish(ctx, &agent.Result{Stop: agent.StopMaxFailures, Reason: "1 failed runs in a row, the limit", Steps: 1}, append(hist,
+	must(t, rec.Finish(ctx, &store.TaskResult{Stop: event.StopMaxFailures, Reason: "1 failed runs in a row, the limit", Steps: 1}, append(hist,
 		llm.Message{Role: llm.RoleUser, Content: "Now divide by zero."})))
 
 	c, err := s.GetConversation(ctx, convID)
@@ -361,8 +360,8 @@ func TestExecConversation(t *testing.T) {
 			{ID: "cell_c", Seq: 3, Code: "while True: pass", Status: "interrupted", Reason: "killed"},
 		},
 		Events: []store.Event{
-			{Seq: 1, CellID: "cell_b", Event: agent.Event{Event: session.Event{Type: session.EventStdout, Text: "1\n"}}},
-			{Seq: 2, CellID: "cell_b", Event: agent.Event{Event: session.Event{Type: session.EventDone, Status: "ok"}}},
+			{Seq: 1, CellID: "cell_b", Task: event.Task{Event: event.Event{Type: event.Stdout, Text: "1\n"}}},
+			{Seq: 2, CellID: "cell_b", Task: event.Task{Event: event.Event{Type: event.Done, Status: "ok"}}},
 		},
 	}
 	var py bytes.Buffer

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -208,7 +208,7 @@ func notebookCode(it *item) codeCell {
 	var stream *streamOutput
 	for _, o := range it.outputs {
 		switch o.Type {
-		case session.EventStdout, session.EventStderr:
+		case event.Stdout, event.Stderr:
 			if stream != nil && stream.Name == o.Type {
 				stream.Text = appendText(stream.Text, o.Text)
 				continue
@@ -216,9 +216,9 @@ func notebookCode(it *item) codeCell {
 			stream = &streamOutput{OutputType: "stream", Name: o.Type, Text: lines(o.Text)}
 			cell.Outputs = append(cell.Outputs, stream)
 			continue
-		case session.EventDisplay:
+		case event.Display:
 			cell.Outputs = append(cell.Outputs, displayData(o, count))
-		case session.EventError:
+		case event.Error:
 			tb := o.Traceback
 			if tb == nil {
 				tb = []string{}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -163,7 +163,7 @@ func markdownCode(w io.Writer, it *item, opts *Options) error {
 	flush := func() {
 		if stream.Len() > 0 {
 			lang := "text"
-			if name == session.EventStderr {
+			if name == event.Stderr {
 				lang = "text stderr"
 			}
 			fmt.Fprintf(w, "\n%s\n", fenced(lang, stream.String()))
@@ -172,7 +172,7 @@ func markdownCode(w io.Writer, it *item, opts *Options) error {
 	}
 	for _, o := range it.outputs {
 		switch o.Type {
-		case session.EventStdout, session.EventStderr:
+		case event.Stdout, event.Stderr:
 			if name != o.Type {
 				flush()
 				name = o.Type
@@ -183,7 +183,7 @@ func markdownCode(w io.Writer, it *item, opts *Options) error {
 		flush()
 		name = ""
 		switch o.Type {
-		case session.EventDisplay:
+		case event.Display:
 			s, err := markdownDisplay(o.Data, opts)
 			if err != nil {
 				return err
@@ -191,7 +191,7 @@ func markdownCode(w io.Writer, it *item, opts *Options) error {
 			if s != "" {
 				fmt.Fprintf(w, "\n%s\n", s)
 			}
-		case session.EventError:
+		case event.Error:
 			tb := strings.Join(o.Traceback, "\n")
 			if tb == "" {
 				tb = o.EName + ": " + o.EValue
@@ -206,7 +206,7 @@ func markdownCode(w io.Writer, it *item, opts *Options) error {
 			v = " " + v
 		}
 		fmt.Fprintf(w, "\n- package %s%s: %s", p.Name, v, p.Phase)
-		if p.Phase == "failed" && p.Message != "" {
+		if p.Phase == event.PhaseFailed && p.Message != "" {
 			fmt.Fprintf(w, " (%s)", oneLine(p.Message))
 		}
 		fmt.Fprintln(w)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -80,21 +80,21 @@ func (c *collector) output(done session.Event) RunPythonOutput {
 func (c *collector) text(done session.Event) string {
 	status := "[status: " + done.Status + "]"
 	switch done.Status {
-	case session.StatusError:
+	case event.StatusError:
 		if f := c.Failure(); f != nil {
 			status += " the code raised " + f.EName
 		}
-	case session.StatusTimeout, session.StatusDied:
+	case event.StatusTimeout, event.StatusDied:
 		if done.Reason != "" {
 			status += " " + done.Reason
 		}
-	case session.StatusInterrupted:
+	case event.StatusInterrupted:
 		status += " the call was cancelled"
 	}
 	parts := []string{status}
 	if body := c.Text(0); body != "" {
 		parts = append(parts, body)
-	} else if done.Status == session.StatusOK {
+	} else if done.Status == event.StatusOK {
 		parts = append(parts, "(no output)")
 	}
 	_, infos := c.images()
@@ -128,18 +128,18 @@ func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
 }
 
 func (p *progress) event(ev session.Event) {
-	if p == nil || ev.Type != session.EventInstall {
+	if p == nil || ev.Type != event.Install {
 		return
 	}
 	var msg string
 	switch ev.Phase {
-	case deps.PhaseResolving:
+	case event.PhaseResolving:
 		msg = "resolving " + ev.Package
-	case deps.PhaseDownloading:
+	case event.PhaseDownloading:
 		msg = fmt.Sprintf("downloading %s: %s", ev.Package, sandbox.FormatBytes(ev.Bytes))
-	case deps.PhaseInstalled:
+	case event.PhaseInstalled:
 		msg = strings.TrimSpace("installed " + ev.Package + " " + ev.Version)
-	case deps.PhaseFailed:
+	case event.PhaseFailed:
 		msg = "install failed: " + ev.Message
 	default:
 		return

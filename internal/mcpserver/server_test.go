@@ -20,10 +20,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
-	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -686,7 +686,7 @@ func TestHistory(t *testing.T) {
 	if conv.Kind != store.KindExec || conv.Title != "MCP: test" {
 		t.Errorf("conversation kind %q, title %q", conv.Kind, conv.Title)
 	}
-	if c := conv.Cells; c[0].Code != "x = 6 * 7" || c[0].Status != session.StatusOK || c[2].Status != session.StatusError {
+	if c := conv.Cells; c[0].Code != "x = 6 * 7" || c[0].Status != event.StatusOK || c[2].Status != event.StatusError {
 		t.Errorf("cells: %+v", c)
 	}
 	var printed, file bool

@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -306,7 +307,7 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 			}
 		}
 	}
-	if done.Status == session.StatusDied {
+	if done.Status == event.StatusDied {
 		if sess := c.current(); sess != nil {
 			if err := sess.Restart(ctx); err != nil {
 				col.Note("Restarting the Python process failed: " + err.Error())
@@ -316,7 +317,7 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 		}
 	}
 	out = col.output(done)
-	res := &mcp.CallToolResult{IsError: done.Status != session.StatusOK}
+	res := &mcp.CallToolResult{IsError: done.Status != event.StatusOK}
 	res.Content = append(res.Content, &mcp.TextContent{Text: col.text(done)})
 	images, _ := col.images()
 	for _, img := range images {
@@ -378,7 +379,7 @@ func (s *Server) installPackages(ctx context.Context, req *mcp.CallToolRequest, 
 	out.Installed = []InstalledPackage{}
 	err = s.cfg.Auto.Installer.Install(ctx, k.SiteDir(), reqs, func(ev session.Event) {
 		progress.event(ev)
-		if ev.Type == session.EventInstall && ev.Phase == deps.PhaseInstalled {
+		if ev.Type == event.Install && ev.Phase == event.PhaseInstalled {
 			out.Installed = append(out.Installed, InstalledPackage{Name: ev.Package, Version: ev.Version, Note: ev.Message})
 		}
 	})

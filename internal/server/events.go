@@ -3,12 +3,13 @@ package server
 import (
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 )
 
 // The types below describe the events of the two streams in the OpenAPI
 // document, one schema per event type, so that generated clients get one
-// type each. The server sends session.Event and agent.Event, whose JSON
+// type each. The server sends event.Event and event.Task, whose JSON
 // they match field for field; TestEventSchemas checks that.
 
 // StdoutEvent is text the code wrote to standard output.
@@ -143,12 +144,12 @@ type eventType struct {
 // The event schemas of each stream.
 var (
 	executionEventTypes = []eventType{
-		{"install", InstallEvent{}}, {"stdout", StdoutEvent{}}, {"stderr", StderrEvent{}}, {"display", DisplayEvent{}},
-		{"error", ErrorEvent{}}, {"file", FileEvent{}}, {"done", DoneEvent{}},
+		{event.Install, InstallEvent{}}, {event.Stdout, StdoutEvent{}}, {event.Stderr, StderrEvent{}}, {event.Display, DisplayEvent{}},
+		{event.Error, ErrorEvent{}}, {event.File, FileEvent{}}, {event.Done, DoneEvent{}},
 	}
 	taskEventTypes = append(executionEventTypes[:len(executionEventTypes):len(executionEventTypes)],
-		eventType{"message", MessageEvent{}}, eventType{"code", CodeEvent{}}, eventType{"tool", ToolEvent{}},
-		eventType{"answer", AnswerEvent{}}, eventType{"stop", StopEvent{}}, eventType{"result", ResultEvent{}})
+		eventType{event.Message, MessageEvent{}}, eventType{event.Code, CodeEvent{}}, eventType{event.Tool, ToolEvent{}},
+		eventType{event.Answer, AnswerEvent{}}, eventType{event.Stop, StopEvent{}}, eventType{"result", ResultEvent{}})
 )
 
 // eventUnion registers each event type's schema and a union of them named

@@ -7,7 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
@@ -114,7 +114,7 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 	}
 	k := e.sess.Kernel()
 	if k == nil {
-		done := session.Event{Type: session.EventDone, Status: session.StatusDied, Reason: session.ErrClosed.Error()}
+		done := session.Event{Type: event.Done, Status: event.StatusDied, Reason: session.ErrClosed.Error()}
 		out(done)
 		return done
 	}
@@ -130,16 +130,16 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 	var failure, done session.Event
 	_, err := k.Execute(x.ctx, code, session.ExecOptions{Timeout: x.timeout}, func(ev session.Event) {
 		switch ev.Type {
-		case session.EventDone:
+		case event.Done:
 			done = ev // held back: reactive installs come before it
 			return
-		case session.EventError:
+		case event.Error:
 			failure = ev
 		}
 		out(ev)
 	})
 	if err != nil {
-		done = session.Event{Type: session.EventDone, Status: session.StatusDied, Reason: err.Error()}
+		done = session.Event{Type: event.Done, Status: event.StatusDied, Reason: err.Error()}
 	} else if s.d.Auto != nil && x.install && failure.Type != "" {
 		ictx, cancel := context.WithTimeout(x.ctx, s.cfg.InstallTimeout)
 		s.d.Auto.AfterError(ictx, k, failure, out)
@@ -174,12 +174,12 @@ func (s *Server) workspaceAfterRun(x *execution) (session.Event, bool) {
 	msg := workspaceOver(q) + "; the workspaces hold " + itoa64(used) + " bytes, and no more code runs until files are deleted"
 	ctx := context.WithValue(context.WithoutCancel(x.ctx), userKey, x.u)
 	s.audit(ctx, &store.AuditEntry{Action: store.AuditQuotaExceeded, Target: x.e.id, Detail: msg, Result: store.ResultDenied})
-	return session.Event{Type: session.EventError, EName: EWorkspaceQuota, EValue: msg}, true
+	return session.Event{Type: event.Error, EName: EWorkspaceQuota, EValue: msg}, true
 }
 
 // countEvent counts what metrics want to know of an event.
 func (s *Server) countEvent(ev session.Event) {
-	if ev.Type == session.EventInstall && (ev.Phase == deps.PhaseInstalled || ev.Phase == deps.PhaseFailed) {
+	if ev.Type == event.Install && (ev.Phase == event.PhaseInstalled || ev.Phase == event.PhaseFailed) {
 		s.metrics.installs.WithLabelValues(ev.Phase).Inc()
 	}
 }

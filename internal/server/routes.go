@@ -55,17 +55,16 @@ func (s *Server) humaConfig() huma.Config {
 	return cfg
 }
 
-// schemaNamer names schemas as huma does, but tells the packages' Event
-// types apart: session.Event is the CLI's event, "Event".
+// schemaNamer names schemas as huma does, but tells the Event types
+// apart and keeps their names: event.Event is the CLI's event, "Event";
+// event.Task, a task's, is "AgentEvent"; store.Event is "RecordedEvent".
 func schemaNamer(t reflect.Type, hint string) string {
 	name := huma.DefaultSchemaNamer(t, hint)
-	if name == "Event" {
-		switch deref(t).PkgPath() {
-		case "github.com/interp-dev/interp/internal/agent":
-			return "AgentEvent"
-		case "github.com/interp-dev/interp/internal/store":
-			return "RecordedEvent"
-		}
+	switch p := deref(t).PkgPath(); {
+	case name == "Task" && p == "github.com/interp-dev/interp/internal/event":
+		return "AgentEvent"
+	case name == "Event" && p == "github.com/interp-dev/interp/internal/store":
+		return "RecordedEvent"
 	}
 	return name
 }

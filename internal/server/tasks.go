@@ -9,8 +9,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
-	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -205,7 +205,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		defer cancel()
 		res, err := ag.Run(tctx, prompt, func(ev agent.Event) {
 			s.countEvent(ev.Event)
-			if ev.Type == session.EventDone {
+			if ev.Type == event.Done {
 				s.metrics.executions.WithLabelValues(ev.Status).Inc()
 				s.metrics.execDuration.Observe(ev.Duration)
 			}
@@ -224,11 +224,11 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 			_ = rec.Fail(bg, err, ag.History())
 		} else {
 			out.Stop, out.Reason, out.Answer, out.Steps, out.Usage = res.Stop, res.Reason, res.Answer, res.Steps, res.Usage
-			if res.Stop == agent.StopUser && errors.Is(tctx.Err(), context.DeadlineExceeded) && rctx.Err() == nil {
+			if res.Stop == event.StopUser && errors.Is(tctx.Err(), context.DeadlineExceeded) && rctx.Err() == nil {
 				out.Reason = fmt.Sprintf("the task ran over its time limit of %s", s.cfg.TaskTimeout)
 			}
-			_ = rec.Finish(bg, res, ag.History())
-			if res.Stop == agent.StopProvider {
+			_ = rec.Finish(bg, &store.TaskResult{Answer: res.Answer, Stop: res.Stop, Reason: res.Reason, Steps: res.Steps, Usage: res.Usage}, ag.History())
+			if res.Stop == event.StopProvider {
 				s.metrics.errors.WithLabelValues("llm").Inc()
 			}
 			s.metrics.tokens.WithLabelValues("input").Add(float64(res.Usage.InputTokens))

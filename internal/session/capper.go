@@ -3,6 +3,8 @@ package session
 import (
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/interp-dev/interp/internal/event"
 )
 
 // maxDisplays caps the display events of one cell.
@@ -61,7 +63,7 @@ func (c *capper) text(ev Event) {
 func (c *capper) trim() {
 	for i := 0; c.bufBytes > c.tail && i < len(c.buf); i++ {
 		ev := &c.buf[i]
-		if ev.Type != EventStdout && ev.Type != EventStderr {
+		if ev.Type != event.Stdout && ev.Type != event.Stderr {
 			continue
 		}
 		excess := c.bufBytes - c.tail
@@ -80,7 +82,7 @@ func (c *capper) trim() {
 
 // other passes on a display or error event, in order with the text.
 func (c *capper) other(ev Event) {
-	if ev.Type == EventDisplay {
+	if ev.Type == event.Display {
 		if c.displays >= maxDisplays {
 			c.dropDisp++
 			return
@@ -97,15 +99,15 @@ func (c *capper) other(ev Event) {
 // flush emits the notice and the held-back tail.
 func (c *capper) flush() {
 	if c.dropped > 0 {
-		c.emit(Event{Type: EventStderr, Text: fmt.Sprintf("\n[interp: %d bytes of output omitted; showing the first and last %d]\n", c.dropped, c.head)})
+		c.emit(Event{Type: event.Stderr, Text: fmt.Sprintf("\n[interp: %d bytes of output omitted; showing the first and last %d]\n", c.dropped, c.head)})
 	}
 	for _, ev := range c.buf {
-		if ev.Text != "" || (ev.Type != EventStdout && ev.Type != EventStderr) {
+		if ev.Text != "" || (ev.Type != event.Stdout && ev.Type != event.Stderr) {
 			c.emit(ev)
 		}
 	}
 	if c.dropDisp > 0 {
-		c.emit(Event{Type: EventStderr, Text: fmt.Sprintf("[interp: %d more displays omitted: over %d in one cell]\n", c.dropDisp, maxDisplays)})
+		c.emit(Event{Type: event.Stderr, Text: fmt.Sprintf("[interp: %d more displays omitted: over %d in one cell]\n", c.dropDisp, maxDisplays)})
 	}
 	c.buf, c.bufBytes = nil, 0
 }

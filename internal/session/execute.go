@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/interp-dev/interp/internal/event"
 )
 
 // ExecOptions tune one cell.
@@ -66,7 +68,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, opts ExecOptions, emi
 		timer = t.C
 	}
 	out := newCapper(k.cfg.MaxOutput, emit)
-	done := Event{Type: EventDone, Cell: id}
+	done := Event{Type: event.Done, Cell: id}
 	ctxDone := ctx.Done()
 	stopStatus := "" // set when we interrupted the cell
 
@@ -87,11 +89,11 @@ loop:
 			k.emitFrame(id, &m, out)
 		case <-ctxDone:
 			ctxDone = nil
-			stopStatus = StatusInterrupted
+			stopStatus = event.StatusInterrupted
 			grace, again = k.interrupt(), time.After(resendInterrupt)
 		case <-timer:
 			timer = nil
-			stopStatus = StatusTimeout
+			stopStatus = event.StatusTimeout
 			grace, again = k.interrupt(), time.After(resendInterrupt)
 		case <-again:
 			// A SIGINT that lands while the runner is busy with its own
@@ -117,19 +119,19 @@ loop:
 					drained = true
 				}
 			}
-			done.Status = StatusDied
+			done.Status = event.StatusDied
 			done.Reason = k.deathReason()
-			if stopStatus == StatusTimeout {
-				done.Status = StatusTimeout
+			if stopStatus == event.StatusTimeout {
+				done.Status = event.StatusTimeout
 			}
 			break loop
 		}
 	}
 	out.flush()
-	if stopStatus != "" && done.Status == StatusInterrupted {
+	if stopStatus != "" && done.Status == event.StatusInterrupted {
 		done.Status = stopStatus
 	}
-	if done.Status == StatusTimeout && done.Reason == "" {
+	if done.Status == event.StatusTimeout && done.Reason == "" {
 		done.Reason = fmt.Sprintf("the cell ran over its time limit of %s", timeout)
 	}
 	for _, ev := range k.ws.diff(before) {
@@ -168,9 +170,9 @@ func (k *Kernel) drainRaw() {
 func (k *Kernel) emitFrame(id string, m *message, out *capper) {
 	switch m.Type {
 	case "stream":
-		typ := EventStdout
+		typ := event.Stdout
 		if m.Name == "stderr" {
-			typ = EventStderr
+			typ = event.Stderr
 		}
 		out.text(Event{Type: typ, Cell: id, Text: m.Text})
 	case "display":
@@ -187,11 +189,11 @@ func (k *Kernel) emitFrame(id string, m *message, out *capper) {
 		}
 		// Base64 makes binary data a third larger.
 		if int64(size) > k.cfg.MaxImage*4/3+1024 {
-			out.text(Event{Type: EventStderr, Cell: id, Text: fmt.Sprintf("[interp: display output of %d bytes omitted: over the %d-byte limit]\n", size, k.cfg.MaxImage)})
+			out.text(Event{Type: event.Stderr, Cell: id, Text: fmt.Sprintf("[interp: display output of %d bytes omitted: over the %d-byte limit]\n", size, k.cfg.MaxImage)})
 			return
 		}
-		out.other(Event{Type: EventDisplay, Cell: id, Data: m.Data, Metadata: m.Metadata})
+		out.other(Event{Type: event.Display, Cell: id, Data: m.Data, Metadata: m.Metadata})
 	case "error":
-		out.other(Event{Type: EventError, Cell: id, EName: m.EName, EValue: m.EValue, Traceback: m.Traceback})
+		out.other(Event{Type: event.Error, Cell: id, EName: m.EName, EValue: m.EValue, Traceback: m.Traceback})
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
 
@@ -354,14 +355,14 @@ func (w *Workspace) diff(before map[string]stamp) []Event {
 		old, ok := before[p]
 		switch {
 		case !ok:
-			evs = append(evs, Event{Type: EventFile, Path: p, Size: s.size, Change: "created"})
+			evs = append(evs, Event{Type: event.File, Path: p, Size: s.size, Change: event.Created})
 		case old != s:
-			evs = append(evs, Event{Type: EventFile, Path: p, Size: s.size, Change: "modified"})
+			evs = append(evs, Event{Type: event.File, Path: p, Size: s.size, Change: event.Modified})
 		}
 	}
 	for p := range before {
 		if _, ok := after[p]; !ok {
-			evs = append(evs, Event{Type: EventFile, Path: p, Change: "deleted"})
+			evs = append(evs, Event{Type: event.File, Path: p, Change: event.Deleted})
 		}
 	}
 	sort.Slice(evs, func(i, j int) bool { return evs[i].Path < evs[j].Path })

@@ -26,6 +26,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
@@ -165,8 +166,8 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		ReadOnly:   append(append([]string{}, cfg.Runtime.ReadOnly...), site),
 		ExtraFiles: []*os.File{reqR, evW},
 		Files:      []sandbox.File{{Path: runner, Data: code}},
-		Stdout:     &rawStream{k: k, name: EventStdout},
-		Stderr:     &rawStream{k: k, name: EventStderr},
+		Stdout:     &rawStream{k: k, name: event.Stdout},
+		Stderr:     &rawStream{k: k, name: event.Stderr},
 		Limits:     cfg.Limits,
 	})
 	reqR.Close()
@@ -497,7 +498,7 @@ func (k *Kernel) preload(ctx context.Context, modules []string) error {
 		select {
 		case m := <-k.frames:
 			if m.ID == id && m.Type == "done" {
-				if m.Status != StatusOK {
+				if m.Status != event.StatusOK {
 					return fmt.Errorf("session: preload %v: %s", modules, m.Message)
 				}
 				return nil

@@ -12,16 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
-)
-
-// Install phases, as an install event's Phase. The dependency installer
-// emits them.
-const (
-	PhaseResolving   = "resolving"
-	PhaseDownloading = "downloading"
-	PhaseInstalled   = "installed"
-	PhaseFailed      = "failed"
 )
 
 // maxResultText caps the text of one displayed value in an Outcome.
@@ -59,22 +51,22 @@ func (o *Outcome) Add(ev Event) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch ev.Type {
-	case EventStdout:
+	case event.Stdout:
 		o.stdout.WriteString(ev.Text)
-	case EventStderr:
+	case event.Stderr:
 		o.stderr.WriteString(ev.Text)
-	case EventDisplay:
+	case event.Display:
 		o.results = append(o.results, o.display(ev))
-	case EventError:
+	case event.Error:
 		e := ev
 		o.failure = &e
-	case EventFile:
+	case event.File:
 		o.files = append(o.files, ev)
-	case EventInstall:
+	case event.Install:
 		switch ev.Phase {
-		case PhaseInstalled:
+		case event.PhaseInstalled:
 			o.installed = append(o.installed, ev)
-		case PhaseFailed:
+		case event.PhaseFailed:
 			o.notes = append(o.notes, "install failed: "+ev.Message)
 		}
 	}
@@ -186,7 +178,7 @@ func (o *Outcome) Text(max int) string {
 	if len(o.files) > 0 {
 		var fs []string
 		for _, f := range o.files {
-			if f.Change == "deleted" {
+			if f.Change == event.Deleted {
 				fs = append(fs, f.Path+" (deleted)")
 			} else {
 				fs = append(fs, fmt.Sprintf("%s (%s, %s)", f.Path, f.Change, sandbox.FormatBytes(f.Size)))

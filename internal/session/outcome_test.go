@@ -7,6 +7,8 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+
+	"github.com/interp-dev/interp/internal/event"
 )
 
 func TestOutcomeText(t *testing.T) {
@@ -16,15 +18,15 @@ func TestOutcomeText(t *testing.T) {
 	}
 	var o Outcome
 	for _, ev := range []Event{
-		{Type: EventStdout, Text: "hello\n"},
-		{Type: EventStderr, Text: "warn\n"},
-		{Type: EventDisplay, Data: map[string]any{"text/plain": "<Figure>", "image/png": base64.StdEncoding.EncodeToString(buf.Bytes())}},
-		{Type: EventDisplay, Data: map[string]any{"text/plain": "42"}},
-		{Type: EventError, EName: "ValueError", EValue: "bad", Traceback: []string{"Traceback:", "ValueError: bad"}},
-		{Type: EventFile, Path: "a.csv", Size: 2048, Change: "created"},
-		{Type: EventFile, Path: "old.txt", Change: "deleted"},
-		{Type: EventInstall, Phase: PhaseInstalled, Package: "humanize", Version: "4.1"},
-		{Type: EventInstall, Phase: PhaseFailed, Message: "no such package"},
+		{Type: event.Stdout, Text: "hello\n"},
+		{Type: event.Stderr, Text: "warn\n"},
+		{Type: event.Display, Data: map[string]any{"text/plain": "<Figure>", "image/png": base64.StdEncoding.EncodeToString(buf.Bytes())}},
+		{Type: event.Display, Data: map[string]any{"text/plain": "42"}},
+		{Type: event.Error, EName: "ValueError", EValue: "bad", Traceback: []string{"Traceback:", "ValueError: bad"}},
+		{Type: event.File, Path: "a.csv", Size: 2048, Change: "created"},
+		{Type: event.File, Path: "old.txt", Change: "deleted"},
+		{Type: event.Install, Phase: event.PhaseInstalled, Package: "humanize", Version: "4.1"},
+		{Type: event.Install, Phase: event.PhaseFailed, Message: "no such package"},
 	} {
 		o.Add(ev)
 	}
@@ -43,7 +45,7 @@ func TestOutcomeText(t *testing.T) {
 
 func TestOutcomeKeepsHeadAndTail(t *testing.T) {
 	var o Outcome
-	o.Add(Event{Type: EventStdout, Text: "START" + strings.Repeat("x", 10000) + "END"})
+	o.Add(Event{Type: event.Stdout, Text: "START" + strings.Repeat("x", 10000) + "END"})
 	got := o.Text(2000)
 	if !strings.HasPrefix(got, "stdout:\nSTART") || !strings.HasSuffix(got, "END") || !strings.Contains(got, "bytes omitted") || len(got) > 1200 {
 		t.Errorf("%d bytes: %.80q ... %.40q", len(got), got, got[len(got)-40:])

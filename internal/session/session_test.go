@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
@@ -66,7 +67,7 @@ func cellWith(t testing.TB, k *session.Kernel, ctx context.Context, code string,
 	if err != nil {
 		t.Fatalf("execute: %v", err)
 	}
-	if len(evs) == 0 || evs[len(evs)-1].Type != session.EventDone {
+	if len(evs) == 0 || evs[len(evs)-1].Type != event.Done {
 		t.Fatalf("events do not end with done: %+v", evs)
 	}
 	return evs
@@ -77,7 +78,7 @@ func done(evs []session.Event) session.Event { return evs[len(evs)-1] }
 func stdout(evs []session.Event) string {
 	var b strings.Builder
 	for _, ev := range evs {
-		if ev.Type == session.EventStdout {
+		if ev.Type == event.Stdout {
 			b.WriteString(ev.Text)
 		}
 	}
@@ -100,7 +101,7 @@ func TestStateAcrossCells(t *testing.T) {
 	if got := stdout(evs); got != "42\n" {
 		t.Errorf("stdout %q, want 42", got)
 	}
-	if d := done(evs); d.Status != session.StatusOK || d.ExecutionCount != 2 {
+	if d := done(evs); d.Status != event.StatusOK || d.ExecutionCount != 2 {
 		t.Errorf("done %+v", d)
 	}
 }
@@ -118,9 +119,9 @@ print("four")
 	var got []string
 	for _, ev := range evs {
 		switch ev.Type {
-		case session.EventStdout, session.EventStderr:
+		case event.Stdout, event.Stderr:
 			got = append(got, ev.Type+":"+strings.TrimSpace(ev.Text))
-		case session.EventDisplay:
+		case event.Display:
 			got = append(got, "display:"+fmt.Sprint(ev.Data["text/plain"]))
 		default:
 			got = append(got, ev.Type)
@@ -146,7 +147,7 @@ for _ in range(3000):
         break
     time.sleep(0.01)
 `, session.ExecOptions{}, func(ev session.Event) {
-		if ev.Type == session.EventStdout && strings.Contains(ev.Text, "waiting") {
+		if ev.Type == event.Stdout && strings.Contains(ev.Text, "waiting") {
 			if _, err := k.Workspace().Write("go", strings.NewReader("1"), 10); err != nil {
 				t.Error(err)
 			}
@@ -185,7 +186,7 @@ plt.title("squares")
 		t.Errorf("figure is %dx%d", cfg.Width, cfg.Height)
 	}
 	// The figure was closed: the next cell shows nothing.
-	if d := first(cell(t, k, "1;"), session.EventDisplay); d != nil {
+	if d := first(cell(t, k, "1;"), event.Display); d != nil {
 		t.Errorf("figure shown again: %+v", d)
 	}
 }
@@ -294,7 +295,7 @@ func images(evs []session.Event) []string {
 func TestDataFrameHTML(t *testing.T) {
 	k := start(t, config(t))
 	evs := cell(t, k, "import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'temp': [3, 19]})")
-	d := first(evs, session.EventDisplay)
+	d := first(evs, event.Display)
 	if d == nil {
 		t.Fatalf("no display: %+v", evs)
 	}
@@ -314,7 +315,7 @@ func TestErrorStructure(t *testing.T) {
 			cfg.Runtime = rt.rt
 			k := start(t, cfg)
 			evs := cell(t, k, "def f(d):\n    return 1 / d\n\nf(0)")
-			e := first(evs, session.EventError)
+			e := first(evs, event.Error)
 			if e == nil {
 				t.Fatalf("no error event: %+v", evs)
 			}
@@ -328,15 +329,15 @@ func TestErrorStructure(t *testing.T) {
 			if strings.Contains(tb, "runner") || strings.Contains(tb, "\x1b[") {
 				t.Errorf("traceback shows the runner or colours:\n%s", tb)
 			}
-			if d := done(evs); d.Status != session.StatusError {
+			if d := done(evs); d.Status != event.StatusError {
 				t.Errorf("status %q", d.Status)
 			}
 			evs = cell(t, k, "def broken(:\n    pass")
-			if e := first(evs, session.EventError); e == nil || e.EName != "SyntaxError" {
+			if e := first(evs, event.Error); e == nil || e.EName != "SyntaxError" {
 				t.Errorf("syntax error: %+v", evs)
 			}
 			// Display of the last expression works in both modes.
-			if d := first(cell(t, k, "[1, 2][0] + 1"), session.EventDisplay); d == nil || d.Data["text/plain"] != "2" {
+			if d := first(cell(t, k, "[1, 2][0] + 1"), event.Display); d == nil || d.Data["text/plain"] != "2" {
 				t.Errorf("display: %+v", d)
 			}
 		})
@@ -366,16 +367,16 @@ func TestInterrupt(t *testing.T) {
 	k := start(t, config(t))
 	cell(t, k, "kept = 'yes'")
 	evs := cellWith(t, k, context.Background(), "print('spinning', flush=True)\nwhile True: pass", session.ExecOptions{}, func(ev session.Event) {
-		if ev.Type == session.EventStdout {
+		if ev.Type == event.Stdout {
 			if err := k.Interrupt(); err != nil {
 				t.Error(err)
 			}
 		}
 	})
-	if d := done(evs); d.Status != session.StatusInterrupted {
+	if d := done(evs); d.Status != event.StatusInterrupted {
 		t.Errorf("status %q, want interrupted", d.Status)
 	}
-	if e := first(evs, session.EventError); e == nil || e.EName != "KeyboardInterrupt" {
+	if e := first(evs, event.Error); e == nil || e.EName != "KeyboardInterrupt" {
 		t.Errorf("no KeyboardInterrupt: %+v", evs)
 	}
 	if got := stdout(cell(t, k, "print(kept)")); got != "yes\n" {
@@ -387,11 +388,11 @@ func TestCancelContextInterrupts(t *testing.T) {
 	k := start(t, config(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	evs := cellWith(t, k, ctx, "import time\nprint('go', flush=True)\ntime.sleep(60)", session.ExecOptions{}, func(ev session.Event) {
-		if ev.Type == session.EventStdout {
+		if ev.Type == event.Stdout {
 			cancel()
 		}
 	})
-	if d := done(evs); d.Status != session.StatusInterrupted {
+	if d := done(evs); d.Status != event.StatusInterrupted {
 		t.Errorf("status %q", d.Status)
 	}
 	if got := stdout(cell(t, k, "print(1)")); got != "1\n" {
@@ -403,7 +404,7 @@ func TestTimeoutThenSessionWorks(t *testing.T) {
 	k := start(t, config(t))
 	cell(t, k, "x = 5")
 	evs := cellWith(t, k, context.Background(), "while True: pass", session.ExecOptions{Timeout: 300 * time.Millisecond}, nil)
-	if d := done(evs); d.Status != session.StatusTimeout {
+	if d := done(evs); d.Status != event.StatusTimeout {
 		t.Errorf("status %q, want timeout", d.Status)
 	}
 	if got := stdout(cell(t, k, "print(x)")); got != "5\n" {
@@ -417,7 +418,7 @@ func TestStubbornCellIsKilledAndRestarted(t *testing.T) {
 	evs := cellWith(t, k, context.Background(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
 		session.ExecOptions{Timeout: 200 * time.Millisecond}, nil)
 	d := done(evs)
-	if d.Status != session.StatusTimeout || !strings.Contains(d.Reason, "did not stop") {
+	if d.Status != event.StatusTimeout || !strings.Contains(d.Reason, "did not stop") {
 		t.Errorf("done %+v", d)
 	}
 	if k.Alive() {
@@ -456,7 +457,7 @@ func TestCrashesEndTheSessionWithReason(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Status != session.StatusDied || !strings.Contains(d.Reason, tt.reason) {
+			if d.Status != event.StatusDied || !strings.Contains(d.Reason, tt.reason) {
 				t.Errorf("done %+v, want died with %q", d, tt.reason)
 			}
 			if err := s.Restart(context.Background()); err != nil {
@@ -466,7 +467,7 @@ func TestCrashesEndTheSessionWithReason(t *testing.T) {
 			d, err = s.Execute(context.Background(), "print(open('data.txt').read())\nprint('y' in dir())", session.ExecOptions{}, func(ev session.Event) {
 				out.WriteString(ev.Text)
 			})
-			if err != nil || d.Status != session.StatusOK {
+			if err != nil || d.Status != event.StatusOK {
 				t.Fatalf("after restart: %+v %v", d, err)
 			}
 			if out.String() != "precious\nFalse\n" {
@@ -489,7 +490,7 @@ func TestRestartClearsState(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := cell(t, s.Kernel(), "print(open('f.txt').read())\nx")
-	if e := first(evs, session.EventError); e == nil || e.EName != "NameError" {
+	if e := first(evs, event.Error); e == nil || e.EName != "NameError" {
 		t.Errorf("x survived the restart: %+v", evs)
 	}
 	if got := stdout(evs); got != "kept\n" {
@@ -502,7 +503,7 @@ func TestArtifacts(t *testing.T) {
 	evs := cell(t, k, "import os\nos.makedirs('out', exist_ok=True)\nopen('out/a.csv', 'w').write('a,b\\n1,2\\n')\nopen('b.txt', 'w').write('x')")
 	var got []string
 	for _, ev := range evs {
-		if ev.Type == session.EventFile {
+		if ev.Type == event.File {
 			got = append(got, fmt.Sprintf("%s %s %d", ev.Change, ev.Path, ev.Size))
 		}
 	}
@@ -511,7 +512,7 @@ func TestArtifacts(t *testing.T) {
 	}
 	got = nil
 	for _, ev := range cell(t, k, "open('b.txt', 'a').write('yz')\nimport os\nos.remove('out/a.csv')\nprint('no files')") {
-		if ev.Type == session.EventFile {
+		if ev.Type == event.File {
 			got = append(got, ev.Change+" "+ev.Path)
 		}
 	}
@@ -591,7 +592,7 @@ func TestRawOutputAndBadUTF8(t *testing.T) {
 			t.Errorf("stdout %q lacks %q", out, want)
 		}
 	}
-	if d := done(evs); d.Status != session.StatusOK {
+	if d := done(evs); d.Status != event.StatusOK {
 		t.Errorf("done %+v", d)
 	}
 }
@@ -604,7 +605,7 @@ func TestBusyKernelRefusesSecondCell(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		cellWith(t, k, context.Background(), "import time\nprint('in', flush=True)\ntime.sleep(1)", session.ExecOptions{}, func(ev session.Event) {
-			if ev.Type == session.EventStdout {
+			if ev.Type == event.Stdout {
 				close(started)
 			}
 		})

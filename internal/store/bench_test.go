@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/interp-dev/interp/internal/agent"
-	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
@@ -21,10 +20,10 @@ func BenchmarkRecordEvent(b *testing.B) {
 			ctx := context.Background()
 			rec, err := s.StartTask(ctx, "", "bench", nil)
 			must(b, err)
-			must(b, rec.Event(agent.Event{Event: session.Event{Type: agent.EventTool, Text: "print()"}}))
+			must(b, rec.Event(event.Task{Event: event.Event{Type: event.Tool, Text: "print()"}}))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := rec.SessionEvent(session.Event{Type: session.EventStdout, Text: fmt.Sprintf("line %d\n", i)}); err != nil {
+				if err := rec.SessionEvent(event.Event{Type: event.Stdout, Text: fmt.Sprintf("line %d\n", i)}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -46,7 +45,7 @@ func BenchmarkRecordImage(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				img := b64(png(fmt.Sprint("img", i), 50000))
-				if err := rec.SessionEvent(session.Event{Type: session.EventDisplay, Data: map[string]any{"image/png": img}}); err != nil {
+				if err := rec.SessionEvent(event.Event{Type: event.Display, Data: map[string]any{"image/png": img}}); err != nil {
 					b.Fatal(err)
 				}
 			}

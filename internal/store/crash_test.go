@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/interp-dev/interp/internal/agent"
-	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
@@ -41,16 +40,16 @@ func crashChild() {
 		fail(err)
 	}
 	fmt.Printf("conversation %s\n", rec.ConversationID())
-	if err := rec.Event(agent.Event{Event: session.Event{Type: agent.EventTool, Text: "i = 0\nwhile True: i += 1; print(i)"}, Step: 1}); err != nil {
+	if err := rec.Event(event.Task{Event: event.Event{Type: event.Tool, Text: "i = 0\nwhile True: i += 1; print(i)"}, Step: 1}); err != nil {
 		fail(err)
 	}
 	image := png("crash", 12000)
 	deadline := time.Now().Add(time.Minute)
 	for i := 1; time.Now().Before(deadline); i++ {
-		e := session.Event{Type: session.EventStdout, Text: fmt.Sprintf("line %d\n", i)}
+		e := event.Event{Type: event.Stdout, Text: fmt.Sprintf("line %d\n", i)}
 		if i%25 == 0 {
 			// Now and then an image, which goes through the blob store.
-			e = session.Event{Type: session.EventDisplay, Data: map[string]any{"image/png": b64(image), "text/plain": fmt.Sprintf("line %d", i)}}
+			e = event.Event{Type: event.Display, Data: map[string]any{"image/png": b64(image), "text/plain": fmt.Sprintf("line %d", i)}}
 		}
 		if err := rec.SessionEvent(e); err != nil {
 			fail(err)
@@ -128,9 +127,9 @@ func TestCrashSafety(t *testing.T) {
 		seen := map[string]bool{}
 		for _, e := range c.Events {
 			switch e.Type {
-			case session.EventStdout:
+			case event.Stdout:
 				seen[strings.TrimSpace(e.Text)] = true
-			case session.EventDisplay:
+			case event.Display:
 				seen[fmt.Sprint(e.Data["text/plain"])] = true
 				if e.Data["image/png"] != b64(png("crash", 12000)) {
 					t.Errorf("event %d: image not restored", e.Seq)

@@ -164,7 +164,7 @@ func (s *Store) loadEvents(ctx context.Context, c *Conversation) error {
 		if err := rows.Scan(&e.Seq, &task, &cell, &at, &payload); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(payload), &e.Event); err != nil {
+		if err := json.Unmarshal([]byte(payload), &e.Task); err != nil {
 			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
 		e.TaskID, e.CellID, e.At = task.String, cell.String, fromMillis(at)

@@ -16,9 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
-	"github.com/interp-dev/interp/internal/session"
 )
 
 // RecorderOptions configure a Recorder.
@@ -281,15 +280,15 @@ func (r *Recorder) StartCell(code string) error {
 }
 
 // SessionEvent records a session event: Event without the agent's fields.
-func (r *Recorder) SessionEvent(ev session.Event) error {
-	return r.Event(agent.Event{Event: ev})
+func (r *Recorder) SessionEvent(ev event.Event) error {
+	return r.Event(event.Task{Event: ev})
 }
 
 // Event records one event. A tool event starts a cell and a done event
 // ends it; file events store the file's content, read with ReadFile;
 // install events that ended add a package. It returns once the event is
 // committed (message text: once it is buffered).
-func (r *Recorder) Event(ev agent.Event) error {
+func (r *Recorder) Event(ev event.Task) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished {
@@ -298,12 +297,12 @@ func (r *Recorder) Event(ev agent.Event) error {
 	return r.fail(r.event(ev))
 }
 
-func (r *Recorder) event(ev agent.Event) error {
+func (r *Recorder) event(ev event.Task) error {
 	now := r.s.now()
 	switch ev.Type {
-	case agent.EventCode:
+	case event.Code:
 		return nil // the tool event has the whole code
-	case agent.EventMessage:
+	case event.Message:
 		p := r.pending
 		if p != nil && (p.typ != ev.Type || p.step != ev.Step) {
 			if err := r.flushPending(); err != nil {
@@ -325,9 +324,9 @@ func (r *Recorder) event(ev agent.Event) error {
 		return err
 	}
 	switch ev.Type {
-	case agent.EventTool:
+	case event.Tool:
 		return r.startCell(ev.Text, ev.Step, &ev)
-	case session.EventDone:
+	case event.Done:
 		if r.cell == nil && r.kind == KindExec {
 			// An exec caller that did not call StartCell.
 			if err := r.startCell("", 0, nil); err != nil {
@@ -338,9 +337,9 @@ func (r *Recorder) event(ev agent.Event) error {
 			return r.insert(ev, now, "", nil)
 		}
 		return r.endCell(ev, now)
-	case session.EventFile:
+	case event.File:
 		return r.file(ev, now)
-	case session.EventInstall:
+	case event.Install:
 		return r.install(ev, now)
 	}
 	if r.cell == nil && r.kind == KindExec && isCellOutput(ev.Type) {
@@ -353,7 +352,7 @@ func (r *Recorder) event(ev agent.Event) error {
 
 func isCellOutput(typ string) bool {
 	switch typ {
-	case session.EventStdout, session.EventStderr, session.EventDisplay, session.EventError:
+	case event.Stdout, event.Stderr, event.Display, event.Error:
 		return true
 	}
 	return false
@@ -373,7 +372,7 @@ func (r *Recorder) flushPending() error {
 		return nil
 	}
 	r.pending = nil
-	ev := agent.Event{Event: session.Event{Type: p.typ, Text: p.text.String()}, Step: p.step}
+	ev := event.Task{Event: event.Event{Type: p.typ, Text: p.text.String()}, Step: p.step}
 	return r.insert(ev, p.since, "", nil)
 }
 
@@ -385,7 +384,7 @@ type blobPart struct {
 
 // extract moves an event's large fields out of it, into blob parts. The
 // event's Data map is copied before it is changed.
-func (r *Recorder) extract(ev *agent.Event) []blobPart {
+func (r *Recorder) extract(ev *event.Task) []blobPart {
 	limit := r.s.inlineLimit
 	var parts []blobPart
 	if len(ev.Text) > limit {
@@ -477,7 +476,7 @@ func (s *Store) refBlob(ctx context.Context, tx *sql.Tx, hash string, size int64
 
 // insert commits one event, with its blobs; extra, if set, adds rows in
 // the same transaction.
-func (r *Recorder) insert(ev agent.Event, at time.Time, cellID string, extra func(tx *sql.Tx, seq int64) error) error {
+func (r *Recorder) insert(ev event.Task, at time.Time, cellID string, extra func(tx *sql.Tx, seq int64) error) error {
 	parts := r.extract(&ev)
 	if err := r.putBlobs(parts); err != nil {
 		return err
@@ -531,9 +530,9 @@ func (r *Recorder) insert(ev agent.Event, at time.Time, cellID string, extra fun
 
 // startCell inserts a running cell, and its tool event if ev is set. A
 // cell still open has lost its done event: it is closed as died.
-func (r *Recorder) startCell(code string, step int, ev *agent.Event) error {
+func (r *Recorder) startCell(code string, step int, ev *event.Task) error {
 	if r.cell != nil {
-		if err := r.closeCell(session.StatusDied, "no done event was recorded"); err != nil {
+		if err := r.closeCell(event.StatusDied, "no done event was recorded"); err != nil {
 			return err
 		}
 	}
@@ -565,13 +564,13 @@ func (r *Recorder) startCell(code string, step int, ev *agent.Event) error {
 }
 
 // endCell records a done event and the cell's outcome.
-func (r *Recorder) endCell(ev agent.Event, now time.Time) error {
+func (r *Recorder) endCell(ev event.Task, now time.Time) error {
 	c := r.cell
 	s := r.s
 	ctx := r.ctx
 	status := ev.Status
 	if status == "" {
-		status = session.StatusOK
+		status = event.StatusOK
 	}
 	err := r.insert(ev, now, c.id, func(tx *sql.Tx, _ int64) error {
 		if _, err := s.stmt(ctx, tx, "cell_done").ExecContext(ctx, status, ev.Reason, ev.ExecutionCount, ev.Duration,
@@ -615,14 +614,14 @@ func (r *Recorder) flushBytes(tx *sql.Tx, now time.Time) error {
 }
 
 // file records a file event and, unless the file was deleted, its content.
-func (r *Recorder) file(ev agent.Event, now time.Time) error {
+func (r *Recorder) file(ev event.Task, now time.Time) error {
 	var (
 		data []byte
 		hash string
 		note string
 	)
 	switch {
-	case ev.Change == "deleted":
+	case ev.Change == event.Deleted:
 	case r.readFile == nil:
 		note = "no reader"
 	case r.s.maxFileSize < 0 || ev.Size > r.s.maxFileSize:
@@ -668,12 +667,12 @@ func (r *Recorder) file(ev agent.Event, now time.Time) error {
 }
 
 // install records an install event, and a package once it ended.
-func (r *Recorder) install(ev agent.Event, now time.Time) error {
+func (r *Recorder) install(ev event.Task, now time.Time) error {
 	cellID := r.cellID()
 	if cellID == "" {
 		cellID = r.lastCell // installs after a failed cell belong to it
 	}
-	if ev.Phase != "installed" && ev.Phase != "failed" {
+	if ev.Phase != event.PhaseInstalled && ev.Phase != event.PhaseFailed {
 		return r.insert(ev, now, cellID, nil)
 	}
 	s := r.s
@@ -691,12 +690,12 @@ func (r *Recorder) install(ev agent.Event, now time.Time) error {
 // messages to resume from (nil keeps the saved one). A nil result marks
 // the task failed. For exec recorders, res and history are ignored. It
 // returns the first error the recorder met, if any.
-func (r *Recorder) Finish(ctx context.Context, res *agent.Result, history []llm.Message) error {
+func (r *Recorder) Finish(ctx context.Context, res *TaskResult, history []llm.Message) error {
 	status, stop, reason := TaskFailed, "", "the task ended without a result"
 	if res != nil {
 		stop, reason = res.Stop, res.Reason
 		status = TaskStopped
-		if res.Stop == agent.StopAnswer {
+		if res.Stop == event.StopAnswer {
 			status = TaskAnswered
 		}
 	}
@@ -712,7 +711,7 @@ func (r *Recorder) Fail(ctx context.Context, err error, history []llm.Message) e
 	return r.finish(ctx, TaskFailed, "", reason, nil, history)
 }
 
-func (r *Recorder) finish(ctx context.Context, status, stop, reason string, res *agent.Result, history []llm.Message) error {
+func (r *Recorder) finish(ctx context.Context, status, stop, reason string, res *TaskResult, history []llm.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.finished {
@@ -724,12 +723,12 @@ func (r *Recorder) finish(ctx context.Context, status, stop, reason string, res 
 		r.fail(err)
 	}
 	if r.cell != nil {
-		cs, why := session.StatusDied, "the task ended before the cell's done event"
+		cs, why := event.StatusDied, "the task ended before the cell's done event"
 		switch stop {
-		case agent.StopDeclined, agent.StopRefused:
+		case event.StopDeclined, event.StopRefused:
 			cs, why = CellDeclined, reason
-		case agent.StopUser:
-			cs, why = session.StatusInterrupted, reason
+		case event.StopUser:
+			cs, why = event.StatusInterrupted, reason
 		}
 		if err := r.closeCell(cs, why); err != nil {
 			r.fail(err)

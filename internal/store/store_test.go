@@ -22,9 +22,8 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
-	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
@@ -90,8 +89,8 @@ func sha(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func ev(typ string, f func(*agent.Event)) agent.Event {
-	e := agent.Event{Event: session.Event{Type: typ}}
+func ev(typ string, f func(*event.Task)) event.Task {
+	e := event.Task{Event: event.Event{Type: typ}}
 	if f != nil {
 		f(&e)
 	}
@@ -128,7 +127,7 @@ func count(t testing.TB, s *Store, q string, args ...any) int {
 
 // recordTask records a whole task: a streamed message, a cell with
 // outputs, an install, a file and an image, then the answer.
-func recordTask(t testing.TB, s *Store, convID string, files map[string][]byte, image []byte) (*Recorder, *agent.Result, []llm.Message) {
+func recordTask(t testing.TB, s *Store, convID string, files map[string][]byte, image []byte) (*Recorder, *TaskResult, []llm.Message) {
 	t.Helper()
 	ctx := context.Background()
 	rec, err := s.StartTask(ctx, convID, "Plot the squares\nof 1..3", &RecorderOptions{ReadFile: func(p string) ([]byte, error) {
@@ -139,33 +138,33 @@ func recordTask(t testing.TB, s *Store, convID string, files map[string][]byte, 
 	}})
 	must(t, err)
 	code := "import numpy\nprint([i*i for i in range(1, 4)])"
-	events := []agent.Event{
-		ev(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "Let me ", 1 }),
-		ev(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "compute that.", 1 }),
-		ev(agent.EventCode, func(e *agent.Event) { e.Text, e.Step = "import", 1 }),
-		ev(agent.EventTool, func(e *agent.Event) { e.Text, e.Step, e.Tool = code, 1, "run_python" }),
-		ev(session.EventInstall, func(e *agent.Event) { e.Phase, e.Package, e.Step = "resolving", "numpy", 1 }),
-		ev(session.EventInstall, func(e *agent.Event) { e.Phase, e.Package, e.Version, e.Step = "installed", "numpy", "2.1.0", 1 }),
-		ev(session.EventStdout, func(e *agent.Event) { e.Text, e.Cell, e.Step = "[1, 4, 9]\n", "c1", 1 }),
-		ev(session.EventDisplay, func(e *agent.Event) {
+	events := []event.Task{
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "Let me ", 1 }),
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "compute that.", 1 }),
+		ev(event.Code, func(e *event.Task) { e.Text, e.Step = "import", 1 }),
+		ev(event.Tool, func(e *event.Task) { e.Text, e.Step, e.Tool = code, 1, "run_python" }),
+		ev(event.Install, func(e *event.Task) { e.Phase, e.Package, e.Step = "resolving", "numpy", 1 }),
+		ev(event.Install, func(e *event.Task) { e.Phase, e.Package, e.Version, e.Step = "installed", "numpy", "2.1.0", 1 }),
+		ev(event.Stdout, func(e *event.Task) { e.Text, e.Cell, e.Step = "[1, 4, 9]\n", "c1", 1 }),
+		ev(event.Display, func(e *event.Task) {
 			e.Data = map[string]any{"image/png": b64(image), "text/plain": "<Figure>"}
 			e.Metadata = map[string]any{"image/png": map[string]any{"width": 640.0}}
 			e.Cell, e.Step = "c1", 1
 		}),
-		ev(session.EventFile, func(e *agent.Event) {
+		ev(event.File, func(e *event.Task) {
 			e.Path, e.Size, e.Change, e.Cell, e.Step = "out/squares.csv", int64(len(files["out/squares.csv"])), "created", "c1", 1
 		}),
-		ev(session.EventFile, func(e *agent.Event) { e.Path, e.Change, e.Cell, e.Step = "old.txt", "deleted", "c1", 1 }),
-		ev(session.EventDone, func(e *agent.Event) {
+		ev(event.File, func(e *event.Task) { e.Path, e.Change, e.Cell, e.Step = "old.txt", "deleted", "c1", 1 }),
+		ev(event.Done, func(e *event.Task) {
 			e.Status, e.Duration, e.CPUTime, e.PeakMemory, e.ExecutionCount, e.Cell, e.Step = "ok", 0.25, 0.2, 50<<20, 1, "c1", 1
 		}),
-		ev(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = "The squares are 1, 4 and 9.", 2 }),
-		ev(agent.EventAnswer, func(e *agent.Event) { e.Text, e.Step = "The squares are 1, 4 and 9.", 2 }),
+		ev(event.Message, func(e *event.Task) { e.Text, e.Step = "The squares are 1, 4 and 9.", 2 }),
+		ev(event.Answer, func(e *event.Task) { e.Text, e.Step = "The squares are 1, 4 and 9.", 2 }),
 	}
 	for _, e := range events {
 		must(t, rec.Event(e))
 	}
-	res := &agent.Result{Answer: "The squares are 1, 4 and 9.", Stop: agent.StopAnswer, Steps: 2,
+	res := &TaskResult{Answer: "The squares are 1, 4 and 9.", Stop: event.StopAnswer, Steps: 2,
 		Usage: llm.Usage{InputTokens: 1200, OutputTokens: 80}}
 	hist := []llm.Message{
 		{Role: llm.RoleUser, Content: "Plot the squares\nof 1..3"},
@@ -304,7 +303,7 @@ func TestRecordTask(t *testing.T) {
 		if rec.Err() != nil {
 			t.Fatal(rec.Err())
 		}
-		if err := rec.Event(ev(session.EventStdout, nil)); !errors.Is(err, ErrFinished) {
+		if err := rec.Event(ev(event.Stdout, nil)); !errors.Is(err, ErrFinished) {
 			t.Errorf("Event after Finish: %v, want ErrFinished", err)
 		}
 
@@ -326,7 +325,7 @@ func TestRecordTask(t *testing.T) {
 		}
 		task := c.Tasks[0]
 		if task.Status != TaskAnswered || task.Answer != res.Answer || task.Steps != 2 || task.TokensIn != 1200 ||
-			task.TokensOut != 80 || task.Stop != agent.StopAnswer || task.FinishedAt.IsZero() || task.Prompt != "Plot the squares\nof 1..3" {
+			task.TokensOut != 80 || task.Stop != event.StopAnswer || task.FinishedAt.IsZero() || task.Prompt != "Plot the squares\nof 1..3" {
 			t.Errorf("task: %+v", task)
 		}
 		if len(c.Cells) != 1 {
@@ -414,21 +413,21 @@ func TestTaskOutcomes(t *testing.T) {
 		cellStatus string
 	}{
 		{"answered", false, func(r *Recorder) error {
-			return r.Finish(context.Background(), &agent.Result{Stop: agent.StopAnswer, Answer: "42"}, nil)
+			return r.Finish(context.Background(), &TaskResult{Stop: event.StopAnswer, Answer: "42"}, nil)
 		}, TaskAnswered, ""},
 		{"max steps", false, func(r *Recorder) error {
-			return r.Finish(context.Background(), &agent.Result{Stop: agent.StopMaxSteps, Reason: "too many"}, nil)
+			return r.Finish(context.Background(), &TaskResult{Stop: event.StopMaxSteps, Reason: "too many"}, nil)
 		}, TaskStopped, ""},
 		{"declined", true, func(r *Recorder) error {
-			return r.Finish(context.Background(), &agent.Result{Stop: agent.StopDeclined, Reason: "the user declined"}, nil)
+			return r.Finish(context.Background(), &TaskResult{Stop: event.StopDeclined, Reason: "the user declined"}, nil)
 		}, TaskStopped, CellDeclined},
 		{"stopped by the user", true, func(r *Recorder) error {
-			return r.Finish(context.Background(), &agent.Result{Stop: agent.StopUser, Reason: "stopped"}, nil)
-		}, TaskStopped, session.StatusInterrupted},
+			return r.Finish(context.Background(), &TaskResult{Stop: event.StopUser, Reason: "stopped"}, nil)
+		}, TaskStopped, event.StatusInterrupted},
 		{"no result", false, func(r *Recorder) error { return r.Finish(context.Background(), nil, nil) }, TaskFailed, ""},
 		{"failed", true, func(r *Recorder) error {
 			return r.Fail(context.Background(), errors.New("no session"), nil)
-		}, TaskFailed, session.StatusDied},
+		}, TaskFailed, event.StatusDied},
 	}
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := open(t, b, nil)
@@ -438,7 +437,7 @@ func TestTaskOutcomes(t *testing.T) {
 				rec, err := s.StartTask(ctx, "", tc.name, nil)
 				must(t, err)
 				if tc.tool {
-					must(t, rec.Event(ev(agent.EventTool, func(e *agent.Event) { e.Text = "1+1" })))
+					must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "1+1" })))
 				}
 				must(t, tc.finish(rec))
 				c, err := s.GetConversation(ctx, rec.ConversationID())
@@ -463,13 +462,13 @@ func TestRecordExec(t *testing.T) {
 		for i, code := range []string{"x = 1", "print(x + 1)"} {
 			must(t, rec.StartCell(code))
 			if i == 1 {
-				must(t, rec.SessionEvent(session.Event{Type: session.EventStdout, Text: "2\n"}))
+				must(t, rec.SessionEvent(event.Event{Type: event.Stdout, Text: "2\n"}))
 			}
-			must(t, rec.SessionEvent(session.Event{Type: session.EventDone, Status: "ok", ExecutionCount: i + 1}))
+			must(t, rec.SessionEvent(event.Event{Type: event.Done, Status: "ok", ExecutionCount: i + 1}))
 		}
 		// Outputs with no StartCell get a cell of their own.
-		must(t, rec.SessionEvent(session.Event{Type: session.EventStderr, Text: "oops\n"}))
-		must(t, rec.SessionEvent(session.Event{Type: session.EventDone, Status: "error", ExecutionCount: 3}))
+		must(t, rec.SessionEvent(event.Event{Type: event.Stderr, Text: "oops\n"}))
+		must(t, rec.SessionEvent(event.Event{Type: event.Done, Status: "error", ExecutionCount: 3}))
 		must(t, rec.Finish(ctx, nil, nil))
 		c, err := s.GetConversation(ctx, rec.ConversationID())
 		must(t, err)
@@ -491,7 +490,7 @@ func TestRecordExec(t *testing.T) {
 		rec2, err := s.StartExec(ctx, c.ID, nil)
 		must(t, err)
 		must(t, rec2.StartCell("y = 2"))
-		must(t, rec2.SessionEvent(session.Event{Type: session.EventDone, Status: "ok"}))
+		must(t, rec2.SessionEvent(event.Event{Type: event.Done, Status: "ok"}))
 		must(t, rec2.Finish(ctx, nil, nil))
 		c, err = s.GetConversation(ctx, c.ID)
 		must(t, err)
@@ -509,15 +508,15 @@ func TestBlobDedup(t *testing.T) {
 		long := strings.Repeat("a long line of output\n", 2000)
 		rec, err := s.StartTask(ctx, "", "twice", &RecorderOptions{ReadFile: func(string) ([]byte, error) { return image, nil }})
 		must(t, err)
-		must(t, rec.Event(ev(agent.EventTool, func(e *agent.Event) { e.Text = "show()" })))
+		must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "show()" })))
 		for range 3 {
-			must(t, rec.Event(ev(session.EventDisplay, func(e *agent.Event) { e.Data = map[string]any{"image/png": b64(image)} })))
-			must(t, rec.Event(ev(session.EventStdout, func(e *agent.Event) { e.Text = long })))
+			must(t, rec.Event(ev(event.Display, func(e *event.Task) { e.Data = map[string]any{"image/png": b64(image)} })))
+			must(t, rec.Event(ev(event.Stdout, func(e *event.Task) { e.Text = long })))
 		}
 		// The same bytes as a file.
-		must(t, rec.Event(ev(session.EventFile, func(e *agent.Event) { e.Path, e.Size, e.Change = "img.png", int64(len(image)), "created" })))
-		must(t, rec.Event(ev(session.EventDone, func(e *agent.Event) { e.Status = "ok" })))
-		must(t, rec.Finish(ctx, &agent.Result{Stop: agent.StopAnswer}, nil))
+		must(t, rec.Event(ev(event.File, func(e *event.Task) { e.Path, e.Size, e.Change = "img.png", int64(len(image)), "created" })))
+		must(t, rec.Event(ev(event.Done, func(e *event.Task) { e.Status = "ok" })))
+		must(t, rec.Finish(ctx, &TaskResult{Stop: event.StopAnswer}, nil))
 
 		if got, want := blobFiles(t, s.blobDir), []string{sha(image), sha([]byte(long))}; !sameSet(got, want) {
 			t.Errorf("blob files %v, want %v", got, want)
@@ -533,7 +532,7 @@ func TestBlobDedup(t *testing.T) {
 		c, err := s.GetConversation(ctx, rec.ConversationID())
 		must(t, err)
 		for _, e := range c.Events {
-			if e.Type == session.EventStdout && e.Text != long {
+			if e.Type == event.Stdout && e.Text != long {
 				t.Errorf("long stdout not restored: %d bytes", len(e.Text))
 			}
 		}
@@ -553,11 +552,11 @@ func TestDeleteConversation(t *testing.T) {
 		record := func(file []byte) string {
 			rec, err := s.StartTask(ctx, "", "draw", &RecorderOptions{ReadFile: func(string) ([]byte, error) { return file, nil }})
 			must(t, err)
-			must(t, rec.Event(ev(agent.EventTool, func(e *agent.Event) { e.Text = "draw()" })))
-			must(t, rec.Event(ev(session.EventDisplay, func(e *agent.Event) { e.Data = map[string]any{"image/png": b64(shared)} })))
-			must(t, rec.Event(ev(session.EventFile, func(e *agent.Event) { e.Path, e.Size, e.Change = "f", int64(len(file)), "created" })))
-			must(t, rec.Event(ev(session.EventDone, func(e *agent.Event) { e.Status = "ok" })))
-			must(t, rec.Finish(ctx, &agent.Result{Stop: agent.StopAnswer}, nil))
+			must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "draw()" })))
+			must(t, rec.Event(ev(event.Display, func(e *event.Task) { e.Data = map[string]any{"image/png": b64(shared)} })))
+			must(t, rec.Event(ev(event.File, func(e *event.Task) { e.Path, e.Size, e.Change = "f", int64(len(file)), "created" })))
+			must(t, rec.Event(ev(event.Done, func(e *event.Task) { e.Status = "ok" })))
+			must(t, rec.Finish(ctx, &TaskResult{Stop: event.StopAnswer}, nil))
 			return rec.ConversationID()
 		}
 		a := record(own)
@@ -614,12 +613,12 @@ func TestPrune(t *testing.T) {
 		for i := range 5 {
 			rec, err := s.StartTask(ctx, "", fmt.Sprintf("day %d", i), nil)
 			must(t, err)
-			must(t, rec.Event(ev(agent.EventTool, func(e *agent.Event) { e.Text = "show()" })))
-			must(t, rec.Event(ev(session.EventDisplay, func(e *agent.Event) {
+			must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "show()" })))
+			must(t, rec.Event(ev(event.Display, func(e *event.Task) {
 				e.Data = map[string]any{"image/png": b64(png(fmt.Sprint("day", i), 20000))}
 			})))
-			must(t, rec.Event(ev(session.EventDone, func(e *agent.Event) { e.Status = "ok" })))
-			must(t, rec.Finish(ctx, &agent.Result{Stop: agent.StopAnswer}, nil))
+			must(t, rec.Event(ev(event.Done, func(e *event.Task) { e.Status = "ok" })))
+			must(t, rec.Finish(ctx, &TaskResult{Stop: event.StopAnswer}, nil))
 			ids = append(ids, rec.ConversationID())
 			clk.Add(24 * time.Hour)
 		}
@@ -694,8 +693,8 @@ func TestRecoverInterrupted(t *testing.T) {
 		start := func() *Recorder {
 			rec, err := s.StartTask(ctx, "", "work", nil)
 			must(t, err)
-			must(t, rec.Event(ev(agent.EventTool, func(e *agent.Event) { e.Text = "while True: pass" })))
-			must(t, rec.Event(ev(session.EventStdout, func(e *agent.Event) { e.Text = "working\n" })))
+			must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "while True: pass" })))
+			must(t, rec.Event(ev(event.Stdout, func(e *event.Task) { e.Text = "working\n" })))
 			return rec
 		}
 		dead, mine, remote := start(), start(), start()
@@ -769,7 +768,7 @@ func TestGC(t *testing.T) {
 		rec, err := s.StartTask(ctx, "", "keep", nil)
 		must(t, err)
 		kept := png("kept", 10000)
-		must(t, rec.Event(ev(session.EventDisplay, func(e *agent.Event) { e.Data = map[string]any{"image/png": b64(kept)} })))
+		must(t, rec.Event(ev(event.Display, func(e *event.Task) { e.Data = map[string]any{"image/png": b64(kept)} })))
 		must(t, rec.Finish(ctx, nil, nil))
 		keptPath := filepath.Join(s.blobDir, sha(kept)[:2], sha(kept))
 		must(t, os.Chtimes(keptPath, old, old))
@@ -805,7 +804,7 @@ func TestBlobRaceWithDelete(t *testing.T) {
 						errs <- err
 						return
 					}
-					if err := rec.Event(ev(session.EventDisplay, func(e *agent.Event) { e.Data = map[string]any{"image/png": b64(image)} })); err != nil {
+					if err := rec.Event(ev(event.Display, func(e *event.Task) { e.Data = map[string]any{"image/png": b64(image)} })); err != nil {
 						errs <- err
 						return
 					}
@@ -908,7 +907,7 @@ func TestMessageCoalescing(t *testing.T) {
 			must(t, err)
 			for _, d := range tc.deltas {
 				clk.Add(d.after)
-				must(t, rec.Event(ev(agent.EventMessage, func(e *agent.Event) { e.Text, e.Step = d.text, d.step })))
+				must(t, rec.Event(ev(event.Message, func(e *event.Task) { e.Text, e.Step = d.text, d.step })))
 			}
 			must(t, rec.Finish(ctx, nil, nil))
 			c, err := s.GetConversation(ctx, rec.ConversationID())

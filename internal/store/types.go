@@ -3,7 +3,7 @@ package store
 import (
 	"time"
 
-	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 )
 
@@ -109,6 +109,16 @@ type Cell struct {
 	FinishedAt     time.Time `json:"finished_at,omitzero"`
 }
 
+// TaskResult is how a task ended: the agent's result, for Finish.
+type TaskResult struct {
+	Answer string
+	Stop   string // one of the event.Stop constants
+	// Reason says in one line why a task stopped early.
+	Reason string
+	Steps  int
+	Usage  llm.Usage
+}
+
 // Event is one recorded event: the agent's or session's event as it was
 // emitted, with its place in the conversation.
 type Event struct {
@@ -116,7 +126,7 @@ type Event struct {
 	TaskID string    `json:"task_id,omitempty"`
 	CellID string    `json:"cell_id,omitempty"`
 	At     time.Time `json:"at"`
-	agent.Event
+	event.Task
 	// Blobs lists the fields that were kept in the blob store. GetConversation
 	// puts their content back into the event.
 	Blobs []BlobRef `json:"blobs,omitempty"`

@@ -1,0 +1,119 @@
+// Package event is Interp's event vocabulary: the types of the events a
+// cell and a task stream, the statuses a cell ends with, the phases of a
+// package install, the changes to a file and the reasons a task stops.
+// The CLI's JSON Lines, the HTTP API's Server-Sent Events, MCP, the agent
+// loop and the history all speak it, so it is a leaf: it imports nothing
+// of Interp's, and everything else imports it rather than spelling the
+// strings out.
+package event
+
+// Types of a cell's events.
+const (
+	Stdout  = "stdout"
+	Stderr  = "stderr"
+	Display = "display"
+	Error   = "error"
+	File    = "file"
+	Done    = "done"
+	// Install reports a package install: the dependency installer emits
+	// it into the same stream as the cell's events.
+	Install = "install"
+)
+
+// Types of a task's own events, beside a cell's.
+const (
+	Message = "message" // the model's text, as it streams
+	Code    = "code"    // the code, as the model writes it
+	Tool    = "tool"    // a tool call about to run, with its whole code
+	Answer  = "answer"  // the final answer
+	Stop    = "stop"    // the task ended without an answer; Reason says why
+)
+
+// Statuses of a finished cell, a done event's Status.
+const (
+	StatusOK          = "ok"
+	StatusError       = "error"
+	StatusInterrupted = "interrupted"
+	StatusTimeout     = "timeout"
+	StatusDied        = "died" // the Python process ended; see Reason
+	// StatusDeclined is a cell that never ran: the user or a quota said
+	// no. Only the history records it; no done event carries it.
+	StatusDeclined = "declined"
+)
+
+// Phases of a package install, an install event's Phase.
+const (
+	PhaseResolving   = "resolving"
+	PhaseDownloading = "downloading"
+	PhaseInstalled   = "installed"
+	PhaseFailed      = "failed"
+)
+
+// Changes to a workspace file, a file event's Change.
+const (
+	Created  = "created"
+	Modified = "modified"
+	Deleted  = "deleted"
+)
+
+// Why a task ended, a stop event's Status.
+const (
+	StopAnswer        = "answer"
+	StopMaxSteps      = "max_steps"
+	StopMaxFailures   = "max_failures"
+	StopRepeatedError = "repeated_error"
+	StopTokenBudget   = "token_budget"
+	StopUser          = "stopped"
+	StopDeclined      = "declined"
+	StopRefused       = "refused" // a limit the agent does not know, such as a quota, refused more code
+	StopProvider      = "provider_error"
+)
+
+// Event is one thing that happened while a cell ran. Which fields are set
+// depends on Type.
+type Event struct {
+	Type string `json:"type"`
+	Cell string `json:"cell,omitempty"`
+
+	// stdout, stderr
+	Text string `json:"text,omitempty"`
+
+	// display: a MIME bundle. Binary types are base64 strings.
+	Data     map[string]any `json:"data,omitempty"`
+	Metadata map[string]any `json:"metadata,omitempty"`
+
+	// error
+	EName     string   `json:"ename,omitempty"`
+	EValue    string   `json:"evalue,omitempty"`
+	Traceback []string `json:"traceback,omitempty"`
+
+	// file: a file the cell created or changed in the workspace.
+	Path   string `json:"path,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Change string `json:"change,omitempty"` // Created, Modified, Deleted
+
+	// install: Phase is one of the Phase constants.
+	Phase   string `json:"phase,omitempty"`
+	Package string `json:"package,omitempty"`
+	Version string `json:"version,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	// done
+	Status         string  `json:"status,omitempty"`
+	Reason         string  `json:"reason,omitempty"`   // why the cell or session ended badly
+	Duration       float64 `json:"duration,omitempty"` // seconds
+	CPUTime        float64 `json:"cpu_time,omitempty"` // seconds
+	PeakMemory     int64   `json:"peak_memory,omitempty"`
+	ExecutionCount int     `json:"execution_count,omitempty"`
+}
+
+// Task is an event of a task: a cell's event or one of the task's own
+// (Message, Code, Tool, Answer, Stop), with the step it belongs to.
+type Task struct {
+	Event
+	Step int    `json:"step,omitempty"`
+	Tool string `json:"tool,omitempty"`
+	// Packages are those a tool call asked for.
+	Packages []string `json:"packages,omitempty"`
+}
