@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
@@ -92,7 +93,7 @@ _interp_eval()
 	if err != nil {
 		return false, "", fmt.Errorf("run the check: %w", err)
 	}
-	if done.Status != session.StatusOK {
+	if done.Status != event.StatusOK {
 		return false, "the check failed: " + session.HeadTail(out.Text(400), 400), nil
 	}
 	_, after, ok := strings.Cut(out.Stdout(), "__EVAL__")

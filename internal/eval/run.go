@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -147,9 +148,9 @@ func runTask(parent context.Context, s *Suite, t Task, cfg Config) TaskResult {
 		}
 		out, err := ag.Run(ctx, t.Prompt, func(ev agent.Event) {
 			switch {
-			case ev.Type == agent.EventTool:
+			case ev.Type == event.Tool:
 				res.Cells++
-			case ev.Type == session.EventDone && ev.Status != session.StatusOK:
+			case ev.Type == event.Done && ev.Status != event.StatusOK:
 				res.CellErrors++
 			}
 			if cfg.Events != nil {

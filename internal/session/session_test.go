@@ -212,7 +212,7 @@ plt.title("no font has this: \U000F0000")
 		t.Errorf("CJK glyphs missing from every font (is fonts-noto-cjk installed? run scripts/setup): %q", got)
 	}
 	for _, ev := range evs {
-		if ev.Type == session.EventStderr {
+		if ev.Type == event.Stderr {
 			t.Errorf("the runner's drawing leaked a warning: %q", ev.Text)
 		}
 	}
@@ -226,7 +226,7 @@ plt.title("no font has this: \U000F0000")
 func TestShellEscapes(t *testing.T) {
 	k := start(t, config(t))
 	evs := cell(t, k, "open('data.csv', 'w').close()\n!ls\n!echo out; echo err >&2\nx = !echo captured\nprint(x, _exit_code)")
-	if d := done(evs); d.Status != session.StatusOK {
+	if d := done(evs); d.Status != event.StatusOK {
 		t.Fatalf("!cmd failed: %+v", evs)
 	}
 	if got, want := stdout(evs), "data.csv\nout\n['captured'] 0\n"; got != want {
@@ -234,7 +234,7 @@ func TestShellEscapes(t *testing.T) {
 	}
 	var stderr string
 	for _, ev := range evs {
-		if ev.Type == session.EventStderr {
+		if ev.Type == event.Stderr {
 			stderr += ev.Text
 		}
 	}
