@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,8 +13,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/interp-dev/interp/internal/event"
 )
 
 // BlobStore keeps content by its SHA-256: the same content is stored once.
@@ -220,4 +226,102 @@ func hasBlob(ctx context.Context, b BlobStore, hash string) (bool, error) {
 	}
 	rc.Close()
 	return true, nil
+}
+
+// blobPart is an event field on its way to the blob store.
+type blobPart struct {
+	ref  BlobRef
+	data []byte
+}
+
+// extract moves an event's large fields out of it, into blob parts. The
+// event's Data map is copied before it is changed.
+func (r *Recorder) extract(ev *event.Task) []blobPart {
+	limit := r.s.inlineLimit
+	var parts []blobPart
+	if len(ev.Text) > limit {
+		parts = append(parts, blobPart{BlobRef{Field: "text", Encoding: "text"}, []byte(ev.Text)})
+		ev.Text = ""
+	}
+	if len(ev.Data) > 0 {
+		var big []string
+		for mime, v := range ev.Data {
+			if s, ok := v.(string); ok && len(s) > limit {
+				big = append(big, mime)
+			}
+		}
+		if len(big) > 0 {
+			sort.Strings(big)
+			data := make(map[string]any, len(ev.Data))
+			for k, v := range ev.Data {
+				data[k] = v
+			}
+			for _, mime := range big {
+				s := data[mime].(string)
+				part := blobPart{BlobRef{Field: "data:" + mime, Encoding: "text"}, []byte(s)}
+				if binaryMIME(mime) {
+					if raw, err := base64.StdEncoding.DecodeString(s); err == nil &&
+						base64.StdEncoding.EncodeToString(raw) == s {
+						part = blobPart{BlobRef{Field: "data:" + mime, Encoding: "base64"}, raw}
+					}
+				}
+				parts = append(parts, part)
+				delete(data, mime)
+			}
+			ev.Data = data
+		}
+	}
+	return parts
+}
+
+// binaryMIME tells the MIME types whose values are base64 in a bundle.
+func binaryMIME(mime string) bool {
+	switch {
+	case strings.HasPrefix(mime, "text/"), strings.HasSuffix(mime, "json"),
+		strings.HasSuffix(mime, "+xml"), strings.HasSuffix(mime, "javascript"),
+		mime == "image/svg+xml":
+		return false
+	}
+	return true
+}
+
+// putBlobs stores parts' content, before their rows are committed.
+func (r *Recorder) putBlobs(parts []blobPart) error {
+	for i := range parts {
+		hash, size, err := r.s.putBytes(r.ctx, parts[i].data)
+		if err != nil {
+			return err
+		}
+		parts[i].ref.Hash, parts[i].ref.Size = hash, size
+	}
+	return nil
+}
+
+// putBytes stores data unless the blob store has it already: repeated
+// content costs a hash and a lookup, not a write.
+func (s *Store) putBytes(ctx context.Context, data []byte) (string, int64, error) {
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	if ok, err := hasBlob(ctx, s.blobs, hash); err == nil && ok {
+		return hash, int64(len(data)), nil
+	}
+	return s.blobs.Put(ctx, bytes.NewReader(data))
+}
+
+// refBlob counts a reference to a blob, inside tx. The row is locked
+// now: if a sweep deleted the content meanwhile, it is put back.
+func (s *Store) refBlob(ctx context.Context, tx *sql.Tx, hash string, size int64, data []byte) error {
+	if _, err := s.stmt(ctx, tx, "blob_ref").ExecContext(ctx, hash, size, millis(s.now())); err != nil {
+		return fmt.Errorf("store: blob ref: %w", err)
+	}
+	ok, err := hasBlob(ctx, s.blobs, hash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if _, _, err := s.blobs.Put(ctx, bytes.NewReader(data)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -141,7 +141,7 @@ func TestCrashSafety(t *testing.T) {
 				t.Fatalf("event %d was reported committed but is missing (%d recorded)", i, len(seen))
 			}
 		}
-		res, err := s.RecoverInterrupted(ctx)
+		res, err := s.recoverInterrupted(ctx)
 		must(t, err)
 		if res.Tasks != 1 || res.Cells != 1 {
 			t.Errorf("recovered %+v, want 1 task and 1 cell", res)

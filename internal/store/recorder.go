@@ -1,12 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,24 +69,6 @@ type pendingText struct {
 	since time.Time
 }
 
-// NewConversation creates a conversation and returns its ID.
-func (s *Store) NewConversation(ctx context.Context, info ConversationInfo) (string, error) {
-	if info.Kind == "" {
-		info.Kind = KindChat
-	}
-	if info.Kind != KindChat && info.Kind != KindExec {
-		return "", fmt.Errorf("store: unknown conversation kind %q", info.Kind)
-	}
-	id := newID("conv_")
-	now := millis(s.now())
-	_, err := s.exec(ctx, `INSERT INTO conversations (id, kind, title, provider, model, created_at, updated_at, history)
-		VALUES (?, ?, ?, ?, ?, ?, ?, '[]')`, id, info.Kind, info.Title, info.Provider, info.Model, now, now)
-	if err != nil {
-		return "", fmt.Errorf("store: new conversation: %w", err)
-	}
-	return id, nil
-}
-
 // SetTitle renames a conversation.
 func (s *Store) SetTitle(ctx context.Context, convID, title string) error {
 	res, err := s.exec(ctx, `UPDATE conversations SET title = ? WHERE id = ?`, title, convID)
@@ -112,42 +90,6 @@ func (s *Store) SaveHistory(ctx context.Context, convID string, history []llm.Me
 		return fmt.Errorf("store: save history: %w", err)
 	}
 	return mustAffect(res, convID)
-}
-
-// LoadHistory returns a conversation's model history, to resume it with
-// agent.SetHistory.
-func (s *Store) LoadHistory(ctx context.Context, convID string) ([]llm.Message, error) {
-	var h string
-	err := s.queryRow(ctx, `SELECT history FROM conversations WHERE id = ?`, convID).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: conversation %s", ErrNotFound, convID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: load history: %w", err)
-	}
-	var msgs []llm.Message
-	if err := json.Unmarshal([]byte(h), &msgs); err != nil {
-		return nil, fmt.Errorf("store: history of %s: %w", convID, err)
-	}
-	return msgs, nil
-}
-
-func marshalHistory(history []llm.Message) (string, error) {
-	if history == nil {
-		history = []llm.Message{}
-	}
-	b, err := json.Marshal(history)
-	if err != nil {
-		return "", fmt.Errorf("store: history: %w", err)
-	}
-	return string(b), nil
-}
-
-func mustAffect(res sql.Result, id string) error {
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	return nil
 }
 
 // StartTask records the start of a task in a chat conversation and returns
@@ -374,104 +316,6 @@ func (r *Recorder) flushPending() error {
 	r.pending = nil
 	ev := event.Task{Event: event.Event{Type: p.typ, Text: p.text.String()}, Step: p.step}
 	return r.insert(ev, p.since, "", nil)
-}
-
-// blobPart is an event field on its way to the blob store.
-type blobPart struct {
-	ref  BlobRef
-	data []byte
-}
-
-// extract moves an event's large fields out of it, into blob parts. The
-// event's Data map is copied before it is changed.
-func (r *Recorder) extract(ev *event.Task) []blobPart {
-	limit := r.s.inlineLimit
-	var parts []blobPart
-	if len(ev.Text) > limit {
-		parts = append(parts, blobPart{BlobRef{Field: "text", Encoding: "text"}, []byte(ev.Text)})
-		ev.Text = ""
-	}
-	if len(ev.Data) > 0 {
-		var big []string
-		for mime, v := range ev.Data {
-			if s, ok := v.(string); ok && len(s) > limit {
-				big = append(big, mime)
-			}
-		}
-		if len(big) > 0 {
-			sort.Strings(big)
-			data := make(map[string]any, len(ev.Data))
-			for k, v := range ev.Data {
-				data[k] = v
-			}
-			for _, mime := range big {
-				s := data[mime].(string)
-				part := blobPart{BlobRef{Field: "data:" + mime, Encoding: "text"}, []byte(s)}
-				if binaryMIME(mime) {
-					if raw, err := base64.StdEncoding.DecodeString(s); err == nil &&
-						base64.StdEncoding.EncodeToString(raw) == s {
-						part = blobPart{BlobRef{Field: "data:" + mime, Encoding: "base64"}, raw}
-					}
-				}
-				parts = append(parts, part)
-				delete(data, mime)
-			}
-			ev.Data = data
-		}
-	}
-	return parts
-}
-
-// binaryMIME tells the MIME types whose values are base64 in a bundle.
-func binaryMIME(mime string) bool {
-	switch {
-	case strings.HasPrefix(mime, "text/"), strings.HasSuffix(mime, "json"),
-		strings.HasSuffix(mime, "+xml"), strings.HasSuffix(mime, "javascript"),
-		mime == "image/svg+xml":
-		return false
-	}
-	return true
-}
-
-// putBlobs stores parts' content, before their rows are committed.
-func (r *Recorder) putBlobs(parts []blobPart) error {
-	for i := range parts {
-		hash, size, err := r.s.putBytes(r.ctx, parts[i].data)
-		if err != nil {
-			return err
-		}
-		parts[i].ref.Hash, parts[i].ref.Size = hash, size
-	}
-	return nil
-}
-
-// putBytes stores data unless the blob store has it already: repeated
-// content costs a hash and a lookup, not a write.
-func (s *Store) putBytes(ctx context.Context, data []byte) (string, int64, error) {
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
-	if ok, err := hasBlob(ctx, s.blobs, hash); err == nil && ok {
-		return hash, int64(len(data)), nil
-	}
-	return s.blobs.Put(ctx, bytes.NewReader(data))
-}
-
-// refBlob counts a reference to a blob, inside tx. The row is locked
-// now: if a sweep deleted the content meanwhile, it is put back.
-func (s *Store) refBlob(ctx context.Context, tx *sql.Tx, hash string, size int64, data []byte) error {
-	if _, err := s.stmt(ctx, tx, "blob_ref").ExecContext(ctx, hash, size, millis(s.now())); err != nil {
-		return fmt.Errorf("store: blob ref: %w", err)
-	}
-	ok, err := hasBlob(ctx, s.blobs, hash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if _, _, err := s.blobs.Put(ctx, bytes.NewReader(data)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // insert commits one event, with its blobs; extra, if set, adds rows in
@@ -770,20 +614,4 @@ func (r *Recorder) finish(ctx context.Context, status, stop, reason string, res 
 	})
 	r.fail(err)
 	return r.err
-}
-
-// measureSQL recomputes conversations.bytes; it is the same sum as
-// migration 00002's.
-const measureSQL = `UPDATE conversations SET bytes =
-    octet_length(history)
-    + COALESCE((SELECT SUM(octet_length(e.payload)) FROM events e WHERE e.conversation_id = conversations.id), 0)
-    + COALESCE((SELECT SUM(b.size) FROM event_blobs b WHERE b.conversation_id = conversations.id), 0)
-    + COALESCE((SELECT SUM(f.size) FROM files f WHERE f.conversation_id = conversations.id AND f.sha256 IS NOT NULL), 0)
-    WHERE id = ?`
-
-func (s *Store) measure(ctx context.Context, tx *sql.Tx, convID string) error {
-	if _, err := s.txExec(ctx, tx, measureSQL, convID); err != nil {
-		return fmt.Errorf("store: measure: %w", err)
-	}
-	return nil
 }

@@ -7,17 +7,17 @@ import (
 	"sort"
 )
 
-// RecoverResult says what RecoverInterrupted marked.
-type RecoverResult struct {
+// recoverResult says what recoverInterrupted marked.
+type recoverResult struct {
 	Tasks int `json:"tasks"`
 	Cells int `json:"cells"`
 }
 
-// RecoverInterrupted marks as interrupted the tasks and cells left
+// recoverInterrupted marks as interrupted the tasks and cells left
 // running by processes of this host that no longer exist (killed, or
 // crashed). Their finish time is their last event's. Open calls it.
-func (s *Store) RecoverInterrupted(ctx context.Context) (RecoverResult, error) {
-	var res RecoverResult
+func (s *Store) recoverInterrupted(ctx context.Context) (recoverResult, error) {
+	var res recoverResult
 	type row struct {
 		table, id, conv string
 		o               owner
@@ -47,7 +47,7 @@ func (s *Store) RecoverInterrupted(ctx context.Context) (RecoverResult, error) {
 	}
 	convs := map[string]bool{}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res = RecoverResult{}
+		res = recoverResult{}
 		for _, r := range dead {
 			reason := fmt.Sprintf("interrupted: process %d on %s ended while it ran", r.o.pid, r.o.host)
 			col := "task_id"
@@ -84,7 +84,7 @@ func (s *Store) RecoverInterrupted(ctx context.Context) (RecoverResult, error) {
 		return nil
 	})
 	if err != nil {
-		return RecoverResult{}, fmt.Errorf("store: recover: %w", err)
+		return recoverResult{}, fmt.Errorf("store: recover: %w", err)
 	}
 	return res, nil
 }

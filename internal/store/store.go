@@ -15,8 +15,17 @@
 //
 // A Recorder commits each event in its own small transaction as it happens:
 // a process killed mid-run loses nothing it had recorded, and the next Open
-// (or RecoverInterrupted) marks the tasks and cells it left running as
+// (or recoverInterrupted) marks the tasks and cells it left running as
 // interrupted.
+//
+// The files follow the concerns: store.go opens the database and migrates
+// it; conversation.go creates conversations and keeps their model history;
+// recorder.go is the write path of a task or exec run (every event goes
+// through Recorder.insert, one transaction each); blob.go is content by
+// hash; query.go reads conversations back; retention.go deletes, prunes
+// and collects garbage; recover.go marks runs a dead process left;
+// users.go, audit.go and quota.go are the service's users and keys, audit
+// log, and ownership and token usage.
 package store
 
 import (
@@ -82,7 +91,7 @@ type Options struct {
 	// synchronous_commit=off); recording is then several times faster. A
 	// synchronous_commit given in a PostgreSQL DSN wins.
 	SyncCommit bool
-	// NoRecover skips RecoverInterrupted at Open.
+	// NoRecover skips recoverInterrupted at Open.
 	NoRecover bool
 	// Now is the clock; time.Now by default. For tests.
 	Now func() time.Time
@@ -245,7 +254,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	if !o.NoRecover {
-		if _, err := s.RecoverInterrupted(ctx); err != nil {
+		if _, err := s.recoverInterrupted(ctx); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -300,21 +309,12 @@ func (s *Store) migrate(ctx context.Context, version int64, locker lock.SessionL
 	return nil
 }
 
-// SchemaVersion returns the schema's migration version.
-func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+// schemaVersion returns the schema's migration version.
+func (s *Store) schemaVersion(ctx context.Context) (int64, error) {
 	var v sql.NullInt64
 	err := s.db.QueryRowContext(ctx, "SELECT MAX(version_id) FROM goose_db_version").Scan(&v)
 	return v.Int64, err
 }
-
-// Dialect returns "sqlite" or "postgres".
-func (s *Store) Dialect() string { return s.dialect }
-
-// Blobs returns the store's blob store.
-func (s *Store) Blobs() BlobStore { return s.blobs }
-
-// DB returns the database handle, for tools and tests.
-func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error {
@@ -443,3 +443,12 @@ func newID(prefix string) string {
 
 // nullString is NULL for "".
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}

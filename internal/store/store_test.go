@@ -179,7 +179,7 @@ func recordTask(t testing.TB, s *Store, convID string, files map[string][]byte, 
 func TestOpenMigratesEmptyDatabase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := open(t, b, nil)
-		v, err := s.SchemaVersion(context.Background())
+		v, err := s.schemaVersion(context.Background())
 		must(t, err)
 		if v != latestVersion(t) {
 			t.Fatalf("schema version %d, want %d", v, latestVersion(t))
@@ -239,7 +239,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 				t.Fatalf("%s: %v", st.q, err)
 			}
 		}
-		if v, _ := old.SchemaVersion(ctx); v != 1 {
+		if v, _ := old.schemaVersion(ctx); v != 1 {
 			t.Fatalf("old schema version %d, want 1", v)
 		}
 		old.db.Close()
@@ -247,7 +247,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 		s, err := Open(ctx, dsn, &Options{BlobDir: blobDir, NoRecover: true})
 		must(t, err)
 		defer s.Close()
-		if v, _ := s.SchemaVersion(ctx); v != latestVersion(t) {
+		if v, _ := s.schemaVersion(ctx); v != latestVersion(t) {
 			t.Fatalf("schema version %d, want %d", v, latestVersion(t))
 		}
 		want := int64(len(history) + len(payload1) + len(payload2) + 300 + 300)
@@ -267,7 +267,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 			t.Errorf("%d packages, want 1", n)
 		}
 		// The new index is there and used by recovery.
-		if _, err := s.RecoverInterrupted(ctx); err != nil {
+		if _, err := s.recoverInterrupted(ctx); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -370,7 +370,7 @@ func TestRecordTask(t *testing.T) {
 		if f.Path != "out/squares.csv" || f.SHA256 != sha(csv) || f.Size != int64(len(csv)) || f.Change != "created" || f.CellID != cell.ID {
 			t.Errorf("file: %+v", f)
 		}
-		got, err := s.ReadBlob(ctx, f.SHA256)
+		got, err := s.readBlob(ctx, f.SHA256)
 		must(t, err)
 		if !bytes.Equal(got, csv) {
 			t.Errorf("file content %q", got)
@@ -708,7 +708,7 @@ func TestRecoverInterrupted(t *testing.T) {
 			_, err = s.exec(ctx, `UPDATE `+table+` SET owner_host = 'another-host', owner_pid = ? WHERE conversation_id = ?`, pid, remote.ConversationID())
 			must(t, err)
 		}
-		res, err := s.RecoverInterrupted(ctx)
+		res, err := s.recoverInterrupted(ctx)
 		must(t, err)
 		if res.Tasks != 1 || res.Cells != 2 {
 			t.Errorf("recovered %+v, want 1 task and 2 cells", res)
@@ -740,7 +740,7 @@ func TestRecoverInterrupted(t *testing.T) {
 			}
 		}
 		// Nothing more to do the second time.
-		if res, err := s.RecoverInterrupted(ctx); err != nil || res != (RecoverResult{}) {
+		if res, err := s.recoverInterrupted(ctx); err != nil || res != (recoverResult{}) {
 			t.Errorf("second recovery: %+v, %v", res, err)
 		}
 		must(t, mine.Finish(ctx, nil, nil))
