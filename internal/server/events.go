@@ -135,21 +135,32 @@ type ResultEvent struct {
 	Usage          llm.Usage `json:"usage" doc:"The tokens the task used."`
 }
 
-// eventType is one event's type and the Go type that describes it.
+// eventType is one event's type, the Go type that describes it, and
+// what it is.
 type eventType struct {
 	name string
 	v    any
+	doc  string
 }
 
 // The event schemas of each stream.
 var (
 	executionEventTypes = []eventType{
-		{event.Install, InstallEvent{}}, {event.Stdout, StdoutEvent{}}, {event.Stderr, StderrEvent{}}, {event.Display, DisplayEvent{}},
-		{event.Error, ErrorEvent{}}, {event.File, FileEvent{}}, {event.Done, DoneEvent{}},
+		{event.Install, InstallEvent{}, "A package install, before the code runs (or after a ModuleNotFoundError)."},
+		{event.Stdout, StdoutEvent{}, "Text the code wrote to standard output."},
+		{event.Stderr, StderrEvent{}, "Text the code wrote to standard error."},
+		{event.Display, DisplayEvent{}, "A rich result: the value of the cell's last expression, a figure, or what display() showed."},
+		{event.Error, ErrorEvent{}, "An exception the code raised, or a failure around it."},
+		{event.File, FileEvent{}, "A file of the workspace the code created, modified or deleted."},
+		{event.Done, DoneEvent{}, "The end of a cell: always the last event of an execution."},
 	}
 	taskEventTypes = append(executionEventTypes[:len(executionEventTypes):len(executionEventTypes)],
-		eventType{event.Message, MessageEvent{}}, eventType{event.Code, CodeEvent{}}, eventType{event.Tool, ToolEvent{}},
-		eventType{event.Answer, AnswerEvent{}}, eventType{event.Stop, StopEvent{}}, eventType{"result", ResultEvent{}})
+		eventType{event.Message, MessageEvent{}, "A piece of the model's text, as it streams."},
+		eventType{event.Code, CodeEvent{}, "A piece of code, as the model writes it."},
+		eventType{event.Tool, ToolEvent{}, "A tool call about to run, with its whole code."},
+		eventType{event.Answer, AnswerEvent{}, "The model's final answer."},
+		eventType{event.Stop, StopEvent{}, "The task ended without an answer."},
+		eventType{"result", ResultEvent{}, "How the task ended: always the last event of a task."})
 )
 
 // eventUnion registers each event type's schema and a union of them named
@@ -160,6 +171,9 @@ func (s *Server) eventUnion(name, desc string, types []eventType) *huma.Schema {
 	u := &huma.Schema{Description: desc, Discriminator: &huma.Discriminator{PropertyName: "type", Mapping: map[string]string{}}}
 	for _, t := range types {
 		ref := s.schemaOf(t.v)
+		if sc := reg.Map()[ref.Ref[len("#/components/schemas/"):]]; sc != nil {
+			sc.Description = t.doc
+		}
 		u.OneOf = append(u.OneOf, ref)
 		u.Discriminator.Mapping[t.name] = ref.Ref
 	}
