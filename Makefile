@@ -3,7 +3,7 @@
 export CGO_ENABLED := 0
 GO ?= go
 
-.PHONY: all setup build test vet bench pg clean
+.PHONY: all setup build test test-sdk vet bench pg clean
 
 all: build
 
@@ -25,6 +25,12 @@ vet:
 test: setup vet
 	INTERP_TEST_POSTGRES_DSN=$${INTERP_TEST_POSTGRES_DSN:-$$(scripts/postgres)} \
 		$(GO) test -count=1 -timeout 15m ./...
+	$(MAKE) test-sdk
+
+# The SDKs' tests, against a real interp serve (sdk/testenv.py); each
+# installs its pinned tools into its own ignored directory.
+test-sdk: build
+	sdk/python/scripts/test
 
 bench: setup
 	$(GO) run ./cmd/interp-bench -out BENCHMARKS.md

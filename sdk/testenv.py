@@ -26,11 +26,13 @@ BIN = os.path.join(ROOT, "bin")
 
 
 def build() -> str:
-    """Builds interp if it is missing, and the fake model server, into bin/."""
+    """Builds interp (unless INTERP_BIN names one) and the fake model server into bin/."""
     env = {**os.environ, "CGO_ENABLED": "0"}
-    interp = os.environ.get("INTERP_BIN") or os.path.join(BIN, "interp")
-    if not os.path.exists(interp):
-        subprocess.run(["make", "-C", ROOT, "build"], check=True, stdout=sys.stderr)
+    interp = os.environ.get("INTERP_BIN")
+    if not interp:
+        # Always: the served document must be the code's.
+        subprocess.run(["make", "-s", "-C", ROOT, "build"], check=True, stdout=sys.stderr)
+        interp = os.path.join(BIN, "interp")
     fake = os.path.join(BIN, "interp-fakellm")
     subprocess.run(["go", "build", "-o", fake, "./internal/llm/llmtest/fakellm"], cwd=ROOT, env=env, check=True)
     return interp

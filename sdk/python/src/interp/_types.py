@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    """AnswerEvent"""
+    """The model's final answer."""
 
     type: Literal["answer"]
     """answer."""
@@ -29,7 +29,7 @@ class AnswerEvent:
 
 @dataclass(frozen=True)
 class CodeEvent:
-    """CodeEvent"""
+    """A piece of code, as the model writes it."""
 
     step: int
     """The model's step, from 1."""
@@ -50,7 +50,7 @@ class CodeEvent:
 
 @dataclass(frozen=True)
 class DisplayEvent:
-    """DisplayEvent"""
+    """A rich result: the value of the cell's last expression, a figure, or what display() showed."""
 
     data: Dict[str, Any]
     """A MIME bundle: MIME type to content. Text types (text/plain, text/html, image/svg+xml) are strings; binary ones (image/png, image/jpeg) are base64 strings; application/json is any JSON."""
@@ -77,7 +77,7 @@ class DisplayEvent:
 
 @dataclass(frozen=True)
 class DoneEvent:
-    """DoneEvent"""
+    """The end of a cell: always the last event of an execution."""
 
     status: Literal["ok", "error", "interrupted", "timeout", "died"]
     """How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason, and restart the session)."""
@@ -116,7 +116,7 @@ class DoneEvent:
 
 @dataclass(frozen=True)
 class ErrorEvent:
-    """ErrorEvent"""
+    """An exception the code raised, or a failure around it."""
 
     ename: str
     """The exception's class name, such as ZeroDivisionError or KeyboardInterrupt; WorkspaceQuotaExceeded when the execution left the workspaces over their quota."""
@@ -146,7 +146,7 @@ class ErrorEvent:
 
 @dataclass(frozen=True)
 class FileEvent:
-    """FileEvent"""
+    """A file of the workspace the code created, modified or deleted."""
 
     change: Literal["created", "modified", "deleted"]
     """What happened to it."""
@@ -176,7 +176,7 @@ class FileEvent:
 
 @dataclass(frozen=True)
 class InstallEvent:
-    """InstallEvent"""
+    """A package install, before the code runs (or after a ModuleNotFoundError)."""
 
     phase: Literal["resolving", "downloading", "installed", "failed"]
     """Where the install is: resolving what to install, downloading, installed, or failed."""
@@ -212,7 +212,7 @@ class InstallEvent:
 
 @dataclass(frozen=True)
 class MessageEvent:
-    """MessageEvent"""
+    """A piece of the model's text, as it streams."""
 
     step: int
     """The model's step, from 1."""
@@ -233,7 +233,7 @@ class MessageEvent:
 
 @dataclass(frozen=True)
 class ResultEvent:
-    """ResultEvent"""
+    """How the task ended: always the last event of a task."""
 
     conversation_id: str
     """The conversation the task is recorded in: give it to the next task to continue."""
@@ -272,7 +272,7 @@ class ResultEvent:
 
 @dataclass(frozen=True)
 class StderrEvent:
-    """StderrEvent"""
+    """Text the code wrote to standard error."""
 
     text: str
     """The text, as it was written: a piece of a line, or several lines."""
@@ -296,7 +296,7 @@ class StderrEvent:
 
 @dataclass(frozen=True)
 class StdoutEvent:
-    """StdoutEvent"""
+    """Text the code wrote to standard output."""
 
     text: str
     """The text, as it was written: a piece of a line, or several lines."""
@@ -320,7 +320,7 @@ class StdoutEvent:
 
 @dataclass(frozen=True)
 class StopEvent:
-    """StopEvent"""
+    """The task ended without an answer."""
 
     type: Literal["stop"]
     """stop."""
@@ -344,7 +344,7 @@ class StopEvent:
 
 @dataclass(frozen=True)
 class ToolEvent:
-    """ToolEvent"""
+    """A tool call about to run, with its whole code."""
 
     step: int
     """The model's step, from 1."""
@@ -449,6 +449,7 @@ class Usage:
 
     input_tokens: int
     output_tokens: int
+    estimated: Optional[bool] = None
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> Usage:
@@ -456,6 +457,7 @@ class Usage:
         return cls(
             input_tokens=d['input_tokens'],
             output_tokens=d['output_tokens'],
+            estimated=d.get('estimated'),
         )
 
 
