@@ -15,6 +15,7 @@ import (
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/eval"
+	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -59,7 +60,7 @@ func newEvalCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.smallModel, "small-model", "", "on or off: the agent's measures for small models (default: the config's small_model, else on for local models)")
 	fl.DurationVar(&f.taskTimeout, "task-timeout", 10*time.Minute, "time limit of one task")
 	fl.StringVar(&f.replay, "replay", "", "check another agent's answers from this JSON Lines file ({id, answer, workspace, seconds}) instead of running Interp's")
-	fl.StringVar(&f.transcripts, "transcripts", "", "write each task's events as JSON Lines into this directory")
+	fl.StringVar(&f.transcripts, "transcripts", "", "write each task's events (ID.jsonl) and conversation (ID.history.json) into this directory")
 	fl.StringVar(&f.label, "label", "", "what this run measures, for the report (default: the provider, model and configuration)")
 	return cmd
 }
@@ -161,6 +162,9 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 		}
 		defer closeAll()
 		ecfg.Events = w
+		ecfg.History = func(id string, h []llm.Message) {
+			_ = writeJSONFile(filepath.Join(f.transcripts, filepath.Base(id)+".history.json"), h)
+		}
 	}
 	rep, err := eval.Run(ctx, suite, ecfg)
 	if rep == nil {

@@ -212,6 +212,7 @@ type run struct {
 
 	failures int
 	repeats  repeatTracker
+	codeOK   bool // some code of this task ran without error
 	// format is the answer format the task asks for, if any; restated
 	// says the model was asked once to restate its answer in it.
 	format   *answerFormat
@@ -251,8 +252,10 @@ func (r *run) loop(ctx context.Context) error {
 		if !a.cfg.NoTools {
 			req.Tools = []llm.Tool{runPythonTool}
 			// A small model answers at once and invents the numbers
-			// unless made to run code first.
-			req.RequireTool = a.cfg.SmallModel && step == 1
+			// unless made to run code first: until some code of the
+			// task has run without error, it must call the tool (the
+			// server's grammar then also keeps the call well formed).
+			req.RequireTool = a.cfg.SmallModel && !r.codeOK
 		}
 		stream := newCodeStream()
 		watch := &runawayDetector{}

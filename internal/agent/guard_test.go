@@ -131,6 +131,7 @@ func TestSamplingSettingsAreSent(t *testing.T) {
 	}{
 		{"defaults", nil, []string{`"max_tokens":4096`, `"temperature":0.2`}, []string{`"tool_choice"`}},
 		{"configured", func(c *agent.Config) { c.Temperature = &zero; c.Limits.StepTokens = 300 }, []string{`"max_tokens":300`, `"temperature":0`}, nil},
+		// Until code has run without error, a small model must call the tool.
 		{"small model", func(c *agent.Config) { c.SmallModel = true }, []string{`"max_tokens":1024`, `"temperature":0`, `"tool_choice":"required"`}, []string{`"tool_choice"`}},
 	}
 	for _, tt := range tests {
@@ -261,5 +262,22 @@ func TestSmallModelMeasures(t *testing.T) {
 	}
 	if second := requestText(t, f, 1); !strings.Contains(second, "@max[value]") {
 		t.Error("the answer format was not repeated with the result")
+	}
+}
+
+func TestSmallModelMustRunCodeFirst(t *testing.T) {
+	f := newFake(t, "openai",
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("1/0")}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("print(2)")}},
+		llmtest.Turn{Text: "2"},
+	)
+	a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.SmallModel = true })
+	if _, err := a.Run(context.Background(), "go", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true, false} {
+		if got := strings.Contains(requestText(t, f, i), `"tool_choice":"required"`); got != want {
+			t.Errorf("request %d: tool_choice required %v, want %v", i, got, want)
+		}
 	}
 }

@@ -153,7 +153,7 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		msg.Images = visionImages(out.Images())
 	}
 	if class == "" {
-		r.failures = 0
+		r.failures, r.codeOK = 0, true
 		r.repeats.reset()
 		msg.Content = "[status: ok]\n" + msg.Content
 		return msg, false, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	// Events, if set, gets every agent event of a task, to keep a
 	// transcript.
 	Events func(taskID string, ev agent.Event)
+	// History, if set, gets a task's conversation when it is done, with
+	// the model's raw tool calls, to keep a transcript.
+	History func(taskID string, history []llm.Message)
 	// Replay, if set, checks answers another agent gave instead of
 	// running Interp's: by task ID, its answer and the directory its
 	// workspace was left in.
@@ -158,6 +162,9 @@ func runTask(parent context.Context, s *Suite, t Task, cfg Config) TaskResult {
 			}
 		})
 		res.Seconds = time.Since(start).Seconds()
+		if cfg.History != nil {
+			cfg.History(t.ID, ag.History())
+		}
 		if err != nil {
 			res.Error = err.Error()
 			return res
