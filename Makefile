@@ -31,6 +31,7 @@ test: setup vet
 # installs its pinned tools into its own ignored directory.
 test-sdk: build
 	sdk/python/scripts/test
+	cd sdk/typescript && npm ci --no-audit --no-fund --silent && npm test --silent
 
 bench: setup
 	$(GO) run ./cmd/interp-bench -out BENCHMARKS.md
