@@ -54,7 +54,7 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 	}
 	defer wb.close()
 	ui.SetModel(wb.provider + " · " + wb.model)
-	if err := f.files.upload(wb.session.Kernel().Workspace()); err != nil {
+	if err := f.files.upload(wb.session.Kernel().Workspace(), "", stderr); err != nil {
 		return err
 	}
 	defer func() {
@@ -81,10 +81,28 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 	} else if resume != "" {
 		return &exitError{code: exitUsage, msg: "--resume needs the history, which --no-history turns off"}
 	}
+	ag = namedFilesAgent{Runner: ag, wb: wb, files: &f.files}
 	if err := ui.Run(ctx, ag); err != nil {
 		return &exitError{code: exitInternal, msg: err.Error()}
 	}
 	return nil
+}
+
+// namedFilesAgent copies into the workspace the files of the current
+// directory that a task names, before the task runs.
+type namedFilesAgent struct {
+	chat.Runner
+	wb    *workbench
+	files *workspaceFiles
+}
+
+func (a namedFilesAgent) Run(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
+	if k := a.wb.session.Kernel(); k != nil {
+		a.files.uploadNamed(k.Workspace(), task, func(msg string) {
+			emit(agent.Event{Event: session.Event{Type: session.EventStderr, Text: msg + "\n"}})
+		})
+	}
+	return a.Runner.Run(ctx, task, emit)
 }
 
 // recordingAgent records each chat turn in the history, all in one

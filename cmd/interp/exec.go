@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,7 +74,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		return err
 	}
 	defer closeKernel()
-	if err := f.files.upload(k.Workspace()); err != nil {
+	if err := f.files.upload(k.Workspace(), strings.Join(cells, "\n"), stderr); err != nil {
 		return err
 	}
 	defer func() {

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,51 +23,115 @@ import (
 const maxUpload = 256 << 20
 
 // workspaceFiles moves files between the host and a session's workspace:
-// --file copies into it before anything runs, --out-dir copies what the
-// code made back at the end.
+// --file copies into it before anything runs, and files in the current
+// directory that the task or code names are copied in too; at the end, what
+// the code made is copied back into --out-dir (the current directory by
+// default), never over an existing file.
 type workspaceFiles struct {
 	in     []string
 	outDir string
+	noOut  bool
+	copied map[string][32]byte // workspace paths copied in: copied back only if changed
 }
 
 func (w *workspaceFiles) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&w.in, "file", "f", nil, "copy this file into the session's workspace first (repeatable)")
-	fl.StringVarP(&w.outDir, "out-dir", "o", "", "copy the files the code creates into this directory at the end")
+	fl.StringVarP(&w.outDir, "out-dir", "o", ".", "copy the files the code creates into this directory at the end; an existing file is never overwritten (a -1, -2, ... suffix is added)")
+	fl.BoolVar(&w.noOut, "no-out", false, "leave the files the code creates in the sandbox (they are still in the history)")
 }
 
-// upload copies the --file files into ws.
-func (w *workspaceFiles) upload(ws *session.Workspace) error {
+// upload copies the --file files into ws, and the files of the current
+// directory that named mentions (a task, or code) and -f did not give.
+func (w *workspaceFiles) upload(ws *session.Workspace, named string, stderr io.Writer) error {
 	for _, name := range w.in {
-		src, err := os.Open(name)
-		if err != nil {
-			return &exitError{code: exitUsage, msg: err.Error()}
-		}
-		_, err = ws.Write(filepath.Base(name), src, maxUpload)
-		src.Close()
-		if err != nil {
+		if err := w.copyIn(ws, name); err != nil {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("--file %s: %v", name, err)}
 		}
 	}
+	w.uploadNamed(ws, named, func(msg string) { fmt.Fprintln(stderr, msg) })
 	return nil
 }
 
-// download copies ws's files, other than the uploads and hidden ones, into
-// --out-dir.
-func (w *workspaceFiles) download(ws *session.Workspace, stderr io.Writer) error {
-	if w.outDir == "" {
-		return nil
+// uploadNamed copies in the files of the current directory that text
+// names, each once, and says so.
+func (w *workspaceFiles) uploadNamed(ws *session.Workspace, text string, say func(string)) {
+	for _, name := range namedFiles(text) {
+		if _, ok := w.copied[name]; ok {
+			continue
+		}
+		if err := w.copyIn(ws, name); err != nil {
+			say(fmt.Sprintf("interp: %s is named but was not copied in: %v (use -f)", name, err))
+			continue
+		}
+		say(fmt.Sprintf("[interp: copied %s into the sandbox: it is named and is in the current directory]", name))
 	}
-	uploaded := make(map[string]bool)
-	for _, name := range w.in {
-		uploaded[filepath.Base(name)] = true
+}
+
+func (w *workspaceFiles) copyIn(ws *session.Workspace, name string) error {
+	data, err := readCapped(name, maxUpload)
+	if err != nil {
+		return err
+	}
+	if _, err := ws.Write(filepath.Base(name), bytes.NewReader(data), maxUpload); err != nil {
+		return err
+	}
+	if w.copied == nil {
+		w.copied = make(map[string][32]byte)
+	}
+	w.copied[filepath.Base(name)] = sha256.Sum256(data)
+	return nil
+}
+
+func readCapped(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("over the %d-byte limit", limit)
+	}
+	return data, err
+}
+
+// fileName finds the words of a text that look like file names (with an
+// extension).
+var fileName = regexp.MustCompile(`[\w\-.]+\.[A-Za-z0-9]{1,8}\b`)
+
+// namedFiles returns the names in text of regular, non-hidden files in the
+// current directory (never a path: nothing outside it is offered).
+func namedFiles(text string) []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, name := range fileName.FindAllString(text, -1) {
+		if seen[name] || strings.HasPrefix(name, ".") || strings.Contains(name, "..") {
+			continue
+		}
+		seen[name] = true
+		fi, err := os.Lstat(name)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxUpload {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// download copies ws's files, other than those copied in and hidden ones,
+// into --out-dir. A file already there with other content is kept: the new
+// one gets a -1, -2, ... suffix.
+func (w *workspaceFiles) download(ws *session.Workspace, stderr io.Writer) error {
+	if w.noOut || w.outDir == "" {
+		return nil
 	}
 	files, err := ws.List()
 	if err != nil {
 		return err
 	}
 	for _, fi := range files {
-		if fi.IsDir || uploaded[fi.Path] || strings.HasPrefix(fi.Path, ".") {
+		if fi.IsDir || strings.HasPrefix(fi.Path, ".") || strings.Contains(fi.Path, "/.") {
 			continue
 		}
 		data, err := ws.Read(fi.Path, maxUpload)
@@ -69,14 +139,50 @@ func (w *workspaceFiles) download(ws *session.Workspace, stderr io.Writer) error
 			fmt.Fprintf(stderr, "interp: not copied: %v\n", err)
 			continue
 		}
+		if sum, ok := w.copied[fi.Path]; ok && sum == sha256.Sum256(data) {
+			continue // an input, unchanged
+		}
 		dst := filepath.Join(w.outDir, filepath.FromSlash(fi.Path))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
+		saved, err := writeNew(dst, data)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "[interp: saved %s]\n", dst)
+		if saved != "" {
+			fmt.Fprintf(stderr, "[interp: saved %s]\n", saved)
+		}
 	}
 	return nil
+}
+
+// writeNew writes data at dst, or beside it with a numbered suffix when a
+// different file is there. It returns the path written, "" when dst already
+// holds data.
+func writeNew(dst string, data []byte) (string, error) {
+	ext := filepath.Ext(dst)
+	base := strings.TrimSuffix(dst, ext)
+	for i := 0; i < 1000; i++ {
+		p := dst
+		if i > 0 {
+			p = base + "-" + strconv.Itoa(i) + ext
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			if old, rerr := os.ReadFile(p); rerr == nil && bytes.Equal(old, data) {
+				return "", nil
+			}
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return "", err
+		}
+		return p, f.Close()
+	}
+	return "", fmt.Errorf("%s: too many files with this name", dst)
 }

@@ -18,6 +18,9 @@ import (
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
+// pkgDir is the directory the tests start in: the package's sources.
+var pkgDir, _ = os.Getwd()
+
 func TestMain(m *testing.M) {
 	if sandbox.IsInit() {
 		sandbox.RunInit()
@@ -41,6 +44,9 @@ func interp(t *testing.T, stdin string, args ...string) (int, string, string) {
 	needSandbox(t)
 	if os.Getenv("INTERP_HISTORY") == "" {
 		t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
+	}
+	if wd, _ := os.Getwd(); wd == pkgDir {
+		t.Chdir(t.TempDir()) // what the code makes lands in the current directory
 	}
 	var out, errOut bytes.Buffer
 	cmd := newRootCmd()
@@ -399,6 +405,43 @@ func TestExecWithFiles(t *testing.T) {
 	}
 	if code, _, errOut := interp(t, "", "exec", "--file", filepath.Join(dir, "missing.csv"), filepath.Join(dir, "sum.py")); code != exitUsage || !strings.Contains(errOut, "missing.csv") {
 		t.Errorf("missing --file: exit %d, %q", code, errOut)
+	}
+}
+
+// What the code makes lands in the current directory, never over a file
+// that is there; a file the code names that is in the current directory
+// is copied in; --no-out keeps everything in the sandbox.
+func TestExecFilesLandHere(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"data.csv": "x\n1\n2\n",
+		"sum.py":   "rows = open('data.csv').read().split()[1:]\nopen('total.txt', 'w').write(str(sum(map(int, rows))))\n",
+	})
+	t.Chdir(dir)
+	code, _, errOut := interp(t, "", "exec", "sum.py")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "copied data.csv into the sandbox") || !strings.Contains(errOut, "saved total.txt") {
+		t.Errorf("not said: %s", errOut)
+	}
+	if b, err := os.ReadFile("total.txt"); err != nil || string(b) != "3" {
+		t.Fatalf("total.txt: %q %v", b, err)
+	}
+	os.WriteFile("data.csv", []byte("x\n5\n"), 0o644)
+	if code, _, errOut := interp(t, "", "exec", "sum.py"); code != exitOK || !strings.Contains(errOut, "saved total-1.txt") {
+		t.Fatalf("second run: exit %d: %s", code, errOut)
+	}
+	for name, want := range map[string]string{"total.txt": "3", "total-1.txt": "5", "data.csv": "x\n5\n"} {
+		if b, _ := os.ReadFile(name); string(b) != want {
+			t.Errorf("%s = %q, want %q", name, b, want)
+		}
+	}
+	os.WriteFile("data.csv", []byte("x\n7\n"), 0o644)
+	if code, _, errOut := interp(t, "", "exec", "--no-out", "sum.py"); code != exitOK || strings.Contains(errOut, "saved") {
+		t.Fatalf("--no-out: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat("total-2.txt"); err == nil {
+		t.Error("--no-out saved a file")
 	}
 }
 

@@ -197,7 +197,7 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 		}
 	}
 
-	if err := f.files.upload(wb.session.Kernel().Workspace()); err != nil {
+	if err := f.files.upload(wb.session.Kernel().Workspace(), task, stderr); err != nil {
 		return err
 	}
 	defer func() {
