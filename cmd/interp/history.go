@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -225,7 +227,67 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 	prune.Flags().DurationVar(&olderThan, "older-than", 0, "delete conversations not updated for this long, e.g. 720h")
 	prune.Flags().StringVar(&maxSize, "max-size", "", "keep the history under this size, e.g. 1GiB")
 
-	cmd.AddCommand(list, show, rm, exp, prune)
+	files := &cobra.Command{
+		Use:   "files ID",
+		Short: "List the files a conversation's code created or changed",
+		Args:  cobra.ExactArgs(1),
+		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out io.Writer) error {
+			c, err := getConversation(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PATH\tSIZE\tCHANGE\tKEPT")
+			for _, f := range c.Files {
+				kept := "yes"
+				if f.SHA256 == "" {
+					kept = "no " + f.Note
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.Path, f.Size, f.Change, strings.TrimSpace(kept))
+			}
+			return tw.Flush()
+		}),
+	}
+
+	var getOut string
+	get := &cobra.Command{
+		Use:   "get ID PATH",
+		Short: "Write the last kept version of a file of a conversation (into the current directory, or -o)",
+		Args:  cobra.ExactArgs(2),
+		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out io.Writer) error {
+			id, err := st.ResolveID(ctx, args[0])
+			if err != nil {
+				return &exitError{code: exitUsage, msg: err.Error()}
+			}
+			_, data, err := st.FileContent(ctx, id, args[1])
+			if errors.Is(err, store.ErrNotFound) {
+				return &exitError{code: exitUsage, msg: err.Error() + " (see interp history files " + id + ")"}
+			}
+			if err != nil {
+				return err
+			}
+			if getOut == "-" {
+				_, err := out.Write(data)
+				return err
+			}
+			dst := getOut
+			if dst == "" {
+				dst = path.Base(args[1])
+			}
+			saved, err := writeNew(dst, data)
+			if err != nil {
+				return &exitError{code: exitUsage, msg: err.Error()}
+			}
+			if saved == "" {
+				saved = dst + " (unchanged)"
+			}
+			fmt.Fprintln(out, "saved", saved)
+			return nil
+		}),
+	}
+	get.Flags().StringVarP(&getOut, "output", "o", "", "write here instead (- for stdout); an existing file is never overwritten")
+
+	cmd.AddCommand(list, show, rm, exp, prune, files, get)
 	return cmd
 }
 

@@ -445,6 +445,38 @@ func TestExecFilesLandHere(t *testing.T) {
 	}
 }
 
+// The files the code made are kept in the history: listed, and written
+// back from it, never over a file.
+func TestHistoryFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"make.py": "open('report.txt', 'w').write('kept')\n"})
+	t.Chdir(dir)
+	if code, _, errOut := interp(t, "", "exec", "--no-out", "make.py"); code != exitOK {
+		t.Fatalf("exec: %d %s", code, errOut)
+	}
+	_, out, _ := interp(t, "", "history", "list", "--json")
+	var convs []struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &convs); err != nil || len(convs) != 1 {
+		t.Fatalf("history list: %v %s", err, out)
+	}
+	id := convs[0].ID
+	if code, out, errOut := interp(t, "", "history", "files", id); code != exitOK || !strings.Contains(out, "report.txt") || !strings.Contains(out, "created") {
+		t.Errorf("history files: %d %q %s", code, out, errOut)
+	}
+	if code, out, _ := interp(t, "", "history", "get", id, "report.txt", "-o", "-"); code != exitOK || out != "kept" {
+		t.Errorf("history get -o -: %d %q", code, out)
+	}
+	os.WriteFile("report.txt", []byte("mine"), 0o644)
+	if code, out, errOut := interp(t, "", "history", "get", id, "report.txt"); code != exitOK || !strings.Contains(out, "report-1.txt") {
+		t.Errorf("history get: %d %q %s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile("report.txt"); string(b) != "mine" {
+		t.Errorf("history get overwrote report.txt: %q", b)
+	}
+	if code, _, errOut := interp(t, "", "history", "get", id, "nope.txt"); code != exitUsage || !strings.Contains(errOut, "history files") {
+		t.Errorf("missing file: %d %s", code, errOut)
+	}
+}
+
 // TestHistoryPostgres keeps the CLI's history in PostgreSQL, with the
 // large contents in the data directory.
 func TestHistoryPostgres(t *testing.T) {

@@ -242,6 +242,16 @@ func TestFlow(t *testing.T) {
 	}
 	e.do(a, "GET", "/v1/conversations/"+conv+"/export?format=docx", nil).want(t, 422)
 
+	// The files the code made are kept in the history, for their owner only.
+	recorded := e.do(a, "GET", "/v1/conversations/"+kinds["exec"]+"/files", nil).want(t, 200).obj(t)["files"].([]any)
+	if !strings.Contains(mustJSON(recorded), `"path":"out.txt"`) {
+		t.Fatalf("recorded files %v", recorded)
+	}
+	if r := e.do(a, "GET", "/v1/conversations/"+kinds["exec"]+"/file?path=out.txt", nil).want(t, 200); string(r.body) != "HELLO" {
+		t.Errorf("out.txt from the history: %q", r.body)
+	}
+	e.do(a, "GET", "/v1/conversations/"+kinds["exec"]+"/file?path=nope.txt", nil).want(t, 404)
+
 	// Metrics saw it all.
 	m := string(e.do("", "GET", "/metrics", nil).want(t, 200).body)
 	for _, want := range []string{

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -169,5 +173,56 @@ func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 		Quotas: QuotaInfo{Sessions: max(q.Sessions, -1), ExecutionsPerMinute: max(q.ExecutionsPerMinute, -1), TokensPerDay: max(q.TokensPerDay, -1), WorkspaceBytes: max(q.WorkspaceBytes, -1)},
 		Usage: UsageInfo{Sessions: len(s.userSessions(u)), ExecutionsLastMinute: s.execs.used(u.ID), TokensToday: tokens,
 			WorkspaceBytes: s.workspaceUsage(u)},
+	}}, nil
+}
+
+// RecordedFileList lists the files a conversation's code created, changed or
+// deleted, in order; a path may come more than once.
+type RecordedFileList struct {
+	Files []store.File `json:"files"`
+}
+
+type recordedFileListOutput struct {
+	Body RecordedFileList
+}
+
+func (s *Server) listConversationFiles(ctx context.Context, in *conversationIDInput) (*recordedFileListOutput, error) {
+	if err := s.ownConversation(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	files, err := s.d.Store.Files(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &recordedFileListOutput{Body: RecordedFileList{Files: files}}, nil
+}
+
+type conversationFileInput struct {
+	ID   string `path:"id" maxLength:"64" doc:"A conversation ID."`
+	Path string `query:"path" required:"true" maxLength:"4096" doc:"A file's path, relative to the workspace, as the conversation's files list it."`
+}
+
+func (s *Server) getConversationFile(ctx context.Context, in *conversationFileInput) (*huma.StreamResponse, error) {
+	if err := s.ownConversation(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	_, data, err := s.d.Store.FileContent(ctx, in.ID, in.Path)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, huma.Error404NotFound(err.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	ct := mime.TypeByExtension(path.Ext(in.Path))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		hctx.SetHeader("Content-Type", ct)
+		hctx.SetHeader("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(in.Path)}))
+		hctx.SetHeader("Content-Security-Policy", sandboxCSP) // made in a sandbox: never a page of this origin
+		hctx.SetHeader("Content-Length", strconv.Itoa(len(data)))
+		hctx.SetStatus(http.StatusOK)
+		_, _ = hctx.BodyWriter().Write(data)
 	}}, nil
 }

@@ -49,6 +49,8 @@ func TestIsolation(t *testing.T) {
 		{"task in conversation", "POST", "/v1/tasks", map[string]any{"prompt": "hi", "conversation_id": "{c}"}},
 		{"get conversation", "GET", "/v1/conversations/{c}", nil},
 		{"export", "GET", "/v1/conversations/{c}/export?format=json", nil},
+		{"conversation files", "GET", "/v1/conversations/{c}/files", nil},
+		{"conversation file", "GET", "/v1/conversations/{c}/file?path=out.txt", nil},
 		{"delete conversation", "DELETE", "/v1/conversations/{c}", nil},
 	} {
 		for _, ids := range []struct{ who, s, c string }{

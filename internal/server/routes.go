@@ -222,6 +222,13 @@ func (s *Server) register() {
 		exp.Responses["200"].Content[ct] = &huma.MediaType{Schema: &huma.Schema{Type: "string"}}
 	}
 	huma.Register(api, exp, s.exportConversation)
+	huma.Register(api, s.op("list-conversation-files", http.MethodGet, "/v1/conversations/{id}/files", "List the files a conversation's code made", "history", idErrors), s.listConversationFiles)
+	getFile := s.op("get-conversation-file", http.MethodGet, "/v1/conversations/{id}/file", "Download the last kept version of a file of a conversation", "history", idErrors)
+	getFile.Responses = map[string]*huma.Response{"200": {
+		Description: "The file's content, with the type its name suggests.",
+		Content:     map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}},
+	}}
+	huma.Register(api, getFile, s.getConversationFile)
 	huma.Register(api, s.op("delete-conversation", http.MethodDelete, "/v1/conversations/{id}", "Delete a conversation", "history", idErrors,
 		http.StatusConflict), s.deleteConversation)
 

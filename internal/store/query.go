@@ -215,6 +215,44 @@ func (s *Store) readBlob(ctx context.Context, hash string) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
+// Files lists the files a conversation's code created, changed or deleted,
+// in order (a path may come more than once).
+func (s *Store) Files(ctx context.Context, convID string) ([]File, error) {
+	c := &Conversation{ID: convID}
+	if err := s.loadFiles(ctx, c); err != nil {
+		return nil, fmt.Errorf("store: files: %w", err)
+	}
+	return c.Files, nil
+}
+
+// FileContent returns the last kept version of the file at path in a
+// conversation, with its record. ErrNotFound when there is none, or when
+// its last change deleted it or its content was not kept.
+func (s *Store) FileContent(ctx context.Context, convID, path string) (*File, []byte, error) {
+	files, err := s.Files(ctx, convID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
+		if f.Path != path {
+			continue
+		}
+		if f.Change == "deleted" {
+			return nil, nil, fmt.Errorf("%w: %s was deleted", ErrNotFound, path)
+		}
+		if f.SHA256 == "" {
+			return nil, nil, fmt.Errorf("%w: the content of %s was not kept (%s)", ErrNotFound, path, f.Note)
+		}
+		data, err := s.ReadBlob(ctx, f.SHA256)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: %s: %w", path, err)
+		}
+		return &f, data, nil
+	}
+	return nil, nil, fmt.Errorf("%w: no file %s in %s", ErrNotFound, path, convID)
+}
+
 func (s *Store) loadFiles(ctx context.Context, c *Conversation) error {
 	rows, err := s.query(ctx, `SELECT id, task_id, cell_id, seq, path, size, sha256, change, note, created_at
 		FROM files WHERE conversation_id = ? ORDER BY seq`, c.ID)
