@@ -99,7 +99,7 @@ type namedFilesAgent struct {
 func (a namedFilesAgent) Run(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
 	if k := a.wb.session.Kernel(); k != nil {
 		a.files.uploadNamed(k.Workspace(), task, func(msg string) {
-			emit(agent.Event{Event: session.Event{Type: session.EventStderr, Text: msg + "\n"}})
+			emit(agent.Event{Event: session.Event{Type: event.Stderr, Text: msg + "\n"}})
 		})
 	}
 	return a.Runner.Run(ctx, task, emit)
