@@ -244,7 +244,7 @@ func (s *Store) FileContent(ctx context.Context, convID, path string) (*File, []
 		if f.SHA256 == "" {
 			return nil, nil, fmt.Errorf("%w: the content of %s was not kept (%s)", ErrNotFound, path, f.Note)
 		}
-		data, err := s.ReadBlob(ctx, f.SHA256)
+		data, err := s.readBlob(ctx, f.SHA256)
 		if err != nil {
 			return nil, nil, fmt.Errorf("store: %s: %w", path, err)
 		}
