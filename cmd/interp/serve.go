@@ -316,7 +316,7 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
-		m := &server.LLM{Provider: p, Name: name, Model: model}
+		m := &server.LLM{Provider: p, Name: name, Model: model, Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name)}
 		llmFactory = func(context.Context) (*server.LLM, error) { return m, nil }
 	}
 

@@ -223,6 +223,9 @@ type LLM struct {
 	// Name is the provider's name and Model the model, as recorded in the
 	// history.
 	Name, Model string
+	// Temperature and SmallModel are as in agent.Config.
+	Temperature *float64
+	SmallModel  bool
 }
 
 // LLMFactory returns the model a task runs with. It is called for each

@@ -168,6 +168,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 	ag, err := agent.New(agent.Config{
 		Provider: model.Provider, Model: model.Model, Session: e.sess, Auto: s.d.Auto, Limits: lim,
 		Vision: s.cfg.Vision, NoTools: s.cfg.NoTools, Packages: s.d.Kernel.Runtime.Packages(),
+		Temperature: model.Temperature, SmallModel: model.SmallModel,
 		// The workspace quota holds at every step, not only at the start:
 		// one task's code can fill the workspace.
 		Admit: func(ctx context.Context) error {
