@@ -45,7 +45,7 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 	return &deps.Auto{Map: m, Installer: &deps.Installer{
 		UV:       rt.UV,
 		Python:   rt.Executable,
-		CacheDir: filepath.Join(session.DefaultStateDir(), "uv-cache"),
+		CacheDir: envOr("INTERP_CACHE_DIR", filepath.Join(session.DefaultStateDir(), "uv-cache")),
 		IndexURL: d.indexURL,
 		BaseLock: rt.BaseLock(),
 		Map:      m,

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
@@ -34,6 +36,11 @@ type Auto struct {
 // what is published only as source in a sandbox beside the kernel's, and
 // remembering failures so that the reactive path does not repeat them.
 func (a *Auto) install(ctx context.Context, k *session.Kernel, reqs []Requirement, emit func(session.Event)) error {
+	return a.installing(ctx, k, reqs, true, emit)
+}
+
+// installing is install, building sdists only if build is true.
+func (a *Auto) installing(ctx context.Context, k *session.Kernel, reqs []Requirement, build bool, emit func(session.Event)) error {
 	if emit == nil {
 		emit = func(session.Event) {}
 	}
@@ -49,7 +56,7 @@ func (a *Auto) install(ctx context.Context, k *session.Kernel, reqs []Requiremen
 	built := make(map[string]bool)
 	for err != nil {
 		dist := NeedsBuild(err)
-		if dist == "" || built[Normalize(dist)] || len(built) >= 3 {
+		if !build || dist == "" || built[Normalize(dist)] || len(built) >= 3 {
 			break
 		}
 		built[Normalize(dist)] = true
@@ -122,6 +129,7 @@ type Plan struct {
 	Problems []string
 
 	guesses map[string]string // normalized distribution -> the top-level module it is guessed for
+	tops    map[string]string // normalized distribution -> the top-level module it is installed for
 }
 
 // pipLineRE matches the %pip / !pip install lines the runner reports.
@@ -137,7 +145,7 @@ func (a *Auto) Plan(ctx context.Context, k *session.Kernel, code string, hints [
 		}
 		return nil, err
 	}
-	p := &Plan{Code: pipLineRE.ReplaceAllString(code, "${1}pass"), guesses: make(map[string]string)}
+	p := &Plan{Code: pipLineRE.ReplaceAllString(code, "${1}pass"), guesses: make(map[string]string), tops: make(map[string]string)}
 	seen := make(map[string]bool)
 	add := func(list *[]Requirement, r Requirement) {
 		if n := Normalize(r.Name); !seen[n] {
@@ -204,6 +212,7 @@ func (a *Auto) Plan(ctx context.Context, k *session.Kernel, code string, hints [
 			if res.Source == SourceIdentity {
 				p.guesses[Normalize(dist)] = imp.Top
 			}
+			p.tops[Normalize(dist)] = imp.Top
 			add(&p.Detected, r)
 		}
 		p.Imports = append(p.Imports, st)
@@ -257,7 +266,7 @@ func (a *Auto) Prepare(ctx context.Context, k *session.Kernel, code string, hint
 		// What was asked for may provide imports that looked missing.
 		if len(p.Detected) > 0 {
 			if again, err := a.Plan(ctx, k, code, nil); err == nil {
-				p.Detected, p.guesses = again.Detected, again.guesses
+				p.Detected, p.guesses, p.tops = again.Detected, again.guesses, again.tops
 			}
 		}
 	}
@@ -278,9 +287,38 @@ func (a *Auto) Prepare(ctx context.Context, k *session.Kernel, code string, hint
 				emit(ev)
 			}
 		}
+		before := siteEntries(k.SiteDir())
 		if a.install(ctx, k, known, quiet) != nil && len(known) > 1 {
 			for _, r := range known {
 				_ = a.install(ctx, k, []Requirement{r}, emit)
+			}
+		}
+		// A distribution that does not ship the module it was installed
+		// for: a release that still does (setuptools and pkg_resources),
+		// or else nothing of it is kept.
+		tops := distTops(k.SiteDir())
+		var lacking []Requirement
+		for _, r := range known {
+			top := p.tops[Normalize(r.Name)]
+			if di, ok := tops[Normalize(r.Name)]; ok && top != "" && !di.Tops[top] {
+				lacking = append(lacking, r)
+			}
+		}
+		if len(lacking) > 0 {
+			removeNew(k.SiteDir(), before)
+			for _, r := range known {
+				if !slices.Contains(lacking, r) {
+					_ = a.install(ctx, k, []Requirement{r}, emit)
+				}
+			}
+			for _, r := range lacking {
+				top := p.tops[Normalize(r.Name)]
+				if rec := a.fixDrift(ctx, k, k.SiteDir(), top, false, nil); rec.Installed {
+					emit(session.Event{Type: event.Stderr, Text: "[interp: " + rec.Message + "]\n"})
+					continue
+				}
+				a.markFailed(k, r.Name)
+				emit(session.Event{Type: event.Install, Phase: event.PhaseFailed, Package: r.Name, Message: noProjectMessage(top, r.Name)})
 			}
 		}
 	}
@@ -293,32 +331,49 @@ func (a *Auto) Prepare(ctx context.Context, k *session.Kernel, code string, hint
 // top: a namesake on PyPI is often an unrelated project.
 func (a *Auto) installGuess(ctx context.Context, k *session.Kernel, r Requirement, top string, emit func(session.Event)) bool {
 	site := k.SiteDir()
-	before := make(map[string]bool)
-	entries, _ := os.ReadDir(site)
-	for _, e := range entries {
-		before[e.Name()] = true
+	before := siteEntries(site)
+	held := func(ev session.Event) {
+		if ev.Type == event.Install && ev.Phase == event.PhaseFailed && strings.Contains(ev.Message, "not found in the package registry") {
+			ev.Message = fmt.Sprintf("no PyPI project provides %s; is it a local module, or part of another application?", top)
+		}
+		emit(ev)
 	}
-	if a.install(ctx, k, []Requirement{r}, emit) != nil {
+	if err := a.install(ctx, k, []Requirement{r}, held); err != nil {
 		return false
 	}
 	if di, ok := distTops(site)[Normalize(r.Name)]; !ok || di.Tops[top] {
 		return true // provided, or already in the base environment
 	}
-	entries, _ = os.ReadDir(site)
+	removeNew(site, before)
+	a.markFailed(k, r.Name)
+	emit(session.Event{Type: event.Install, Phase: event.PhaseFailed, Package: r.Name, Message: noProjectMessage(top, r.Name)})
+	return false
+}
+
+func noProjectMessage(top, dist string) string {
+	return fmt.Sprintf("no PyPI project provides %s (the project %s does not, and was removed again); is it a local module, or part of another application?", top, dist)
+}
+
+// siteEntries lists the names in a package directory.
+func siteEntries(site string) map[string]bool {
+	names := make(map[string]bool)
+	entries, _ := os.ReadDir(site)
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	return names
+}
+
+// removeNew rolls a package directory back to the names it had before.
+func removeNew(site string, before map[string]bool) {
+	entries, _ := os.ReadDir(site)
 	for _, e := range entries {
 		if !before[e.Name()] {
 			os.RemoveAll(filepath.Join(site, e.Name()))
 		}
 	}
-	a.mu.Lock()
-	if a.failed == nil {
-		a.failed = make(map[string]bool)
-	}
-	a.failed[site+"\x00"+Normalize(r.Name)] = true
-	a.mu.Unlock()
-	msg := fmt.Sprintf("no PyPI project provides %s (the project %s does not, and was removed again); is it a local module, or part of another application?", top, r.Name)
-	emit(session.Event{Type: event.Install, Phase: event.PhaseFailed, Package: r.Name, Message: msg})
-	return false
+	now := time.Now()
+	_ = os.Chtimes(site, now, now)
 }
 
 // checkDrift looks, after the installs, for dotted imports whose package
@@ -387,6 +442,9 @@ func isRegularPackage(dir, top string) bool {
 // installs it into the session, and says what happened. It returns what
 // a user and a model should be told, and whether anything was installed.
 func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module string, loaded bool, emit func(session.Event)) Recovery {
+	if emit == nil {
+		emit = func(session.Event) {}
+	}
 	top, _, _ := strings.Cut(module, ".")
 	say := func(r Recovery) Recovery {
 		emit(session.Event{Type: event.Stderr, Text: "[interp: " + r.Message + "]\n"})
@@ -398,7 +456,10 @@ func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module stri
 		if res.Distribution == "" {
 			return Recovery{}
 		}
-		di = distInfo{Name: res.Distribution}
+		di, ok = distTops(dir)[Normalize(res.Distribution)]
+		if !ok {
+			di = distInfo{Name: res.Distribution}
+		}
 	}
 	dist := di.Name
 	if a.hasFailed(k, dist+" "+module) {
@@ -422,11 +483,15 @@ func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module stri
 	base := a.Installer.BaseVersion(ctx, dist)
 	req.Override = base != ""
 	var installed string
-	err = a.install(ctx, k, []Requirement{req}, func(ev session.Event) {
+	// Old releases without a wheel are not built: most need compilers
+	// and libraries of their time.
+	err = a.installing(ctx, k, []Requirement{req}, false, func(ev session.Event) {
 		if ev.Phase == event.PhaseInstalled && Normalize(ev.Package) == Normalize(dist) {
 			installed = ev.Version
 		}
-		emit(ev)
+		if ev.Phase != event.PhaseFailed { // said below, in a line of its own
+			emit(ev)
+		}
 	})
 	what := fmt.Sprintf("%s was removed in %s %s", module, dist, d.RemovedIn)
 	if d.RemovedIn == "" {
@@ -436,11 +501,14 @@ func (a *Auto) fixDrift(ctx context.Context, k *session.Kernel, dir, module stri
 		a.markFailed(k, dist+" "+module)
 		reason := "the installer found no release that fits"
 		var ie *InstallError
-		if errors.As(err, &ie) {
+		switch {
+		case strings.Contains(fmt.Sprint(err), "no usable wheels"):
+			reason = "none has a wheel for this Python"
+		case errors.As(err, &ie):
 			reason = ie.Reason
 		}
 		if d.RemovedIn != "" {
-			return say(Recovery{Message: fmt.Sprintf("%s, and no release before it can be installed here (%s); the code needs porting to a newer %s", what, reason, dist)})
+			return say(Recovery{Message: fmt.Sprintf("%s; no release before it (%s or older) can be installed here: %s. The code needs porting to a newer %s", what, d.LastWith, reason, dist)})
 		}
 		return say(Recovery{Message: fmt.Sprintf("%s, but it cannot be installed here: %s", what, reason)})
 	}
@@ -624,6 +692,10 @@ func (a *Auto) Recover(ctx context.Context, k *session.Kernel, ev session.Event,
 	}
 	if res.Distribution == "" || a.hasFailed(k, res.Distribution) {
 		return Recovery{}
+	}
+	if di, ok := distTops(k.SiteDir())[Normalize(res.Distribution)]; ok && !di.Tops[top] {
+		// Installed, but its release no longer ships the module.
+		return a.fixDrift(ctx, k, k.SiteDir(), top, false, emit)
 	}
 	if res.Source == SourceIdentity {
 		if !a.installGuess(ctx, k, Requirement{Name: res.Distribution}, top, emit) {

@@ -113,6 +113,9 @@ func distTops(dir string) map[string]distInfo {
 		}
 		name, version, _ := strings.Cut(base, "-")
 		di := distInfo{Name: name, Version: version, Dir: filepath.Join(dir, e.Name()), Tops: make(map[string]bool)}
+		if n := metadataName(filepath.Join(di.Dir, "METADATA")); n != "" {
+			di.Name = n // as the project spells it: "scikit-learn", not "scikit_learn"
+		}
 		if data, err := os.ReadFile(filepath.Join(di.Dir, "top_level.txt")); err == nil {
 			for _, l := range strings.Split(string(data), "\n") {
 				if l = strings.TrimSpace(l); l != "" {
@@ -157,4 +160,20 @@ func owner(dirs []string, top string) (distInfo, string, bool) {
 		}
 	}
 	return distInfo{}, "", false
+}
+
+// metadataName reads the Name field of a METADATA file.
+func metadataName(file string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for i := 0; i < 20 && sc.Scan(); i++ {
+		if n, ok := strings.CutPrefix(sc.Text(), "Name: "); ok {
+			return strings.TrimSpace(n)
+		}
+	}
+	return ""
 }

@@ -273,9 +273,26 @@ func sdistMember(filename string, data []byte, name string) (string, error) {
 // (setuptools' legacy one for a bare setup.py), and writes a JSON line
 // with the wheel's name and then the wheel to stdout. The build's own
 // output goes to stderr.
-const buildScript = `import io, json, os, sys, tarfile, zipfile, importlib
+const buildScript = `import errno, io, json, os, shutil, sys, tarfile, zipfile, importlib
 out = os.fdopen(os.dup(1), "wb")
 os.dup2(2, 1)
+# Landlock refuses to move a file to another directory (EXDEV), which
+# build backends do with their temporary files: copy instead.
+def _moving(rename):
+    def move(src, dst, *args, **kwargs):
+        try:
+            return rename(src, dst, *args, **kwargs)
+        except OSError as e:
+            if e.errno != errno.EXDEV or args or kwargs:
+                raise
+            if os.path.isdir(src):
+                shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+                shutil.rmtree(src)
+            else:
+                shutil.copy2(src, dst)
+                os.unlink(src)
+    return move
+os.rename, os.replace = _moving(os.rename), _moving(os.replace)
 name, env = sys.argv[1], sys.argv[2]
 if env:
     sys.path.insert(0, env)
@@ -323,6 +340,9 @@ func (b *Builder) build(ctx context.Context, filename string, sdist []byte, env 
 	}
 	ro := slices.Clone(b.Runtime.ReadOnly)
 	if _, err := os.Stat(env); err == nil {
+		if strings.HasPrefix(env, sandbox.TmpDir+"/") {
+			return "", nil, fmt.Errorf("the package cache %s is under %s, which a sandbox's own %s covers: move it", filepath.Dir(filepath.Dir(env)), sandbox.TmpDir, sandbox.TmpDir)
+		}
 		ro = append(ro, env)
 	} else {
 		env = ""

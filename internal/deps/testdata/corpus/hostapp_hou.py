@@ -1,0 +1,6 @@
+# category: hostapp
+# exit: 1
+# stderr: Houdini
+import hou
+
+node = hou.node("/obj").createNode("geo")
