@@ -73,6 +73,7 @@ var sections = []section{
 	{name: "deps", title: "Dependencies", run: depsSection},
 	{name: "agent", title: "The AI loop", run: agentSection},
 	{name: "server", title: "The HTTP service", run: serverSection},
+	{name: "sdk", title: "The SDKs", run: sdkSection},
 }
 
 // exitAtOnceEnv makes the binary exit first thing in main.

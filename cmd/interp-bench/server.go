@@ -69,16 +69,25 @@ type benchServer struct {
 	served chan error
 }
 
-// serverSection measures the HTTP service (internal/server) on loopback:
-// the round trip of a trivial execution beside the same execution made
-// directly on the session, and many clients at once beside as many
-// goroutines executing directly.
-func serverSection(ctx context.Context, cfg *config) (string, error) {
+// newSrvBench prepares what servers of the bench share: the runtime, a
+// sandbox backend, a store and state directory, all removed by done.
+func newSrvBench(ctx context.Context) (s *srvBench, done func(), err error) {
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	rt, err := python.Find("")
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	s := &srvBench{rt: rt, rtName: "base environment, IPython"}
+	s = &srvBench{rt: rt, rtName: "base environment, IPython"}
 	if rt.Env == "" {
 		s.rtName = rt.Executable + ", plain runner"
 	}
@@ -93,27 +102,40 @@ func serverSection(ctx context.Context, cfg *config) (string, error) {
 		s.preload = []string{} // none: a bare python3 may lack them
 	}
 	if s.b, err = sandbox.NewNamespaces(); err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	defer s.b.Close()
+	cleanups = append(cleanups, func() { s.b.Close() })
 	// The database and the kernels' host-side state, removed at the end.
 	// The state is bound into sandboxes, so it must not be under /tmp.
 	dir, err := os.MkdirTemp("/var/tmp", "interp-bench-server-")
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	s.state = filepath.Join(dir, "state")
 	if err := os.Mkdir(s.state, 0o711); err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	if err := os.Chmod(dir, 0o711); err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	if s.st, err = store.Open(ctx, filepath.Join(dir, "history.db"), nil); err != nil {
+		return nil, nil, err
+	}
+	cleanups = append(cleanups, func() { s.st.Close() })
+	return s, cleanup, nil
+}
+
+// serverSection measures the HTTP service (internal/server) on loopback:
+// the round trip of a trivial execution beside the same execution made
+// directly on the session, and many clients at once beside as many
+// goroutines executing directly.
+func serverSection(ctx context.Context, cfg *config) (string, error) {
+	s, done, err := newSrvBench(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer s.st.Close()
+	defer done()
 	if s.rec, err = s.startServer(false); err != nil {
 		return "", err
 	}
