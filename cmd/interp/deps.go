@@ -81,11 +81,12 @@ func runDeps(ctx context.Context, g *globalFlags, file string, asJSON bool, stdi
 	if err != nil {
 		return err
 	}
-	k, closeKernel, err := g.startKernel(ctx, sandbox.Limits{}, 0)
+	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{}, 0)
 	if err != nil {
 		return err
 	}
-	defer closeKernel()
+	defer closeSession()
+	k := sess.Kernel()
 	auto := &deps.Auto{Map: m}
 	plan, err := auto.Plan(ctx, k, string(code), nil)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -69,17 +69,19 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		}
 		cells[i] = string(b)
 	}
-	k, closeKernel, err := g.startKernel(ctx, sandbox.Limits{Memory: mem}, f.timeout)
+	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{Memory: mem}, f.timeout)
 	if err != nil {
 		return err
 	}
-	defer closeKernel()
-	if err := f.files.upload(k.Workspace(), strings.Join(cells, "\n"), stderr); err != nil {
+	defer closeSession()
+	if err := f.files.upload(sess.Kernel().Workspace(), strings.Join(cells, "\n"), stderr); err != nil {
 		return err
 	}
 	defer func() {
-		if err := f.files.download(k.Workspace(), stderr); err != nil {
-			fmt.Fprintln(stderr, "interp: --out-dir:", err)
+		if k := sess.Kernel(); k != nil {
+			if err := f.files.download(k.Workspace(), stderr); err != nil {
+				fmt.Fprintln(stderr, "interp: --out-dir:", err)
+			}
 		}
 	}()
 
@@ -95,7 +97,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
-	rec, stopRecording, err := g.recordExec(ctx, k, "", stderr)
+	rec, stopRecording, err := g.recordExec(ctx, sess, "", stderr)
 	if err != nil {
 		return err
 	}
@@ -103,8 +105,9 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if rec != nil {
 		r = recordingRenderer{r, rec}
 	}
+	runner := &cell.Runner{Auto: auto}
 	for i, code := range cells {
-		done, err := runCell(ctx, k, code, auto, rec, r)
+		done, err := runCell(ctx, sess, code, runner, rec, r)
 		if err != nil {
 			return &exitError{code: exitInternal, msg: fmt.Sprintf("%s: %v", files[i], err)}
 		}
@@ -120,18 +123,12 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 // recordExec starts recording cells run outside a model in the history,
 // as a conversation with title. It returns a nil recorder when history is
 // off, and a function that finishes the recording.
-func (g *globalFlags) recordExec(ctx context.Context, k *session.Kernel, title string, stderr io.Writer) (*store.Recorder, func(), error) {
+func (g *globalFlags) recordExec(ctx context.Context, sess *session.Session, title string, stderr io.Writer) (*store.Recorder, func(), error) {
 	st, err := g.openStore(ctx)
 	if err != nil || st == nil {
 		return nil, func() {}, err
 	}
-	id, err := st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindExec, Title: title})
-	var rec *store.Recorder
-	if err == nil {
-		rec, err = st.StartExec(ctx, id, &store.RecorderOptions{ReadFile: func(p string) ([]byte, error) {
-			return k.Workspace().Read(p, 64<<20)
-		}})
-	}
+	rec, err := st.StartExec(ctx, "", &store.RecorderOptions{Files: sess, New: store.ConversationInfo{Title: title}})
 	if err != nil {
 		st.Close()
 		return nil, nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
@@ -145,34 +142,14 @@ func (g *globalFlags) recordExec(ctx context.Context, k *session.Kernel, title s
 	}, nil
 }
 
-// runCell runs one cell: what it imports installed first (auto may be
-// nil), its events shown through r, and a missing module installed after
-// an ImportError so that running it again works. rec, if not nil, records
-// the cell's code; r records its events.
-func runCell(ctx context.Context, k *session.Kernel, code string, auto *deps.Auto, rec *store.Recorder, r renderer) (session.Event, error) {
+// runCell runs one cell through runner, its events shown through r; rec,
+// if not nil, records the cell's code, and r its events.
+func runCell(ctx context.Context, sess *session.Session, code string, runner *cell.Runner, rec *store.Recorder, r renderer) (event.Event, error) {
 	if rec != nil {
 		_ = rec.StartCell(code)
 	}
-	if auto != nil {
-		if prepared, err := auto.Prepare(ctx, k, code, nil, r.event); err == nil {
-			code = prepared
-		}
-		// Otherwise the cell reports its syntax error itself.
-	}
-	var failure session.Event
-	done, err := k.Execute(ctx, code, session.ExecOptions{}, func(ev session.Event) {
-		if ev.Type == event.Error {
-			failure = ev
-		}
-		r.event(ev)
-	})
-	if err != nil {
-		return done, err
-	}
-	if auto != nil && failure.Type != "" {
-		auto.AfterError(ctx, k, failure, r.event)
-	}
-	return done, nil
+	res, err := runner.Run(ctx, sess, code, cell.Options{}, r.event)
+	return res.Done, err
 }
 
 // recordingRenderer shows events and records them in the history.
@@ -205,9 +182,9 @@ func doneError(name string, done session.Event) error {
 	return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: the code raised an exception", name)}
 }
 
-// startKernel starts a session kernel with the global flags' backend and
-// runtime. The returned function closes both.
-func (g *globalFlags) startKernel(ctx context.Context, limits sandbox.Limits, cellTimeout time.Duration) (*session.Kernel, func(), error) {
+// startSession starts a session of its own with the global flags' backend
+// and runtime. The returned function closes both.
+func (g *globalFlags) startSession(ctx context.Context, limits sandbox.Limits, cellTimeout time.Duration) (*session.Session, func(), error) {
 	rt, err := g.runtime()
 	if err != nil {
 		return nil, nil, &exitError{code: exitUnsupported, msg: err.Error()}
@@ -218,10 +195,10 @@ func (g *globalFlags) startKernel(ctx context.Context, limits sandbox.Limits, ce
 	}
 	// As a Manager would: package directories of a killed interp go.
 	session.SweepStale("")
-	k, err := session.Start(ctx, session.Config{Backend: b, Runtime: rt, Limits: limits, CellTimeout: cellTimeout})
+	s, err := session.Open(ctx, session.Config{Backend: b, Runtime: rt, Limits: limits, CellTimeout: cellTimeout})
 	if err != nil {
 		b.Close()
 		return nil, nil, &exitError{code: exitInternal, msg: err.Error()}
 	}
-	return k, func() { k.Close(); b.Close() }, nil
+	return s, func() { s.Close(); b.Close() }, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
 
@@ -44,11 +45,12 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	// Ctrl-C interrupts the running cell, not the prompt.
 	signal.Ignore(os.Interrupt)
 	defer signal.Reset(os.Interrupt)
-	k, closeKernel, err := g.startKernel(context.WithoutCancel(ctx), sandbox.Limits{Memory: mem}, timeout)
+	sess, closeSession, err := g.startSession(context.WithoutCancel(ctx), sandbox.Limits{Memory: mem}, timeout)
 	if err != nil {
 		return err
 	}
-	defer closeKernel()
+	defer closeSession()
+	k := sess.Kernel()
 	version, ipython := k.Python()
 	mode := "plain"
 	if ipython {
@@ -66,7 +68,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	}
 	var r renderer = newTextRenderer(out, errOut, f.saveDir)
 	// The cells typed are recorded as they run, as exec's files are.
-	rec, stopRecording, err := g.recordExec(ctx, k, "repl", errOut)
+	rec, stopRecording, err := g.recordExec(ctx, sess, "repl", errOut)
 	if err != nil {
 		return err
 	}
@@ -100,7 +102,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 			continue
 		}
 		cellCtx, stop := signal.NotifyContext(ctx, os.Interrupt)
-		_, err = runCell(cellCtx, k, code, auto, rec, r)
+		_, err = runCell(cellCtx, sess, code, &cell.Runner{Auto: auto}, rec, r)
 		stop()
 		signal.Ignore(os.Interrupt)
 		if err != nil {

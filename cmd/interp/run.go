@@ -132,27 +132,12 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 // startRecording records a task in st, in conversation convID or a new
 // one.
 func (wb *workbench) startRecording(ctx context.Context, st *store.Store, convID, task string) (*store.Recorder, error) {
-	if convID == "" {
-		var err error
-		convID, err = st.NewConversation(ctx, store.ConversationInfo{Provider: wb.provider, Model: wb.model})
-		if err != nil {
-			return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
-		}
-	}
-	rec, err := st.StartTask(ctx, convID, task, &store.RecorderOptions{ReadFile: wb.readFile})
+	rec, err := st.StartTask(ctx, convID, task, &store.RecorderOptions{Files: wb.session,
+		New: store.ConversationInfo{Provider: wb.provider, Model: wb.model}})
 	if err != nil {
 		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
 	}
 	return rec, nil
-}
-
-// readFile reads a workspace file for the history.
-func (wb *workbench) readFile(path string) ([]byte, error) {
-	k := wb.session.Kernel()
-	if k == nil {
-		return nil, session.ErrClosed
-	}
-	return k.Workspace().Read(path, 64<<20)
 }
 
 // newProvider builds the named provider from the configuration.

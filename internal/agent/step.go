@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -101,52 +102,25 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		}
 	}
 
-	sess := a.cfg.Session
-	emitSession := func(ev session.Event) { r.emit(Event{Event: ev, Step: step}) }
-	code := args.Code
-	if a.cfg.Auto != nil {
-		if k := sess.Kernel(); k != nil {
-			if prepared, err := a.cfg.Auto.Prepare(ctx, k, code, args.Packages, emitSession); err == nil {
-				code = prepared
-			}
-		}
-	}
-
 	var out session.Outcome
-	done, err := sess.Execute(ctx, code, session.ExecOptions{Timeout: a.limits.CellTimeout}, func(ev session.Event) {
-		emitSession(ev)
+	runner := cell.Runner{Auto: a.cfg.Auto}
+	ran, err := runner.Run(ctx, a.cfg.Session, args.Code, cell.Options{Timeout: a.limits.CellTimeout, Packages: args.Packages}, func(ev session.Event) {
+		r.emit(Event{Event: ev, Step: step})
 		out.Add(ev)
 	})
-	failure := out.Failure()
 	if err != nil {
-		// The session is dead or closed: try once to bring it back.
-		if rerr := sess.Restart(ctx); rerr != nil {
-			return llm.Message{}, true, fmt.Errorf("agent: the Python session is gone and could not be restarted: %w", rerr)
-		}
-		return reply("The Python session had ended and was restarted: variables are gone, files remain. Run the code again."), false, nil
+		return llm.Message{}, true, fmt.Errorf("agent: the Python session is gone: %w", err)
 	}
+	done, failure := ran.Done, out.Failure()
 	if ctx.Err() != nil {
 		r.stop(event.StopUser, "stopped by the user")
 		return reply(render(&out, a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
 	}
 	class := classify(done, failure)
-	if (class == ClassMissing || class == ClassSyntax) && failure != nil && a.cfg.Auto != nil {
-		// What was installed, or why nothing can be (a Python 2 module, a
-		// release that removed the API), goes to the model as a note.
-		if k := sess.Kernel(); k != nil {
-			rec := a.cfg.Auto.Recover(ctx, k, *failure, emitSession)
-			if rec.Message != "" {
-				out.Note(rec.Message)
-			}
-			if rec.Restart && sess.Restart(ctx) == nil {
-				out.Note("The session was restarted so that the new version is used: variables are gone, files remain.")
-			}
-		}
-	}
-	if class == ClassMemory || class == ClassKilled {
-		if err := sess.Restart(ctx); err != nil {
-			return llm.Message{}, true, fmt.Errorf("agent: restart the Python session: %w", err)
-		}
+	// What was installed, or why nothing can be (a Python 2 module, a
+	// release that removed the API), goes to the model as a note.
+	if ran.Recovery.Message != "" {
+		out.Note(ran.Recovery.Message)
 	}
 	msg := reply(render(&out, a.limits.MaxToolOutput))
 	if a.cfg.Vision {

@@ -85,7 +85,7 @@ func record(t *testing.T, b storetest.Backend) *store.Conversation {
 	must(t, err)
 	plot := testPNG(t)
 	files := map[string][]byte{"squares.csv": []byte("n,square\n1,1\n2,4\n3,9\n")}
-	read := &store.RecorderOptions{ReadFile: func(p string) ([]byte, error) { return files[p], nil }}
+	read := &store.RecorderOptions{Files: filesFunc(func(p string, _ int64) ([]byte, error) { return files[p], nil })}
 
 	rec, err := s.StartTask(ctx, convID, "Compute the squares of 1..3,\nsave them and plot them.", read)
 	must(t, err)
@@ -471,3 +471,8 @@ func nbformatPython(t *testing.T) string {
 	}
 	return venvPython
 }
+
+// filesFunc is a function as the files of a recorder.
+type filesFunc func(path string, max int64) ([]byte, error)
+
+func (f filesFunc) ReadFile(path string, max int64) ([]byte, error) { return f(path, max) }

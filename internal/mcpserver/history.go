@@ -9,9 +9,6 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
-// maxRecordedFile caps a workspace file recorded with a file event.
-const maxRecordedFile = 64 << 20
-
 // recorder returns the history recorder of a client's MCP session,
 // starting its conversation on the first call that runs code: one
 // conversation of kind exec per MCP session, titled after the client. It
@@ -33,21 +30,7 @@ func (s *Server) recorder(ctx context.Context, c *client, ss *mcp.ServerSession)
 	// The recorder keeps its context for the session's later calls: not
 	// this call's, which ends with it.
 	ctx = context.WithoutCancel(ctx)
-	id, err := s.cfg.History.NewConversation(ctx, store.ConversationInfo{Kind: store.KindExec, Title: title})
-	var rec *store.Recorder
-	if err == nil {
-		rec, err = s.cfg.History.StartExec(ctx, id, &store.RecorderOptions{ReadFile: func(p string) ([]byte, error) {
-			sess := c.current()
-			if sess == nil {
-				return nil, session.ErrClosed
-			}
-			k := sess.Kernel()
-			if k == nil || k.Workspace() == nil {
-				return nil, session.ErrClosed
-			}
-			return k.Workspace().Read(p, maxRecordedFile)
-		}})
-	}
+	rec, err := s.cfg.History.StartExec(ctx, "", &store.RecorderOptions{Files: c, New: store.ConversationInfo{Title: title}})
 	if err != nil {
 		c.recFailed = true
 		s.cfg.Logger.Error("history: not recording this MCP session", "err", err)
@@ -72,4 +55,13 @@ func (s *Server) finishRecording(c *client) {
 	if err := rec.Err(); err != nil {
 		s.cfg.Logger.Error("history: recording", "err", err)
 	}
+}
+
+// ReadFile reads a file of the client's current session, for the history.
+func (c *client) ReadFile(path string, max int64) ([]byte, error) {
+	sess := c.current()
+	if sess == nil {
+		return nil, session.ErrClosed
+	}
+	return sess.ReadFile(path, max)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -254,67 +255,27 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 			_ = rec.SessionEvent(ev)
 		}
 	}
-	var done session.Event
-	for attempt := 0; ; attempt++ {
-		sess, note, err := s.session(ctx, c)
-		if err != nil {
-			return nil, out, err
-		}
-		if note != "" {
-			col.Note(note)
-		}
-		k := sess.Kernel()
-		if k == nil {
-			return nil, out, session.ErrClosed
-		}
-		code := in.Code
-		if s.cfg.Auto != nil {
-			if prepared, err := s.cfg.Auto.Prepare(ctx, k, code, nil, emit); err == nil {
-				code = prepared
-			}
-			// Otherwise the cell reports its syntax error itself.
-		}
-		done, err = sess.Execute(ctx, code, session.ExecOptions{Timeout: timeout}, emit)
-		if err == nil {
-			break
-		}
+	sess, note, err := s.session(ctx, c)
+	if err != nil {
+		return nil, out, err
+	}
+	if note != "" {
+		col.Note(note)
+	}
+	runner := cell.Runner{Auto: s.cfg.Auto}
+	ran, err := runner.Run(ctx, sess, in.Code, cell.Options{Timeout: timeout}, emit)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, out, ctx.Err()
 		}
-		// The code did not run: the session was closed under us, or its
-		// process had died. Bring it back and run it once more.
-		if attempt > 0 {
-			return nil, out, fmt.Errorf("cannot run the code: %w", err)
-		}
-		switch {
-		case errors.Is(err, session.ErrDead):
-			if rerr := sess.Restart(ctx); rerr != nil {
-				return nil, out, fmt.Errorf("the Python process had ended and could not be restarted: %w", rerr)
-			}
-			reason := strings.TrimSuffix(strings.TrimPrefix(err.Error(), session.ErrDead.Error()+" ("), ")")
-			col.Note("The Python process had ended (" + reason +
-				") and was restarted before this call: earlier variables are gone, files remain.")
-		case errors.Is(err, session.ErrClosed):
-			// session() starts a new one and says so.
-		default:
-			return nil, out, fmt.Errorf("cannot run the code: %w", err)
-		}
+		return nil, out, fmt.Errorf("cannot run the code: %w", err)
 	}
-	if failure := col.Failure(); failure != nil && s.cfg.Auto != nil {
-		if sess := c.current(); sess != nil {
-			if k := sess.Kernel(); k != nil && s.cfg.Auto.AfterError(ctx, k, *failure, emit) {
-				col.Note("The missing package has now been installed: run the code again.")
-			}
-		}
+	done := ran.Done
+	if ran.Recovery.Installed && !ran.Recovery.Restart {
+		col.Note("The missing package has now been installed: run the code again.")
 	}
 	if done.Status == event.StatusDied {
-		if sess := c.current(); sess != nil {
-			if err := sess.Restart(ctx); err != nil {
-				col.Note("Restarting the Python process failed: " + err.Error())
-			} else {
-				col.Note("The Python process was restarted: variables are gone, workspace files and installed packages remain.")
-			}
-		}
+		col.Note("The Python process ended; it is restarted when code runs next: variables are gone, workspace files and installed packages remain.")
 	}
 	out = col.output(done)
 	res := &mcp.CallToolResult{IsError: done.Status != event.StatusOK}

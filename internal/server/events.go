@@ -74,7 +74,7 @@ type InstallEvent struct {
 // DoneEvent ends a cell: always the last event of an execution.
 type DoneEvent struct {
 	Type           string  `json:"type" enum:"done" doc:"done."`
-	Status         string  `json:"status" enum:"ok,error,interrupted,timeout,died" doc:"How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason, and restart the session)."`
+	Status         string  `json:"status" enum:"ok,error,interrupted,timeout,died" doc:"How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept)."`
 	Reason         string  `json:"reason,omitempty" doc:"Why the cell or the session ended badly, for people: the memory limit, a signal, the time limit."`
 	Duration       float64 `json:"duration,omitempty" doc:"Wall-clock time of the cell, in seconds."`
 	CPUTime        float64 `json:"cpu_time,omitempty" doc:"CPU time the cell used, in seconds."`

@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
@@ -60,8 +61,8 @@ func (s *Server) prepareExecution(ctx context.Context, in *executeInput) (*execu
 			return nil, err
 		}
 	}
-	if k := e.sess.Kernel(); k == nil || !k.Alive() {
-		return nil, huma.Error409Conflict("the session's Python process has ended: restart the session (POST /v1/sessions/" + e.id + "/restart)")
+	if e.sess.Kernel() == nil {
+		return nil, huma.Error409Conflict("the session is closed: create another (POST /v1/sessions)")
 	}
 	if err := s.checkWorkspace(ctx, u, e.id); err != nil {
 		return nil, err
@@ -112,46 +113,18 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 			}
 		}
 	}
-	k := e.sess.Kernel()
-	if k == nil {
-		done := session.Event{Type: event.Done, Status: event.StatusDied, Reason: session.ErrClosed.Error()}
-		out(done)
-		return done
-	}
-	code := x.code
-	if s.d.Auto != nil && x.install {
-		ictx, cancel := context.WithTimeout(x.ctx, s.cfg.InstallTimeout)
-		prepared, err := s.d.Auto.Prepare(ictx, k, code, nil, out)
-		cancel()
-		if err == nil {
-			code = prepared
-		} // else the cell reports its own syntax error
-	}
-	var failure, done session.Event
-	_, err := k.Execute(x.ctx, code, session.ExecOptions{Timeout: x.timeout}, func(ev session.Event) {
-		switch ev.Type {
-		case event.Done:
-			done = ev // held back: reactive installs come before it
-			return
-		case event.Error:
-			failure = ev
-		}
-		out(ev)
-	})
-	if err != nil {
-		done = session.Event{Type: event.Done, Status: event.StatusDied, Reason: err.Error()}
-	} else if s.d.Auto != nil && x.install && failure.Type != "" {
-		ictx, cancel := context.WithTimeout(x.ctx, s.cfg.InstallTimeout)
-		s.d.Auto.AfterError(ictx, k, failure, out)
-		cancel()
-	}
-	s.metrics.executions.WithLabelValues(done.Status).Inc()
-	s.metrics.execDuration.Observe(done.Duration)
-	if ev, over := s.workspaceAfterRun(x); over {
-		out(ev)
-	}
-	out(done)
-	return done
+	runner := cell.Runner{Auto: s.d.Auto, InstallTimeout: s.cfg.InstallTimeout}
+	res, _ := runner.Run(x.ctx, e.sess, x.code, cell.Options{
+		Timeout: x.timeout, NoInstall: !x.install,
+		BeforeDone: func(done event.Event, emit func(event.Event)) {
+			s.metrics.executions.WithLabelValues(done.Status).Inc()
+			s.metrics.execDuration.Observe(done.Duration)
+			if ev, over := s.workspaceAfterRun(x); over {
+				emit(ev)
+			}
+		},
+	}, out)
+	return res.Done
 }
 
 // EWorkspaceQuota is the ename of the error event that says an execution
@@ -203,19 +176,13 @@ func (s *Server) execRecorder(ctx context.Context, e *sessionEntry) *store.Recor
 	}
 	ctx = context.WithoutCancel(ctx)
 	st := s.d.Store
-	conv, err := st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindExec, Title: "session " + e.id})
-	if err == nil {
-		err = st.SetConversationUser(ctx, conv, e.user)
-	}
-	var rec *store.Recorder
-	if err == nil {
-		rec, err = st.StartExec(ctx, conv, &store.RecorderOptions{ReadFile: e.readFile})
-	}
+	rec, err := st.StartExec(ctx, "", &store.RecorderOptions{Files: e.sess,
+		New: store.ConversationInfo{Title: "session " + e.id, UserID: e.user}})
 	if err != nil {
 		s.historyError(err)
 		return nil
 	}
-	e.rec, e.convID = rec, conv
+	e.rec, e.convID = rec, rec.ConversationID()
 	return rec
 }
 

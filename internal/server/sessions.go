@@ -101,15 +101,6 @@ func (e *sessionEntry) dropRecorder(rec *store.Recorder) {
 	_ = rec.Finish(context.Background(), nil, nil)
 }
 
-// readFile reads a workspace file for the history.
-func (e *sessionEntry) readFile(path string) ([]byte, error) {
-	k := e.sess.Kernel()
-	if k == nil {
-		return nil, session.ErrClosed
-	}
-	return k.Workspace().Read(path, 64<<20)
-}
-
 func errNoSession(id string) error {
 	return huma.Error404NotFound(fmt.Sprintf("no session %q", id))
 }

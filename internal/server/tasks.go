@@ -122,8 +122,8 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 			return nil, err
 		}
 	}
-	if k := e.sess.Kernel(); k == nil || !k.Alive() {
-		return nil, huma.Error409Conflict("the session's Python process has ended: restart the session (POST /v1/sessions/" + e.id + "/restart)")
+	if e.sess.Kernel() == nil {
+		return nil, huma.Error409Conflict("the session is closed: create another (POST /v1/sessions)")
 	}
 	rctx, err := e.tryRun(wctx)
 	if err != nil {
@@ -135,10 +135,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		}
 	}()
 	if convID == "" {
-		if convID, err = st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Provider: model.Name, Model: model.Model}); err != nil {
-			return nil, err
-		}
-		if err = st.SetConversationUser(ctx, convID, u.ID); err != nil {
+		if convID, err = st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Provider: model.Name, Model: model.Model, UserID: u.ID}); err != nil {
 			return nil, err
 		}
 		if !s.lockConversation(convID) {
@@ -184,7 +181,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		return nil, err
 	}
 	ag.SetHistory(history)
-	rec, err := st.StartTask(ctx, convID, in.Body.Prompt, &store.RecorderOptions{ReadFile: e.readFile})
+	rec, err := st.StartTask(ctx, convID, in.Body.Prompt, &store.RecorderOptions{Files: e.sess})
 	if err != nil {
 		return nil, err
 	}

@@ -124,6 +124,17 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*Session, err
 	return s, nil
 }
 
+// Open starts a session of its own, outside any Manager, for a single
+// user such as the CLI; it restarts as a managed one does.
+func Open(ctx context.Context, cfg Config) (*Session, error) {
+	k, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	return &Session{ID: newID(), Created: now, cfg: cfg, kernel: k, lastUsed: now}, nil
+}
+
 // Get returns an open session.
 func (m *Manager) Get(id string) (*Session, error) {
 	m.mu.Lock()
@@ -253,6 +264,17 @@ func (s *Session) Execute(ctx context.Context, code string, opts ExecOptions, em
 	return k.Execute(ctx, code, opts, emit)
 }
 
+// ReadFile reads a file of the session's workspace, at most max bytes:
+// the current one's, after a restart too. It makes a Session the files
+// of a history recorder.
+func (s *Session) ReadFile(path string, max int64) ([]byte, error) {
+	k := s.Kernel()
+	if k == nil || k.Workspace() == nil {
+		return nil, ErrClosed
+	}
+	return k.Workspace().Read(path, max)
+}
+
 // Interrupt interrupts the running cell.
 func (s *Session) Interrupt() error {
 	k := s.Kernel()
@@ -317,8 +339,10 @@ func (s *Session) Close() error {
 	}
 	// Forget the session only once its sandbox is gone, so that whoever
 	// sees it vanish can count on that.
-	s.m.mu.Lock()
-	delete(s.m.sessions, s.ID)
-	s.m.mu.Unlock()
+	if s.m != nil {
+		s.m.mu.Lock()
+		delete(s.m.sessions, s.ID)
+		s.m.mu.Unlock()
+	}
 	return err
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -18,10 +19,18 @@ import (
 
 // RecorderOptions configure a Recorder.
 type RecorderOptions struct {
-	// ReadFile reads a workspace file for a file event, e.g. a closure
-	// over session.Workspace.Read. Nil records file events without
-	// content.
-	ReadFile func(path string) ([]byte, error)
+	// Files is where the content of the files that file events name is
+	// read from: a session's workspace (session.Session). Nil records file
+	// events without content.
+	Files Files
+	// New describes the conversation to create when StartTask or
+	// StartExec is given no conversation ID; its Kind is theirs.
+	New ConversationInfo
+}
+
+// Files reads a workspace file for the history, at most max bytes.
+type Files interface {
+	ReadFile(path string, max int64) ([]byte, error)
 }
 
 // messageFlush is how long streamed message text may wait in memory
@@ -38,12 +47,12 @@ const messageFlush = time.Second
 // at most a second later; code deltas are not kept, since the tool event
 // that follows carries the whole code.
 type Recorder struct {
-	s        *Store
-	ctx      context.Context
-	convID   string
-	taskID   string
-	kind     string
-	readFile func(string) ([]byte, error)
+	s      *Store
+	ctx    context.Context
+	convID string
+	taskID string
+	kind   string
+	files  Files
 
 	mu       sync.Mutex
 	seq      int64
@@ -93,12 +102,17 @@ func (s *Store) SaveHistory(ctx context.Context, convID string, history []llm.Me
 }
 
 // StartTask records the start of a task in a chat conversation and returns
-// its recorder. An empty convID creates a conversation titled after the
-// prompt. ctx bounds only the start: the recorder keeps recording after
+// its recorder. An empty convID creates a conversation (opts.New, titled
+// after the prompt unless it has a title): recording starts with one call. ctx bounds only the start: the recorder keeps recording after
 // ctx is cancelled, so a stopped task is still recorded whole.
 func (s *Store) StartTask(ctx context.Context, convID, prompt string, opts *RecorderOptions) (*Recorder, error) {
 	if convID == "" {
-		id, err := s.NewConversation(ctx, ConversationInfo{Kind: KindChat, Title: titleOf(prompt)})
+		var info ConversationInfo
+		if opts != nil {
+			info = opts.New
+		}
+		info.Kind, info.Title = KindChat, cmp.Or(info.Title, titleOf(prompt))
+		id, err := s.NewConversation(ctx, info)
 		if err != nil {
 			return nil, err
 		}
@@ -134,11 +148,16 @@ func (s *Store) StartTask(ctx context.Context, convID, prompt string, opts *Reco
 }
 
 // StartExec returns a recorder for cells run without a model, in an exec
-// conversation; an empty convID creates one. Call StartCell before each
+// conversation; an empty convID creates one (opts.New). Call StartCell before each
 // cell's events.
 func (s *Store) StartExec(ctx context.Context, convID string, opts *RecorderOptions) (*Recorder, error) {
 	if convID == "" {
-		id, err := s.NewConversation(ctx, ConversationInfo{Kind: KindExec})
+		var info ConversationInfo
+		if opts != nil {
+			info = opts.New
+		}
+		info.Kind = KindExec
+		id, err := s.NewConversation(ctx, info)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +176,7 @@ func (s *Store) StartExec(ctx context.Context, convID string, opts *RecorderOpti
 func (s *Store) newRecorder(ctx context.Context, convID string, opts *RecorderOptions) (*Recorder, error) {
 	r := &Recorder{s: s, ctx: context.WithoutCancel(ctx), convID: convID}
 	if opts != nil {
-		r.readFile = opts.ReadFile
+		r.files = opts.Files
 	}
 	err := s.queryRow(ctx, `SELECT kind,
 		COALESCE((SELECT MAX(seq) FROM events WHERE conversation_id = c.id), 0),
@@ -466,12 +485,12 @@ func (r *Recorder) file(ev event.Task, now time.Time) error {
 	)
 	switch {
 	case ev.Change == event.Deleted:
-	case r.readFile == nil:
+	case r.files == nil:
 		note = "no reader"
 	case r.s.maxFileSize < 0 || ev.Size > r.s.maxFileSize:
 		note = fmt.Sprintf("over the %d-byte limit", r.s.maxFileSize)
 	default:
-		b, err := r.readFile(ev.Path)
+		b, err := r.files.ReadFile(ev.Path, r.s.maxFileSize)
 		switch {
 		case err != nil:
 			note = "read: " + err.Error()

@@ -130,12 +130,12 @@ func count(t testing.TB, s *Store, q string, args ...any) int {
 func recordTask(t testing.TB, s *Store, convID string, files map[string][]byte, image []byte) (*Recorder, *TaskResult, []llm.Message) {
 	t.Helper()
 	ctx := context.Background()
-	rec, err := s.StartTask(ctx, convID, "Plot the squares\nof 1..3", &RecorderOptions{ReadFile: func(p string) ([]byte, error) {
+	rec, err := s.StartTask(ctx, convID, "Plot the squares\nof 1..3", &RecorderOptions{Files: filesFunc(func(p string, _ int64) ([]byte, error) {
 		if b, ok := files[p]; ok {
 			return b, nil
 		}
 		return nil, fmt.Errorf("%s: no such file", p)
-	}})
+	})})
 	must(t, err)
 	code := "import numpy\nprint([i*i for i in range(1, 4)])"
 	events := []event.Task{
@@ -506,7 +506,7 @@ func TestBlobDedup(t *testing.T) {
 		s := open(t, b, nil)
 		image := png("same", 30000)
 		long := strings.Repeat("a long line of output\n", 2000)
-		rec, err := s.StartTask(ctx, "", "twice", &RecorderOptions{ReadFile: func(string) ([]byte, error) { return image, nil }})
+		rec, err := s.StartTask(ctx, "", "twice", &RecorderOptions{Files: filesFunc(func(string, int64) ([]byte, error) { return image, nil })})
 		must(t, err)
 		must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "show()" })))
 		for range 3 {
@@ -550,7 +550,7 @@ func TestDeleteConversation(t *testing.T) {
 		shared := png("shared", 20000)
 		own := []byte("only in the first conversation")
 		record := func(file []byte) string {
-			rec, err := s.StartTask(ctx, "", "draw", &RecorderOptions{ReadFile: func(string) ([]byte, error) { return file, nil }})
+			rec, err := s.StartTask(ctx, "", "draw", &RecorderOptions{Files: filesFunc(func(string, int64) ([]byte, error) { return file, nil })})
 			must(t, err)
 			must(t, rec.Event(ev(event.Tool, func(e *event.Task) { e.Text = "draw()" })))
 			must(t, rec.Event(ev(event.Display, func(e *event.Task) { e.Data = map[string]any{"image/png": b64(shared)} })))
@@ -999,3 +999,8 @@ func TestMigrateDownAndUp(t *testing.T) {
 		}
 	})
 }
+
+// filesFunc is a function as the files of a recorder.
+type filesFunc func(path string, max int64) ([]byte, error)
+
+func (f filesFunc) ReadFile(path string, max int64) ([]byte, error) { return f(path, max) }

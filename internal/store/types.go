@@ -36,6 +36,7 @@ type ConversationInfo struct {
 	Title    string
 	Provider string
 	Model    string
+	UserID   string // the owner; "" for nobody (the CLI's)
 }
 
 // Conversation is a conversation with everything recorded in it, in order.
