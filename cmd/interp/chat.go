@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -45,6 +46,23 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 		fmt.Fprintln(stderr, "interp chat needs a terminal; use interp run")
 		return &exitError{code: exitUsage}
 	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	// An unknown ID is an error before any sandbox starts.
+	var conv *store.Conversation
+	if resume != "" {
+		if st == nil {
+			return &exitError{code: exitUsage, msg: "--resume needs the history, which --no-history turns off"}
+		}
+		if conv, err = getConversation(ctx, st, resume); err != nil {
+			return err
+		}
+	}
 	// The UI answers the agent's confirm, so it exists before the agent.
 	ui := chat.New(chat.Options{SaveDir: saveDir, Input: stdin, Output: stdout})
 	fmt.Fprintln(stderr, "interp: starting the Python session…")
@@ -53,7 +71,6 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 		return err
 	}
 	defer wb.close()
-	ui.SetModel(wb.provider + " · " + wb.model)
 	if err := f.files.upload(wb.session.Kernel().Workspace(), "", stderr); err != nil {
 		return err
 	}
@@ -64,25 +81,27 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 			}
 		}
 	}()
-	st, err := g.openStore(ctx)
-	if err != nil {
-		return err
-	}
 	var ag chat.Runner = wb.agent
+	var rec *recordingAgent
 	if st != nil {
-		defer st.Close()
-		convID := ""
-		if resume != "" {
-			if convID, err = resumeConversation(ctx, st, wb, resume, stdin, stderr); err != nil {
+		rec = &recordingAgent{wb: wb, st: st, stderr: stderr, files: &f.files}
+		if conv != nil {
+			rec.convID = conv.ID
+			turns, notes, err := resumeConversation(ctx, st, wb, conv, stdin, stderr)
+			if err != nil {
 				return err
 			}
+			ui.SetEarlier(turns, notes)
 		}
-		ag = &recordingAgent{wb: wb, st: st, convID: convID, stderr: stderr}
-	} else if resume != "" {
-		return &exitError{code: exitUsage, msg: "--resume needs the history, which --no-history turns off"}
+		ag = rec
 	}
+	ui.SetModel(wb.provider + " · " + wb.model)
 	ag = namedFilesAgent{Runner: ag, wb: wb, files: &f.files}
-	if err := ui.Run(ctx, ag); err != nil {
+	err = ui.Run(ctx, ag)
+	if rec != nil && rec.convID != "" {
+		fmt.Fprintf(stderr, "interp: conversation %s is in the history; continue it with: interp chat --resume %s\n", rec.convID, rec.convID)
+	}
+	if err != nil {
 		return &exitError{code: exitInternal, msg: err.Error()}
 	}
 	return nil
@@ -112,6 +131,7 @@ type recordingAgent struct {
 	st     *store.Store
 	convID string
 	stderr io.Writer
+	files  *workspaceFiles // its uploads are recorded with the first turn
 }
 
 func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
@@ -122,6 +142,7 @@ func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.E
 		return r.wb.agent.Run(ctx, task, emit)
 	}
 	r.convID = rec.ConversationID()
+	r.files.recordUploads(rec)
 	res, err := r.wb.agent.Run(ctx, task, func(ev agent.Event) {
 		emit(ev)
 		_ = rec.Event(ev)
@@ -141,44 +162,76 @@ func (r *recordingAgent) SetHistory(h []llm.Message) {
 	}
 }
 
-// resumeConversation gives the agent a recorded conversation's memory and,
-// after asking, rebuilds the session's state by re-running the code that
-// ran without error. It returns the conversation's ID.
-func resumeConversation(ctx context.Context, st *store.Store, wb *workbench, idOrPrefix string, stdin io.Reader, stderr io.Writer) (string, error) {
-	conv, err := getConversation(ctx, st, idOrPrefix)
-	if err != nil {
-		return "", err
-	}
+// resumeConversation gives the agent a recorded conversation's memory,
+// copies the files uploaded to it back into the workspace and, after
+// asking, rebuilds the session's state by re-running the code that ran
+// without error. It returns the earlier turns and how resuming went, for
+// the chat to show.
+func resumeConversation(ctx context.Context, st *store.Store, wb *workbench, conv *store.Conversation, stdin io.Reader, stderr io.Writer) ([]chat.Turn, []string, error) {
 	wb.agent.SetHistory(conv.History)
+	var turns []chat.Turn
+	for _, t := range conv.Tasks {
+		answer := t.Answer
+		if answer == "" {
+			answer = "*(no answer: " + strings.TrimSpace(t.Stop+" "+t.Reason) + ")*"
+		}
+		turns = append(turns, chat.Turn{Prompt: t.Prompt, Answer: answer})
+	}
+	notes := []string{fmt.Sprintf("Resumed %s, %q: %d earlier turns.", conv.ID, conv.Title, len(conv.Tasks))}
+	fmt.Fprintf(stderr, "interp: resuming %s, %q (%d turns).\n", conv.ID, conv.Title, len(conv.Tasks))
+
+	// Inputs first: the recorded cells read them.
+	ws := wb.session.Kernel().Workspace()
+	restored := 0
+	for _, fl := range conv.Files {
+		if fl.Change != event.Uploaded {
+			continue
+		}
+		_, data, err := st.FileContent(ctx, conv.ID, fl.Path)
+		if err == nil {
+			_, err = ws.Write(fl.Path, bytes.NewReader(data), maxUpload)
+		}
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("The uploaded file %s could not be restored: %v.", fl.Path, err))
+			continue
+		}
+		restored++
+	}
+	if restored > 0 {
+		notes = append(notes, fmt.Sprintf("Restored %d uploaded files from the history.", restored))
+	}
+
 	var cells []string
 	for _, c := range conv.Cells {
 		if c.Status == event.StatusOK && strings.TrimSpace(c.Code) != "" {
 			cells = append(cells, c.Code)
 		}
 	}
-	fmt.Fprintf(stderr, "interp: resuming %q (%d messages).\n", conv.Title, len(conv.History))
 	if len(cells) == 0 {
-		return conv.ID, nil
+		return turns, notes, nil
 	}
 	fmt.Fprintf(stderr, "The Python session is gone. Re-run the %d recorded cells that succeeded, to rebuild its variables and files? [y/N] ", len(cells))
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		fmt.Fprintln(stderr, "interp: the session starts empty; the model remembers the conversation.")
-		return conv.ID, nil
+		notes = append(notes, "The Python session starts empty; the model remembers the conversation.")
+		return turns, notes, nil
 	}
 	failed := 0
 	for i, code := range cells {
 		fmt.Fprintf(stderr, "interp: re-running cell %d/%d\n", i+1, len(cells))
 		done, err := wb.session.Execute(ctx, code, session.ExecOptions{}, nil)
 		if err != nil {
-			return "", &exitError{code: exitInternal, msg: fmt.Sprintf("rebuild the session: %v", err)}
+			return nil, nil, &exitError{code: exitInternal, msg: fmt.Sprintf("rebuild the session: %v", err)}
 		}
 		if done.Status != event.StatusOK {
 			failed++
 		}
 	}
+	msg := fmt.Sprintf("Re-ran %d cells: %d ok", len(cells), len(cells)-failed)
 	if failed > 0 {
-		fmt.Fprintf(stderr, "interp: %d cells failed this time; the session may differ from before.\n", failed)
+		msg += fmt.Sprintf(", %d failed this time; the session may differ from before", failed)
 	}
-	return conv.ID, nil
+	notes = append(notes, msg+".")
+	fmt.Fprintln(stderr, "interp: "+msg+".")
+	return turns, notes, nil
 }

@@ -101,6 +101,9 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
+	if rec != nil {
+		f.files.recordUploads(rec)
+	}
 	defer stopRecording()
 	if rec != nil {
 		r = recordingRenderer{r, rec}

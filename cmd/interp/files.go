@@ -15,7 +15,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 // maxUpload caps a file copied into or out of a workspace from the command
@@ -32,6 +34,17 @@ type workspaceFiles struct {
 	outDir string
 	noOut  bool
 	copied map[string][32]byte // workspace paths copied in: copied back only if changed
+	// unrecorded are the paths copied in and not yet in the history.
+	unrecorded []string
+}
+
+// recordUploads records the files copied in since the last call in the
+// history, so that a resumed conversation can have them again.
+func (w *workspaceFiles) recordUploads(rec *store.Recorder) {
+	for _, name := range w.unrecorded {
+		_ = rec.Event(event.Task{Event: event.Event{Type: event.File, Path: name, Change: event.Uploaded}})
+	}
+	w.unrecorded = nil
 }
 
 func (w *workspaceFiles) register(cmd *cobra.Command) {
@@ -80,6 +93,7 @@ func (w *workspaceFiles) copyIn(ws *session.Workspace, name string) error {
 		w.copied = make(map[string][32]byte)
 	}
 	w.copied[filepath.Base(name)] = sha256.Sum256(data)
+	w.unrecorded = append(w.unrecorded, filepath.Base(name))
 	return nil
 }
 

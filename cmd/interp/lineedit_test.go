@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -124,5 +125,31 @@ func TestReplInTerminal(t *testing.T) {
 	out = run("value_one = 1\r", "\x1b[A\x1b[A\r")
 	if !strings.Contains(out, "2\r\n") {
 		t.Errorf("history of the last run not recalled:\n%s", out)
+	}
+}
+
+// chat --resume with an unknown ID says so before starting a sandbox.
+func TestChatResumeUnknownID(t *testing.T) {
+	t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
+	master, slave := openPTY(t)
+	defer master.Close()
+	cmd := exec.Command(os.Args[0], "chat", "--resume", "conv_nosuchthing")
+	cmd.Env = append(os.Environ(), "INTERP_TEST_RUN_MAIN=1", "TERM=xterm", "OPENAI_API_KEY=unused")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var scr screen
+	go func() { _, _ = io.Copy(&scr, master) }()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage {
+		t.Errorf("exit %v, want %d", err, exitUsage)
+	}
+	scr.waitFor(t, "conv_nosuchthing", 1)
+	if strings.Contains(scr.String(), "starting the Python session") {
+		t.Errorf("a sandbox was started for an unknown ID:\n%s", scr.String())
 	}
 }

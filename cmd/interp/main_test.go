@@ -323,14 +323,16 @@ func TestResume(t *testing.T) {
 	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
 	t.Setenv("OPENAI_API_KEY", "test-key")
 	srv := llmtest.NewOpenAIServer(t,
-		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "color = 'teal'"}`}}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "color = open('color.txt').read()"}`}}},
 		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "1/0"}`}}},
 		llmtest.Turn{Text: "Saved."},
 	)
 	t.Setenv("OPENAI_BASE_URL", srv.URL)
-	if code, _, errOut := interp(t, "", "run", "--yes", "remember teal"); code != exitOK {
+	t.Chdir(writeFiles(t, map[string]string{"color.txt": "teal"}))
+	if code, _, errOut := interp(t, "", "run", "--yes", "--no-out", "-f", "color.txt", "remember teal"); code != exitOK {
 		t.Fatalf("run: %d %s", code, errOut)
 	}
+	os.Remove("color.txt") // it comes back from the history
 
 	ctx := context.Background()
 	g := &globalFlags{home: envOr("INTERP_HOME", "/opt/interp")}
@@ -349,9 +351,19 @@ func TestResume(t *testing.T) {
 	if err != nil || len(convs) != 1 {
 		t.Fatalf("conversations: %v %v", convs, err)
 	}
-	id, err := resumeConversation(ctx, st, wb, convs[0].ID, strings.NewReader("y\n"), &stderr)
-	if err != nil || id != convs[0].ID {
-		t.Fatalf("resume: %q %v", id, err)
+	conv, err := getConversation(ctx, st, convs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	turns, notes, err := resumeConversation(ctx, st, wb, conv, strings.NewReader("y\n"), &stderr)
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if len(turns) != 1 || turns[0].Prompt != "remember teal" || turns[0].Answer != "Saved." {
+		t.Errorf("earlier turns shown: %+v", turns)
+	}
+	if n := strings.Join(notes, "\n"); !strings.Contains(n, "Restored 1 uploaded files") || !strings.Contains(n, "Re-ran 1 cells: 1 ok.") {
+		t.Errorf("how resuming went: %q", n)
 	}
 	if h := wb.agent.History(); len(h) < 3 || !strings.Contains(h[0].Content, "remember teal") {
 		t.Errorf("memory not restored: %+v", h)

@@ -185,6 +185,9 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 	if err := f.files.upload(wb.session.Kernel().Workspace(), task, stderr); err != nil {
 		return err
 	}
+	if rec != nil {
+		f.files.recordUploads(rec)
+	}
 	defer func() {
 		if err := f.files.download(wb.session.Kernel().Workspace(), stderr); err != nil {
 			fmt.Fprintln(stderr, "interp: --out-dir:", err)

@@ -47,6 +47,16 @@ type Options struct {
 	// NoTranscript keeps the conversation from being printed to Output
 	// when the chat ends (the full-screen view goes away with it).
 	NoTranscript bool
+	// Earlier are the turns of a resumed conversation, shown first, and
+	// Notes lines shown after them (how resuming went).
+	Earlier []Turn
+	Notes   []string
+}
+
+// Turn is one earlier turn of a conversation: the prompt and the answer,
+// or why there was none.
+type Turn struct {
+	Prompt, Answer string
 }
 
 // ErrClosed is returned by Confirm once the chat has ended.
@@ -77,6 +87,14 @@ func (u *UI) SetModel(name string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.model = name
+}
+
+// SetEarlier sets the earlier turns of a resumed conversation and the
+// notes shown after them; call it before Run.
+func (u *UI) SetEarlier(turns []Turn, notes []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.opts.Earlier, u.opts.Notes = turns, notes
 }
 
 // Confirm asks the person, inside the chat, whether to run code; it fits
@@ -120,8 +138,8 @@ func (u *UI) run(ctx context.Context, ag Runner) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	opts := u.opts
 	u.mu.Lock()
+	opts := u.opts
 	opts.Model = u.model
 	u.mu.Unlock()
 	m := newModel(opts)

@@ -571,3 +571,16 @@ func TestQueueKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// A resumed conversation shows its earlier turns, then how resuming went.
+func TestResumedConversationShowsEarlierTurns(t *testing.T) {
+	m, _ := newTestModel(t, Options{
+		Earlier: []Turn{{Prompt: "plot the sales", Answer: "Here is the **plot**."}},
+		Notes:   []string{"Re-ran 2 cells: 2 ok."},
+	})
+	got := screen(m)
+	mustContain(t, got, "plot the sales", "Here is the plot.", "Re-ran 2 cells: 2 ok.")
+	if strings.Index(got, "plot the sales") > strings.Index(got, "Re-ran 2 cells") {
+		t.Errorf("the notes come before the turns:\n%s", got)
+	}
+}

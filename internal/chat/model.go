@@ -155,6 +155,13 @@ func (m *model) welcome() {
 		name += " · " + m.opts.Model
 	}
 	m.add(&block{kind: kindNote, text: name + "\nAsk in plain language; the model writes and runs Python in a sandbox. /help lists keys and commands."})
+	for _, t := range m.opts.Earlier {
+		m.add(&block{kind: kindUser, text: t.Prompt, done: true})
+		m.add(&block{kind: kindAnswer, text: t.Answer, done: true})
+	}
+	for _, n := range m.opts.Notes {
+		m.add(&block{kind: kindNote, text: n})
+	}
 }
 
 func (m *model) Init() tea.Cmd {

@@ -54,6 +54,8 @@ const (
 	Created  = "created"
 	Modified = "modified"
 	Deleted  = "deleted"
+	// Uploaded is a file copied in from outside (interp -f) before code ran.
+	Uploaded = "uploaded"
 )
 
 // Why a task ended, a stop event's Status.
