@@ -71,6 +71,7 @@ var sections = []section{
 	{name: "sandbox", title: "Sandbox", run: sandboxSection},
 	{name: "session", title: "Sessions", run: sessionSection},
 	{name: "deps", title: "Dependencies", run: depsSection},
+	{name: "corpus", title: "Real-world imports", run: corpusSection},
 	{name: "agent", title: "The AI loop", run: agentSection},
 	{name: "server", title: "The HTTP service", run: serverSection},
 	{name: "sdk", title: "The SDKs", run: sdkSection},

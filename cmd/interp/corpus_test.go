@@ -21,7 +21,11 @@ type corpusCase struct {
 
 func loadCorpus(t *testing.T) []corpusCase {
 	t.Helper()
-	files, err := filepath.Glob("../../internal/deps/testdata/corpus/*.py")
+	dir, err := filepath.Abs("../../internal/deps/testdata/corpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.py"))
 	if err != nil || len(files) < 20 {
 		t.Fatalf("corpus: %d files (%v)", len(files), err)
 	}
@@ -95,5 +99,21 @@ func TestCorpus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// interp deps says that Python 2 code is Python 2 code, as exec does.
+func TestDepsPython2(t *testing.T) {
+	dir, err := filepath.Abs("../../internal/deps/testdata/corpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := interp(t, "", "deps", filepath.Join(dir, "python2_urllib2_print.py"))
+	if code == exitOK || !strings.Contains(errOut, "this is Python 2 code (the print statement") {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	code, out, errOut := interp(t, "", "deps", filepath.Join(dir, "python2_stringio.py"))
+	if code != exitOK || !strings.Contains(out, "StringIO is a Python 2 module; in Python 3 use io.StringIO") {
+		t.Errorf("exit %d: %s %s", code, out, errOut)
 	}
 }

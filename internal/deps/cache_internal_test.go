@@ -1,0 +1,95 @@
+package deps
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+func TestPruneCacheByAgeAndSize(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mk := func(rel string, size int, age time.Duration) string {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "f"), make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Now().Add(-age)
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ancient := mk("archive-v0/ancient", 1000, 90*24*time.Hour)
+	old := mk("archive-v0/old", 4000, 5*24*time.Hour)
+	recent := mk("archive-v0/recent", 4000, time.Hour)
+	index := mk("simple-v27/pypi", 50000, 90*24*time.Hour) // index pages are left alone
+	res, err := PruneCache(context.Background(), dir, CacheLimits{MaxBytes: 10000, MaxAge: 30 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, kept := range map[string]bool{ancient: false, old: false, recent: true, index: true} {
+		if _, err := os.Stat(p); (err == nil) != kept {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(p), err == nil, kept)
+		}
+	}
+	if res.Entries != 2 || res.Freed < 5000 {
+		t.Errorf("result %+v", res)
+	}
+
+	// uv holds the cache: pruning waits for another time.
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PruneCache(context.Background(), dir, CacheLimits{MaxBytes: 1}); !errors.Is(err, ErrCacheBusy) {
+		t.Errorf("pruning a cache in use: %v", err)
+	}
+}
+
+func TestProgressPerPackage(t *testing.T) {
+	t.Parallel()
+	cache := t.TempDir()
+	var got []string
+	p := &progress{cache: cache, versions: map[string]string{"polars": "1.9.0", "humanize": "4.9.0"},
+		emit: func(ev session.Event) {
+			if ev.Type == event.Install && ev.Phase == event.PhaseDownloading {
+				got = append(got, strings.Join(strings.Fields(ev.Package+" "+ev.Version+" "+ev.Message), " "))
+			}
+		}}
+	for _, l := range []string{"Resolved 2 packages in 266ms", "Downloading polars (31.5MiB)", "Downloading torch (800.0MiB)", " Downloaded polars", "Prepared 2 packages in 2.48s"} {
+		p.line(l)
+	}
+	want := "polars 1.9.0 downloading 31.5MiB|torch downloading 800.0MiB|polars 1.9.0 downloaded"
+	if strings.Join(got, "|") != want {
+		t.Errorf("events %q, want %q", strings.Join(got, "|"), want)
+	}
+	// Only uv's in-flight directories are measured, not the whole cache.
+	if err := os.MkdirAll(filepath.Join(cache, ".tmpAbc", "torch"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(cache, ".tmpAbc", "torch", "x.so"), make([]byte, 3000), 0o644)
+	os.MkdirAll(filepath.Join(cache, "archive-v0", "id"), 0o755)
+	os.WriteFile(filepath.Join(cache, "archive-v0", "id", "big"), make([]byte, 100000), 0o644)
+	if n := inFlightBytes(cache); n != 3000 {
+		t.Errorf("in-flight bytes %d, want 3000", n)
+	}
+	if progressLine("Downloading polars (31.5MiB)") == false || progressLine("error: something") {
+		t.Error("progressLine")
+	}
+}
