@@ -391,6 +391,9 @@ func (a *Auto) checkDrift(ctx context.Context, k *session.Kernel, p *Plan, emit 
 		if !dotted || st.Status == session.ImportStdlib || st.Status == session.ImportLocal || done[top] || st.Note != "" && st.Distribution == nil {
 			continue
 		}
+		if res := a.Map.Resolve(st.Module); res.Module != top && res.Distribution != "" {
+			continue // a part with a distribution of its own (google.cloud.storage)
+		}
 		for _, dir := range dirs {
 			if !isRegularPackage(dir, top) {
 				continue
@@ -430,8 +433,10 @@ func (a *Auto) siteDirs(k *session.Kernel) []string {
 // __init__.py, or as a module: namespace packages are shared by several
 // distributions, so a missing part of one is no version problem.
 func isRegularPackage(dir, top string) bool {
-	if _, err := os.Stat(filepath.Join(dir, top, "__init__.py")); err == nil {
-		return true
+	if data, err := os.ReadFile(filepath.Join(dir, top, "__init__.py")); err == nil {
+		// pkgutil- and pkg_resources-style namespace packages, shared too.
+		text := string(data)
+		return !strings.Contains(text, "extend_path") && !strings.Contains(text, "declare_namespace")
 	}
 	_, ok := moduleFile(os.DirFS(dir), top)
 	return ok
@@ -682,7 +687,7 @@ func (a *Auto) Recover(ctx context.Context, k *session.Kernel, ev session.Event,
 	}
 	// The package is there but lacks a part: a version problem.
 	for _, dir := range a.siteDirs(k) {
-		if module != top && isRegularPackage(dir, top) {
+		if module != top && res.Module == top && isRegularPackage(dir, top) {
 			if hasModule(os.DirFS(dir), module, true) {
 				return Recovery{} // the files have it: the cause is elsewhere
 			}
