@@ -150,7 +150,7 @@ func main() {
 	}
 	if *out == "" {
 		fmt.Print(b.String())
-	} else if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+	} else if err := os.WriteFile(*out, []byte(b.String()+keptSections(*out)), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "interp-bench:", err)
 		os.Exit(1)
 	} else {
@@ -255,4 +255,21 @@ func interleave(ctx context.Context, warmup, n int, runs []func() error, keep fu
 		}
 	}
 	return nil
+}
+
+// keptHeading starts the part of the report that interp-bench does not
+// measure (the answer quality that `interp eval` measures, with a real
+// model): a rewrite keeps it as it is.
+const keptHeading = "\n## Answer quality"
+
+// keptSections returns what of the old report at path a rewrite keeps.
+func keptSections(path string) string {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	if i := strings.Index(string(old), keptHeading); i >= 0 {
+		return string(old[i:])
+	}
+	return ""
 }
