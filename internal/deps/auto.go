@@ -620,6 +620,9 @@ var (
 	cannotImportRE  = regexp.MustCompile(`cannot import name '([A-Za-z0-9_]+)' from '([A-Za-z0-9_.]+)'`)
 )
 
+// importStmtRE finds the modules of import statements in a traceback.
+var importStmtRE = regexp.MustCompile(`(?m)^\s*(?:from\s+([A-Za-z_][\w.]*)\s+import\b|import\s+([A-Za-z_][\w.]*))`)
+
 // Recovery is what Recover did about a failed cell.
 type Recovery struct {
 	// Installed is true when something was installed that should make
@@ -679,6 +682,15 @@ func (a *Auto) Recover(ctx context.Context, k *session.Kernel, ev session.Event,
 	}
 	top, _, _ := strings.Cut(module, ".")
 	res := a.Map.Resolve(module)
+	// The statement may name more than the error ("import maya.cmds"
+	// fails on maya, a date library on PyPI, but maya.cmds is Maya's).
+	for _, m := range importStmtRE.FindAllStringSubmatch(strings.Join(ev.Traceback, "\n"), -1) {
+		if full := m[1] + m[2]; strings.HasPrefix(full, module+".") {
+			if r := a.Map.Resolve(full); r.Source == SourceHostApp {
+				res = r
+			}
+		}
+	}
 	if res.Source == SourcePython2 || res.Source == SourceHostApp || res.Source == SourcePrivate || res.Source == SourceDenied {
 		return say(res.Reason)
 	}

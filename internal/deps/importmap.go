@@ -121,7 +121,7 @@ func parsePairs(name, data string) (map[string]string, error) {
 	out := make(map[string]string)
 	err := dataLines(data, func(n int, line string) error {
 		k, v, ok := strings.Cut(line, "\t")
-		if !ok || !validIdent(k) || strings.TrimSpace(v) == "" {
+		if !ok || !validModule(k) || strings.TrimSpace(v) == "" {
 			return fmt.Errorf("%s:%d: want module<TAB>text, got %q", name, n, line)
 		}
 		if _, dup := out[k]; dup {
@@ -219,9 +219,16 @@ func (m *Map) Resolve(module string) Resolution {
 		return Resolution{Module: top, Source: SourcePython2,
 			Reason: fmt.Sprintf("%s is a Python 2 module; in Python 3 use %s", top, repl)}
 	}
-	if app := m.hostApps[top]; app != "" {
-		return Resolution{Module: top, Source: SourceHostApp,
-			Reason: fmt.Sprintf("%s exists only inside %s's own Python, not on PyPI: run this code there", top, app)}
+	for key := module; ; {
+		if app := m.hostApps[key]; app != "" {
+			return Resolution{Module: key, Source: SourceHostApp,
+				Reason: fmt.Sprintf("%s exists only inside %s's own Python, not on PyPI: run this code there", key, app)}
+		}
+		i := strings.LastIndexByte(key, '.')
+		if i < 0 {
+			break
+		}
+		key = key[:i]
 	}
 	if strings.HasPrefix(top, "_") {
 		return Resolution{Module: top, Source: SourcePrivate,

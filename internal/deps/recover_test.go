@@ -197,6 +197,7 @@ func TestNamesNeverSentToTheIndex(t *testing.T) {
 		{"import cPickle", "in Python 3 use pickle"},
 		{"import bpy", "bpy exists only inside Blender's own Python"},
 		{"import hou", "Houdini"},
+		{"import maya.cmds as cmds", "maya.cmds exists only inside Autodesk Maya's own Python"},
 		{"import _speedups_zz", "private module"},
 	} {
 		code, err := auto.Prepare(context.Background(), k, tc.code, nil, nil)
