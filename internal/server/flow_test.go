@@ -84,6 +84,10 @@ func TestFlow(t *testing.T) {
 		t.Fatalf("timeout: %v", res)
 	}
 	e.do(a, "POST", "/v1/sessions/"+id+"/execute", map[string]any{"code": "1", "timeout": 31}).want(t, 422)
+	// curl -d sends JSON as a form, or with no type: it is JSON all the same.
+	e.do(a, "POST", "/v1/sessions/"+id+"/execute", []byte(` {"code": "x"}`), "Content-Type", "application/x-www-form-urlencoded").want(t, 200)
+	e.do(a, "POST", "/v1/sessions/"+id+"/execute", []byte(`{"code": "x"}`)).want(t, 200)
+	e.do(a, "POST", "/v1/sessions/"+id+"/execute", []byte(`code=x`), "Content-Type", "application/x-www-form-urlencoded").want(t, 415)
 
 	// Streaming.
 	_, sevs := e.stream(a, "/v1/sessions/"+id+"/execute/stream", map[string]any{"code": "print('streamed', x)"}, nil)

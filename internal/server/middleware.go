@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -91,6 +94,36 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // middleware wraps the router: logging and metrics, panics, draining,
 // deadlines, body size, and authentication of /v1.
+// jsonByDefault marks a request body as JSON when it has no type, or
+// curl -d's form type, and is a JSON object: the routes that take a body
+// of either type take JSON, and no form encoding starts with "{". Uploads,
+// whose raw bodies may be anything, keep their type.
+func jsonByDefault(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || strings.HasSuffix(r.URL.Path, "/files") {
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "" && ct != "application/x-www-form-urlencoded" {
+		return
+	}
+	br := bufio.NewReader(r.Body)
+	for i := 1; i <= 512; i++ {
+		b, err := br.Peek(i)
+		if err != nil || len(b) < i {
+			break
+		}
+		if c := b[i-1]; c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			continue
+		} else if c == '{' {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		break
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, r.Body}
+}
+
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -162,6 +195,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeProblem(sw, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is %d bytes, over the limit of %d", r.ContentLength, limit))
 			return
 		}
+
+		jsonByDefault(r)
 
 		if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
 			u, k, err := s.authenticate(r)
