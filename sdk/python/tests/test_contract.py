@@ -25,8 +25,7 @@ def test_types_match_the_served_document(env, tmp_path):
     with open(os.path.join(SDK, "src", "interp", "_types.py")) as f:
         checked_in = f.read()
     assert out == checked_in, (
-        "src/interp/_types.py differs from what the served document generates: run "
-        "`python scripts/gen_types.py openapi.json > src/interp/_types.py` with the server's /openapi.json")
+        "src/interp/_types.py differs from what the served document generates: run sdk/gen-types")
 
 
 def test_generated_client(env, tmp_path):

@@ -172,3 +172,39 @@ def test_task_streamed(env, sb):
     assert result.stop == "answer" and result.answer == "The answer is 42." and result.session_id == sb.id
     # The task's code ran in this session.
     assert sb.run_code("_").ok
+
+
+def test_stream_resumes_after_a_dropped_connection(env):
+    """A stream cut after its first event resumes with Last-Event-ID: every
+    event arrives once, and the code ran on meanwhile."""
+    cuts = []
+
+    class Cutting(httpx.HTTPTransport):
+        def handle_request(self, request):
+            resp = super().handle_request(request)
+            if not request.url.path.endswith("/execute/stream") or cuts:
+                return resp
+            cuts.append(request.url.path)
+            inner = resp.stream
+
+            class Cut(httpx.SyncByteStream):
+                def __iter__(self):
+                    for chunk in inner:
+                        yield chunk
+                        if b"\n\n" in chunk:
+                            raise httpx.ReadError("connection cut by the test", request=request)
+
+                def close(self):
+                    inner.close()
+
+            return httpx.Response(resp.status_code, headers=resp.headers, stream=Cut(), request=request)
+
+    with httpx.Client(transport=Cutting()) as http:
+        with interp.Sandbox(env["url"], env["keys"]["alice"], http_client=http) as sb:
+            out = []
+            ex = sb.run_code("import time\nprint('one', flush=True)\ntime.sleep(0.5)\nprint('two')\n'end'",
+                             on_stdout=out.append)
+            assert cuts, "the stream was not cut"
+            assert "".join(out) == "one\ntwo\n" and ex.stdout == "one\ntwo\n"
+            assert [type(e).__name__ for e in ex.events] == ["StdoutEvent", "StdoutEvent", "DisplayEvent", "DoneEvent"]
+            assert ex.status == "ok" and ex.text == "'end'"

@@ -150,5 +150,5 @@ test("the generated types match the document the server serves", async () => {
   const out = path.join(dir, "schema.d.ts");
   execFileSync(path.join(here, "..", "node_modules", ".bin", "openapi-typescript"), [doc, "-o", out], { stdio: "ignore" });
   assert.equal(readFileSync(out, "utf8"), readFileSync(path.join(here, "..", "src", "schema.d.ts"), "utf8"),
-    "src/schema.d.ts differs from what openapi-typescript makes of the served document: run npm run gen against the server");
+    "src/schema.d.ts differs from what openapi-typescript makes of the served document: run sdk/gen-types");
 });

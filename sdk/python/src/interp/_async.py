@@ -76,10 +76,7 @@ class _AsyncClient:
                 return
             except httpx.TransportError as exc:
                 attempt += 1
-                if stream_id and attempt <= self.max_retries and not isinstance(exc, httpx.TimeoutException):
-                    await asyncio.sleep(core.backoff(attempt))
-                    continue
-                if not stream_id and attempt <= self.max_retries and core.retryable(method, exc=exc):
+                if attempt <= self.max_retries and core.stream_retryable(method, stream_id, exc):
                     await asyncio.sleep(core.backoff(attempt))
                     continue
                 raise core.map_transport_error(exc) from exc

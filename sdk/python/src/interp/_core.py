@@ -134,6 +134,15 @@ def retryable(method: str, *, exc: Optional[BaseException] = None, status: int =
     return method in SAFE_METHODS and status in RETRY_STATUSES
 
 
+def stream_retryable(method: str, stream_id: str, exc: BaseException) -> bool:
+    """Whether a stream that failed may be tried again: resumed, once the
+    server named it (its work goes on without the client), else sent
+    again as a request."""
+    if stream_id:
+        return isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException)
+    return retryable(method, exc=exc)
+
+
 def backoff(attempt: int, response: Optional[httpx.Response] = None) -> float:
     """Seconds to wait before attempt (from 1): the server's Retry-After,
     else exponential with jitter, at most 8 s."""

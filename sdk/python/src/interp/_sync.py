@@ -79,10 +79,7 @@ class _Client:
                 return
             except httpx.TransportError as exc:
                 attempt += 1
-                if stream_id and attempt <= self.max_retries and not isinstance(exc, httpx.TimeoutException):
-                    time.sleep(core.backoff(attempt))
-                    continue
-                if not stream_id and attempt <= self.max_retries and core.retryable(method, exc=exc):
+                if attempt <= self.max_retries and core.stream_retryable(method, stream_id, exc):
                     time.sleep(core.backoff(attempt))
                     continue
                 raise core.map_transport_error(exc) from exc
