@@ -716,7 +716,7 @@ export interface components {
             /** @description Why the cell or the session ended badly, for people: the memory limit, a signal, the time limit. */
             reason?: string;
             /**
-             * @description How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason, and restart the session).
+             * @description How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept).
              * @enum {string}
              */
             status: "ok" | "error" | "interrupted" | "timeout" | "died";

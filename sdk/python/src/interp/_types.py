@@ -80,7 +80,7 @@ class DoneEvent:
     """The end of a cell: always the last event of an execution."""
 
     status: Literal["ok", "error", "interrupted", "timeout", "died"]
-    """How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason, and restart the session)."""
+    """How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept)."""
     type: Literal["done"]
     """done."""
     cell: Optional[str] = None
