@@ -1,6 +1,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import net from "node:net";
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -72,8 +73,17 @@ describe("Sandbox", () => {
     const ex = await sb.runCode("import time\ntime.sleep(30)", { timeout: 1 });
     assert.equal(ex.status, "timeout");
     assert.match(ex.reason, /time limit/);
-    // A per-call timeout on the HTTP side.
-    await assert.rejects(sb.files.list({ timeoutMs: 1 }), TimeoutError);
+    // A server that accepts connections and never answers: past the
+    // per-call timeout, and the retries of a safe request, TimeoutError.
+    const silent = net.createServer(() => {});
+    await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${silent.address().port}`;
+      await assert.rejects(Sandbox.connect("s_x", { url, apiKey: "ik_x", timeoutMs: 300, maxRetries: 1 }), TimeoutError);
+    } finally {
+      silent.close();
+    }
+    assert.ok(Array.isArray(await sb.files.list({ timeoutMs: 5000 })));
   });
 
   test("binary file round trips", async () => {
