@@ -57,6 +57,7 @@ func sandboxSection(ctx context.Context, cfg *config) (string, error) {
 	// /usr/bin/python3 with -S starts in a few milliseconds, so the
 	// sandbox's own cost is not lost in Python's start-up.
 	s.py = "/usr/bin/python3"
+	s.ro = python.System(s.py).ReadOnly
 	if _, err := os.Stat(s.py); err != nil {
 		rt, err := python.Find("")
 		if err != nil {

@@ -95,7 +95,7 @@ func newSrvBench(ctx context.Context) (s *srvBench, done func(), err error) {
 	// room to spare; else the lighter plain runner.
 	if mi, err := readMeminfo(); err == nil && mi["MemAvailable"] < int64(httpClients+4)*httpNeed {
 		if _, err := os.Stat("/usr/bin/python3"); err == nil {
-			s.rt, s.rtName = &python.Runtime{Executable: "/usr/bin/python3"}, "/usr/bin/python3, plain runner"
+			s.rt, s.rtName = python.System("/usr/bin/python3"), "/usr/bin/python3, plain runner"
 		}
 	}
 	if s.rt.Env == "" {

@@ -132,7 +132,7 @@ func sessionSection(ctx context.Context, cfg *config) (string, error) {
 	}
 	s := &sessBench{b: b, base: base, tmp: tmp, state: state}
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		s.plain = &python.Runtime{Executable: "/usr/bin/python3"}
+		s.plain = python.System("/usr/bin/python3")
 	}
 
 	var md strings.Builder

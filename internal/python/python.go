@@ -23,8 +23,9 @@ type Runtime struct {
 	// Env is the base environment's directory, or "" for a bare system
 	// Python.
 	Env string
-	// ReadOnly lists the host paths a sandbox must see to run it, beyond
-	// the system directories every sandbox sees.
+	// ReadOnly lists the host paths a sandbox must see to run it: the
+	// base environment, and what of the system directories the runtime
+	// needs (see systemPaths), as a sandbox shows nothing else of them.
 	ReadOnly []string
 	// UV is the uv installed by the set-up script, or "" if none.
 	UV string
@@ -44,14 +45,22 @@ func Find(home string) (*Runtime, error) {
 		uv = ""
 	}
 	if _, err := os.Stat(exe); err == nil {
-		return &Runtime{Executable: exe, Env: env, ReadOnly: []string{env}, UV: uv}, nil
+		return &Runtime{Executable: exe, Env: env, ReadOnly: append([]string{env}, systemPaths(exe, false)...), UV: uv}, nil
 	}
 	for _, exe := range []string{"/usr/bin/python3", "/usr/local/bin/python3"} {
 		if _, err := os.Stat(exe); err == nil {
-			return &Runtime{Executable: exe, UV: uv}, nil
+			rt := System(exe)
+			rt.UV = uv
+			return rt, nil
 		}
 	}
 	return nil, errors.New("no Python runtime: run scripts/setup to build the base environment, or install python3")
+}
+
+// System returns the runtime of a Python installation outside any base
+// environment, such as /usr/bin/python3.
+func System(exe string) *Runtime {
+	return &Runtime{Executable: exe, ReadOnly: systemPaths(exe, true)}
 }
 
 // Packages lists the packages the set-up script put in the base

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,6 +42,10 @@ type Namespaces struct {
 	init *os.File
 	// seccomp is the filter every sandbox's init loads, assembled once.
 	seccomp []sandboxinit.SockFilter
+	// views expands what specs list of the host; cpuinfo is the host's
+	// processor description that sandboxes' /proc/cpuinfo repeats.
+	views   viewCache
+	cpuinfo string
 
 	mu     sync.Mutex
 	procs  map[*Process]struct{}
@@ -71,6 +76,7 @@ func NewNamespaces() (*Namespaces, error) {
 	n := &Namespaces{
 		init:    init,
 		seccomp: prog,
+		cpuinfo: cpuTemplate(),
 		cgroups: cg,
 		root:    os.Geteuid() == 0,
 		// Host IDs nobody uses: 2^31 upwards, two per sandbox.
@@ -380,10 +386,12 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string) ([]byte, error) {
 	is := sandboxinit.Spec{
 		Argv:       spec.Argv,
-		Env:        spec.Env,
+		Env:        threadEnv(spec.Env, cpuCount(limits.CPUs)),
 		Dir:        spec.Dir,
-		ReadOnly:   readOnly,
+		View:       n.views.view(readOnly),
 		Files:      spec.Files,
+		Proc:       procFiles(n.cpuinfo, limits),
+		CPUs:       cpuCount(limits.CPUs),
 		DiskBytes:  limits.Disk,
 		OpenFiles:  limits.OpenFiles,
 		DropToUser: n.root,
@@ -406,6 +414,20 @@ func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string) ([]b
 		return nil, fmt.Errorf("sandbox: files and arguments take %d bytes, over the %d-byte limit", len(payload), sandboxinit.MaxSpec)
 	}
 	return payload, nil
+}
+
+// threadEnv sets the size of the thread pools of OpenMP, OpenBLAS and MKL
+// (numpy, scipy, scikit-learn) to the sandbox's CPUs, unless env already
+// does: they count the CPUs the process may run on, which is the host's,
+// and a pool larger than the quota only makes the threads wait on it.
+func threadEnv(env []string, cpus int) []string {
+	out := slices.Clip(env)
+	for _, k := range []string{"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"} {
+		if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") }) {
+			out = append(out, fmt.Sprintf("%s=%d", k, cpus))
+		}
+	}
+	return out
 }
 
 // request is what the spawner is asked for to start sandbox id's init,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -105,7 +106,7 @@ func TestNoHostFiles(t *testing.T) {
 	self, _ := os.Executable()
 	wd, _ := os.Getwd()
 
-	for _, path := range []string{"/etc/shadow", canary, home, "/root", "/home", "/sys", self, wd, "/opt/interp/uv", "/var"} {
+	for _, path := range []string{"/etc/shadow", canary, home, "/root", "/home", "/sys/fs", "/sys/class", "/sys/kernel", "/usr/local", "/usr/include", self, wd, "/opt/interp/uv", "/var"} {
 		t.Run(path, func(t *testing.T) {
 			out := mustSucceed(t, b, fmt.Sprintf(`
 import os
@@ -122,6 +123,82 @@ except OSError as e:
 				t.Errorf("%s is visible in the sandbox: %s", path, out)
 			}
 		})
+	}
+}
+
+// TestHostView checks what a sandbox sees of the host's /proc and /usr:
+// the entries that tell of the host are empty, the CPU and memory views
+// are the sandbox's own limits, and of /usr only what the runtime needs
+// is there.
+func TestHostView(t *testing.T) {
+	b := backend(t)
+	// Files placed where the runtime has no business must stay invisible.
+	var canaries []string
+	for _, dir := range []string{"/usr/local/etc", "/usr/share", "/usr/lib"} {
+		p := filepath.Join(dir, fmt.Sprintf(".interp-canary-%d", os.Getpid()))
+		if err := os.WriteFile(p, []byte("secret"), 0o644); err != nil {
+			if os.Getenv("CI") == "" && os.IsPermission(err) {
+				t.Logf("cannot place a canary in %s as this user: %v", dir, err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+		canaries = append(canaries, p)
+	}
+	r := runPython(t, b, fmt.Sprintf(`
+import json, os, subprocess
+out = {}
+for p in ["/proc/cmdline", "/proc/kallsyms", "/proc/iomem", "/proc/devices", "/proc/kcore", "/proc/keys", "/proc/timer_list"]:
+    try:
+        out[p] = open(p, "rb").read(100).decode()
+    except FileNotFoundError:
+        out[p] = ""
+for p in ["/proc/bus", "/proc/acpi", "/proc/irq"]:
+    out[p] = os.listdir(p) if os.path.isdir(p) else []
+out["pci"] = os.path.exists("/proc/bus/pci")
+try:
+    open("/proc/meminfo", "w").write("x")
+    out["meminfo writable"] = True
+except OSError:
+    out["meminfo writable"] = False
+out["cpu_count"] = os.cpu_count()
+out["nprocessors_conf"] = os.sysconf("SC_NPROCESSORS_CONF")
+out["cpuinfo processors"] = sum(l.startswith("processor") for l in open("/proc/cpuinfo"))
+out["microcode"] = "microcode" in open("/proc/cpuinfo").read()
+out["MemTotal"] = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]) * 1024
+out["OPENBLAS_NUM_THREADS"] = os.environ.get("OPENBLAS_NUM_THREADS")
+out["canaries"] = [p for p in %q if os.path.exists(p)]
+out["shell"] = subprocess.run("ls / | grep -c usr; echo $((6*7))", shell=True, capture_output=True, text=True).stdout.split()
+try:
+    import numpy, threadpoolctl
+    out["blas threads"] = sorted({p["num_threads"] for p in threadpoolctl.threadpool_info()})
+except ImportError:
+    out["blas threads"] = [1]
+print(json.dumps(out))
+`, canaries), sandbox.Limits{CPUs: 1, Memory: 300 << 20})
+	if !r.res.Success() {
+		t.Fatalf("code failed: %v\n%s%s", r.res.Err(), r.stdout, r.stderr)
+	}
+	t.Logf("inside: %s", r.stdout)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	for k, v := range got {
+		if strings.HasPrefix(k, "/proc/") && fmt.Sprint(v) != "" && fmt.Sprint(v) != "[]" {
+			t.Errorf("%s shows %.60q, want it masked", k, fmt.Sprint(v))
+		}
+	}
+	want := map[string]any{
+		"pci": false, "meminfo writable": false, "cpu_count": 1.0, "nprocessors_conf": 1.0,
+		"cpuinfo processors": 1.0, "microcode": false, "MemTotal": float64(300 << 20),
+		"OPENBLAS_NUM_THREADS": "1", "canaries": []any{}, "shell": []any{"1", "42"}, "blas threads": []any{1.0},
+	}
+	for k, v := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }
 

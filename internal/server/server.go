@@ -535,12 +535,17 @@ func (s *Server) checkSandbox(ctx context.Context) error {
 	return s.readyErr
 }
 
-// startTrue runs `true` in a sandbox.
+// startTrue runs `true` in a sandbox that shows the sessions' runtime.
 func (s *Server) startTrue(ctx context.Context) error {
+	var ro []string
+	if s.d.Kernel.Runtime != nil {
+		ro = s.d.Kernel.Runtime.ReadOnly
+	}
 	p, err := s.d.Kernel.Backend.Start(ctx, &sandbox.Spec{
-		Argv:   []string{"true"},
-		Env:    sandbox.DefaultEnv(),
-		Limits: sandbox.Limits{Memory: 64 << 20, Timeout: 10 * time.Second},
+		Argv:     []string{"true"},
+		Env:      sandbox.DefaultEnv(),
+		ReadOnly: ro,
+		Limits:   sandbox.Limits{Memory: 64 << 20, Timeout: 10 * time.Second},
 	})
 	if err != nil {
 		return err

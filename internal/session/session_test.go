@@ -358,7 +358,7 @@ func runtimes(t *testing.T) []namedRuntime {
 	}
 	out := []namedRuntime{{"base", rt}}
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		out = append(out, namedRuntime{"plain", &python.Runtime{Executable: "/usr/bin/python3"}})
+		out = append(out, namedRuntime{"plain", python.System("/usr/bin/python3")})
 	}
 	return out
 }

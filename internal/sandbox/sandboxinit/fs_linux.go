@@ -1,9 +1,11 @@
 package sandboxinit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -48,21 +50,14 @@ func setupRoot(s *Spec) error {
 		return fmt.Errorf("bind new root: %w", err)
 	}
 
-	for _, d := range SystemDirs {
-		if err := mirror("/old"+d, "/new"+d); err != nil {
-			return err
-		}
+	if err := setupView(s.View); err != nil {
+		return err
 	}
 	if err := setupEtc(s); err != nil {
 		return err
 	}
-	for _, p := range s.ReadOnly {
-		if strings.HasPrefix(p, "/usr/") {
-			continue // already visible
-		}
-		if err := mirror("/old"+p, "/new"+p); err != nil {
-			return err
-		}
+	if err := setupSys(s.CPUs); err != nil {
+		return err
 	}
 
 	for _, f := range s.Files {
@@ -102,6 +97,9 @@ func setupRoot(s *Spec) error {
 	if err := bindReadOnly("/new/proc/sys", "/new/proc/sys"); err != nil {
 		return err
 	}
+	if err := maskProc(s.Proc); err != nil {
+		return err
+	}
 
 	if err := unix.Mount("", "/new", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("make root read-only: %w", err)
@@ -119,6 +117,168 @@ func setupRoot(s *Spec) error {
 		return fmt.Errorf("detach scratch root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// setupView recreates the sandbox's view of the host: the symlinks copied,
+// the files and directories bound. Every bind lands beneath a top-level
+// directory made a mount point of its own, so that one mount_setattr per
+// top-level directory makes all of them read-only.
+func setupView(view []Mount) error {
+	var tops []string
+	for _, m := range view {
+		dst := "/new" + m.Path
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if m.Link != "" {
+			if err := os.Symlink(m.Link, dst); err != nil && !os.IsExist(err) {
+				return err
+			}
+			continue
+		}
+		top := "/new/" + strings.SplitN(m.Path[1:], "/", 2)[0]
+		if !slices.Contains(tops, top) {
+			if err := os.MkdirAll(top, 0o755); err != nil {
+				return err
+			}
+			if err := unix.Mount(top, top, "", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind %s: %w", top, err)
+			}
+			tops = append(tops, top)
+		}
+		var err error
+		if m.Dir {
+			err = os.Mkdir(dst, 0o755)
+		} else {
+			err = os.WriteFile(dst, nil, 0o644)
+		}
+		if err != nil && !os.IsExist(err) {
+			return err
+		}
+		if err := unix.Mount("/old"+m.Path, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", m.Path, err)
+		}
+	}
+	for _, top := range tops {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		err := unix.MountSetattr(unix.AT_FDCWD, top, unix.AT_RECURSIVE, &attr)
+		if errors.Is(err, unix.ENOSYS) {
+			err = remountEach(top)
+		}
+		if err != nil {
+			return fmt.Errorf("make %s read-only: %w", strings.TrimPrefix(top, "/new"), err)
+		}
+	}
+	return nil
+}
+
+// remountEach makes every mount at or beneath dir read-only, one by one,
+// on kernels before 5.12, which lack mount_setattr.
+func remountEach(dir string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || (f[4] != dir && !strings.HasPrefix(f[4], dir+"/")) {
+			continue
+		}
+		if err := bindReadOnly(f[4], f[4]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// The /proc entries a sandbox never needs and that tell of the host, as
+// container runtimes mask them (the kernel's command line, symbols,
+// devices, memory map, timers, keys, locks, interrupts), and the
+// directories of hardware and drivers. Each is hidden under an empty,
+// read-only file or directory.
+var (
+	maskedProcFiles = []string{
+		"cmdline", "kallsyms", "iomem", "ioports", "devices", "kcore", "keys", "key-users",
+		"latency_stats", "timer_list", "timer_stats", "sched_debug", "modules", "config.gz",
+		"partitions", "diskstats", "swaps", "vmallocinfo", "slabinfo", "zoneinfo",
+		"buddyinfo", "pagetypeinfo", "interrupts", "softirqs", "mtrr", "locks", "consoles",
+		"misc", "dma", "fb", "kpagecount", "kpageflags", "kpagecgroup", "sysrq-trigger",
+	}
+	maskedProcDirs = []string{
+		"bus", "acpi", "asound", "scsi", "irq", "driver", "tty", "fs", "pressure",
+		"dynamic_debug", "device-tree", "firmware",
+	}
+)
+
+// maskProc hides the /proc entries above and shows the synthesised files
+// over the kernel's, all from a small tmpfs of their own that is then made
+// read-only as a whole, so each costs one bind.
+func maskProc(files []File) error {
+	const dir = "/proc-masks"
+	if err := mountTmpfs(dir, "size=64k,nr_inodes=64,mode=0555"); err != nil {
+		return err
+	}
+	if err := os.WriteFile(dir+"/empty", nil, 0o444); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir+"/dir", 0o555); err != nil {
+		return err
+	}
+	for i, f := range files {
+		if err := os.WriteFile(fmt.Sprintf("%s/%d", dir, i), f.Data, 0o444); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("make the /proc masks read-only: %w", err)
+	}
+	bind := func(src, name string) error {
+		err := unix.Mount(src, "/new/proc/"+name, "", unix.MS_BIND, "")
+		if errors.Is(err, unix.ENOENT) {
+			return nil // this kernel has no such entry
+		}
+		if err != nil {
+			return fmt.Errorf("mask /proc/%s: %w", name, err)
+		}
+		return nil
+	}
+	for _, name := range maskedProcFiles {
+		if err := bind(dir+"/empty", name); err != nil {
+			return err
+		}
+	}
+	for _, name := range maskedProcDirs {
+		if err := bind(dir+"/dir", name); err != nil {
+			return err
+		}
+	}
+	for i, f := range files {
+		if err := bind(fmt.Sprintf("%s/%d", dir, i), strings.TrimPrefix(f.Path, "/proc/")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupSys writes the CPU counts glibc reads for sysconf's
+// _SC_NPROCESSORS_ONLN and _SC_NPROCESSORS_CONF, and so Python's
+// os.cpu_count(): the sandbox's quota, not the host's CPUs. Nothing else
+// of /sys is shown.
+func setupSys(cpus int) error {
+	d := "/new/sys/devices/system/cpu"
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	r := "0\n"
+	if cpus > 1 {
+		r = fmt.Sprintf("0-%d\n", cpus-1)
+	}
+	for _, name := range []string{"online", "possible", "present"} {
+		if err := os.WriteFile(d+"/"+name, []byte(r), 0o444); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mirror makes host path src (under /old) visible read-only at dst: a

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -229,22 +230,26 @@ func landlockRuleset(s *Spec) (int, uint32, error) {
 	cfg := landlock.V7
 	// The network is the network namespace's job: it is empty.
 	cfg.HandledAccessNet = 0
-	ro := []string{"/usr", "/etc", "/proc"}
-	for _, d := range SystemDirs {
-		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
-			ro = append(ro, d)
+	// The root holds only what the spec's view lists: read and execute on
+	// the top-level directories covers it, with one rule each.
+	ro := []string{"/etc", "/proc", "/sys"}
+	var roFiles []string
+	for _, m := range s.View {
+		if m.Link != "" {
+			continue
+		}
+		top := "/" + strings.SplitN(m.Path[1:], "/", 2)[0]
+		switch {
+		case top != m.Path || m.Dir:
+			if !slices.Contains(ro, top) {
+				ro = append(ro, top)
+			}
+		default:
+			roFiles = append(roFiles, m.Path)
 		}
 	}
-	var roFiles []string
 	for _, f := range s.Files {
 		roFiles = append(roFiles, f.Path)
-	}
-	for _, p := range s.ReadOnly {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			ro = append(ro, p)
-		} else {
-			roFiles = append(roFiles, p)
-		}
 	}
 	fd, flags, err := cfg.BestEffort().NewRulesetFD(
 		// Listing any directory is harmless: the root holds only what the

@@ -32,9 +32,9 @@ const (
 	TmpDir       = "/tmp"
 )
 
-// SystemDirs are the host's system directories a sandbox sees read-only.
-// On merged-/usr systems the top-level ones are symlinks into /usr and are
-// copied as such.
+// SystemDirs are the host's system directories. A sandbox sees of them
+// only what its spec's View lists; on merged-/usr systems the top-level
+// ones are symlinks into /usr and are copied as such.
 var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 // File is a read-only file placed in a sandbox.
@@ -51,11 +51,17 @@ type File struct {
 // the program: building the sandbox overlaps with the parent's cgroup work,
 // and nothing untrusted ever runs outside the limits.
 type Spec struct {
-	Argv      []string
-	Env       []string
-	Dir       string
-	ReadOnly  []string
-	Files     []File
+	Argv []string
+	Env  []string
+	Dir  string
+	// View is what the sandbox sees of the host's files, read-only.
+	View  []Mount
+	Files []File
+	// Proc are files shown over the kernel's in /proc: the sandbox's own
+	// view of its CPUs and memory.
+	Proc []File
+	// CPUs is the number of CPUs the sandbox is told it has, in sysfs.
+	CPUs      int
 	DiskBytes int64
 	OpenFiles int64
 	// CPUSeconds is the per-process CPU limit, a backstop for the
@@ -73,6 +79,14 @@ type Spec struct {
 	// Seccomp is the filter the program runs under, assembled by the
 	// parent. The init refuses to execute anything without one.
 	Seccomp []SockFilter
+}
+
+// Mount is one entry of a sandbox's view of the host: a symlink copied
+// (Link set) or a host file or directory bound read-only at the same path.
+type Mount struct {
+	Path string
+	Link string `json:",omitempty"`
+	Dir  bool   `json:",omitempty"`
 }
 
 // SockFilter is one classic BPF instruction, as struct sock_filter.
