@@ -243,6 +243,8 @@ func (s *Server) adminRevokeKey(ctx context.Context, in *keyIDInput) (*keyOutput
 		return nil, huma.Error404NotFound(fmt.Sprintf("no key %q", in.ID))
 	case errors.Is(err, store.ErrAmbiguous):
 		return nil, huma.Error409Conflict(err.Error())
+	case errors.Is(err, store.ErrLastAdminKey):
+		return nil, huma.Error409Conflict(store.ErrLastAdminKey.Error())
 	case err != nil:
 		return nil, err
 	}

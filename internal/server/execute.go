@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // ExecuteBody is code to run.
 type ExecuteBody struct {
 	Code    string  `json:"code" doc:"Python code: the next cell of the session. Its last expression is displayed."`
-	Timeout float64 `json:"timeout,omitempty" minimum:"0" doc:"Time limit in seconds; the session's cell_timeout if absent or 0, and at most that."`
+	Timeout float64 `json:"timeout,omitempty" minimum:"0" doc:"Time limit in seconds, at least 0.001; the session's cell_timeout if absent or 0, and at most that."`
 	Install *bool   `json:"install,omitempty" doc:"Install the packages the code imports and lacks (and %pip lines) first. Default true."`
 }
 
@@ -54,6 +55,9 @@ func (s *Server) prepareExecution(ctx context.Context, in *executeInput) (*execu
 	e, err := s.lookup(u, in.ID)
 	if err != nil {
 		return nil, err
+	}
+	if n := int64(len(in.Body.Code)); n > s.cfg.MaxBodyBytes {
+		return nil, huma.Error413RequestEntityTooLarge(fmt.Sprintf("the code is %d bytes, over the limit of %d", n, s.cfg.MaxBodyBytes))
 	}
 	timeout := e.timeout
 	if in.Body.Timeout != 0 {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -55,8 +56,31 @@ func (in *uploadInput) Resolve(ctx huma.Context) []error {
 }
 
 type filePathInput struct {
-	ID   string `path:"id" maxLength:"64" doc:"A session ID."`
-	Path string `query:"path" required:"true" maxLength:"4096" doc:"A file's path, relative to the workspace."`
+	ID      string `path:"id" maxLength:"64" doc:"A session ID."`
+	Path    string `query:"path" maxLength:"4096" doc:"A file's path, relative to the workspace. Give this or path_b64."`
+	PathB64 string `query:"path_b64" maxLength:"5464" doc:"The path's bytes in standard base64, as the file list gives for a name that is not valid UTF-8. Give this or path."`
+}
+
+// name is the workspace path the request names, checked.
+func (in *filePathInput) name() (string, error) {
+	p := in.Path
+	switch {
+	case in.PathB64 != "" && in.Path != "":
+		return "", huma.Error400BadRequest("give the file's path or its path_b64, not both")
+	case in.PathB64 != "":
+		b, err := base64.StdEncoding.DecodeString(in.PathB64)
+		if err != nil {
+			return "", huma.Error400BadRequest("path_b64 is not standard base64: " + err.Error())
+		}
+		p = string(b)
+	case p == "":
+		return "", huma.Error400BadRequest("give the file's path in the path query parameter (or path_b64)")
+	}
+	name, err := session.CleanExistingPath(p)
+	if err != nil {
+		return "", huma.Error400BadRequest(err.Error())
+	}
+	return name, nil
 }
 
 // sandboxCSP keeps a downloaded page from running as this origin's.
@@ -97,9 +121,9 @@ func (s *Server) downloadFile(ctx context.Context, in *filePathInput) (*huma.Str
 	if err != nil {
 		return nil, err
 	}
-	name, err := session.CleanPath(in.Path)
+	name, err := in.name()
 	if err != nil {
-		return nil, huma.Error400BadRequest(err.Error())
+		return nil, err
 	}
 	f, size, err := ws.Open(name, s.cfg.MaxDownloadBytes)
 	if err != nil {
@@ -132,9 +156,9 @@ func (s *Server) deleteFile(ctx context.Context, in *filePathInput) (*struct{}, 
 	if err != nil {
 		return nil, err
 	}
-	name, err := session.CleanPath(in.Path)
+	name, err := in.name()
 	if err != nil {
-		return nil, huma.Error400BadRequest(err.Error())
+		return nil, err
 	}
 	if err := ws.Delete(name); err != nil {
 		return nil, s.fileError(err, name)

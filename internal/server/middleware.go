@@ -189,7 +189,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 		// No request body may be larger than the largest any route takes;
 		// each route then holds its own, smaller or not.
-		limit := max(s.cfg.MaxBodyBytes, s.cfg.MaxUploadBytes+multipartSlack)
+		limit := max(s.codeBodyBytes(), s.cfg.MaxUploadBytes+multipartSlack)
 		if r.ContentLength > limit {
 			sw.Header().Set("Connection", "close")
 			writeProblem(sw, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is %d bytes, over the limit of %d", r.ContentLength, limit))

@@ -55,6 +55,11 @@ func TestOpenAPI(t *testing.T) {
 			}
 			ids[id] = key
 			resps := op["responses"].(map[string]any)
+			if rb, _ := op["requestBody"].(map[string]any); rb != nil {
+				if c, _ := rb["content"].(map[string]any); c["application/json"] != nil && resps["400"] == nil {
+					t.Errorf("%s takes JSON but documents no 400", key)
+				}
+			}
 			if strings.HasPrefix(path, "/v1/") {
 				sec, _ := json.Marshal(op["security"])
 				if string(sec) != `[{"bearer":[]}]` {

@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -46,6 +49,21 @@ func (s *Server) humaConfig() huma.Config {
 	cfg.DocsPath = "/docs"
 	cfg.OpenAPIPath = "/openapi"
 	cfg.Info.Description = apiDescription
+	// JSON must be UTF-8 (RFC 8259). encoding/json would replace invalid
+	// bytes, and lone surrogates, with U+FFFD, so that the code that runs
+	// would differ from the code sent: refuse them with 400 instead.
+	for _, name := range []string{"application/json", "json"} {
+		if f, ok := cfg.Formats[name]; ok {
+			unmarshal := f.Unmarshal
+			f.Unmarshal = func(data []byte, v any) error {
+				if err := checkJSONText(data); err != nil {
+					return err
+				}
+				return unmarshal(data, v)
+			}
+			cfg.Formats[name] = f
+		}
+	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {
 			Type: "http", Scheme: "bearer",
@@ -53,6 +71,72 @@ func (s *Server) humaConfig() huma.Config {
 		},
 	}
 	return cfg
+}
+
+// documentBadJSON lists 400 among the answers of every operation that
+// takes a JSON body: a body that is not JSON, or not UTF-8, is answered 400
+// before any handler runs. The error is the one huma documents for 422.
+func documentBadJSON(doc *huma.OpenAPI) {
+	for _, item := range doc.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil || op.RequestBody == nil || op.RequestBody.Content["application/json"] == nil {
+				continue
+			}
+			if _, ok := op.Responses["400"]; ok {
+				continue
+			}
+			if r := op.Responses["422"]; r != nil {
+				op.Responses["400"] = &huma.Response{Description: "Bad Request: the body is not JSON, or not valid UTF-8", Content: r.Content}
+			}
+		}
+	}
+}
+
+// checkJSONText refuses JSON text that is not valid UTF-8 or escapes a
+// lone UTF-16 surrogate: text no decoder can keep as it was sent.
+func checkJSONText(data []byte) error {
+	if !utf8.Valid(data) {
+		i := 0
+		for i < len(data) {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n == 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Errorf("the request body is not valid UTF-8 (byte %d is 0x%02x): JSON must be UTF-8; send text as UTF-8 and binary data as base64", i, data[i])
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' || i+1 >= len(data) {
+			continue
+		}
+		i++ // the escaped character
+		if data[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(data[i+1:])
+		switch {
+		case !ok || !utf16.IsSurrogate(r):
+		case r < 0xdc00 && len(data) > i+10 && data[i+5] == '\\' && data[i+6] == 'u':
+			if low, ok := hex4(data[i+7:]); ok && low >= 0xdc00 && low <= 0xdfff {
+				i += 10
+				continue
+			}
+			fallthrough
+		default:
+			return fmt.Errorf("the request body escapes a lone UTF-16 surrogate (\\u%04x at byte %d), which is no character: send text as UTF-8 and binary data as base64", r, i-1)
+		}
+	}
+	return nil
+}
+
+// hex4 decodes the 4 hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	return rune(v), err == nil
 }
 
 // schemaNamer names schemas as huma does, but tells the Event types
@@ -81,6 +165,10 @@ var (
 	authErrors = []int{http.StatusUnauthorized}
 	idErrors   = []int{http.StatusUnauthorized, http.StatusNotFound}
 )
+
+// codeBodyBytes bounds the JSON body of an execution: code at the limit,
+// every byte of it escaped as \u00XX (6 bytes), and room for the rest.
+func (s *Server) codeBodyBytes() int64 { return 6*s.cfg.MaxBodyBytes + 64<<10 }
 
 // op describes an authenticated /v1 operation.
 func (s *Server) op(id, method, path, summary, tag string, errs []int, more ...int) huma.Operation {
@@ -114,7 +202,7 @@ func (s *Server) register() {
 	if sc := reg.Map()["ExecuteBody"]; sc != nil {
 		maxTimeout := s.cfg.MaxCellTimeout.Seconds()
 		sc.Properties["timeout"].Maximum = &maxTimeout
-		sc.Properties["code"].MaxLength = &[]int{int(s.cfg.MaxBodyBytes)}[0]
+		sc.Properties["code"].Description += fmt.Sprintf(" At most %d bytes once decoded: the limit counts the code, not its JSON escapes (413 past it).", s.cfg.MaxBodyBytes)
 		sc.PrecomputeMessages()
 	}
 
@@ -148,9 +236,11 @@ func (s *Server) register() {
 	execErrs := []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusTooManyRequests,
 		http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
 	exec := s.op("execute", http.MethodPost, "/v1/sessions/{id}/execute", "Run code, and get all its events", "executions", execErrs)
+	exec.MaxBodyBytes = s.codeBodyBytes()
 	exec.Description = "Runs code as the session's next cell, after installing what it imports, and answers once it finished with every event, done last. Counts against the executions quota."
 	huma.Register(api, exec, s.execute)
 	stream := s.op("execute-stream", http.MethodPost, "/v1/sessions/{id}/execute/stream", "Run code, streaming its events", "executions", execErrs)
+	stream.MaxBodyBytes = s.codeBodyBytes()
 	stream.Description = "As execute, but the events stream as Server-Sent Events as they happen (`event: stdout`, ...), ending with the done event. Counts against the executions quota."
 	stream.Responses = map[string]*huma.Response{
 		"200": sseResponse("The cell's events, done last.", execEvents, resumeHelp),
@@ -236,6 +326,7 @@ func (s *Server) register() {
 
 	// Administration: admins only.
 	s.registerAdmin()
+	documentBadJSON(api.OpenAPI())
 
 	// Operations: public.
 	huma.Register(api, huma.Operation{

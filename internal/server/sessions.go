@@ -274,7 +274,7 @@ func (e *sessionEntry) info() SessionInfo {
 // CreateSessionBody asks for a session's limits.
 type CreateSessionBody struct {
 	Memory      int64   `json:"memory,omitempty" minimum:"67108864" doc:"Memory limit in bytes (at least 64 MiB); the server's default if absent, and at most its maximum."`
-	CellTimeout float64 `json:"cell_timeout,omitempty" minimum:"0" doc:"Time limit of one execution, in seconds; the server's default if absent or 0, and at most its maximum."`
+	CellTimeout float64 `json:"cell_timeout,omitempty" minimum:"0" doc:"Time limit of one execution, in seconds, at least 0.001; the server's default if absent or 0, and at most its maximum."`
 }
 
 type createSessionInput struct {
@@ -344,8 +344,15 @@ func seconds(v float64, max time.Duration, name string) (time.Duration, error) {
 	if v < 0 || v > max.Seconds() {
 		return 0, huma.Error422UnprocessableEntity(fmt.Sprintf("%s %g s is not between 0 and the maximum of %g s", name, v, max.Seconds()))
 	}
+	// Smaller values would round to nothing, or to a limit no cell meets.
+	if v < minSeconds {
+		return 0, huma.Error422UnprocessableEntity(fmt.Sprintf("%s %g s is under the minimum of %g s (0 or absent means the default)", name, v, minSeconds))
+	}
 	return time.Duration(v * float64(time.Second)), nil
 }
+
+// minSeconds is the smallest time limit a request may set.
+const minSeconds = 0.001
 
 func (s *Server) listSessions(ctx context.Context, _ *struct{}) (*sessionListOutput, error) {
 	out := &sessionListOutput{Body: SessionList{Sessions: []SessionInfo{}}}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -37,7 +38,12 @@ type Workspace struct {
 
 // FileInfo describes one file in a workspace.
 type FileInfo struct {
-	Path  string `json:"path"`
+	// Path is the file's name; one that is not valid UTF-8 shows its
+	// invalid bytes as U+FFFD here, and comes whole in PathB64.
+	Path string `json:"path" doc:"The path, relative to the workspace. A name that is not valid UTF-8 (code can make such names) shows U+FFFD for its invalid bytes here: use path_b64 to name it."`
+	// PathB64 is the path's bytes in base64 (standard, padded), set only
+	// when they are not valid UTF-8.
+	PathB64 string `json:"path_b64,omitempty" doc:"Only for a name that is not valid UTF-8: its bytes, in standard base64. Give it as path_b64 to download or delete the file."`
 	Size  int64  `json:"size"`
 	IsDir bool   `json:"is_dir,omitempty"`
 	Mode  string `json:"mode"`
@@ -82,13 +88,20 @@ func (w *Workspace) asSandboxUser(f func() error) error {
 // CleanPath checks a workspace-relative path from a user or a model and
 // returns it cleaned. Absolute paths, "..", NUL bytes and invalid UTF-8 are
 // refused.
-func CleanPath(p string) (string, error) {
+func CleanPath(p string) (string, error) { return cleanPath(p, true) }
+
+// CleanExistingPath is CleanPath for a path that names an existing file,
+// which may be any bytes the sandboxed code chose: invalid UTF-8 is
+// allowed (see FileInfo.PathB64).
+func CleanExistingPath(p string) (string, error) { return cleanPath(p, false) }
+
+func cleanPath(p string, utf8Only bool) (string, error) {
 	switch {
 	case p == "":
 		return "", fmt.Errorf("%w: empty path", ErrBadPath)
 	case len(p) > 4096:
 		return "", fmt.Errorf("%w: path longer than 4096 bytes", ErrBadPath)
-	case !utf8.ValidString(p):
+	case utf8Only && !utf8.ValidString(p):
 		return "", fmt.Errorf("%w: path is not valid UTF-8", ErrBadPath)
 	case strings.ContainsRune(p, 0):
 		return "", fmt.Errorf("%w: path contains a NUL byte", ErrBadPath)
@@ -143,7 +156,7 @@ func (w *Workspace) Read(name string, max int64) ([]byte, error) {
 // The sandbox may still write to it: readers that must not exceed the size
 // stop there.
 func (w *Workspace) Open(name string, max int64) (*os.File, int64, error) {
-	name, err := CleanPath(name)
+	name, err := CleanExistingPath(name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -261,7 +274,7 @@ func (w *Workspace) remove(name string) error {
 
 // Delete removes a file or an empty directory.
 func (w *Workspace) Delete(name string) error {
-	name, err := CleanPath(name)
+	name, err := CleanExistingPath(name)
 	if err != nil {
 		return err
 	}
@@ -272,7 +285,11 @@ func (w *Workspace) Delete(name string) error {
 func (w *Workspace) List() ([]FileInfo, error) {
 	var out []FileInfo
 	err := w.walk(func(rel string, fi fs.FileInfo) {
-		out = append(out, FileInfo{Path: rel, Size: fi.Size(), IsDir: fi.IsDir(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UnixNano()})
+		info := FileInfo{Path: rel, Size: fi.Size(), IsDir: fi.IsDir(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UnixNano()}
+		if !utf8.ValidString(rel) {
+			info.PathB64 = base64.StdEncoding.EncodeToString([]byte(rel))
+		}
+		out = append(out, info)
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, err

@@ -60,6 +60,23 @@ func TestRolesAndAudit(t *testing.T) {
 		must(t, err)
 		_, err = s.RevokeAPIKey(ctx, k.ID)
 		must(t, err)
+		// root's key is the last working admin key: it stays.
+		keys, err := s.ListAPIKeys(ctx, "root")
+		must(t, err)
+		if _, err := s.RevokeAPIKey(ctx, keys[0].ID); !errors.Is(err, ErrLastAdminKey) {
+			t.Fatalf("revoking the last admin key: %v", err)
+		}
+		if _, _, err := s.Authenticate(ctx, key); err != nil {
+			t.Fatalf("the last admin key stopped working: %v", err)
+		}
+		// With another admin key, either may go, but not both.
+		_, k2, err := s.CreateAPIKey(ctx, "alice", "")
+		must(t, err)
+		_, err = s.RevokeAPIKey(ctx, keys[0].ID)
+		must(t, err)
+		if _, err := s.RevokeAPIKey(ctx, k2.ID); !errors.Is(err, ErrLastAdminKey) {
+			t.Fatalf("revoking the last admin key: %v", err)
+		}
 		if PublicKeyPrefix(key) != key[:11] || PublicKeyPrefix("hunter2") != "" {
 			t.Fatal("PublicKeyPrefix")
 		}

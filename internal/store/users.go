@@ -231,8 +231,13 @@ func (s *Store) ListAPIKeys(ctx context.Context, user string) ([]APIKey, error) 
 	return out, rows.Err()
 }
 
+// ErrLastAdminKey refuses to revoke the last working key of any admin,
+// which would leave nobody able to manage the service through its API.
+var ErrLastAdminKey = errors.New("it is the last active API key of an admin, and revoking it would lock every admin out of the API: create another admin key first")
+
 // RevokeAPIKey revokes a key by its ID or its prefix. Revoking a revoked
-// key is not an error.
+// key is not an error; revoking the last active key of an admin is
+// ErrLastAdminKey.
 func (s *Store) RevokeAPIKey(ctx context.Context, idOrPrefix string) (*APIKey, error) {
 	rows, err := s.query(ctx, `SELECT `+keyColumns+` FROM api_keys k JOIN users u ON u.id = k.user_id
 		WHERE k.id = ? OR k.prefix = ? LIMIT 2`, idOrPrefix, idOrPrefix)
@@ -263,8 +268,32 @@ func (s *Store) RevokeAPIKey(ctx context.Context, idOrPrefix string) (*APIKey, e
 		return &k, nil
 	}
 	now := s.now()
-	if _, err := s.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, millis(now), k.ID); err != nil {
+	// The check and the update are one statement; on PostgreSQL the table
+	// is locked against other writers first, so that two revocations at
+	// once cannot both pass the check (SQLite has one writer at a time).
+	var n int64
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		res, err := s.txExec(ctx, tx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+			AND (NOT EXISTS (SELECT 1 FROM users u WHERE u.id = api_keys.user_id AND u.role = ?)
+			  OR EXISTS (SELECT 1 FROM api_keys k2 JOIN users u2 ON u2.id = k2.user_id
+			             WHERE u2.role = ? AND k2.revoked_at IS NULL AND k2.id <> ?))`,
+			millis(now), k.ID, RoleAdmin, RoleAdmin, k.ID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: revoke key: %w", err)
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("store: revoke key %s: %w", k.ID, ErrLastAdminKey)
 	}
 	k.RevokedAt = fromMillis(millis(now))
 	return &k, nil
