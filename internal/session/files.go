@@ -44,9 +44,9 @@ type FileInfo struct {
 	// PathB64 is the path's bytes in base64 (standard, padded), set only
 	// when they are not valid UTF-8.
 	PathB64 string `json:"path_b64,omitempty" doc:"Only for a name that is not valid UTF-8: its bytes, in standard base64. Give it as path_b64 to download or delete the file."`
-	Size  int64  `json:"size"`
-	IsDir bool   `json:"is_dir,omitempty"`
-	Mode  string `json:"mode"`
+	Size    int64  `json:"size"`
+	IsDir   bool   `json:"is_dir,omitempty"`
+	Mode    string `json:"mode"`
 	// ModTime is in Unix nanoseconds.
 	ModTime int64 `json:"mtime"`
 }
