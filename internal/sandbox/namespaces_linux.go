@@ -65,6 +65,7 @@ func NewNamespaces() (*Namespaces, error) {
 	}
 	// Sandboxes of an interp that was killed leave empty cgroups behind.
 	cg.sweep()
+	sweepTrees()
 	prog, err := seccompProgram()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
@@ -157,6 +158,7 @@ func (n *Namespaces) Close() error {
 	}
 	n.spawnerMu.Unlock()
 	n.cgroups.removeParent()
+	n.views.removeTrees()
 	return n.init.Close()
 }
 

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/interp-dev/interp/internal/sandbox/sandboxinit"
 )
@@ -19,6 +21,7 @@ import (
 type viewCache struct {
 	mu    sync.Mutex
 	paths map[string][]sandboxinit.Mount
+	trees map[string]*usrTree
 }
 
 // view expands paths into what a sandbox's init recreates: every symlink
@@ -64,7 +67,7 @@ outer:
 		}
 		kept = append(kept, m)
 	}
-	return kept
+	return c.withTree(kept)
 }
 
 func (c *viewCache) expand(p string) []sandboxinit.Mount {
@@ -168,4 +171,150 @@ func cpuTemplate() string {
 		out.WriteString(line + "\n")
 	}
 	return out.String()
+}
+
+// usrTree is a directory on the host that stands for a sandbox's /usr: the
+// symlinks of its view recreated, its files hard-linked (the same inodes
+// as the host's, so nothing is copied), and empty mount points for the
+// directories, and for any file that cannot be linked (another
+// filesystem, or a file an unprivileged user may not link), to be bound
+// over. A sandbox then binds the tree once, and only those few entries,
+// instead of every file it shows: each bind adds to every sandbox's
+// start-up. The tree is built once per backend and view, and removed with
+// the backend; a file the host replaces meanwhile (a package upgrade)
+// stays at its old version in new sandboxes until interp restarts, as in
+// any running program that has loaded it.
+type usrTree struct {
+	dir   string
+	binds []sandboxinit.Mount
+}
+
+// usrTreePrefix names the trees, after the pid of the process that made
+// them, so that those of a process that died can be swept.
+const usrTreePrefix = "interp-usr-"
+
+// withTree replaces the /usr entries of view with the tree that holds them.
+// Without a tree (it could not be made), the view is left as it is.
+func (c *viewCache) withTree(view []sandboxinit.Mount) []sandboxinit.Mount {
+	var usr, out []sandboxinit.Mount
+	var key strings.Builder
+	for _, m := range view {
+		if strings.HasPrefix(m.Path, "/usr/") {
+			usr = append(usr, m)
+			fmt.Fprintf(&key, "%s\x00%s\x00%t\x00", m.Path, m.Link, m.Dir)
+		} else {
+			out = append(out, m)
+		}
+	}
+	if len(usr) == 0 {
+		return view
+	}
+	c.mu.Lock()
+	t, ok := c.trees[key.String()]
+	if !ok {
+		var err error
+		if t, err = buildUsrTree(usr); err != nil {
+			t = nil // bind each entry instead
+		}
+		if c.trees == nil {
+			c.trees = map[string]*usrTree{}
+		}
+		c.trees[key.String()] = t
+	}
+	c.mu.Unlock()
+	if t == nil {
+		return view
+	}
+	out = append(out, sandboxinit.Mount{Path: "/usr", From: filepath.Join(t.dir, "usr"), Dir: true})
+	out = append(out, t.binds...)
+	slices.SortFunc(out, func(a, b sandboxinit.Mount) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+// buildUsrTree makes the tree for the /usr entries usr, on the same
+// filesystem as /usr where it can, so that files can be linked.
+func buildUsrTree(usr []sandboxinit.Mount) (*usrTree, error) {
+	base := os.TempDir()
+	var usrSt, st syscall.Stat_t
+	if syscall.Stat("/usr", &usrSt) == nil {
+		for _, d := range []string{"/var/tmp", os.TempDir()} {
+			if syscall.Stat(d, &st) == nil && st.Dev == usrSt.Dev {
+				base = d
+				break
+			}
+		}
+	}
+	dir, err := os.MkdirTemp(base, fmt.Sprintf("%s%d-", usrTreePrefix, os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	t := &usrTree{dir: dir}
+	err = func() error {
+		for _, m := range usr {
+			dst := filepath.Join(dir, m.Path)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			switch {
+			case m.Link != "":
+				if err := os.Symlink(m.Link, dst); err != nil {
+					return err
+				}
+			case m.Dir:
+				if err := os.Mkdir(dst, 0o755); err != nil {
+					return err
+				}
+				t.binds = append(t.binds, m)
+			default:
+				if os.Link(m.Path, dst) == nil {
+					continue
+				}
+				if err := os.WriteFile(dst, nil, 0o644); err != nil {
+					return err
+				}
+				t.binds = append(t.binds, m)
+			}
+		}
+		// Sandboxes' IDs must be able to walk it, whatever the umask.
+		return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				err = os.Chmod(p, 0o755)
+			}
+			return err
+		})
+	}()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("sandbox: build /usr tree: %w", err)
+	}
+	return t, nil
+}
+
+// removeTrees removes the trees this backend made.
+func (c *viewCache) removeTrees() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, t := range c.trees {
+		if t != nil {
+			os.RemoveAll(t.dir)
+		}
+		delete(c.trees, k)
+	}
+}
+
+// sweepTrees removes the trees of processes of this user that are gone.
+func sweepTrees() {
+	for _, base := range []string{"/var/tmp", os.TempDir()} {
+		dirs, _ := filepath.Glob(filepath.Join(base, usrTreePrefix+"*"))
+		for _, d := range dirs {
+			pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), usrTreePrefix), "-")
+			var st syscall.Stat_t
+			if syscall.Lstat(d, &st) != nil || int(st.Uid) != os.Geteuid() || st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+				continue
+			}
+			if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
+				os.RemoveAll(d)
+			}
+		}
+	}
 }

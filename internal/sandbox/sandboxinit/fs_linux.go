@@ -125,37 +125,73 @@ func setupRoot(s *Spec) error {
 // top-level directory makes all of them read-only.
 func setupView(view []Mount) error {
 	var tops []string
-	for _, m := range view {
-		dst := "/new" + m.Path
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	made := map[string]bool{"/new": true}
+	var mkdirs func(dir string) error
+	mkdirs = func(dir string) error {
+		if made[dir] {
+			return nil
+		}
+		if err := mkdirs(filepath.Dir(dir)); err != nil {
 			return err
 		}
+		if err := unix.Mkdir(dir, 0o755); err != nil && err != unix.EEXIST {
+			return fmt.Errorf("mkdir %s: %w", strings.TrimPrefix(dir, "/new"), err)
+		}
+		made[dir] = true
+		return nil
+	}
+	for _, m := range view {
+		dst := "/new" + m.Path
 		if m.Link != "" {
-			if err := os.Symlink(m.Link, dst); err != nil && !os.IsExist(err) {
+			if err := mkdirs(filepath.Dir(dst)); err != nil {
 				return err
+			}
+			if err := unix.Symlink(m.Link, dst); err != nil && err != unix.EEXIST {
+				return fmt.Errorf("symlink %s: %w", m.Path, err)
 			}
 			continue
 		}
 		top := "/new/" + strings.SplitN(m.Path[1:], "/", 2)[0]
 		if !slices.Contains(tops, top) {
-			if err := os.MkdirAll(top, 0o755); err != nil {
+			tops = append(tops, top)
+			if top != dst {
+				if err := mkdirs(top); err != nil {
+					return err
+				}
+				if err := unix.Mount(top, top, "", unix.MS_BIND, ""); err != nil {
+					return fmt.Errorf("bind %s: %w", top, err)
+				}
+			}
+		}
+		src := "/old" + m.Path
+		if m.From != "" {
+			src = "/old" + m.From
+		}
+		flags := uintptr(unix.MS_BIND)
+		if m.Dir {
+			flags |= unix.MS_REC
+		}
+		// The mount point is usually there already, in the backend's
+		// prepared tree (see package sandbox's usrTree).
+		err := unix.Mount(src, dst, "", flags, "")
+		if err == unix.ENOENT {
+			if err := mkdirs(filepath.Dir(dst)); err != nil {
 				return err
 			}
-			if err := unix.Mount(top, top, "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind %s: %w", top, err)
+			if m.Dir {
+				err = mkdirs(dst)
+			} else {
+				var fd int
+				if fd, err = unix.Open(dst, unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC, 0o644); err == nil {
+					unix.Close(fd)
+				}
 			}
-			tops = append(tops, top)
+			if err != nil {
+				return fmt.Errorf("mount point %s: %w", m.Path, err)
+			}
+			err = unix.Mount(src, dst, "", flags, "")
 		}
-		var err error
-		if m.Dir {
-			err = os.Mkdir(dst, 0o755)
-		} else {
-			err = os.WriteFile(dst, nil, 0o644)
-		}
-		if err != nil && !os.IsExist(err) {
-			return err
-		}
-		if err := unix.Mount("/old"+m.Path, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err != nil {
 			return fmt.Errorf("bind %s: %w", m.Path, err)
 		}
 	}

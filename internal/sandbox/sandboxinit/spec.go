@@ -87,6 +87,8 @@ type Mount struct {
 	Path string
 	Link string `json:",omitempty"`
 	Dir  bool   `json:",omitempty"`
+	// From is the host path bound, if not Path itself.
+	From string `json:",omitempty"`
 }
 
 // SockFilter is one classic BPF instruction, as struct sock_filter.
