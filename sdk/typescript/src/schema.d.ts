@@ -647,7 +647,7 @@ export interface components {
         CreateSessionBody: {
             /**
              * Format: double
-             * @description Time limit of one execution, in seconds; the server's default if absent or 0, and at most its maximum.
+             * @description Time limit of one execution, in seconds, at least 0.001; the server's default if absent or 0, and at most its maximum.
              */
             cell_timeout?: number;
             /**
@@ -828,13 +828,13 @@ export interface components {
             version?: string;
         };
         ExecuteBody: {
-            /** @description Python code: the next cell of the session. Its last expression is displayed. */
+            /** @description Python code: the next cell of the session. Its last expression is displayed. At most 1048576 bytes once decoded: the limit counts the code, not its JSON escapes (413 past it). */
             code: string;
             /** @description Install the packages the code imports and lacks (and %pip lines) first. Default true. */
             install?: boolean;
             /**
              * Format: double
-             * @description Time limit in seconds; the session's cell_timeout if absent or 0, and at most that.
+             * @description Time limit in seconds, at least 0.001; the session's cell_timeout if absent or 0, and at most that.
              */
             timeout?: number;
         };
@@ -897,7 +897,10 @@ export interface components {
             mode: string;
             /** Format: int64 */
             mtime: number;
+            /** @description The path, relative to the workspace. A name that is not valid UTF-8 (code can make such names) shows U+FFFD for its invalid bytes here: use path_b64 to name it. */
             path: string;
+            /** @description Only for a name that is not valid UTF-8: its bytes, in standard base64. Give it as path_b64 to download or delete the file. */
+            path_b64?: string;
             /** Format: int64 */
             size: number;
         };
@@ -1661,6 +1664,15 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -1731,6 +1743,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NewKey"];
+                };
+            };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Unauthorized */
@@ -2245,6 +2266,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionInfo"];
                 };
             };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -2442,6 +2472,15 @@ export interface operations {
                     "application/json": components["schemas"]["ExecuteResult"];
                 };
             };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -2543,6 +2582,15 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -2619,9 +2667,11 @@ export interface operations {
     };
     "download-file": {
         parameters: {
-            query: {
-                /** @description A file's path, relative to the workspace. */
-                path: string;
+            query?: {
+                /** @description A file's path, relative to the workspace. Give this or path_b64. */
+                path?: string;
+                /** @description The path's bytes in standard base64, as the file list gives for a name that is not valid UTF-8. Give this or path. */
+                path_b64?: string;
             };
             header?: never;
             path: {
@@ -2705,9 +2755,11 @@ export interface operations {
     };
     "delete-file": {
         parameters: {
-            query: {
-                /** @description A file's path, relative to the workspace. */
-                path: string;
+            query?: {
+                /** @description A file's path, relative to the workspace. Give this or path_b64. */
+                path?: string;
+                /** @description The path's bytes in standard base64, as the file list gives for a name that is not valid UTF-8. Give this or path. */
+                path_b64?: string;
             };
             header?: never;
             path: {
@@ -3194,6 +3246,15 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Unauthorized */

@@ -410,8 +410,11 @@ class FileInfo:
     mode: str
     mtime: int
     path: str
+    """The path, relative to the workspace. A name that is not valid UTF-8 (code can make such names) shows U+FFFD for its invalid bytes here: use path_b64 to name it."""
     size: int
     is_dir: Optional[bool] = None
+    path_b64: Optional[str] = None
+    """Only for a name that is not valid UTF-8: its bytes, in standard base64. Give it as path_b64 to download or delete the file."""
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> FileInfo:
@@ -422,6 +425,7 @@ class FileInfo:
             path=d['path'],
             size=d['size'],
             is_dir=d.get('is_dir'),
+            path_b64=d.get('path_b64'),
         )
 
 
