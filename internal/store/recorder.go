@@ -40,8 +40,11 @@ const messageFlush = time.Second
 
 // Recorder records one task of a conversation (or, for exec
 // conversations, a run of cells) as its events happen. Each event is
-// committed in its own transaction before Event returns. It is safe for
+// committed before Event returns. It is safe for
 // concurrent use, though events are expected from one goroutine, in order.
+// The recorders of a SQLite store commit together, in groups (see
+// writer.go): an event is committed when Event returns, but the wait is
+// for a commit shared with every other recorder, not for the lock.
 //
 // Streamed message text is gathered into one event per step and flushed
 // at most a second later; code deltas are not kept, since the tool event
@@ -352,36 +355,29 @@ func (r *Recorder) insert(ev event.Task, at time.Time, cellID string, extra func
 	s := r.s
 	ctx := r.ctx
 	args := []any{r.convID, seq, nullString(r.taskID), nullString(cellID), ev.Type, ev.Step, millis(at), string(payload)}
-	if len(parts) == 0 && extra == nil {
-		// One statement is its own transaction.
-		if _, err := s.stmt(ctx, nil, "event").ExecContext(ctx, args...); err != nil {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := s.stmt(ctx, tx, "event").ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: event: %w", err)
 		}
-	} else {
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := s.stmt(ctx, tx, "event").ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("store: event: %w", err)
+		// Rows are locked in hash order, as deleters lock them: no
+		// deadlock.
+		sorted := append([]blobPart(nil), parts...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i].ref.Hash < sorted[j].ref.Hash })
+		for _, p := range sorted {
+			if err := s.refBlob(ctx, tx, p.ref.Hash, p.ref.Size, p.data); err != nil {
+				return err
 			}
-			// Rows are locked in hash order, as deleters lock them: no
-			// deadlock.
-			sorted := append([]blobPart(nil), parts...)
-			sort.Slice(sorted, func(i, j int) bool { return sorted[i].ref.Hash < sorted[j].ref.Hash })
-			for _, p := range sorted {
-				if err := s.refBlob(ctx, tx, p.ref.Hash, p.ref.Size, p.data); err != nil {
-					return err
-				}
-				if _, err := s.stmt(ctx, tx, "event_blob").ExecContext(ctx, r.convID, seq, p.ref.Field, p.ref.Hash, p.ref.Size, p.ref.Encoding); err != nil {
-					return fmt.Errorf("store: event blob: %w", err)
-				}
+			if _, err := s.stmt(ctx, tx, "event_blob").ExecContext(ctx, r.convID, seq, p.ref.Field, p.ref.Hash, p.ref.Size, p.ref.Encoding); err != nil {
+				return fmt.Errorf("store: event blob: %w", err)
 			}
-			if extra != nil {
-				return extra(tx, seq)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
+		if extra != nil {
+			return extra(tx, seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	r.seq = seq
 	r.bytes += int64(len(payload))
@@ -417,9 +413,8 @@ func (r *Recorder) startCell(code string, step int, ev *event.Task) error {
 			r.cell = nil
 			return err
 		}
-	} else if _, err := s.stmt(ctx, nil, "cell").ExecContext(ctx, c.id, r.convID, nullString(r.taskID), r.cellSeq+1, step, code,
-		millis(now), s.self.pid, s.self.host, s.self.start); err != nil {
-		return fmt.Errorf("store: cell: %w", err)
+	} else if err := s.write(ctx, addCell); err != nil {
+		return err
 	}
 	r.cell = c
 	r.cellSeq++
@@ -453,7 +448,7 @@ func (r *Recorder) endCell(ev event.Task, now time.Time) error {
 func (r *Recorder) closeCell(status, reason string) error {
 	c := r.cell
 	now := r.s.now()
-	err := r.s.inTx(r.ctx, func(tx *sql.Tx) error {
+	err := r.s.write(r.ctx, func(tx *sql.Tx) error {
 		if _, err := r.s.stmt(r.ctx, tx, "cell_done").ExecContext(r.ctx, status, reason, 0,
 			now.Sub(c.started).Seconds(), 0.0, int64(0), millis(now), c.id); err != nil {
 			return fmt.Errorf("store: cell done: %w", err)
@@ -607,7 +602,7 @@ func (r *Recorder) finish(ctx context.Context, status, stop, reason string, res 
 		}
 		hist = h
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		if r.taskID != "" {
 			var answer string
 			var steps, in, out int

@@ -114,6 +114,8 @@ type Store struct {
 
 	stmts map[string]*sql.Stmt
 	mu    sync.Mutex
+	// w commits the recording path's writes in groups (SQLite only).
+	w *writer
 }
 
 // ParseDSN tells which database a DSN names: "postgres" for postgres:// and
@@ -259,6 +261,9 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	if s.dialect == SQLite {
+		s.startWriter()
+	}
 	return s, nil
 }
 
@@ -318,6 +323,9 @@ func (s *Store) schemaVersion(ctx context.Context) (int64, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.w != nil {
+		s.w.close()
+	}
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
