@@ -16,8 +16,12 @@ import (
 )
 
 // streamRetention is how long a finished stream's events are kept for a
-// client to resume it.
-const streamRetention = 5 * time.Minute
+// client to resume it, and streamKeptBytes the most data all finished
+// streams keep together: past it the oldest go first.
+const (
+	streamRetention = 5 * time.Minute
+	streamKeptBytes = 64 << 20
+)
 
 // journal is one stream's events, kept while it runs and for a while
 // after, so that a client that lost the connection can resume it with
@@ -29,7 +33,9 @@ type journal struct {
 
 	mu      sync.Mutex
 	events  []journalEvent
+	size    int // bytes of data
 	done    bool
+	doneAt  time.Time
 	changed chan struct{} // closed, and replaced, on each change
 }
 
@@ -43,6 +49,9 @@ type journalEvent struct {
 type streamRegistry struct {
 	mu       sync.Mutex
 	journals map[string]*journal
+	finished []*journal // in the order they finished
+	kept     int        // bytes of the finished journals
+	maxKept  int        // streamKeptBytes if 0
 }
 
 func (r *streamRegistry) start(user string) *journal {
@@ -50,26 +59,50 @@ func (r *streamRegistry) start(user string) *journal {
 	_, _ = rand.Read(b[:])
 	j := &journal{id: "st_" + hex.EncodeToString(b[:]), user: user, changed: make(chan struct{})}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.journals == nil {
 		r.journals = map[string]*journal{}
 	}
 	r.journals[j.id] = j
-	r.mu.Unlock()
+	r.evict(time.Now())
 	return j
 }
 
-// finish marks the journal done, and forgets it after the retention.
+// finish marks the journal done; it is kept for streamRetention, while
+// the finished journals hold at most streamKeptBytes.
 func (r *streamRegistry) finish(j *journal) {
+	now := time.Now()
 	j.mu.Lock()
-	j.done = true
+	j.done, j.doneAt = true, now
 	close(j.changed)
 	j.changed = make(chan struct{})
+	size := j.size
 	j.mu.Unlock()
-	time.AfterFunc(streamRetention, func() {
-		r.mu.Lock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished = append(r.finished, j)
+	r.kept += size
+	r.evict(now)
+}
+
+// evict forgets the finished journals past their retention or over the
+// byte budget, oldest first. r.mu is held.
+func (r *streamRegistry) evict(now time.Time) {
+	n := 0
+	for ; n < len(r.finished); n++ {
+		j := r.finished[n]
+		budget := r.maxKept
+		if budget == 0 {
+			budget = streamKeptBytes
+		}
+		if r.kept <= budget && now.Sub(j.doneAt) < streamRetention {
+			break
+		}
 		delete(r.journals, j.id)
-		r.mu.Unlock()
-	})
+		r.kept -= j.size
+		r.finished[n] = nil
+	}
+	r.finished = r.finished[n:]
 }
 
 // get returns the user's journal id, or nil.
@@ -88,6 +121,7 @@ func (j *journal) add(event string, data []byte) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.events = append(j.events, journalEvent{event, data})
+	j.size += len(data)
 	close(j.changed)
 	j.changed = make(chan struct{})
 	return len(j.events)
@@ -145,7 +179,7 @@ type resumeInput struct {
 func (s *Server) resumeStream(ctx context.Context, in *resumeInput) (*huma.StreamResponse, error) {
 	j := s.streams.get(userFrom(ctx).ID, in.ID)
 	if j == nil {
-		return nil, huma.Error404NotFound(fmt.Sprintf("no stream %q: it never was yours, or it ended more than %s ago", in.ID, streamRetention))
+		return nil, huma.Error404NotFound(fmt.Sprintf("no stream %q: it never was yours, or it ended more than %s ago (or was dropped to make room for newer ones)", in.ID, streamRetention))
 	}
 	from := 0
 	if v := strings.TrimSpace(in.LastEventID); v != "" {
