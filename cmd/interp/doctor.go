@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -130,15 +129,17 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 	cfg, err := config.Load(config.Path())
 	if err != nil {
 		add("model", "configuration", statusFail, err.Error(), "fix "+config.Path())
-	} else if provider, model, err := cfg.Resolve("", ""); err != nil {
-		status := statusFail
-		if errors.Is(err, config.ErrNoProvider) {
-			// exec, repl, serve and mcp work without a model.
-			status = statusWarn
-		}
-		add("model", "provider", status, err.Error(), "")
-	} else {
+	} else if provider, model, defaulted, err := cfg.ResolveDefault("", ""); err != nil {
+		add("model", "provider", statusFail, err.Error(), "")
+	} else if provider != config.Local {
 		add("model", "provider", statusOK, provider+", model "+model+" (not contacted)", "")
+	} else {
+		detail := "local, model " + model
+		if defaulted {
+			detail += " (the default: no cloud provider is configured)"
+		}
+		add("model", "provider", statusOK, detail, "")
+		fs = append(fs, g.doctorLocal(ctx, cfg, model, defaulted)...)
 	}
 
 	if g.noHistory {

@@ -14,6 +14,7 @@ import (
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/llamacpp"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -71,13 +72,16 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
-	name, model, err := cfg.Resolve(f.provider, f.model)
+	name, model, defaulted, err := cfg.ResolveDefault(f.provider, f.model)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
-	provider, err := newProvider(cfg, name, model)
+	provider, err := g.newProvider(cfg, name, model)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	if defaulted {
+		fmt.Fprintln(stderr, "interp: "+config.LocalNotice(model))
 	}
 	mem, err := parseBytes(f.memory)
 	if err != nil {
@@ -124,9 +128,10 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 		Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name),
 	})
 	if err != nil {
+		closeProvider(provider)
 		return nil, err
 	}
-	return &workbench{agent: ag, session: s, cfg: cfg, provider: name, model: model, close: func() { m.Shutdown(); b.Close() }}, nil
+	return &workbench{agent: ag, session: s, cfg: cfg, provider: name, model: model, close: func() { m.Shutdown(); b.Close(); closeProvider(provider) }}, nil
 }
 
 // startRecording records a task in st, in conversation convID or a new
@@ -140,9 +145,17 @@ func (wb *workbench) startRecording(ctx context.Context, st *store.Store, convID
 	return rec, nil
 }
 
-// newProvider builds the named provider from the configuration.
-func newProvider(cfg *config.Config, name, model string) (llm.Provider, error) {
+// newProvider builds the named provider from the configuration. The local
+// provider's model server starts on its first request; closeProvider
+// stops it.
+func (g *globalFlags) newProvider(cfg *config.Config, name, model string) (llm.Provider, error) {
 	switch name {
+	case config.Local:
+		lc, err := g.localServer(cfg, model)
+		if err != nil {
+			return nil, err
+		}
+		return llamacpp.NewProvider(llamacpp.New(lc), model), nil
 	case config.OpenAI:
 		return llm.NewOpenAI(llm.OpenAIConfig{APIKey: cfg.OpenAI.APIKey, BaseURL: cfg.OpenAI.BaseURL, Model: model})
 	case config.Anthropic:

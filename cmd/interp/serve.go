@@ -306,15 +306,19 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var llmFactory server.LLMFactory
-	if name, model, err := cfg.Resolve(f.provider, f.model); err != nil {
-		if f.provider != "" || f.model != "" {
+	name, model, defaulted, err := cfg.ResolveDefault(f.provider, f.model)
+	if err != nil {
+		return &exitError{code: exitUsage, msg: err.Error()}
+	}
+	if p, err := g.newProvider(cfg, name, model); err != nil {
+		if !defaulted {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
-		log.Warn("tasks are off: no language model is configured", "why", err.Error())
+		log.Warn("tasks are off: no language model is configured, and the local one is not usable", "why", err.Error())
 	} else {
-		p, err := newProvider(cfg, name, model)
-		if err != nil {
-			return &exitError{code: exitUsage, msg: err.Error()}
+		defer closeProvider(p)
+		if defaulted {
+			log.Info(config.LocalNotice(model))
 		}
 		m := &server.LLM{Provider: p, Name: name, Model: model, Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name)}
 		llmFactory = func(context.Context) (*server.LLM, error) { return m, nil }

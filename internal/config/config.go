@@ -18,6 +18,9 @@ const (
 	OpenAI    = "openai"
 	Anthropic = "anthropic"
 	Ollama    = "ollama"
+	// Local is a model on this machine, run by llama.cpp: the default
+	// when nothing else is configured.
+	Local = "local"
 )
 
 // DefaultModels are used when no model is configured.
@@ -25,6 +28,7 @@ var DefaultModels = map[string]string{
 	OpenAI:    "gpt-4.1-mini",
 	Anthropic: "claude-sonnet-4-5",
 	Ollama:    "qwen2.5-coder:7b",
+	Local:     "qwen2.5-coder-0.5b",
 }
 
 // Config is everything the file can set.
@@ -34,6 +38,7 @@ type Config struct {
 	OpenAI    OpenAIConfig    `yaml:"openai"`
 	Anthropic AnthropicConfig `yaml:"anthropic"`
 	Ollama    OllamaConfig    `yaml:"ollama"`
+	Local     LocalConfig     `yaml:"local"`
 	// Yes runs code without asking.
 	Yes bool `yaml:"yes"`
 	// Vision sends images to the model.
@@ -71,6 +76,21 @@ type AnthropicConfig struct {
 type OllamaConfig struct {
 	Host        string   `yaml:"host"`
 	Temperature *float64 `yaml:"temperature"`
+}
+
+// LocalConfig configures the local model's runtime, llama.cpp's
+// llama-server, which Interp starts when first needed.
+type LocalConfig struct {
+	// Server is the llama-server program; $INTERP_HOME/bin/llama-server
+	// (installed by scripts/setup), else one on the PATH, if empty.
+	Server string `yaml:"server"`
+	// IdleTimeout unloads the model after this long unused ("5m", the
+	// default; "-1s" never).
+	IdleTimeout string `yaml:"idle_timeout"`
+	// Threads generate; every core if zero.
+	Threads int `yaml:"threads"`
+	// ContextSize is the context window in tokens (16384 if zero).
+	ContextSize int `yaml:"context_size"`
 }
 
 // LimitsConfig bounds the agent loop; zero means the default.
@@ -180,12 +200,23 @@ func (c *Config) SmallModelFor(provider string) bool {
 	return provider == "local"
 }
 
-// ErrNoProvider says that nothing is configured, and what to set.
-var ErrNoProvider = errors.New("no language model is configured: set OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server such as vLLM or LM Studio), ANTHROPIC_API_KEY, or OLLAMA_HOST, or write provider: and model: in " + Path())
+// LocalNotice is what front ends say, once, when they fall back to the
+// local model because no provider is configured.
+func LocalNotice(model string) string {
+	return "Using the local model " + model + " (no provider configured; set OPENAI_API_KEY, ANTHROPIC_API_KEY or OLLAMA_HOST, or pass --provider, for another)"
+}
 
 // Resolve picks the provider and model: the flags' if given, else the
-// file's, else the first provider the environment configures.
-func (c *Config) Resolve(provider, model string) (string, string, error) {
+// file's, else the first provider the environment configures, else the
+// local model. defaulted reports that last case.
+func (c *Config) Resolve(provider, model string) (name, resolvedModel string, err error) {
+	name, resolvedModel, _, err = c.ResolveDefault(provider, model)
+	return name, resolvedModel, err
+}
+
+// ResolveDefault is Resolve, and reports whether the local model was
+// chosen because nothing else is configured.
+func (c *Config) ResolveDefault(provider, model string) (name, resolvedModel string, defaulted bool, err error) {
 	if provider == "" {
 		provider = c.Provider
 	}
@@ -198,23 +229,24 @@ func (c *Config) Resolve(provider, model string) (string, string, error) {
 		case c.Ollama.Host != "":
 			provider = Ollama
 		default:
-			return "", "", ErrNoProvider
+			provider, defaulted = Local, true
 		}
 	}
 	if _, ok := DefaultModels[provider]; !ok {
-		return "", "", fmt.Errorf("unknown provider %q: use openai, anthropic or ollama", provider)
+		return "", "", false, fmt.Errorf("unknown provider %q: use local, openai, anthropic or ollama", provider)
 	}
 	switch {
 	case provider == OpenAI && c.OpenAI.APIKey == "" && c.OpenAI.BaseURL == "":
-		return "", "", errors.New("provider openai needs OPENAI_API_KEY, or OPENAI_BASE_URL for a compatible server")
+		return "", "", false, errors.New("provider openai needs OPENAI_API_KEY, or OPENAI_BASE_URL for a compatible server")
 	case provider == Anthropic && c.Anthropic.APIKey == "":
-		return "", "", errors.New("provider anthropic needs ANTHROPIC_API_KEY")
+		return "", "", false, errors.New("provider anthropic needs ANTHROPIC_API_KEY")
 	}
-	if model == "" {
+	if model == "" && !defaulted {
+		// The file's model is for the file's provider, not the fallback.
 		model = c.Model
 	}
 	if model == "" {
 		model = DefaultModels[provider]
 	}
-	return provider, model, nil
+	return provider, model, defaulted, nil
 }

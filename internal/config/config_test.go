@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +18,9 @@ func TestResolve(t *testing.T) {
 		flagProvider, flagModel string
 		provider, model, err    string
 	}{
-		{name: "nothing", err: "OPENAI_API_KEY"},
+		{name: "nothing", provider: "local", model: DefaultModels[Local]},
+		{name: "local explicitly", flagProvider: "local", flagModel: "qwen2.5-coder-1.5b", provider: "local", model: "qwen2.5-coder-1.5b"},
+		{name: "local in the file", file: "provider: local\nlocal: {idle_timeout: 1m, threads: 2}\n", provider: "local", model: DefaultModels[Local]},
 		{name: "openai key", env: map[string]string{"OPENAI_API_KEY": "k"}, provider: "openai", model: DefaultModels[OpenAI]},
 		{name: "compatible server", env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, provider: "openai", model: DefaultModels[OpenAI]},
 		{name: "anthropic", env: map[string]string{"ANTHROPIC_API_KEY": "k"}, provider: "anthropic", model: DefaultModels[Anthropic]},
@@ -57,8 +58,11 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := (&Config{}).Resolve("", ""); !errors.Is(err, ErrNoProvider) {
-		t.Errorf("empty config: %v", err)
+	if p, _, defaulted, err := (&Config{}).ResolveDefault("", ""); p != Local || !defaulted || err != nil {
+		t.Errorf("empty config: %s, defaulted %v, %v; want local, defaulted", p, defaulted, err)
+	}
+	if _, _, defaulted, _ := (&Config{}).ResolveDefault(Local, ""); defaulted {
+		t.Error("an explicit --provider local is reported as a fallback")
 	}
 }
 

@@ -69,6 +69,13 @@ type Request struct {
 	// in text, where the API can force it (tool_choice): a small model
 	// otherwise answers at once and invents the numbers.
 	RequireTool bool
+	// Grammar, if set, constrains the answer to a GBNF grammar, and
+	// JSONSchema to JSON that a schema accepts (llama.cpp's grammar and
+	// json_schema). Only the OpenAI provider sends them, and only servers
+	// that know them (llama-server, the local provider) obey; OpenAI's own
+	// API refuses them.
+	Grammar    string
+	JSONSchema map[string]any
 }
 
 // Delta is a piece of a streamed answer: text, or a fragment of a tool

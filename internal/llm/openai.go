@@ -256,6 +256,9 @@ func (p *OpenAI) params(req *Request, model string) (openai.ChatCompletionNewPar
 	if req.RequireTool && len(req.Tools) > 0 {
 		params.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}
 	}
+	if extra := constraints(req); extra != nil {
+		params.SetExtraFields(extra)
+	}
 	for _, t := range req.Tools {
 		fd := openai.FunctionDefinitionParam{Name: t.Name, Parameters: openai.FunctionParameters(schemaOrEmpty(t.Parameters))}
 		if t.Description != "" {
@@ -280,4 +283,20 @@ func schemaOrEmpty(s map[string]any) map[string]any {
 		return map[string]any{"type": "object", "properties": map[string]any{}}
 	}
 	return s
+}
+
+// constraints are the request's grammar and schema as llama-server takes
+// them, beside the standard fields.
+func constraints(req *Request) map[string]any {
+	extra := map[string]any{}
+	if req.Grammar != "" {
+		extra["grammar"] = req.Grammar
+	}
+	if req.JSONSchema != nil {
+		extra["json_schema"] = req.JSONSchema
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	return extra
 }

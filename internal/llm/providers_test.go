@@ -731,3 +731,41 @@ func TestBadRequests(t *testing.T) {
 		wantRequests(t, srv, 0)
 	})
 }
+
+func TestOpenAIGrammarAndSchema(t *testing.T) {
+	schema := map[string]any{"type": "object", "properties": map[string]any{"code": map[string]any{"type": "string"}}}
+	tests := []struct {
+		name    string
+		grammar string
+		schema  map[string]any
+		want    map[string]any // extra fields in the body; nil means none
+	}{
+		{"none", "", nil, nil},
+		{"grammar", `root ::= "yes" | "no"`, nil, map[string]any{"grammar": `root ::= "yes" | "no"`}},
+		{"schema", "", schema, map[string]any{"json_schema": schema}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := llmtest.NewOpenAIServer(t, llmtest.Turn{Text: "yes"})
+			p, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: srv.URL, APIKey: "k", Model: "local"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := hello()
+			req.Grammar, req.JSONSchema = tt.grammar, tt.schema
+			if _, _, err := stream(context.Background(), t, p, req); err != nil {
+				t.Fatal(err)
+			}
+			body := srv.Requests()[0]
+			for _, k := range []string{"grammar", "json_schema"} {
+				got, ok := body[k]
+				want, wantOK := tt.want[k]
+				if ok != wantOK {
+					t.Errorf("%s sent: %v, want %v", k, ok, wantOK)
+				} else if ok && !reflect.DeepEqual(got, want) {
+					t.Errorf("%s = %v, want %v", k, got, want)
+				}
+			}
+		})
+	}
+}

@@ -18,12 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultIndexURL is PyPI's simple index.
-const DefaultIndexURL = "https://pypi.org/simple/"
-
 // PullOptions configure Pull.
 type PullOptions struct {
-	// IndexURL is a PEP 503 simple index; DefaultIndexURL if empty.
+	// IndexURL is a PEP 503 simple index, such as PyPI's.
 	IndexURL string
 	// HTTPClient sends the requests; http.DefaultClient if nil.
 	HTTPClient *http.Client
@@ -76,7 +73,7 @@ func (s *Store) Pull(ctx context.Context, name string, opt PullOptions) (string,
 		f.client = http.DefaultClient
 	}
 	if f.opt.IndexURL == "" {
-		f.opt.IndexURL = DefaultIndexURL
+		return "", fmt.Errorf("no package index to fetch %s from", name)
 	}
 	for _, p := range sp.Parts {
 		f.total += p.Size
@@ -92,6 +89,7 @@ func (s *Store) Pull(ctx context.Context, name string, opt PullOptions) (string,
 	if err := os.RemoveAll(partial); err != nil {
 		return "", fmt.Errorf("models: %w", err)
 	}
+	os.Remove(filepath.Dir(partial)) // if no other pull is under way
 	return final, nil
 }
 
