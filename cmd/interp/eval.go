@@ -132,10 +132,11 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
-		provider, err := newProvider(cfg, name, model)
+		provider, err := g.newProvider(cfg, name, model)
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
+		defer closeProvider(provider)
 		auto, err := f.deps.auto(rt, stderr)
 		if err != nil {
 			return err

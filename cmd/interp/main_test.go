@@ -228,8 +228,9 @@ func TestRun(t *testing.T) {
 	}
 	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
 	t.Setenv("OPENAI_BASE_URL", "")
-	if code, _, errOut := interp(t, "", "run", "--yes", "hello"); code != exitUsage || !strings.Contains(errOut, "OPENAI_API_KEY") {
-		t.Errorf("nothing configured: exit %d, %q", code, errOut)
+	// Nothing configured: the local model, which this home lacks.
+	if code, _, errOut := interp(t, "", "--home", t.TempDir(), "run", "--yes", "hello"); code != exitUsage || !strings.Contains(errOut, "interp models pull qwen2.5-coder-0.5b") {
+		t.Errorf("nothing configured, no local model: exit %d, %q", code, errOut)
 	}
 
 	script := func() []llmtest.Turn {
