@@ -75,6 +75,7 @@ var sections = []section{
 	{name: "agent", title: "The AI loop", run: agentSection},
 	{name: "server", title: "The HTTP service", run: serverSection},
 	{name: "sdk", title: "The SDKs", run: sdkSection},
+	{name: "local", title: "The local model", run: localSection},
 }
 
 // exitAtOnceEnv makes the binary exit first thing in main.

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/llamacpp"
+	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/models"
+	"github.com/interp-dev/interp/internal/python"
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// targetLocalSpeed is the least share of llama.cpp's own generation speed
+// Interp's path must reach; targetLocalTask bounds a simple task end to
+// end, model load included.
+const (
+	targetLocalSpeed = 0.90
+	targetLocalTask  = 30 * time.Second
+	speedTokens      = 64
+)
+
+// localSection measures the local model: generation speed through Interp
+// (the local provider streaming from llama-server) against llama.cpp's own
+// llama-bench and llama-server's own timings, interleaved, for each
+// installed catalog model; then a simple data task end to end through the
+// agent and a real sandbox, from a cold start (model load included).
+func localSection(ctx context.Context, cfg *config) (string, error) {
+	home := os.Getenv("INTERP_HOME")
+	if home == "" {
+		home = python.DefaultHome
+	}
+	server := filepath.Join(home, "bin", "llama-server")
+	bench := filepath.Join(home, "bin", "llama-bench")
+	for _, p := range []string{server, bench} {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%s is missing: run scripts/setup", p)
+		}
+	}
+	store := &models.Store{Dir: filepath.Join(home, "models")}
+	var out strings.Builder
+	fmt.Fprintf(&out, "llama.cpp's `llama-server`, built by `scripts/setup` from the llama.cpp source in llama-cpp-python's sdist, run by Interp as a child process over a Unix socket with %d threads (every core). Each model is measured %d rounds; each round runs, back to back, llama.cpp's own `llama-bench` (text generation of %d tokens, `-p 0 -n %d`), llama-server's own timing of a %d-token completion (`/completion`, its `timings`), and Interp's path: the local provider streaming a chat answer of %d tokens through openai-go, timed from the first token to the last.\n\n",
+		runtime.NumCPU(), cfg.Rounds, speedTokens, speedTokens, speedTokens, speedTokens)
+	out.WriteString("| model | llama-bench (baseline) | llama-server's own timing | through Interp | Interp / llama-bench | load (cold server to ready) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	var defaultRatio float64
+	for _, sp := range models.Catalog {
+		path, err := store.Path(sp.Name)
+		if err != nil {
+			fmt.Fprintf(&out, "| %s | not installed | | | | |\n", sp.Name)
+			continue
+		}
+		cfg.logf("local: speed of %s", sp.Name)
+		r, err := localSpeed(ctx, cfg, server, bench, path)
+		if err != nil {
+			return out.String(), err
+		}
+		ratio := r.interp / r.bench
+		if sp.Name == models.DefaultModel {
+			defaultRatio = ratio
+		}
+		fmt.Fprintf(&out, "| %s | %.1f tok/s | %.1f tok/s | %.1f tok/s | **%.2f** | %s |\n", sp.Name, r.bench, r.server, r.interp, ratio, ms(r.load))
+	}
+	met := "met"
+	if defaultRatio < targetLocalSpeed {
+		met = "not met"
+	}
+	fmt.Fprintf(&out, "\nMedians over the rounds. Target: Interp's path at least %.0f%% of llama-bench's speed on the default model (%s): **%s**.\n",
+		targetLocalSpeed*100, models.DefaultModel, met)
+
+	cfg.logf("local: a simple task end to end")
+	md, err := localTask(ctx, cfg, server, store)
+	out.WriteString(md)
+	return out.String(), err
+}
+
+type speedResult struct {
+	bench, server, interp float64 // tokens per second, medians
+	load                  time.Duration
+}
+
+func localSpeed(ctx context.Context, cfg *config, server, bench, model string) (speedResult, error) {
+	srv := llamacpp.New(llamacpp.Config{Binary: server, Model: model, ContextSize: 2048, IdleTimeout: -1})
+	defer srv.Close()
+	start := time.Now()
+	lease, err := srv.Acquire(ctx)
+	if err != nil {
+		return speedResult{}, err
+	}
+	load := time.Since(start)
+	lease.Release()
+	p := llamacpp.NewProvider(srv, "bench")
+	zero := 0.0
+	req := &llm.Request{
+		Messages:    []llm.Message{{Role: llm.RoleUser, Content: "Count from 1 to 1000, one number per line, and nothing else."}},
+		MaxTokens:   speedTokens,
+		Temperature: &zero,
+	}
+	var benchTS, serverTS, interpTS []float64
+	for i := range cfg.Rounds + 1 {
+		b, err := llamaBench(ctx, bench, model)
+		if err != nil {
+			return speedResult{}, err
+		}
+		sp, err := srv.Measure(ctx, "Count from 1 to 1000, one number per line:\n1\n", speedTokens)
+		if err != nil {
+			return speedResult{}, err
+		}
+		var first, last time.Time
+		resp, err := p.Stream(ctx, req, func(d llm.Delta) {
+			if first.IsZero() {
+				first = time.Now()
+			}
+			last = time.Now()
+		})
+		if err != nil {
+			return speedResult{}, err
+		}
+		if i == 0 {
+			continue // warm-up
+		}
+		n := resp.Usage.OutputTokens
+		if n < 2 || !last.After(first) {
+			return speedResult{}, fmt.Errorf("the model wrote %d tokens: too few to time", n)
+		}
+		benchTS = append(benchTS, b)
+		serverTS = append(serverTS, sp.PerSecond)
+		// The first token's time is the prompt's: the rate is of the rest.
+		interpTS = append(interpTS, float64(n-1)/last.Sub(first).Seconds())
+	}
+	return speedResult{bench: median(benchTS), server: median(serverTS), interp: median(interpTS), load: load}, nil
+}
+
+// llamaBench runs llama.cpp's own benchmark of text generation.
+func llamaBench(ctx context.Context, bench, model string) (float64, error) {
+	out, err := exec.CommandContext(ctx, bench, "-m", model, "-p", "0", "-n", strconv.Itoa(speedTokens),
+		"-t", strconv.Itoa(runtime.NumCPU()), "-r", "1", "-o", "json").Output()
+	if err != nil {
+		return 0, fmt.Errorf("llama-bench: %w", err)
+	}
+	var rs []struct {
+		AvgTS float64 `json:"avg_ts"`
+	}
+	if err := json.Unmarshal(out, &rs); err != nil || len(rs) == 0 {
+		return 0, fmt.Errorf("llama-bench printed no result: %v", err)
+	}
+	return rs[0].AvgTS, nil
+}
+
+// localTaskCSV is the simple task's data; the mean of x is 37.25.
+const localTaskCSV = "x,y\n12,1\n45,2\n30.5,3\n61.5,4\n"
+
+// localTask runs "the average of column x in data.csv" through the agent
+// with the default local model and a real sandbox, from a cold model
+// server each time, and reports the wall time beside the model load alone.
+func localTask(ctx context.Context, cfg *config, server string, store *models.Store) (string, error) {
+	model, err := store.Path(models.DefaultModel)
+	if err != nil {
+		return "", err
+	}
+	rt, err := python.Find("")
+	if err != nil {
+		return "", err
+	}
+	b, err := sandbox.NewNamespaces()
+	if err != nil {
+		return "", err
+	}
+	defer b.Close()
+	state, err := os.MkdirTemp("/var/tmp", "interp-bench-local-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(state)
+	os.Chmod(state, 0o711)
+	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt, StateDir: state}, IdleTimeout: -1})
+	defer m.Shutdown()
+
+	const task = "What is the average of column x in data.csv?"
+	n := max(cfg.Rounds, 3)
+	var walls, loads []time.Duration
+	right, steps := 0, 0
+	for range n {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		s, err := m.Create(ctx, session.CreateOptions{})
+		if err != nil {
+			return "", err
+		}
+		if _, err := s.Kernel().Workspace().Write("data.csv", strings.NewReader(localTaskCSV), 1<<20); err != nil {
+			return "", err
+		}
+		srv := llamacpp.New(llamacpp.Config{Binary: server, Model: model, IdleTimeout: -1})
+		ag, err := agent.New(agent.Config{Provider: llamacpp.NewProvider(srv, models.DefaultModel), Model: models.DefaultModel,
+			Session: s, Packages: rt.Packages(), SmallModel: true})
+		if err != nil {
+			srv.Close()
+			return "", err
+		}
+		start := time.Now()
+		res, err := ag.Run(ctx, task, nil)
+		wall := time.Since(start)
+		srv.Close()
+		m.CloseSession(s.ID)
+		if err != nil {
+			return "", err
+		}
+		if answerHas(res.Answer, 37.25, 0.01) {
+			right++
+		}
+		steps += res.Steps
+		walls = append(walls, wall)
+		// The load alone, cold, as the task's server was.
+		srv = llamacpp.New(llamacpp.Config{Binary: server, Model: model, IdleTimeout: -1})
+		start = time.Now()
+		lease, err := srv.Acquire(ctx)
+		if err != nil {
+			return "", err
+		}
+		loads = append(loads, time.Since(start))
+		lease.Release()
+		srv.Close()
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\nA simple task end to end: %q over a 4-row data.csv (answer 37.25), through the agent (small-model measures on) with %s and a real sandbox, %d times; each run starts a new model server, so the model load is included (from the page cache: the file was read before). The baseline is the model load alone, measured after each run.\n\n", task, models.DefaultModel, n)
+	out.WriteString("| | p50 | p90 |\n| --- | ---: | ---: |\n")
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+	fmt.Fprintf(&out, "| task, end to end | %s | %s |\n", secs(median(walls)), secs(percentile(walls, 90)))
+	fmt.Fprintf(&out, "| model load alone (baseline) | %s | %s |\n\n", secs(median(loads)), secs(percentile(loads, 90)))
+	met := "met"
+	if median(walls) > targetLocalTask || right < n {
+		met = "not met"
+	}
+	fmt.Fprintf(&out, "Right answers: **%d of %d**, in %.1f steps on average. Target: right, in under %s at p50: **%s**.\n", right, n, float64(steps)/float64(n), targetLocalTask, met)
+	return out.String(), nil
+}
+
+var numberRE = regexp.MustCompile(`-?\d+(?:\.\d+)?`)
+
+// answerHas reports whether text states want, within tol.
+func answerHas(text string, want, tol float64) bool {
+	for _, s := range numberRE.FindAllString(strings.ReplaceAll(text, ",", ""), -1) {
+		if v, err := strconv.ParseFloat(s, 64); err == nil && math.Abs(v-want) <= tol {
+			return true
+		}
+	}
+	return false
+}
