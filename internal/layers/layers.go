@@ -39,6 +39,8 @@ var Layers = map[string]int{
 	"internal/llm":                 50,
 	"internal/llm/llmtest":         50,
 	"internal/llm/llmtest/fakellm": 51,
+	"internal/models":              50, // local models: fetch, verify, keep
+	"internal/llamacpp":            51, // the local provider: llama-server
 	"internal/agent":               55,
 
 	// 6: the history, and exports of it.
