@@ -81,7 +81,7 @@ func runDeps(ctx context.Context, g *globalFlags, file string, asJSON bool, stdi
 	if err != nil {
 		return err
 	}
-	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{}, 0)
+	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{}, 0, nil)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ type execFlags struct {
 	memory  string
 	json    bool
 	saveDir string
+	env     []string
 	deps    depsFlags
 	files   workspaceFiles
 }
@@ -43,6 +44,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox, e.g. 512MiB or 2GiB")
 	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
+	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)
 	f.files.register(cmd)
 	return cmd
@@ -69,7 +71,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		}
 		cells[i] = string(b)
 	}
-	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{Memory: mem}, f.timeout)
+	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{Memory: mem}, f.timeout, f.env)
 	if err != nil {
 		return err
 	}
@@ -121,6 +123,11 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	}
 	r.close()
 	return nil
+}
+
+// registerEnv adds --env, the variables given to the sandbox.
+func registerEnv(cmd *cobra.Command, env *[]string) {
+	cmd.Flags().StringArrayVar(env, "env", nil, "set NAME=VALUE in the sandbox's environment (repeatable); the host's own variables never go in")
 }
 
 // recordExec starts recording cells run outside a model in the history,
@@ -187,7 +194,10 @@ func doneError(name string, done session.Event) error {
 
 // startSession starts a session of its own with the global flags' backend
 // and runtime. The returned function closes both.
-func (g *globalFlags) startSession(ctx context.Context, limits sandbox.Limits, cellTimeout time.Duration) (*session.Session, func(), error) {
+func (g *globalFlags) startSession(ctx context.Context, limits sandbox.Limits, cellTimeout time.Duration, env []string) (*session.Session, func(), error) {
+	if err := session.CheckEnv(env); err != nil {
+		return nil, nil, &exitError{code: exitUsage, msg: "--env: " + err.Error()}
+	}
 	rt, err := g.runtime()
 	if err != nil {
 		return nil, nil, &exitError{code: exitUnsupported, msg: err.Error()}
@@ -198,7 +208,7 @@ func (g *globalFlags) startSession(ctx context.Context, limits sandbox.Limits, c
 	}
 	// As a Manager would: package directories of a killed interp go.
 	session.SweepStale("")
-	s, err := session.Open(ctx, session.Config{Backend: b, Runtime: rt, Limits: limits, CellTimeout: cellTimeout})
+	s, err := session.Open(ctx, session.Config{Backend: b, Runtime: rt, Limits: limits, CellTimeout: cellTimeout, Env: env})
 	if err != nil {
 		b.Close()
 		return nil, nil, &exitError{code: exitInternal, msg: err.Error()}

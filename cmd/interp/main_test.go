@@ -490,6 +490,20 @@ func TestHistoryFiles(t *testing.T) {
 	}
 }
 
+func TestVersionAndEnv(t *testing.T) {
+	if code, out, _ := interp(t, "", "--version"); code != exitOK || !strings.HasPrefix(out, "interp ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: %d %q", code, out)
+	}
+	t.Setenv("HOST_SECRET", "s3cret")
+	code, out, errOut := interp(t, "import os\nprint(os.environ['FOO'], os.environ.get('HOST_SECRET'))\n", "exec", "--env", "FOO=a b", "-")
+	if code != exitOK || out != "a b None\n" {
+		t.Errorf("exec --env: %d %q %s", code, out, errOut)
+	}
+	if code, _, errOut := interp(t, "1", "exec", "--env", "HOST_SECRET", "-"); code != exitUsage || !strings.Contains(errOut, "NAME=VALUE") {
+		t.Errorf("--env NAME alone: %d %s", code, errOut)
+	}
+}
+
 // TestHistoryPostgres keeps the CLI's history in PostgreSQL, with the
 // large contents in the data directory.
 func TestHistoryPostgres(t *testing.T) {

@@ -29,6 +29,7 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
+	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)
 	return cmd
 }
@@ -45,7 +46,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	// Ctrl-C interrupts the running cell, not the prompt.
 	signal.Ignore(os.Interrupt)
 	defer signal.Reset(os.Interrupt)
-	sess, closeSession, err := g.startSession(context.WithoutCancel(ctx), sandbox.Limits{Memory: mem}, timeout)
+	sess, closeSession, err := g.startSession(context.WithoutCancel(ctx), sandbox.Limits{Memory: mem}, timeout, f.env)
 	if err != nil {
 		return err
 	}

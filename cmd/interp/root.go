@@ -3,12 +3,29 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
+
+// version is the module's version (with the commit when it was built
+// from a checkout), and the Go that built it.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + bi.GoVersion
+}
 
 // globalFlags are shared by every command.
 type globalFlags struct {
@@ -27,7 +44,9 @@ func newRootCmd() *cobra.Command {
 			"that keeps state between steps and isolates it from the host.",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("interp {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("%v (see '%s --help')", err, c.CommandPath())}
 	})

@@ -26,6 +26,9 @@ type agentFlags struct {
 	provider, model string
 	yes, json       bool
 	memory          string
+	env             []string
+	timeout         time.Duration
+	saveDir         string
 	deps            depsFlags
 	files           workspaceFiles
 }
@@ -36,6 +39,8 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.model, "model", "", "the model to use")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "run code without asking first")
 	fl.StringVar(&f.memory, "memory", "2GiB", "memory limit of the sandbox")
+	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per run of code (default: the config's limits.cell_timeout)")
+	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)
 	f.files.register(cmd)
 }
@@ -54,6 +59,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&f.json, "json", false, "print events as JSON Lines")
+	cmd.Flags().StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	return cmd
 }
 
@@ -97,7 +103,12 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	}
 	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt}, IdleTimeout: -1})
 	limits := sandboxLimits(mem)
-	s, err := m.Create(ctx, session.CreateOptions{Limits: &limits})
+	if err := session.CheckEnv(f.env); err != nil {
+		m.Shutdown()
+		b.Close()
+		return nil, &exitError{code: exitUsage, msg: "--env: " + err.Error()}
+	}
+	s, err := m.Create(ctx, session.CreateOptions{Limits: &limits, Env: f.env})
 	if err != nil {
 		m.Shutdown()
 		b.Close()
@@ -118,6 +129,9 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 		if lim.CellTimeout, err = time.ParseDuration(cfg.Limits.CellTimeout); err != nil {
 			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("limits.cell_timeout: %v", err)}
 		}
+	}
+	if f.timeout > 0 {
+		lim.CellTimeout = f.timeout
 	}
 	if f.yes || cfg.Yes {
 		confirm = nil
@@ -212,7 +226,7 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 		enc.SetEscapeHTML(false)
 		show = func(ev agent.Event) { _ = enc.Encode(ev) }
 	} else {
-		show = newAgentPrinter(stdout, stderr).event
+		show = newAgentPrinter(stdout, stderr, f.saveDir).event
 	}
 	res, err := wb.agent.Run(ctx, task, func(ev agent.Event) {
 		show(ev)
@@ -248,8 +262,8 @@ type agentPrinter struct {
 	inCode   bool // the model's code is streaming
 }
 
-func newAgentPrinter(out, errOut io.Writer) *agentPrinter {
-	return &agentPrinter{out: out, err: errOut, cell: newTextRenderer(out, errOut, "")}
+func newAgentPrinter(out, errOut io.Writer, saveDir string) *agentPrinter {
+	return &agentPrinter{out: out, err: errOut, cell: newTextRenderer(out, errOut, saveDir)}
 }
 
 func (p *agentPrinter) event(ev agent.Event) {

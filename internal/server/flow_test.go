@@ -256,6 +256,14 @@ func TestFlow(t *testing.T) {
 	}
 	e.do(a, "GET", "/v1/conversations/"+kinds["exec"]+"/file?path=nope.txt", nil).want(t, 404)
 
+	// A session's environment holds what was given, never the server's.
+	envSess := e.do(a, "POST", "/v1/sessions", map[string]any{"env": map[string]string{"GREETING": "hi"}}).want(t, 201).obj(t)["id"].(string)
+	if res := e.execute(a, envSess, "import os; print(os.environ['GREETING'], 'OPENAI_API_KEY' in os.environ)"); stdoutOf(res) != "hi False\n" {
+		t.Errorf("session env: %+v", res)
+	}
+	e.do(a, "DELETE", "/v1/sessions/"+envSess, nil).want(t, 204)
+	e.do(a, "POST", "/v1/sessions", map[string]any{"env": map[string]string{"PATH": "/evil"}}).want(t, 422)
+
 	// Metrics saw it all.
 	m := string(e.do("", "GET", "/metrics", nil).want(t, 200).body)
 	for _, want := range []string{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -173,7 +174,7 @@ func (s *Server) userSessions(u *store.User) []*sessionEntry {
 
 // newSession starts a session for u, within the user's quota and the
 // server's limits.
-func (s *Server) newSession(ctx context.Context, u *store.User, memory int64, timeout time.Duration) (*sessionEntry, error) {
+func (s *Server) newSession(ctx context.Context, u *store.User, memory int64, timeout time.Duration, env []string) (*sessionEntry, error) {
 	if s.draining.Load() {
 		return nil, errShuttingDown()
 	}
@@ -199,7 +200,7 @@ func (s *Server) newSession(ctx context.Context, u *store.User, memory int64, ti
 		s.mu.Unlock()
 	}()
 
-	var opts session.CreateOptions
+	opts := session.CreateOptions{Env: env}
 	if memory != s.cfg.DefaultMemory {
 		// Sessions with limits of their own do not come from the pool.
 		l := s.d.Kernel.Limits
@@ -273,8 +274,9 @@ func (e *sessionEntry) info() SessionInfo {
 
 // CreateSessionBody asks for a session's limits.
 type CreateSessionBody struct {
-	Memory      int64   `json:"memory,omitempty" minimum:"67108864" doc:"Memory limit in bytes (at least 64 MiB); the server's default if absent, and at most its maximum."`
-	CellTimeout float64 `json:"cell_timeout,omitempty" minimum:"0" doc:"Time limit of one execution, in seconds, at least 0.001; the server's default if absent or 0, and at most its maximum."`
+	Memory      int64             `json:"memory,omitempty" minimum:"67108864" doc:"Memory limit in bytes (at least 64 MiB); the server's default if absent, and at most its maximum."`
+	CellTimeout float64           `json:"cell_timeout,omitempty" minimum:"0" doc:"Time limit of one execution, in seconds, at least 0.001; the server's default if absent or 0, and at most its maximum."`
+	Env         map[string]string `json:"env,omitempty" maxProperties:"100" doc:"Environment variables of the sandbox, beside Interp's own (which cannot be replaced); the server's own never go in."`
 }
 
 type createSessionInput struct {
@@ -315,7 +317,15 @@ type interruptOutput struct {
 func (s *Server) createSession(ctx context.Context, in *createSessionInput) (*sessionOutput, error) {
 	u := userFrom(ctx)
 	memory, timeout := s.cfg.DefaultMemory, s.cfg.DefaultCellTimeout
+	var env []string
 	if b := in.Body; b != nil {
+		for k, v := range b.Env {
+			env = append(env, k+"="+v)
+		}
+		slices.Sort(env)
+		if err := session.CheckEnv(env); err != nil {
+			return nil, huma.Error422UnprocessableEntity(err.Error())
+		}
 		if b.Memory != 0 {
 			if b.Memory > s.cfg.MaxMemory {
 				return nil, huma.Error422UnprocessableEntity(fmt.Sprintf("memory %d is over the server's maximum of %d bytes", b.Memory, s.cfg.MaxMemory))
@@ -332,7 +342,7 @@ func (s *Server) createSession(ctx context.Context, in *createSessionInput) (*se
 	}
 	// Starting a sandbox takes a moment, more without the warm pool.
 	longRequest(ctx, 2*time.Minute)
-	e, err := s.newSession(ctx, u, memory, timeout)
+	e, err := s.newSession(ctx, u, memory, timeout, env)
 	if err != nil {
 		return nil, err
 	}

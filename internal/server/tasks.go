@@ -118,7 +118,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 	}
 	if e == nil {
 		longRequest(ctx, 2*time.Minute)
-		if e, err = s.newSession(ctx, u, s.cfg.DefaultMemory, s.cfg.DefaultCellTimeout); err != nil {
+		if e, err = s.newSession(ctx, u, s.cfg.DefaultMemory, s.cfg.DefaultCellTimeout, nil); err != nil {
 			return nil, err
 		}
 	}

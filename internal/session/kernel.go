@@ -510,3 +510,48 @@ func (k *Kernel) preload(ctx context.Context, modules []string) error {
 		}
 	}
 }
+
+// envReserved are variables a sandbox's Python and the runner depend on.
+var envReserved = map[string]bool{
+	"PATH": true, "HOME": true, "MPLBACKEND": true, "MPLCONFIGDIR": true, "XDG_CACHE_HOME": true,
+	"LD_PRELOAD": true, "LD_LIBRARY_PATH": true, "PYTHONUNBUFFERED": true, "PYTHONDONTWRITEBYTECODE": true,
+}
+
+// CheckEnv checks variables given for a sandbox's environment: each
+// KEY=VALUE with a plain name, none that the sandbox's Python or the
+// runner depend on, 64 KiB in all. Only what is given goes in, never a
+// host's variable.
+func CheckEnv(env []string) error {
+	total := 0
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("environment variable %q: give NAME=VALUE (the host's own variables never go into a sandbox)", kv)
+		}
+		if !validEnvName(name) {
+			return fmt.Errorf("environment variable %q: a name is letters, digits and _, not starting with a digit", name)
+		}
+		if envReserved[name] || strings.HasPrefix(name, "INTERP_") {
+			return fmt.Errorf("environment variable %s is set by Interp itself and cannot be given", name)
+		}
+		if strings.ContainsRune(value, 0) {
+			return fmt.Errorf("environment variable %s: the value holds a NUL byte", name)
+		}
+		if total += len(kv); total > 64<<10 {
+			return errors.New("environment variables: over 64 KiB in all")
+		}
+	}
+	return nil
+}
+
+func validEnvName(name string) bool {
+	if name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for _, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

@@ -85,6 +85,10 @@ type CreateOptions struct {
 	// Limits replaces the kernel's sandbox limits. Sessions with their own
 	// limits cannot come from the warm pool.
 	Limits *sandbox.Limits
+	// Env adds KEY=VALUE variables to the sandbox's environment (see
+	// CheckEnv). Sessions with variables of their own cannot come from
+	// the warm pool either.
+	Env []string
 }
 
 // Create starts a session, from the warm pool when it can.
@@ -106,8 +110,11 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*Session, err
 
 	var k *Kernel
 	var err error
-	if opts.Limits != nil {
-		s.cfg.Limits = *opts.Limits
+	if opts.Limits != nil || len(opts.Env) > 0 {
+		if opts.Limits != nil {
+			s.cfg.Limits = *opts.Limits
+		}
+		s.cfg.Env = append(append([]string(nil), s.cfg.Env...), opts.Env...)
 		k, err = Start(ctx, s.cfg)
 	} else {
 		k, err = m.pool.Get(ctx)

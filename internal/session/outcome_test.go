@@ -54,3 +54,26 @@ func TestOutcomeKeepsHeadAndTail(t *testing.T) {
 		t.Error("an empty outcome has text")
 	}
 }
+
+func TestCheckEnv(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  []string
+		want string // "" for no error, else a part of the message
+	}{
+		{[]string{"A=1", "B_2=x=y", "EMPTY="}, ""},
+		{[]string{"HOME_DIR=/x"}, ""},
+		{[]string{"NOVALUE"}, "NAME=VALUE"},
+		{[]string{"2X=1"}, "a name is"},
+		{[]string{"A-B=1"}, "a name is"},
+		{[]string{"PATH=/evil"}, "set by Interp"},
+		{[]string{"INTERP_SITE=/x"}, "set by Interp"},
+		{[]string{"A=x\x00y"}, "NUL"},
+		{[]string{"A=" + strings.Repeat("x", 70<<10)}, "64 KiB"},
+	} {
+		err := CheckEnv(tc.env)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckEnv(%.40q) = %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}
