@@ -7,7 +7,7 @@ from conftest import run_python, script
 
 
 async def test_async_sandbox(env):
-    async with await interp.AsyncSandbox.create(env["url"], env["keys"]["alice"]) as sb:
+    async with interp.AsyncSandbox.create(env["url"], env["keys"]["alice"]) as sb:
         await sb.run_code("x = 2")
         ex = await sb.run_code("x ** 10")
         assert ex.text == "1024"
@@ -40,3 +40,9 @@ async def test_async_errors(env):
         await interp.AsyncSandbox.create(env["url"], "ik_nope")
     with pytest.raises(interp.SessionNotFound):
         await interp.AsyncSandbox.connect("s_missing", env["url"], env["keys"]["alice"])
+    # Awaited, not entered: closed by hand.
+    sb = await interp.AsyncSandbox.create(env["url"], env["keys"]["alice"])
+    assert (await sb.run_code("1 + 1")).text == "2"
+    await sb.close()
+    with pytest.raises(interp.SessionNotFound):
+        await interp.AsyncSandbox.connect(sb.id, env["url"], env["keys"]["alice"])

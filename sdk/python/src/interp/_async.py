@@ -110,10 +110,31 @@ class AsyncFiles:
                                   timeout=timeout)
 
 
+class _Opening:
+    """A session being started or connected to: await it for the
+    AsyncSandbox, or use it in `async with`, which closes the session at
+    the end."""
+
+    def __init__(self, coro: Any) -> None:
+        self._coro = coro
+        self._sb: Optional["AsyncSandbox"] = None
+
+    def __await__(self) -> Any:
+        return self._coro.__await__()
+
+    async def __aenter__(self) -> "AsyncSandbox":
+        self._sb = await self._coro
+        return self._sb
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self._sb is not None:
+            await self._sb.close()
+
+
 class AsyncSandbox:
-    """Sandbox for asyncio: start one with `await AsyncSandbox.create(...)`
-    (or `async with AsyncSandbox.create(...) as sb`), connect to one with
-    `await AsyncSandbox.connect(session_id, ...)`."""
+    """Sandbox for asyncio: `async with AsyncSandbox.create(...) as sb`, or
+    `sb = await AsyncSandbox.create(...)` and `await sb.close()`; connect to
+    a session with `AsyncSandbox.connect(session_id, ...)` the same ways."""
 
     def __init__(self, c: _AsyncClient, info: SessionInfo) -> None:
         self._c = c
@@ -122,9 +143,15 @@ class AsyncSandbox:
         self.files = AsyncFiles(self)
 
     @classmethod
-    async def create(cls, url: Optional[str] = None, api_key: Optional[str] = None, *, limits: core.LimitsLike = None,
-                     session_id: Optional[str] = None, timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
-                     http_client: Optional[httpx.AsyncClient] = None) -> "AsyncSandbox":
+    def create(cls, url: Optional[str] = None, api_key: Optional[str] = None, *, limits: core.LimitsLike = None,
+               session_id: Optional[str] = None, timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
+               http_client: Optional[httpx.AsyncClient] = None) -> _Opening:
+        """Starts a session (or connects to session_id), as Sandbox does."""
+        return _Opening(cls._create(url, api_key, limits, session_id, timeout, max_retries, http_client))
+
+    @classmethod
+    async def _create(cls, url: Optional[str], api_key: Optional[str], limits: core.LimitsLike, session_id: Optional[str],
+                      timeout: float, max_retries: int, http_client: Optional[httpx.AsyncClient]) -> "AsyncSandbox":
         c = _AsyncClient(url, api_key, timeout, max_retries, http_client)
         try:
             if session_id:
@@ -137,8 +164,9 @@ class AsyncSandbox:
         return cls(c, SessionInfo.from_dict(r.json()))
 
     @classmethod
-    async def connect(cls, session_id: str, url: Optional[str] = None, api_key: Optional[str] = None, **kw: Any) -> "AsyncSandbox":
-        return await cls.create(url, api_key, session_id=session_id, **kw)
+    def connect(cls, session_id: str, url: Optional[str] = None, api_key: Optional[str] = None, **kw: Any) -> _Opening:
+        """Connects to an existing session by its ID."""
+        return cls.create(url, api_key, session_id=session_id, **kw)
 
     async def __aenter__(self) -> "AsyncSandbox":
         return self
