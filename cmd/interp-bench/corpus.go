@@ -301,7 +301,8 @@ func runPipreqs(ctx context.Context, rt *python.Runtime, pipreqs string, s corpu
 	defer cancel()
 	src := filepath.Join(dir, "src")
 	site := filepath.Join(dir, "site")
-	for _, d := range []string{src, site} {
+	cache := filepath.Join(dir, "cache")
+	for _, d := range []string{src, site, cache} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return corpusResult{}, err
 		}
@@ -318,14 +319,16 @@ func runPipreqs(ctx context.Context, rt *python.Runtime, pipreqs string, s corpu
 	}
 	var log bytes.Buffer
 	reqs := filepath.Join(dir, "requirements.txt")
-	c := exec.CommandContext(ctx, pipreqs, "--savepath", reqs, "--mode", "no-pin", src)
+	// pipreqs asks pypi.python.org about names it does not know; only
+	// pypi.org is reachable from some machines.
+	c := exec.CommandContext(ctx, pipreqs, "--savepath", reqs, "--mode", "no-pin", "--pypi-server", "https://pypi.org/pypi/", src)
 	c.Stdout, c.Stderr = &log, &log
 	_ = c.Run() // a failure shows as missing imports
 	if fi, err := os.Stat(reqs); err == nil && fi.Size() > 0 {
 		_ = os.Chmod(reqs, 0o644)
 		c = exec.CommandContext(ctx, rt.UV, "pip", "install", "--quiet", "--target", site, "--python", rt.Executable,
-			"--cache-dir", filepath.Join(dir, "cache"), "-r", reqs)
-		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "UV_NO_CONFIG=1", "UV_NO_PROGRESS=1", "LANG=C.UTF-8"}
+			"--cache-dir", cache, "-r", reqs)
+		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + cache, "UV_NO_CONFIG=1", "UV_NO_PROGRESS=1", "LANG=C.UTF-8"}
 		c.SysProcAttr = asUVUser()
 		c.Dir = "/"
 		c.Stdout, c.Stderr = &log, &log
@@ -333,7 +336,7 @@ func runPipreqs(ctx context.Context, rt *python.Runtime, pipreqs string, s corpu
 	}
 	var out bytes.Buffer
 	c = exec.CommandContext(ctx, rt.Executable, filepath.Join(src, s.name))
-	c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "PYTHONPATH=" + site, "LANG=C.UTF-8"}
+	c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + cache, "PYTHONPATH=" + site, "LANG=C.UTF-8"}
 	c.Dir = src
 	c.SysProcAttr = asUVUser()
 	c.Stdout, c.Stderr = &out, &out
