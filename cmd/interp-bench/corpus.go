@@ -329,6 +329,11 @@ func runPipreqs(ctx context.Context, rt *python.Runtime, pipreqs string, s corpu
 		c = exec.CommandContext(ctx, rt.UV, "pip", "install", "--quiet", "--target", site, "--python", rt.Executable,
 			"--cache-dir", cache, "-r", reqs)
 		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + cache, "UV_NO_CONFIG=1", "UV_NO_PROGRESS=1", "LANG=C.UTF-8"}
+		for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"} {
+			if v, ok := os.LookupEnv(k); ok {
+				c.Env = append(c.Env, k+"="+v)
+			}
+		}
 		c.SysProcAttr = asUVUser()
 		c.Dir = "/"
 		c.Stdout, c.Stderr = &log, &log
