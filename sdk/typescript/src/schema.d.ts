@@ -650,6 +650,10 @@ export interface components {
              * @description Time limit of one execution, in seconds, at least 0.001; the server's default if absent or 0, and at most its maximum.
              */
             cell_timeout?: number;
+            /** @description Environment variables of the sandbox, beside Interp's own (which cannot be replaced); the server's own never go in. */
+            env?: {
+                [key: string]: string;
+            };
             /**
              * Format: int64
              * @description Memory limit in bytes (at least 64 MiB); the server's default if absent, and at most its maximum.
