@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/cell"
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -40,8 +41,8 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "time limit per cell")
-	fl.StringVar(&f.memory, "memory", "1GiB", "memory limit of the sandbox, e.g. 512MiB or 2GiB")
+	fl.DurationVar(&f.timeout, "timeout", config.DefaultCellTimeout, "time limit per cell")
+	fl.StringVar(&f.memory, "memory", formatBytes(config.DefaultMemory), "memory limit of the sandbox, e.g. 512MiB or 2GiB")
 	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	registerEnv(cmd, &f.env)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
@@ -52,7 +53,7 @@ var DefaultLimits = Limits{
 	TokenBudget:   400_000,
 	ContextTokens: 100_000,
 	MaxToolOutput: 6000,
-	CellTimeout:   2 * time.Minute,
+	CellTimeout:   config.DefaultCellTimeout,
 	StepTokens:    4096,
 }
 

@@ -83,6 +83,7 @@ func (r *Runner) Run(ctx context.Context, s *session.Session, code string, opts 
 	if emit == nil {
 		emit = func(event.Event) {}
 	}
+	defer s.Hold()()
 	var res Result
 	finish := func(done event.Event) {
 		if opts.BeforeDone != nil {

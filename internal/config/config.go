@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -21,6 +22,13 @@ const (
 	// Local is a model on this machine, run by llama.cpp: the default
 	// when nothing else is configured.
 	Local = "local"
+)
+
+// Defaults of the limits every front end shares: one value each, for
+// exec, run, chat, eval, mcp and serve alike (repl has no time limit).
+const (
+	DefaultMemory      int64 = 2 << 30 // a sandbox's memory limit, in bytes
+	DefaultCellTimeout       = 2 * time.Minute
 )
 
 // DefaultModels are used when no model is configured.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -36,7 +37,7 @@ import (
 
 // Defaults of the Config fields left zero.
 const (
-	DefaultCellTimeout    = 2 * time.Minute
+	DefaultCellTimeout    = config.DefaultCellTimeout
 	DefaultMaxCellTimeout = 30 * time.Minute
 	DefaultIdleTimeout    = 30 * time.Minute
 	DefaultMaxSessions    = 16

@@ -43,6 +43,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -132,9 +133,9 @@ func DefaultConfig() Config {
 		SessionIdleTimeout: 30 * time.Minute,
 		PoolSize:           2,
 		PoolPreload:        []string{"numpy", "pandas", "matplotlib.pyplot"},
-		DefaultMemory:      1 << 30,
+		DefaultMemory:      config.DefaultMemory,
 		MaxMemory:          4 << 30,
-		DefaultCellTimeout: 60 * time.Second,
+		DefaultCellTimeout: config.DefaultCellTimeout,
 		MaxCellTimeout:     10 * time.Minute,
 		InstallTimeout:     3 * time.Minute,
 		TaskTimeout:        30 * time.Minute,

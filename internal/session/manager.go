@@ -260,6 +260,14 @@ func (s *Session) touch(delta int) {
 	s.mu.Unlock()
 }
 
+// Hold marks the session in use until release is called, so that the
+// idle reaper leaves it alone between the steps of one cell (installs,
+// the run, a reactive install).
+func (s *Session) Hold() (release func()) {
+	s.touch(1)
+	return func() { s.touch(-1) }
+}
+
 // Execute runs a cell; see Kernel.Execute.
 func (s *Session) Execute(ctx context.Context, code string, opts ExecOptions, emit func(Event)) (Event, error) {
 	k := s.Kernel()
