@@ -87,6 +87,13 @@ func runDeps(ctx context.Context, g *globalFlags, file string, asJSON bool, stdi
 	}
 	defer closeSession()
 	k := sess.Kernel()
+	dir := "."
+	if file != "-" {
+		dir = filepath.Dir(file)
+	}
+	// Modules beside the script are local: reported so, never installed.
+	var local workspaceFiles
+	local.copyLocalModules(k.Workspace(), dir, string(code), func(string) {})
 	auto := &deps.Auto{Map: m}
 	plan, err := auto.Plan(ctx, k, string(code), nil)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -79,6 +80,13 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	defer closeSession()
 	if err := f.files.upload(sess.Kernel().Workspace(), strings.Join(cells, "\n"), stderr); err != nil {
 		return err
+	}
+	for i, name := range files {
+		dir := "."
+		if name != "-" {
+			dir = filepath.Dir(name)
+		}
+		f.files.copyLocalModules(sess.Kernel().Workspace(), dir, cells[i], func(msg string) { fmt.Fprintln(stderr, msg) })
 	}
 	defer func() {
 		if k := sess.Kernel(); k != nil {

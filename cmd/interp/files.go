@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,18 +83,23 @@ func (w *workspaceFiles) uploadNamed(ws *session.Workspace, text string, say fun
 }
 
 func (w *workspaceFiles) copyIn(ws *session.Workspace, name string) error {
+	return w.copyInAs(ws, name, filepath.Base(name))
+}
+
+// copyInAs copies the host file name to the workspace path dst.
+func (w *workspaceFiles) copyInAs(ws *session.Workspace, name, dst string) error {
 	data, err := readCapped(name, maxUpload)
 	if err != nil {
 		return err
 	}
-	if _, err := ws.Write(filepath.Base(name), bytes.NewReader(data), maxUpload); err != nil {
+	if _, err := ws.Write(dst, bytes.NewReader(data), maxUpload); err != nil {
 		return err
 	}
 	if w.copied == nil {
 		w.copied = make(map[string][32]byte)
 	}
-	w.copied[filepath.Base(name)] = sha256.Sum256(data)
-	w.unrecorded = append(w.unrecorded, filepath.Base(name))
+	w.copied[dst] = sha256.Sum256(data)
+	w.unrecorded = append(w.unrecorded, dst)
 	return nil
 }
 
@@ -199,4 +205,81 @@ func writeNew(dst string, data []byte) (string, error) {
 		return p, f.Close()
 	}
 	return "", fmt.Errorf("%s: too many files with this name", dst)
+}
+
+// importLine finds the module names of import statements: the first of
+// "from X import" and every one of "import X, Y as Z".
+var importLine = regexp.MustCompile(`(?m)^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([A-Za-z_][\w., \t]*))`)
+
+// importedTops returns the top-level names code imports.
+func importedTops(code string) map[string]bool {
+	tops := make(map[string]bool)
+	for _, m := range importLine.FindAllStringSubmatch(code, -1) {
+		if m[1] != "" {
+			tops[m[1]] = true
+			continue
+		}
+		for _, part := range strings.Split(m[2], ",") {
+			if f := strings.Fields(part); len(f) > 0 {
+				tops[strings.SplitN(f[0], ".", 2)[0]] = true
+			}
+		}
+	}
+	return tops
+}
+
+// copyLocalModules copies into ws the modules beside a script (dir) that
+// its code imports: NAME.py files, and NAME/ packages with an __init__.py.
+// They are local, so they are imported from the workspace and never
+// installed from an index under the same name. It returns their names.
+func (w *workspaceFiles) copyLocalModules(ws *session.Workspace, dir, code string, say func(string)) []string {
+	var copied []string
+	for top := range importedTops(code) {
+		if _, ok := w.copied[top+".py"]; ok {
+			continue
+		}
+		if _, ok := w.copied[top]; ok {
+			continue
+		}
+		file := filepath.Join(dir, top+".py")
+		if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() {
+			if err := w.copyInAs(ws, file, top+".py"); err != nil {
+				say(fmt.Sprintf("interp: the local module %s was not copied in: %v", file, err))
+				continue
+			}
+			copied = append(copied, top)
+			continue
+		}
+		pkg := filepath.Join(dir, top)
+		if fi, err := os.Stat(filepath.Join(pkg, "__init__.py")); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		err := filepath.WalkDir(pkg, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "__pycache__") {
+				return filepath.SkipDir
+			}
+			if d.Type().IsRegular() && strings.HasSuffix(p, ".py") {
+				rel, err := filepath.Rel(dir, p)
+				if err != nil {
+					return err
+				}
+				return w.copyInAs(ws, p, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		if err != nil {
+			say(fmt.Sprintf("interp: the local package %s was not copied in: %v", pkg, err))
+			continue
+		}
+		w.copied[top] = [32]byte{}
+		copied = append(copied, top)
+	}
+	slices.Sort(copied)
+	if len(copied) > 0 {
+		say(fmt.Sprintf("[interp: local modules copied in, never installed: %s]", strings.Join(copied, ", ")))
+	}
+	return copied
 }

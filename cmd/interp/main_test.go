@@ -504,6 +504,32 @@ func TestVersionAndEnv(t *testing.T) {
 	}
 }
 
+// Modules beside a script are local: copied in and imported, never
+// installed from an index under the same name; deps says so.
+func TestLocalModules(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"helper.py": "def hi():\n    return 'local helper'\n",
+		"main.py":   "import os, helper\nfrom pkgx.sub import VALUE\nprint(helper.hi(), VALUE)\n",
+	})
+	os.MkdirAll(filepath.Join(dir, "pkgx"), 0o755)
+	os.WriteFile(filepath.Join(dir, "pkgx", "__init__.py"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "pkgx", "sub.py"), []byte("VALUE = 7\n"), 0o644)
+	code, out, errOut := interp(t, "", "exec", "--no-install", filepath.Join(dir, "main.py"))
+	if code != exitOK || out != "local helper 7\n" || !strings.Contains(errOut, "never installed: helper, pkgx") {
+		t.Fatalf("exec: %d %q %s", code, out, errOut)
+	}
+	code, out, errOut = interp(t, "", "deps", "--json", filepath.Join(dir, "main.py"))
+	var imports []struct{ Module, Status string }
+	if err := json.Unmarshal([]byte(out), &imports); code != exitOK || err != nil {
+		t.Fatalf("deps: %d %v %s", code, err, errOut)
+	}
+	for _, imp := range imports {
+		if want := map[string]string{"os": "stdlib", "helper": "local"}[imp.Module]; want != "" && imp.Status != want || strings.HasPrefix(imp.Module, "pkgx") && imp.Status != "local" {
+			t.Errorf("deps: %s is %s", imp.Module, imp.Status)
+		}
+	}
+}
+
 // TestHistoryPostgres keeps the CLI's history in PostgreSQL, with the
 // large contents in the data directory.
 func TestHistoryPostgres(t *testing.T) {
