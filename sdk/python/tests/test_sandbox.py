@@ -115,6 +115,14 @@ def test_binary_file_round_trip(sb):
     assert sb.files.read("text.txt").decode() == "héllo"
 
 
+def test_limits_and_env(env):
+    with interp.Sandbox(env["url"], env["keys"]["alice"], limits=interp.Limits(memory=512 << 20, cell_timeout=5),
+                        env={"GREETING": "hello"}) as sb:
+        assert sb.info.memory == 512 << 20 and sb.info.cell_timeout == 5
+        assert sb.run_code("import os\nos.environ['GREETING']").text == "'hello'"
+        assert sb.run_code("import os\n'OPENAI_API_KEY' in os.environ").text == "False"
+
+
 def test_restart_keeps_files(sb):
     sb.run_code("y = 1\nopen('kept.txt', 'w').write('k')")
     sb.restart()

@@ -122,6 +122,8 @@ export interface SandboxOptions {
   /** An API key (`interp admin key create USER`); INTERP_API_KEY in Node. */
   apiKey?: string;
   limits?: Limits;
+  /** Environment variables of the sandbox (never the host's). */
+  env?: Record<string, string>;
   /** Connects to this existing session instead of starting one. */
   sessionId?: string;
   /** Milliseconds a request that does not run code may take (30 s). */
@@ -301,7 +303,7 @@ export class Sandbox {
     const res = opts.sessionId
       ? await c.request("GET", `/v1/sessions/${enc(opts.sessionId)}`, {}, { session: true })
       : await c.request("POST", "/v1/sessions", {
-        body: JSON.stringify(opts.limits ?? {}), headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ ...opts.limits, ...(opts.env ? { env: opts.env } : {}) }), headers: { "Content-Type": "application/json" },
       }, { timeoutMs: Math.max(opts.timeoutMs ?? 30_000, 120_000) });
     return new Sandbox(c, await res.json());
   }

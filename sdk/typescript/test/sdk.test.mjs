@@ -101,6 +101,16 @@ describe("Sandbox", () => {
     await assert.rejects(sb.files.read("rev.bin"), NotFound);
   });
 
+  test("limits and environment variables", async () => {
+    const other = await Sandbox.create({ url: env.url, apiKey: env.keys.alice, limits: { cell_timeout: 5 }, env: { GREETING: "hello" } });
+    try {
+      assert.equal(other.info.cell_timeout, 5);
+      assert.equal((await other.runCode("import os\nos.environ['GREETING']")).text, "'hello'");
+    } finally {
+      await other.close();
+    }
+  });
+
   test("reconnecting by ID", async () => {
     await sb.runCode("z = 'here'");
     const again = await Sandbox.connect(sb.id, { url: env.url, apiKey: env.keys.alice });

@@ -144,20 +144,22 @@ class AsyncSandbox:
 
     @classmethod
     def create(cls, url: Optional[str] = None, api_key: Optional[str] = None, *, limits: core.LimitsLike = None,
-               session_id: Optional[str] = None, timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
+               env: Optional[Dict[str, str]] = None, session_id: Optional[str] = None,
+               timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
                http_client: Optional[httpx.AsyncClient] = None) -> _Opening:
         """Starts a session (or connects to session_id), as Sandbox does."""
-        return _Opening(cls._create(url, api_key, limits, session_id, timeout, max_retries, http_client))
+        return _Opening(cls._create(url, api_key, limits, env, session_id, timeout, max_retries, http_client))
 
     @classmethod
-    async def _create(cls, url: Optional[str], api_key: Optional[str], limits: core.LimitsLike, session_id: Optional[str],
+    async def _create(cls, url: Optional[str], api_key: Optional[str], limits: core.LimitsLike,
+                      env: Optional[Dict[str, str]], session_id: Optional[str],
                       timeout: float, max_retries: int, http_client: Optional[httpx.AsyncClient]) -> "AsyncSandbox":
         c = _AsyncClient(url, api_key, timeout, max_retries, http_client)
         try:
             if session_id:
                 r = await c.request("GET", core.session_path(session_id), session=True)
             else:
-                r = await c.request("POST", "/v1/sessions", json=core.limits_body(limits), timeout=max(timeout, 120.0))
+                r = await c.request("POST", "/v1/sessions", json=core.create_body(limits, env), timeout=max(timeout, 120.0))
         except BaseException:
             await c.close()
             raise

@@ -48,12 +48,17 @@ class Limits:
 LimitsLike = Union[Limits, Dict[str, Any], None]
 
 
-def limits_body(limits: LimitsLike) -> Dict[str, Any]:
+def create_body(limits: LimitsLike, env: Optional[Dict[str, str]]) -> Dict[str, Any]:
+    """The body that starts a session."""
     if limits is None:
-        return {}
-    if isinstance(limits, dict):
-        return Limits(**limits).body()
-    return limits.body()
+        body: Dict[str, Any] = {}
+    elif isinstance(limits, dict):
+        body = Limits(**limits).body()
+    else:
+        body = limits.body()
+    if env:
+        body["env"] = dict(env)
+    return body
 
 
 def settings(url: Optional[str], api_key: Optional[str]) -> "tuple[str, str]":

@@ -130,14 +130,16 @@ class Sandbox:
             sb.run_code("x = 6 * 7")
             print(sb.run_code("x").text)  # 42
 
-    url and api_key default to INTERP_URL and INTERP_API_KEY. With
+    url and api_key default to INTERP_URL and INTERP_API_KEY; env sets
+    environment variables of the sandbox (never the host's). With
     session_id, it connects to an existing session instead of starting
     one. timeout bounds each request that does not run code; max_retries
     how often a failed safe request is sent again.
     """
 
     def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None, *, limits: core.LimitsLike = None,
-                 session_id: Optional[str] = None, timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
+                 env: Optional[Dict[str, str]] = None, session_id: Optional[str] = None,
+                 timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
                  http_client: Optional[httpx.Client] = None) -> None:
         self._c = _Client(url, api_key, timeout, max_retries, http_client)
         self.files = Files(self)
@@ -145,7 +147,7 @@ class Sandbox:
             if session_id:
                 r = self._c.request("GET", core.session_path(session_id), session=True)
             else:
-                r = self._c.request("POST", "/v1/sessions", json=core.limits_body(limits), timeout=max(timeout, 120.0))
+                r = self._c.request("POST", "/v1/sessions", json=core.create_body(limits, env), timeout=max(timeout, 120.0))
         except BaseException:
             self._c.close()
             raise
