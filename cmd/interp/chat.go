@@ -144,8 +144,8 @@ func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.E
 	r.convID = rec.ConversationID()
 	r.files.recordUploads(rec)
 	res, err := r.wb.agent.Run(ctx, task, func(ev agent.Event) {
+		_ = rec.Event(ev) // first: what was shown is in the history
 		emit(ev)
-		_ = rec.Event(ev)
 	})
 	if err != nil {
 		_ = rec.Fail(context.WithoutCancel(ctx), err, r.wb.agent.History())

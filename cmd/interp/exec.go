@@ -177,9 +177,10 @@ type recordingRenderer struct {
 	rec *store.Recorder
 }
 
+// event records ev, then shows it: what was shown is in the history.
 func (r recordingRenderer) event(ev session.Event) {
-	r.renderer.event(ev)
 	_ = r.rec.SessionEvent(ev)
+	r.renderer.event(ev)
 }
 
 // doneError maps a finished cell to the CLI's exit status and message.

@@ -229,10 +229,10 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 		show = newAgentPrinter(stdout, stderr, f.saveDir).event
 	}
 	res, err := wb.agent.Run(ctx, task, func(ev agent.Event) {
-		show(ev)
 		if rec != nil {
-			_ = rec.Event(ev)
+			_ = rec.Event(ev) // first: what was shown is in the history
 		}
+		show(ev)
 	})
 	if rec != nil {
 		// Recorded even when stopped with Ctrl-C.

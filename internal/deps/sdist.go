@@ -338,7 +338,8 @@ func (b *Builder) build(ctx context.Context, filename string, sdist []byte, env 
 	if limits == (sandbox.Limits{}) {
 		limits = BuildLimits
 	}
-	ro := slices.Clone(b.Runtime.ReadOnly)
+	// A C extension needs a compiler: the build sandbox shows one.
+	ro := append(slices.Clone(b.Runtime.ReadOnly), python.Toolchain()...)
 	if _, err := os.Stat(env); err == nil {
 		if strings.HasPrefix(env, sandbox.TmpDir+"/") {
 			return "", nil, fmt.Errorf("the package cache %s is under %s, which a sandbox's own %s covers: move it", filepath.Dir(filepath.Dir(env)), sandbox.TmpDir, sandbox.TmpDir)

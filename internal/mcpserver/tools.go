@@ -249,11 +249,11 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 		_ = rec.StartCell(in.Code)
 	}
 	emit := func(ev session.Event) {
+		if rec != nil {
+			_ = rec.SessionEvent(ev) // first: what was shown is in the history
+		}
 		col.add(ev)
 		progress.event(ev)
-		if rec != nil {
-			_ = rec.SessionEvent(ev)
-		}
 	}
 	sess, note, err := s.session(ctx, c)
 	if err != nil {

@@ -98,3 +98,33 @@ func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
 }
+
+// Toolchain lists what a sandbox must also show for a C compiler to
+// build an extension module from an sdist: the compiler drivers, the
+// binutils, GCC's own programs and libraries, the C headers (Python's
+// among them) and the system's libraries to link against. Only build
+// sandboxes show it; sessions never do.
+func Toolchain() []string {
+	var paths []string
+	for _, d := range []string{"/usr/include", "/usr/lib/gcc", "/usr/libexec/gcc"} {
+		if isDir(d) {
+			paths = append(paths, d)
+		}
+	}
+	if libc := sandbox.Libraries("libc.so.6"); len(libc) > 0 {
+		if real, err := filepath.EvalSymlinks(libc[0]); err == nil {
+			paths = append(paths, filepath.Dir(real)) // crt1.o, libc.so and the -l libraries
+		}
+	}
+	var tools []string
+	for _, t := range []string{"cc", "c++", "gcc", "g++", "cpp", "as", "ld", "ld.bfd", "ld.gold", "ar", "ranlib", "strip", "nm", "pkg-config", "make"} {
+		tools = append(tools, filepath.Join("/usr/bin", t))
+	}
+	prefixed, _ := filepath.Glob("/usr/bin/*-linux-gnu-*")
+	for _, p := range append(tools, prefixed...) {
+		if isExecutable(p) {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}

@@ -106,9 +106,9 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 			rec = nil
 		}
 	}
+	// Recorded first, then shown: what a client saw is in the history.
 	out := func(ev session.Event) {
 		s.countEvent(ev)
-		emit(ev)
 		if rec != nil {
 			if err := rec.SessionEvent(ev); err != nil {
 				s.log.Warn("history: recording stopped", "session", e.id, "err", err)
@@ -116,6 +116,7 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 				rec = nil
 			}
 		}
+		emit(ev)
 	}
 	runner := cell.Runner{Auto: s.d.Auto, InstallTimeout: s.cfg.InstallTimeout}
 	res, _ := runner.Run(x.ctx, e.sess, x.code, cell.Options{

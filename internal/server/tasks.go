@@ -207,13 +207,15 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 				s.metrics.executions.WithLabelValues(ev.Status).Inc()
 				s.metrics.execDuration.Observe(ev.Duration)
 			}
-			w.send(ev.Type, ev)
+			// Recorded first, then sent: what a client saw is in the
+			// history.
 			if recOK {
 				if err := rec.Event(ev); err != nil {
 					s.historyError(err)
 					recOK = false
 				}
 			}
+			w.send(ev.Type, ev)
 		})
 		out := TaskResult{Type: "result", ConversationID: convID, TaskID: rec.TaskID(), SessionID: e.id}
 		bg := context.WithoutCancel(rctx)
