@@ -74,8 +74,11 @@ type Spec struct {
 	Env []string
 	// Dir is the working directory inside the sandbox; WorkspaceDir if empty.
 	Dir string
-	// ReadOnly lists extra host paths to show read-only at the same path,
-	// such as a Python environment outside /usr.
+	// ReadOnly lists the host paths to show read-only at the same path:
+	// the program and all it needs, including what of /usr it uses (a
+	// sandbox shows nothing else of the system directories; see
+	// python.Runtime.ReadOnly and Libraries). Symlinks on the way are
+	// copied.
 	ReadOnly []string
 
 	// Stdin, Stdout and Stderr are connected to the program. A nil Stdin
