@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -72,6 +74,11 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
 		cells[i] = string(b)
+		if strings.HasSuffix(name, ".ipynb") {
+			if cells[i], err = notebookCode(b); err != nil {
+				return &exitError{code: exitUsage, msg: fmt.Sprintf("%s: %v", name, err)}
+			}
+		}
 	}
 	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{Memory: mem}, f.timeout, f.env)
 	if err != nil {
@@ -108,7 +115,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
-	rec, stopRecording, err := g.recordExec(ctx, sess, "", stderr)
+	rec, stopRecording, err := g.recordExec(ctx, sess, strings.Join(files, " "), stderr)
 	if err != nil {
 		return err
 	}
@@ -132,6 +139,37 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	}
 	r.close()
 	return nil
+}
+
+// notebookCode returns the code cells of a Jupyter notebook, in order,
+// as one cell's source.
+func notebookCode(b []byte) (string, error) {
+	var nb struct {
+		Cells []struct {
+			CellType string          `json:"cell_type"`
+			Source   json.RawMessage `json:"source"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(b, &nb); err != nil || nb.Cells == nil {
+		return "", fmt.Errorf("not a Jupyter notebook (nbformat 4): %v", cmp.Or[any](err, "no cells"))
+	}
+	var parts []string
+	for _, c := range nb.Cells {
+		if c.CellType != "code" {
+			continue
+		}
+		// source is a string or a list of lines.
+		var one string
+		if err := json.Unmarshal(c.Source, &one); err != nil {
+			var lines []string
+			if err := json.Unmarshal(c.Source, &lines); err != nil {
+				return "", fmt.Errorf("a code cell's source is neither text nor lines")
+			}
+			one = strings.Join(lines, "")
+		}
+		parts = append(parts, strings.TrimRight(one, "\n"))
+	}
+	return strings.Join(parts, "\n"), nil
 }
 
 // registerEnv adds --env, the variables given to the sandbox.

@@ -145,7 +145,11 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return export.Write(out, c, export.Markdown, nil)
+			// Images as a line each, not pages of base64.
+			placeholder := func(mime string, data []byte) (string, error) {
+				return fmt.Sprintf("%s, %s, not shown; see interp history export %s", mime, formatBytes(int64(len(data))), c.ID), nil
+			}
+			return export.Write(out, c, export.Markdown, &export.Options{ImageLink: placeholder})
 		}),
 	}
 

@@ -461,7 +461,7 @@ func TestExecFilesLandHere(t *testing.T) {
 // The files the code made are kept in the history: listed, and written
 // back from it, never over a file.
 func TestHistoryFiles(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"make.py": "open('report.txt', 'w').write('kept')\n"})
+	dir := writeFiles(t, map[string]string{"make.py": "open('report.txt', 'w').write('kept')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])\n"})
 	t.Chdir(dir)
 	if code, _, errOut := interp(t, "", "exec", "--no-out", "make.py"); code != exitOK {
 		t.Fatalf("exec: %d %s", code, errOut)
@@ -472,6 +472,12 @@ func TestHistoryFiles(t *testing.T) {
 		t.Fatalf("history list: %v %s", err, out)
 	}
 	id := convs[0].ID
+	if _, out, _ := interp(t, "", "history", "list"); !strings.Contains(out, "make.py") {
+		t.Errorf("history list has no title for exec: %s", out)
+	}
+	if _, out, _ := interp(t, "", "history", "show", id); !strings.Contains(out, "image/png, ") || strings.Contains(out, "base64") {
+		t.Errorf("history show: no image placeholder:\n%.2000s", out)
+	}
 	if code, out, errOut := interp(t, "", "history", "files", id); code != exitOK || !strings.Contains(out, "report.txt") || !strings.Contains(out, "created") {
 		t.Errorf("history files: %d %q %s", code, out, errOut)
 	}
@@ -527,6 +533,21 @@ func TestLocalModules(t *testing.T) {
 		if want := map[string]string{"os": "stdlib", "helper": "local"}[imp.Module]; want != "" && imp.Status != want || strings.HasPrefix(imp.Module, "pkgx") && imp.Status != "local" {
 			t.Errorf("deps: %s is %s", imp.Module, imp.Status)
 		}
+	}
+}
+
+// A notebook's code cells run; its Markdown does not.
+func TestExecNotebook(t *testing.T) {
+	nb := `{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+	 {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n"]},
+	 {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [], "source": ["x = 6\n", "y = 7"]},
+	 {"cell_type": "code", "metadata": {}, "execution_count": null, "outputs": [], "source": "print(x * y)"}]}`
+	dir := writeFiles(t, map[string]string{"a.ipynb": nb, "bad.ipynb": "[1, 2]"})
+	if code, out, errOut := interp(t, "", "exec", filepath.Join(dir, "a.ipynb")); code != exitOK || out != "42\n" {
+		t.Errorf("exec a.ipynb: %d %q %s", code, out, errOut)
+	}
+	if code, _, errOut := interp(t, "", "exec", filepath.Join(dir, "bad.ipynb")); code != exitUsage || !strings.Contains(errOut, "not a Jupyter notebook") {
+		t.Errorf("exec bad.ipynb: %d %s", code, errOut)
 	}
 }
 
