@@ -4,13 +4,20 @@
 A real `interp serve` (bin/interp, real sandboxes) on a free port of
 127.0.0.1 with a throwaway database, users alice, bob and carol with a key
 each (made with `interp admin`), and the scripted fake OpenAI server of
-internal/llm/llmtest as the model for tasks. It prints one JSON line:
-{"url", "keys": {"alice", "bob", "carol"}, "llm_url", "dir"}, then waits;
-closing its stdin (or killing it) stops everything.
+internal/llm/llmtest as the model for tasks. Packages install from a local
+PEP 503 index on 127.0.0.1 (never PyPI) that serves one tiny pure-Python
+wheel, TINY_PACKAGE 1.0, whose module TINY_MODULE has VERSION = "1.0".
+It prints one JSON line: {"url", "keys": {"alice", "bob", "carol"},
+"llm_url", "index_url", "package", "module", "dir"}, then waits; closing
+its stdin (or killing it) stops everything.
 
 Standard library only: the Python and the TypeScript tests both use it.
 """
 
+import base64
+import functools
+import hashlib
+import http.server
 import json
 import os
 import re
@@ -20,9 +27,13 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "bin")
+
+TINY_PACKAGE = "interp-sdk-tiny"
+TINY_MODULE = "interp_sdk_tiny"
 
 
 def build() -> str:
@@ -38,11 +49,58 @@ def build() -> str:
     return interp
 
 
+def build_wheel(d: str) -> str:
+    """Writes TINY_PACKAGE's wheel into d and returns its file name."""
+    dist, version = TINY_MODULE, "1.0"
+    info = f"{dist}-{version}.dist-info"
+    files = {
+        f"{TINY_MODULE}/__init__.py": f'VERSION = "{version}"\n',
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {TINY_PACKAGE}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: interp-testenv\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = ""
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record += f"{name},sha256={digest},{len(text.encode())}\n"
+    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
+    wheel = f"{dist}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(d, wheel), "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return wheel
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def start_index(d: str) -> "tuple[http.server.ThreadingHTTPServer, str]":
+    """Serves a PEP 503 simple index of TINY_PACKAGE's wheel from d on
+    127.0.0.1; any other project is a 404. Returns the server and its URL."""
+    os.makedirs(os.path.join(d, "files"))
+    wheel = build_wheel(os.path.join(d, "files"))
+    with open(os.path.join(d, "files", wheel), "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    project = os.path.join(d, "simple", TINY_PACKAGE)
+    os.makedirs(project)
+    with open(os.path.join(d, "simple", "index.html"), "w") as f:
+        f.write(f'<!DOCTYPE html>\n<html><body><a href="/simple/{TINY_PACKAGE}/">{TINY_PACKAGE}</a></body></html>\n')
+    with open(os.path.join(project, "index.html"), "w") as f:
+        f.write(f'<!DOCTYPE html>\n<html><body><a href="/files/{wheel}#sha256={sha}">{wheel}</a></body></html>\n')
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=d))
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/simple/"
+
+
 def main() -> None:
     interp = build()
     d = tempfile.mkdtemp(prefix="interp-sdk-test-")
     procs = []
+    index = None
     try:
+        index, index_url = start_index(os.path.join(d, "index"))
         fake = subprocess.Popen([os.path.join(BIN, "interp-fakellm")], stdout=subprocess.PIPE, text=True)
         procs.append(fake)
         llm_url = fake.stdout.readline().strip()
@@ -58,7 +116,7 @@ def main() -> None:
         if os.environ.get("INTERP_HOME"):
             env["INTERP_HOME"] = os.environ["INTERP_HOME"]
         args = [interp, "serve", "--db", db, "--listen", "127.0.0.1:0", "--provider", "openai", "--model", "gpt-test",
-                "--no-install", "--pool", os.environ.get("INTERP_TEST_POOL", "1"), "--quota-sessions", "4",
+                "--index-url", index_url, "--pool", os.environ.get("INTERP_TEST_POOL", "1"), "--quota-sessions", "4",
                 "--quota-executions", "-1", "--max-cell-timeout", "60s", "--default-cell-timeout", "30s",
                 "--log-level", "info"]
         log = open(os.path.join(d, "serve.log"), "w+")
@@ -83,7 +141,8 @@ def main() -> None:
                 log.flush()
 
         threading.Thread(target=drain, daemon=True).start()
-        print(json.dumps({"url": url, "keys": keys, "llm_url": llm_url, "dir": d}), flush=True)
+        print(json.dumps({"url": url, "keys": keys, "llm_url": llm_url, "index_url": index_url,
+                          "package": TINY_PACKAGE, "module": TINY_MODULE, "dir": d}), flush=True)
         sys.stdin.read()
     finally:
         for p in reversed(procs):
@@ -92,6 +151,8 @@ def main() -> None:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if index is not None:
+            index.shutdown()
         if not os.environ.get("INTERP_TEST_KEEP"):
             shutil.rmtree(d, ignore_errors=True)
 

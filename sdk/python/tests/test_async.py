@@ -43,6 +43,9 @@ async def test_async_errors(env):
     # Awaited, not entered: closed by hand.
     sb = await interp.AsyncSandbox.create(env["url"], env["keys"]["alice"])
     assert (await sb.run_code("1 + 1")).text == "2"
+    with pytest.raises(interp.InstallError, match="cannot install interp-sdk-no-such-package"):
+        await sb.install(["interp-sdk-no-such-package"])
+    assert (await sb.install([env["package"]])).ok
     await sb.close()
     with pytest.raises(interp.SessionNotFound):
         await interp.AsyncSandbox.connect(sb.id, env["url"], env["keys"]["alice"])

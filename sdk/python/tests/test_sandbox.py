@@ -123,6 +123,23 @@ def test_limits_and_env(env):
         assert sb.run_code("import os\n'OPENAI_API_KEY' in os.environ").text == "False"
 
 
+def test_install(env, sb):
+    # From testenv.py's local index: a tiny wheel, never on PyPI.
+    pkg, mod = env["package"], env["module"]
+    assert sb.run_code(f"import {mod}", install=False).error.name == "ModuleNotFoundError"
+    ex = sb.install([pkg])
+    assert ex.ok, ex
+    assert [(i.package, i.version) for i in ex.installs if i.phase == "installed"] == [(pkg, "1.0")]
+    assert sb.run_code(f"import {mod}\n{mod}.VERSION").text == "'1.0'"
+
+    with pytest.raises(interp.InstallError) as e:
+        sb.install(["interp-sdk-no-such-package"])
+    assert e.value.packages == ["interp-sdk-no-such-package"]
+    assert "cannot install interp-sdk-no-such-package" in str(e.value) and "not found" in str(e.value), str(e.value)
+    assert e.value.execution.installs[-1].phase == "failed"
+    assert sb.run_code("1 + 1").text == "2"
+
+
 def test_restart_keeps_files(sb):
     sb.run_code("y = 1\nopen('kept.txt', 'w').write('k')")
     sb.restart()

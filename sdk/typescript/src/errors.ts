@@ -1,4 +1,5 @@
 /** The errors of the SDK, each named for what went wrong. */
+import type { Execution } from "./index.js";
 
 /** Anything that went wrong talking to Interp: status is the HTTP status (0 when none came). */
 export class InterpError extends Error {
@@ -35,6 +36,18 @@ export class QuotaExceeded extends InterpError {
 }
 /** The server failed or is unavailable (5xx). */
 export class ServerError extends InterpError {}
+/** A package of install() could not be installed: no such project on the index,
+ * no wheel for this Python, a conflict. packages names those that failed;
+ * execution is what the install did. */
+export class InstallError extends InterpError {
+  readonly packages: string[];
+  readonly execution: Execution;
+  constructor(message: string, packages: string[], execution: Execution) {
+    super(message);
+    this.packages = packages;
+    this.execution = execution;
+  }
+}
 /** The server did not answer in time. */
 export class TimeoutError extends InterpError {}
 /** The server could not be reached, or the connection dropped. */

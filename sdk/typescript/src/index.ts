@@ -10,7 +10,7 @@
  */
 import type { components } from "./schema.js";
 import {
-  backoff, ConnectionError, errorFrom, InterpError, TimeoutError,
+  backoff, ConnectionError, errorFrom, InstallError, InterpError, TimeoutError,
 } from "./errors.js";
 import { SSEReader } from "./sse.js";
 
@@ -84,6 +84,7 @@ export class Execution {
   duration = 0;
   executionCount = 0;
   files: FileEvent[] = [];
+  installs: InstallEvent[] = [];
   events: ExecutionEvent[] = [];
 
   /** The text of the last result: the value of the last expression, as a rule. */
@@ -99,6 +100,7 @@ export class Execution {
       case "display": this.results.push(new Result(ev.data, ev.metadata ?? {})); break;
       case "error": this.error = { name: ev.ename, value: ev.evalue ?? "", traceback: ev.traceback ?? [] }; break;
       case "file": this.files.push(ev); break;
+      case "install": this.installs.push(ev); break;
       case "done":
         this.status = ev.status;
         this.reason = ev.reason ?? "";
@@ -358,12 +360,18 @@ export class Sandbox {
     }
   }
 
-  /** Installs packages into the session, as %pip install would. */
+  /** Installs packages into the session, as %pip install would; throws
+   * InstallError if any cannot be installed. */
   async install(packages: string[], o: RunOptions = {}): Promise<Execution> {
     for (const p of packages) {
       if (!p || p.startsWith("-") || /\s/.test(p)) throw new InterpError(`not a package name: ${JSON.stringify(p)}`);
     }
-    return this.runCode("%pip install " + packages.join(" "), o);
+    const ex = await this.runCode("%pip install " + packages.join(" "), o);
+    const failed = ex.installs.filter((ev) => ev.phase === "failed");
+    if (failed.length > 0) {
+      throw new InstallError(failed.map((ev) => ev.message || `cannot install ${ev.package}`).join("; "), failed.map((ev) => ev.package ?? ""), ex);
+    }
+    return ex;
   }
 
   /** A fresh Python process: variables are lost, files kept. */

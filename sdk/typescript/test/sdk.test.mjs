@@ -8,7 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import {
-  Sandbox, QuotaExceeded, SessionNotFound, AuthenticationError, NotFound, TimeoutError, SSEReader,
+  Sandbox, QuotaExceeded, SessionNotFound, AuthenticationError, NotFound, TimeoutError, SSEReader, InstallError,
 } from "../dist/index.js";
 import { startEnv, runPython } from "./env.mjs";
 
@@ -109,6 +109,24 @@ describe("Sandbox", () => {
     } finally {
       await other.close();
     }
+  });
+
+  test("installing from the local index, and a package that does not exist", async () => {
+    // testenv.py's index serves one tiny wheel, never on PyPI.
+    assert.equal((await sb.runCode(`import ${env.module}`, { install: false })).error?.name, "ModuleNotFoundError");
+    const ex = await sb.install([env.package]);
+    assert.ok(ex.ok, JSON.stringify(ex.events));
+    assert.deepEqual(ex.installs.filter((i) => i.phase === "installed").map((i) => [i.package, i.version]), [[env.package, "1.0"]]);
+    assert.equal((await sb.runCode(`import ${env.module}\n${env.module}.VERSION`)).text, "'1.0'");
+
+    await assert.rejects(sb.install(["interp-sdk-no-such-package"]), (e) => {
+      assert.ok(e instanceof InstallError, String(e));
+      assert.deepEqual(e.packages, ["interp-sdk-no-such-package"]);
+      assert.match(e.message, /cannot install interp-sdk-no-such-package.*not found/);
+      assert.equal(e.execution.installs.at(-1).phase, "failed");
+      return true;
+    });
+    assert.equal((await sb.runCode("1 + 1")).text, "2");
   });
 
   test("reconnecting by ID", async () => {

@@ -203,7 +203,7 @@ class AsyncSandbox:
             yield parse_event(d)
 
     async def install(self, packages: List[str], *, timeout: Optional[float] = None) -> Execution:
-        return await self.run_code(core.pip_line(packages), timeout=timeout)
+        return core.check_installed(await self.run_code(core.pip_line(packages), timeout=timeout))
 
     async def restart(self) -> None:
         r = await self._c.request("POST", core.session_path(self.id, "/restart"), session=True, timeout=max(self._c.timeout, 120.0))

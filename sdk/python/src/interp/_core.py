@@ -208,3 +208,13 @@ def pip_line(packages: "list[str]") -> str:
         if not p or p.startswith("-") or any(c.isspace() for c in p):
             raise errors.InvalidRequest(f"not a package name: {p!r}")
     return "%pip install " + " ".join(packages)
+
+
+def check_installed(ex: Execution) -> Execution:
+    """Raises InstallError when a package of ex (an install) failed."""
+    failed = [ev for ev in ex.installs if ev.phase == "failed"]
+    if failed:
+        names = [ev.package for ev in failed]
+        msg = "; ".join(ev.message or f"cannot install {ev.package}" for ev in failed)
+        raise errors.InstallError(msg, packages=names, execution=ex)
+    return ex

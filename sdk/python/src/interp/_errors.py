@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from typing import Optional
+from typing import Any, Optional
 
 
 class InterpError(Exception):
@@ -57,6 +57,17 @@ class QuotaExceeded(InterpError):
 
 class ServerError(InterpError):
     """The server failed or is unavailable (5xx)."""
+
+
+class InstallError(InterpError):
+    """A package of install() could not be installed: no such project on the
+    index, no wheel for this Python, a conflict. packages names those that
+    failed; execution is what the install did."""
+
+    def __init__(self, message: str, *, packages: "list[str]", execution: Any) -> None:
+        super().__init__(message)
+        self.packages = packages
+        self.execution = execution
 
 
 class TimeoutError(InterpError, builtins.TimeoutError):

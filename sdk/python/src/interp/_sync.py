@@ -199,8 +199,9 @@ class Sandbox:
             yield parse_event(d)
 
     def install(self, packages: List[str], *, timeout: Optional[float] = None) -> Execution:
-        """Installs packages into the session (as %pip install would)."""
-        return self.run_code(core.pip_line(packages), timeout=timeout)
+        """Installs packages into the session (as %pip install would);
+        raises InstallError if any cannot be installed."""
+        return core.check_installed(self.run_code(core.pip_line(packages), timeout=timeout))
 
     def restart(self) -> None:
         """A fresh Python process: variables are lost, files kept."""
