@@ -16,7 +16,6 @@ const Module = "github.com/interp-dev/interp"
 var Layers = map[string]int{
 	// 0: leaves, importing nothing of Interp's.
 	"internal/event":  0, // the event vocabulary
-	"internal/python": 0, // finds the Python runtime
 	"internal/config": 0, // settings from the file, the environment and flags
 
 	// 1: the sandbox, with its first process and the process that forks it.
@@ -24,6 +23,8 @@ var Layers = map[string]int{
 	"internal/sandbox/spawner":     10,
 	"internal/sandbox":             11,
 	"internal/sandbox/sandboxtest": 12,
+	// The Python runtime sandboxes run, and what of the host it needs.
+	"internal/python": 15,
 
 	// 2: the session: kernel, runner, files, manager, warm pool.
 	"internal/session": 20,
