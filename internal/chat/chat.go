@@ -13,6 +13,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -190,6 +191,14 @@ func (u *UI) run(ctx context.Context, ag Runner) error {
 	if !opts.NoTranscript {
 		if lines := m.transcript(); len(lines) > 0 {
 			io.WriteString(out, strings.Join(lines, "\n")+"\n")
+		}
+	}
+	if m.tempDir != "" {
+		// Images the chat saved on its own go with it: they are in the
+		// history, and the code's own files are in the current directory.
+		os.RemoveAll(m.tempDir)
+		if m.images > 0 {
+			fmt.Fprintf(out, "(the %d images above were in a temporary directory, now removed: the history keeps them, see interp history export)\n", m.images)
 		}
 	}
 	if errors.Is(err, tea.ErrInterrupted) || parent.Err() != nil && errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, tea.ErrProgramPanic) {

@@ -584,3 +584,40 @@ func TestResumedConversationShowsEarlierTurns(t *testing.T) {
 		t.Errorf("the notes come before the turns:\n%s", got)
 	}
 }
+
+// Images saved into a temporary directory of the chat's own are removed
+// when it ends.
+func TestTemporaryImagesRemoved(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	var out bytes.Buffer
+	u := New(Options{Style: "dark", Output: &out})
+	u.programOpts = []tea.ProgramOption{tea.WithInput(nil), tea.WithWindowSize(80, 24), tea.WithoutSignals()}
+	shown := make(chan struct{})
+	fa := &fakeAgent{}
+	fa.run = func(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
+		png := base64.StdEncoding.EncodeToString([]byte("\x89PNG\r\n\x1a\nnot really"))
+		emit(agent.Event{Event: session.Event{Type: event.Display, Data: map[string]any{"image/png": png, "text/plain": "<Figure>"}}, Step: 1})
+		emit(ev(event.Answer, "Plotted.", 1))
+		close(shown)
+		return &agent.Result{Answer: "Plotted.", Stop: event.StopAnswer, Steps: 1}, nil
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- u.run(context.Background(), fa) }()
+	for _, k := range []string{"plot", "/exit"} {
+		for _, r := range k {
+			u.q.push(tea.KeyPressMsg{Code: r, Text: string(r)})
+		}
+		u.q.push(tea.KeyPressMsg{Code: tea.KeyEnter})
+		if k == "plot" {
+			<-shown // its events are queued before /exit
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "interp-chat-*"))
+	if len(left) != 0 {
+		t.Errorf("temporary image directories left behind: %v", left)
+	}
+	mustContain(t, ansi.Strip(out.String()), "now removed")
+}

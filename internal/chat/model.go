@@ -71,6 +71,8 @@ Commands
 
 // model is the Bubble Tea model of the chat.
 type model struct {
+	tempDir string // the images' temporary directory, removed when the chat ends
+
 	opts   Options
 	width  int
 	height int
@@ -550,7 +552,7 @@ func (m *model) saveImage(data []byte, ext string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		m.opts.SaveDir = dir
+		m.opts.SaveDir, m.tempDir = dir, dir
 	} else if err := os.MkdirAll(m.opts.SaveDir, 0o755); err != nil {
 		return "", err
 	}
