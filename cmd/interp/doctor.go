@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/config"
+	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/store"
@@ -35,9 +36,9 @@ const (
 )
 
 func newDoctorCmd(g *globalFlags) *cobra.Command {
-	var asJSON bool
+	var asJSON, contact bool
 	cmd := &cobra.Command{
-		Use:   "doctor [--json]",
+		Use:   "doctor [--json] [--model]",
 		Short: "Check that this host can run sandboxes, and what would make them slow or weaker",
 		Long: "doctor checks the sandbox's host requirements, starts one sandbox, and looks\n" +
 			"at the Python runtime, the model configuration and the history store. It\n" +
@@ -45,6 +46,9 @@ func newDoctorCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fs := g.doctor(cmd.Context())
+			if contact {
+				fs = append(fs, g.doctorModel(cmd.Context()))
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -58,7 +62,39 @@ func newDoctorCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the findings as JSON")
+	cmd.Flags().BoolVar(&contact, "model", false, "also send the configured model one tiny request")
 	return cmd
+}
+
+// doctorModel sends the configured model one tiny request, to show that
+// the key, the address and the model name work.
+func (g *globalFlags) doctorModel(ctx context.Context) finding {
+	f := finding{Area: "model", Check: "request"}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		f.Status, f.Detail = statusFail, err.Error()
+		return f
+	}
+	name, model, _, err := cfg.ResolveDefault("", "")
+	if err == nil {
+		var p llm.Provider
+		if p, err = g.newProvider(cfg, name, model); err == nil {
+			defer closeProvider(p)
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			start := time.Now()
+			var res *llm.Response
+			res, err = p.Stream(ctx, &llm.Request{Model: model, MaxTokens: 16,
+				Messages: []llm.Message{{Role: "user", Content: "Reply with the word OK."}}}, func(llm.Delta) {})
+			if err == nil {
+				f.Status = statusOK
+				f.Detail = fmt.Sprintf("%s, model %s answered %q in %s", name, model, truncate(strings.TrimSpace(res.Message.Content), 40), time.Since(start).Round(time.Millisecond))
+				return f
+			}
+		}
+	}
+	f.Status, f.Detail, f.Fix = statusFail, err.Error(), "check the provider's key, address and model name (interp doctor shows which are used)"
+	return f
 }
 
 // doctor runs every check.

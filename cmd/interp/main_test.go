@@ -602,3 +602,23 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("unreachable store: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// doctor --model makes one tiny request to the configured model.
+func TestDoctorModel(t *testing.T) {
+	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OPENAI_API_KEY", "test-key")
+	srv := llmtest.NewOpenAIServer(t, llmtest.Turn{Text: "OK"}, llmtest.Turn{Status: 401, ErrorMessage: "Incorrect API key provided"})
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	t.Setenv("OPENAI_MODEL", "test-model")
+	_, out, _ := interp(t, "", "doctor", "--model", "--json")
+	if !strings.Contains(out, `"check": "request"`) || !strings.Contains(out, `answered \"OK\"`) {
+		t.Errorf("doctor --model: %s", out)
+	}
+	if srv.Served() != 1 {
+		t.Errorf("%d requests, want 1", srv.Served())
+	}
+	code, out, _ := interp(t, "", "doctor", "--model")
+	if code == exitOK || !strings.Contains(out, "Incorrect API key") {
+		t.Errorf("doctor --model with a bad key: exit %d\n%s", code, out)
+	}
+}
