@@ -105,6 +105,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		switch {
 		case t.Error != "":
 			note = "error: " + oneLine(t.Error, 60)
+		case t.Answer == "" && t.Reason != "":
+			note = "no answer: " + oneLine(t.Reason, 60)
 		case !t.Correct && t.Detail != "":
 			note = oneLine(t.Answer, 40) + " (" + t.Detail + ")"
 		}

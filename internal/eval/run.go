@@ -170,6 +170,9 @@ func runTask(parent context.Context, s *Suite, t Task, cfg Config) TaskResult {
 			return res
 		}
 		res.Answer, res.Stop, res.Reason, res.Steps = out.Answer, out.Stop, out.Reason, out.Steps
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+			res.Stop, res.Reason = "timeout", fmt.Sprintf("the task ran over its %v", cfg.TaskTimeout)
+		}
 		res.Tokens = out.Usage.InputTokens + out.Usage.OutputTokens
 		res.TokensEstimated = out.Usage.Estimated
 	}
