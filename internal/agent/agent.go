@@ -278,13 +278,14 @@ func (r *run) loop(ctx context.Context) error {
 		})
 		runaway := errors.Is(context.Cause(stepCtx), errRunaway)
 		cancel(nil)
+		estimated := false
 		if err != nil && runaway && ctx.Err() == nil {
-			// The answer is lost with the cut stream: count what it cost.
-			r.res.Usage.Add(llm.EstimateUsage(req, llm.Message{Content: watch.text()}))
-			if r.cutShort(step, watch.text(), "it kept repeating itself") {
-				return nil
-			}
-			continue
+			// The stream is cut: what came is all there is. A model
+			// stuck after a complete call it printed as text still
+			// gets that call run.
+			r.emit(Event{Event: session.Event{Type: event.Stderr, Text: "[interp: the model's answer kept repeating itself; cut]\n"}, Step: step})
+			resp = &llm.Response{Message: llm.Message{Content: strings.TrimSpace(watch.text())}, StopReason: stopRunaway}
+			resp.Usage, estimated, err = llm.EstimateUsage(req, llm.Message{Content: watch.text()}), true, nil
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -294,7 +295,7 @@ func (r *run) loop(ctx context.Context) error {
 			r.stop(event.StopProvider, err.Error())
 			return nil
 		}
-		if resp.Usage.InputTokens == 0 && resp.Usage.OutputTokens == 0 {
+		if !estimated && resp.Usage.InputTokens == 0 && resp.Usage.OutputTokens == 0 {
 			// The server reported none (many local ones, when streaming).
 			resp.Usage = llm.EstimateUsage(req, resp.Message)
 		}
@@ -312,8 +313,12 @@ func (r *run) loop(ctx context.Context) error {
 				viaText = true
 			}
 		}
-		if len(calls) == 0 && truncated(resp.StopReason) {
-			if r.cutShort(step, msg.Content, fmt.Sprintf("it reached the limit of %d tokens", lim.StepTokens)) {
+		if len(calls) == 0 && (truncated(resp.StopReason) || resp.StopReason == stopRunaway) {
+			why := fmt.Sprintf("it reached the limit of %d tokens", lim.StepTokens)
+			if resp.StopReason == stopRunaway {
+				why = "it kept repeating itself"
+			}
+			if r.cutShort(step, msg.Content, why, resp.StopReason != stopRunaway) {
 				return nil
 			}
 			continue
@@ -373,6 +378,9 @@ func (r *run) loop(ctx context.Context) error {
 	}
 }
 
+// stopRunaway is the stop reason of an answer cut for repeating itself.
+const stopRunaway = "runaway"
+
 // truncated reports whether a stop reason says the answer hit its token
 // limit.
 func truncated(stopReason string) bool {
@@ -380,10 +388,12 @@ func truncated(stopReason string) bool {
 }
 
 // cutShort records an answer that was cut before it was done and tells
-// the model; it reports whether the task must stop.
-func (r *run) cutShort(step int, text, why string) bool {
+// the model, and the user if tell; it reports whether the task must stop.
+func (r *run) cutShort(step int, text, why string, tell bool) bool {
 	a := r.a
-	r.emit(Event{Event: session.Event{Type: event.Stderr, Text: "[interp: the model's answer was cut: " + why + "]\n"}, Step: step})
+	if tell {
+		r.emit(Event{Event: session.Event{Type: event.Stderr, Text: "[interp: the model's answer was cut: " + why + "]\n"}, Step: step})
+	}
 	if len(text) > 600 {
 		text = text[:600] + "\n[cut]"
 	}

@@ -177,6 +177,25 @@ func TestRunawayAnswerIsCut(t *testing.T) {
 	}
 }
 
+func TestStuckAfterAPrintedCallRunsTheCall(t *testing.T) {
+	// What Qwen2.5-Coder-0.5B did behind llama-server with tool_choice
+	// required: a complete call printed as fenced JSON, then newlines
+	// without end.
+	stuck := "```json\n{\n  \"name\": \"average_x\",\n  \"arguments\": {\n    \"code\": \"print(6 * 7)\"\n  }\n}\n```" + strings.Repeat("\n", 4000)
+	f := newFake(t, "openai", llmtest.Turn{Text: stuck}, llmtest.Turn{Text: "42"})
+	var rec recorded
+	res, err := newAgent(t, f, newSession(t), func(c *agent.Config) { c.SmallModel = true }).Run(context.Background(), "go", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != event.StopAnswer || res.Answer != "42" || rec.text(event.Stdout) != "42\n" {
+		t.Fatalf("result %+v, stdout %q: the printed call was not run", res, rec.text(event.Stdout))
+	}
+	if streamed := rec.text(event.Message); len(streamed) >= len(stuck) {
+		t.Error("the newlines streamed to the end: the answer was not cut")
+	}
+}
+
 func TestAnswerCutAtTokenLimitIsNotFinal(t *testing.T) {
 	f := newFake(t, "openai",
 		llmtest.Turn{Text: "To compute this we first need to", StopReason: "length"},

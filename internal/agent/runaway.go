@@ -36,9 +36,18 @@ func (d *runawayDetector) add(piece string) bool {
 	return repeating(d.buf.String())
 }
 
-// repeating reports whether s ends in a run of one unit repeated.
+// maxBlank is the longest run of whitespace an answer may end in: a model
+// that emits only newlines, as one does when a grammar keeps it from
+// stopping, is stuck too.
+const maxBlank = 80
+
+// repeating reports whether s ends in a run of one unit repeated, or in a
+// long run of whitespace.
 func repeating(s string) bool {
 	n := len(s)
+	if n >= maxBlank && strings.TrimSpace(s[n-maxBlank:]) == "" {
+		return true
+	}
 	for p := 1; p <= maxPeriod; p++ {
 		run := max(minRun, repeatCount*p)
 		if n < run+p {
