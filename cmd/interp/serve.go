@@ -23,6 +23,7 @@ import (
 	"github.com/interp-dev/interp/internal/server"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
+	"github.com/interp-dev/interp/web"
 )
 
 // serveSetting is one setting of interp serve: a flag, which wins over an
@@ -173,7 +174,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 			"within --shutdown-timeout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd, g, f)
+			return runServe(cmd, g, f, nil)
 		},
 	}
 	fl := cmd.Flags()
@@ -278,7 +279,8 @@ func openServerStore(ctx context.Context, g *globalFlags, cmd *cobra.Command, db
 	return st, nil
 }
 
-func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
+// runServe runs interp serve, or interp ui's local mode when ui is set.
+func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) error {
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	cfg, err := config.Load(config.Path())
@@ -292,6 +294,11 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 	listen := layered(cmd, "listen", "INTERP_SERVER_LISTEN", cfg.Server.Listen)
 	if listen == "" {
 		listen = "127.0.0.1:8080"
+	}
+	if ui != nil {
+		if listen, err = ui.listenAddr(); err != nil {
+			return &exitError{code: exitUsage, msg: err.Error()}
+		}
 	}
 	shutdownTimeout := 30 * time.Second
 	if v := layered(cmd, "shutdown-timeout", "INTERP_SERVER_SHUTDOWN_TIMEOUT", cfg.Server.Limits.ShutdownTimeout); v != "" {
@@ -343,8 +350,14 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 	}
 	defer st.Close()
 
+	if ui != nil {
+		if err := ui.prepare(ctx, st, &sc); err != nil {
+			return &exitError{code: exitInternal, msg: err.Error()}
+		}
+	}
 	srv, err := server.New(sc, server.Deps{
 		Store: st, Kernel: session.Config{Backend: b, Runtime: rt}, Auto: auto, LLM: llmFactory, Logger: log,
+		UI: web.Handler(),
 	})
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
@@ -369,7 +382,9 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags) error {
 		log.Warn("cgroups are mounted without favordynmods: each sandbox waits about 10 ms to join its cgroup (run scripts/setup; see interp doctor)")
 	}
 	users, _ := st.ListUsers(ctx)
-	if len(users) == 0 {
+	if ui != nil {
+		ui.announce(cmd.OutOrStdout(), scheme+ln.Addr().String())
+	} else if len(users) == 0 {
 		log.Warn("no users yet: create one with `interp admin user create NAME` and a key with `interp admin key create NAME`")
 	}
 	log.Info("listening", "addr", scheme+ln.Addr().String(), "docs", scheme+ln.Addr().String()+"/docs")

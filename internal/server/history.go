@@ -118,6 +118,29 @@ func (s *Server) exportConversation(ctx context.Context, in *exportInput) (*expo
 	}, nil
 }
 
+// RenameBody is a conversation's new title.
+type RenameBody struct {
+	Title string `json:"title" minLength:"1" maxLength:"200" doc:"The new title."`
+}
+
+type renameInput struct {
+	ID   string `path:"id" maxLength:"64" doc:"A conversation ID."`
+	Body RenameBody
+}
+
+func (s *Server) renameConversation(ctx context.Context, in *renameInput) (*struct{}, error) {
+	if err := s.ownConversation(ctx, in.ID); err != nil {
+		return nil, err
+	}
+	if err := s.d.Store.SetTitle(ctx, in.ID, in.Body.Title); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNoConversation(in.ID)
+		}
+		return nil, err
+	}
+	return nil, nil
+}
+
 func (s *Server) deleteConversation(ctx context.Context, in *conversationIDInput) (*struct{}, error) {
 	if err := s.ownConversation(ctx, in.ID); err != nil {
 		return nil, err
@@ -139,6 +162,13 @@ type Me struct {
 	User   *store.User `json:"user"`
 	Quotas QuotaInfo   `json:"quotas" doc:"The user's limits; -1 means none."`
 	Usage  UsageInfo   `json:"usage"`
+	Model  *ModelInfo  `json:"model,omitempty" doc:"The language model tasks run with; absent when none is configured."`
+}
+
+// ModelInfo names a language model.
+type ModelInfo struct {
+	Provider string `json:"provider"`
+	Model    string `json:"model"`
 }
 
 // QuotaInfo is a user's limits.
@@ -168,7 +198,13 @@ func (s *Server) me(ctx context.Context, _ *struct{}) (*meOutput, error) {
 		return nil, err
 	}
 	q := s.cfg.Quotas
-	return &meOutput{Body: Me{
+	var model *ModelInfo
+	if s.d.LLM != nil {
+		if m, err := s.d.LLM(ctx); err == nil {
+			model = &ModelInfo{Provider: m.Name, Model: m.Model}
+		}
+	}
+	return &meOutput{Body: Me{Model: model,
 		User:   u,
 		Quotas: QuotaInfo{Sessions: max(q.Sessions, -1), ExecutionsPerMinute: max(q.ExecutionsPerMinute, -1), TokensPerDay: max(q.TokensPerDay, -1), WorkspaceBytes: max(q.WorkspaceBytes, -1)},
 		Usage: UsageInfo{Sessions: len(s.userSessions(u)), ExecutionsLastMinute: s.execs.used(u.ID), TokensToday: tokens,

@@ -35,6 +35,15 @@ type requestInfo struct {
 	user string
 	ip   string
 	rc   *http.ResponseController
+	req  *http.Request
+}
+
+// requestOf returns the HTTP request a handler serves.
+func requestOf(ctx context.Context) *http.Request {
+	if info, ok := ctx.Value(infoKey).(*requestInfo); ok && info.req != nil {
+		return info.req
+	}
+	return &http.Request{Header: http.Header{}}
 }
 
 // longRequest prepares the connection for a handler that runs for long:
@@ -198,8 +207,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 		jsonByDefault(r)
 
-		if strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1" {
-			u, k, err := s.authenticate(r)
+		if (strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1") && !publicPath(r.URL.Path) {
+			u, k, err := s.authenticateRequest(r)
 			if err != nil {
 				var pe *problem
 				if errors.As(err, &pe) {
@@ -218,6 +227,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			ctx := context.WithValue(r.Context(), userKey, u)
 			r = r.WithContext(context.WithValue(ctx, apiKeyKey, k))
 		}
+		info.req = r
 		next.ServeHTTP(sw, r)
 	})
 }
@@ -232,6 +242,17 @@ type problem struct {
 }
 
 func (p *problem) Error() string { return p.msg }
+
+// authenticateRequest authenticates a request by its bearer key, or
+// else by a browser's session cookie.
+func (s *Server) authenticateRequest(r *http.Request) (*store.User, *store.APIKey, error) {
+	if r.Header.Get("Authorization") == "" {
+		if u, k, err := s.authenticateCookie(r); u != nil || err != nil {
+			return u, k, err
+		}
+	}
+	return s.authenticate(r)
+}
 
 // authenticate checks the request's bearer key. Refused keys go to the
 // audit log with the reason, by their public prefix at most: never whole.

@@ -319,6 +319,19 @@ func (s *Server) register() {
 		Content:     map[string]*huma.MediaType{"application/octet-stream": {Schema: &huma.Schema{Type: "string", Format: "binary"}}},
 	}}
 	huma.Register(api, getFile, s.getConversationFile)
+	follow := s.op("follow-conversation", http.MethodGet, "/v1/conversations/{id}/stream", "Follow the task running in a conversation", "history", idErrors)
+	follow.Description = "Streams the events of the task now running in the conversation from its first, as GET /v1/streams/{id} does, then live until its result event: for a client that knows only the conversation, such as a reloaded page. 204 when no task runs: the history has everything."
+	follow.Responses = map[string]*huma.Response{
+		"200": task.Responses["200"],
+		"204": {Description: "No task runs in the conversation."},
+	}
+	for _, code := range []string{"200", "204"} {
+		r := *follow.Responses[code]
+		r.Headers = map[string]*huma.Param{"X-Session-ID": {Description: "The conversation's session, while it is open.", Schema: &huma.Schema{Type: "string"}}}
+		follow.Responses[code] = &r
+	}
+	huma.Register(api, follow, s.followConversation)
+	huma.Register(api, s.op("rename-conversation", http.MethodPatch, "/v1/conversations/{id}", "Rename a conversation", "history", idErrors), s.renameConversation)
 	huma.Register(api, s.op("delete-conversation", http.MethodDelete, "/v1/conversations/{id}", "Delete a conversation", "history", idErrors,
 		http.StatusConflict), s.deleteConversation)
 
@@ -327,6 +340,10 @@ func (s *Server) register() {
 	// Administration: admins only.
 	s.registerAdmin()
 	documentBadJSON(api.OpenAPI())
+
+	// Browsers: sign-in with a session cookie, and the web UI.
+	s.registerAuth()
+	s.mux.HandleFunc("GET /", s.serveUI)
 
 	// Operations: public.
 	huma.Register(api, huma.Operation{

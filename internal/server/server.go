@@ -103,6 +103,10 @@ type Config struct {
 
 	// Version is the API's version in the OpenAPI document.
 	Version string
+
+	// UIToken, if set, signs one browser in as the user UIUser (an ID)
+	// when it opens /?token=UIToken, once: interp ui's local mode.
+	UIToken, UIUser string
 }
 
 // Quotas are per-user limits. Zero takes the default; negative means none.
@@ -254,6 +258,9 @@ type Deps struct {
 	CheckSandbox func(ctx context.Context) error
 	// Now is the clock, for quotas. Default time.Now.
 	Now func() time.Time
+	// UI serves the web UI at / (and at every path the API leaves); nil
+	// answers 404 there.
+	UI http.Handler
 }
 
 // Server is the HTTP service.
@@ -272,10 +279,11 @@ type Server struct {
 
 	mu          sync.Mutex
 	sessions    map[string]*sessionEntry
-	pending     map[string]int    // user -> sessions being created
-	convBusy    map[string]bool   // conversations with a task running
-	convSession map[string]string // conversation -> the session its tasks use
-	streams     streamRegistry    // the journals of streams, for resuming
+	pending     map[string]int      // user -> sessions being created
+	convBusy    map[string]bool     // conversations with a task running
+	convSession map[string]string   // conversation -> the session its tasks use
+	convStream  map[string]*journal // conversation -> its running task's stream
+	streams     streamRegistry      // the journals of streams, for resuming
 
 	// work counts running executions and tasks; workCtx ends them when
 	// Shutdown runs out of time.
@@ -291,6 +299,12 @@ type Server struct {
 	readyMu  sync.Mutex
 	readyAt  time.Time
 	readyErr error
+
+	// Browser sessions, by cookie value, and whether interp ui's
+	// one-time token is still unused.
+	webMu       sync.Mutex
+	web         map[string]*webSession
+	uiTokenLeft bool
 }
 
 // New builds a Server; its warm pool starts filling at once.
@@ -330,6 +344,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		convBusy:    make(map[string]bool),
 		convSession: make(map[string]string),
 		execs:       newRateLimiter(cfg.Quotas.ExecutionsPerMinute, time.Minute, d.Now),
+		web:         make(map[string]*webSession),
+		uiTokenLeft: cfg.UIToken != "",
+		convStream:  make(map[string]*journal),
 	}
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	s.manager = session.NewManager(session.ManagerConfig{

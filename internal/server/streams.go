@@ -189,7 +189,16 @@ func (s *Server) resumeStream(ctx context.Context, in *resumeInput) (*huma.Strea
 		}
 		from = n
 	}
+	return s.followJournal(j, from, nil), nil
+}
+
+// followJournal sends a journal's events after the first from, then
+// follows it until it ends; header, if set, adds response headers.
+func (s *Server) followJournal(j *journal, from int, header func(huma.Context)) *huma.StreamResponse {
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		if header != nil {
+			header(hctx)
+		}
 		w := startSSE(hctx, j.id, s.cfg.WriteTimeout)
 		defer w.close()
 		for {
@@ -209,5 +218,5 @@ func (s *Server) resumeStream(ctx context.Context, in *resumeInput) (*huma.Strea
 				return
 			}
 		}
-	}}, nil
+	}}
 }

@@ -198,6 +198,8 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		defer e.endRun()
 		w := s.startStream(hctx, u.ID)
 		defer w.close()
+		s.setRunning(convID, w.j)
+		defer s.setRunning(convID, nil)
 		recOK := true
 		tctx, cancel := context.WithTimeout(rctx, s.cfg.TaskTimeout)
 		defer cancel()

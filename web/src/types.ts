@@ -1,0 +1,94 @@
+// The API's JSON, as the UI uses it (see /openapi.json).
+
+export interface User {
+  id: string;
+  name: string;
+  role?: string;
+}
+
+export interface WebSession {
+  user: User;
+  csrf_token?: string;
+}
+
+/** An agent or session event: interp run --json's JSON. */
+export interface AgentEvent {
+  type: string;
+  step?: number;
+  cell?: string;
+  text?: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+  path?: string;
+  size?: number;
+  change?: string;
+  phase?: string;
+  package?: string;
+  version?: string;
+  message?: string;
+  status?: string;
+  reason?: string;
+  duration?: number;
+  tool?: string;
+  packages?: string[];
+  task_id?: string;
+}
+
+export interface TaskResult {
+  conversation_id: string;
+  task_id?: string;
+  session_id: string;
+  stop: string;
+  reason?: string;
+  answer?: string;
+  steps: number;
+}
+
+export interface ConversationSummary {
+  id: string;
+  kind: string;
+  title: string;
+  model?: string;
+  created_at: string;
+  updated_at: string;
+  tasks: number;
+  cells: number;
+  status?: string;
+}
+
+export interface RecordedTask {
+  id: string;
+  seq: number;
+  prompt: string;
+  status: string;
+  stop?: string;
+  reason?: string;
+  answer?: string;
+  steps: number;
+}
+
+export interface Conversation extends ConversationSummary {
+  tasks_list?: never;
+  tasks: number & RecordedTask[];
+  events?: (AgentEvent & { seq: number; task_id?: string })[];
+}
+
+export interface FileInfo {
+  path: string;
+  size: number;
+  modified?: string;
+  dir?: boolean;
+}
+
+export interface SessionInfo {
+  id: string;
+  status?: string;
+}
+
+export interface Me {
+  user: User;
+  quotas: { sessions: number; executions_per_minute: number; tokens_per_day: number; workspace_bytes: number };
+  usage: { sessions: number; tokens_today: number; workspace_bytes: number };
+}
