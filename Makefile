@@ -2,8 +2,11 @@
 # runs: it installs what it needs first.
 export CGO_ENABLED := 0
 GO ?= go
+# scripts/setup puts a pinned Node here when the system has none new enough.
+INTERP_HOME ?= /opt/interp
+export PATH := $(INTERP_HOME)/node/bin:$(PATH)
 
-.PHONY: all setup build test test-sdk vet bench pg clean
+.PHONY: all setup build test test-sdk vet bench pg clean web web-test chromium screenshots
 
 all: build
 
@@ -12,7 +15,7 @@ setup:
 
 # interp-sandbox must sit beside interp: it is every sandbox's first
 # process, and starts faster than interp re-executing itself.
-build:
+build: web
 	$(GO) build -trimpath -ldflags="-s -w" -o bin/interp ./cmd/interp
 	$(GO) build -trimpath -ldflags="-s -w" -o bin/interp-sandbox ./cmd/interp-sandbox
 
@@ -22,7 +25,9 @@ vet:
 
 # The history store's tests run against SQLite and a real PostgreSQL,
 # which scripts/postgres installs and starts on 127.0.0.1:54329.
-test: setup vet
+# The web UI's tests: Biome (lint and format), Vitest, and (within go test)
+# Playwright in Debian's Chromium against a real interp serve.
+test: setup vet web-test chromium
 	INTERP_TEST_POSTGRES_DSN=$${INTERP_TEST_POSTGRES_DSN:-$$(scripts/postgres)} \
 		$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) test-sdk
@@ -40,5 +45,23 @@ bench: setup
 pg:
 	@scripts/postgres
 
+# web builds the UI into web/dist/ui, which the binary embeds.
+web: web/node_modules/.installed
+	cd web && npm run build --silent
+
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-test: web/node_modules/.installed
+	cd web && npm run lint --silent && npm test --silent
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# screenshots regenerates docs/*.png from the browser tests.
+screenshots: web chromium
+	E2E_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run TestBrowser -v ./web
+
 clean:
-	rm -rf bin
+	rm -rf bin web/dist/ui

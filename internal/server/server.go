@@ -104,7 +104,8 @@ type Config struct {
 	// Version is the API's version in the OpenAPI document.
 	Version string
 
-	// UIToken, if set, signs one browser in as the user UIUser (an ID)
+	// UIToken, if set, signs one browser in as the user UIUser (an ID or
+	// a name)
 	// when it opens /?token=UIToken, once: interp ui's local mode.
 	UIToken, UIUser string
 }

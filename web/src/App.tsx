@@ -132,7 +132,11 @@ export function App() {
           const fresh = newTurn(last.key, last.prompt);
           turns.current[turns.current.length - 1] = fresh;
           const live = await attach(id, fresh);
-          if (!live) turns.current = fromHistory((await api.conversation(id)).tasks as unknown as RecordedTask[], c.events ?? []);
+          if (!live)
+            turns.current = fromHistory(
+              (await api.conversation(id)).tasks as unknown as RecordedTask[],
+              c.events ?? [],
+            );
           void refreshList();
         }
       } catch (e) {
@@ -142,6 +146,7 @@ export function App() {
     [attach, bump, refreshList],
   );
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per sign-in
   useEffect(() => {
     if (!user) return;
     void refreshList();
@@ -154,7 +159,6 @@ export function App() {
     };
     window.addEventListener("popstate", onPop);
     return () => window.removeEventListener("popstate", onPop);
-    // biome-ignore lint/correctness/useExhaustiveDependencies: once per sign-in
   }, [user]);
 
   const newChat = () => {
@@ -238,7 +242,10 @@ export function App() {
     return () => window.removeEventListener("keydown", onKey);
   }, [running, stop, showSettings]);
 
-  const fileURL = useMemo(() => (p: string) => (sessionID ? api.fileURL(sessionID, p) : undefined), [sessionID]);
+  const fileURL = useMemo(
+    () => (p: string) => (sessionID ? api.fileURL(sessionID, p) : undefined),
+    [sessionID],
+  );
 
   if (user === undefined) return <div className="loading" aria-busy="true" />;
   if (user === null)
@@ -275,7 +282,12 @@ export function App() {
             </div>
           </details>
         )}
-        <button type="button" className="link" onClick={() => setPanel(panel === "files" ? "none" : "files")} aria-pressed={panel === "files"}>
+        <button
+          type="button"
+          className="link"
+          onClick={() => setPanel(panel === "files" ? "none" : "files")}
+          aria-pressed={panel === "files"}
+        >
           {t.files}
         </button>
         <button type="button" className="link" onClick={() => setShowSettings(true)}>
@@ -325,7 +337,13 @@ export function App() {
             </button>
           </div>
         )}
-        <Composer t={t} running={running} stopping={stopping} onSend={(p) => void send(p)} onStop={() => void stop()} />
+        <Composer
+          t={t}
+          running={running}
+          stopping={stopping}
+          onSend={(p) => void send(p)}
+          onStop={() => void stop()}
+        />
       </main>
       {panel === "files" && (
         <aside className="side-panel">
@@ -339,7 +357,14 @@ export function App() {
         </aside>
       )}
       {showSettings && (
-        <Settings t={t} theme={theme} lang={lang} onTheme={setTheme} onLang={setLang} onClose={() => setShowSettings(false)} />
+        <Settings
+          t={t}
+          theme={theme}
+          lang={lang}
+          onTheme={setTheme}
+          onLang={setLang}
+          onClose={() => setShowSettings(false)}
+        />
       )}
     </div>
   );

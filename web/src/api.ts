@@ -3,7 +3,15 @@
 // that changes something. The API key is sent once, to sign in, and never
 // stored.
 
-import type { AgentEvent, Conversation, ConversationSummary, FileInfo, Me, SessionInfo, WebSession } from "./types";
+import type {
+  AgentEvent,
+  Conversation,
+  ConversationSummary,
+  FileInfo,
+  Me,
+  SessionInfo,
+  WebSession,
+} from "./types";
 
 export class APIError extends Error {
   constructor(
@@ -35,7 +43,12 @@ async function problem(res: Response): Promise<APIError> {
   return new APIError(res.status, msg);
 }
 
-export async function request(method: string, path: string, body?: unknown, init?: RequestInit): Promise<Response> {
+export async function request(
+  method: string,
+  path: string,
+  body?: unknown,
+  init?: RequestInit,
+): Promise<Response> {
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
   let payload: BodyInit | undefined;
@@ -74,9 +87,12 @@ export const api = {
     `/v1/conversations/${encodeURIComponent(id)}/export?format=${encodeURIComponent(format)}`,
   createSession: () => json<SessionInfo>("POST", "/v1/sessions", {}),
   getSession: (id: string) => json<SessionInfo>("GET", `/v1/sessions/${encodeURIComponent(id)}`),
-  interrupt: (id: string) => json<{ interrupted: boolean }>("POST", `/v1/sessions/${encodeURIComponent(id)}/interrupt`),
+  interrupt: (id: string) =>
+    json<{ interrupted: boolean }>("POST", `/v1/sessions/${encodeURIComponent(id)}/interrupt`),
   files: (id: string) =>
-    json<{ files: FileInfo[] | null }>("GET", `/v1/sessions/${encodeURIComponent(id)}/files`).then((r) => r.files ?? []),
+    json<{ files: FileInfo[] | null }>("GET", `/v1/sessions/${encodeURIComponent(id)}/files`).then(
+      (r) => r.files ?? [],
+    ),
   upload: (id: string, path: string, file: Blob) =>
     json<{ path: string; size: number }>(
       "POST",
@@ -137,7 +153,9 @@ export async function runTask(body: TaskRequest, h: StreamHandlers, signal?: Abo
 
 /** follow attaches to a conversation's running task; false if none runs. */
 export async function follow(convID: string, h: StreamHandlers, signal?: AbortSignal): Promise<boolean> {
-  const res = await request("GET", `/v1/conversations/${encodeURIComponent(convID)}/stream`, undefined, { signal });
+  const res = await request("GET", `/v1/conversations/${encodeURIComponent(convID)}/stream`, undefined, {
+    signal,
+  });
   if (res.status === 204) return false;
   h.onOpen?.(res);
   await readSSE(res, h.onEvent);

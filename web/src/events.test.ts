@@ -34,7 +34,13 @@ describe("apply", () => {
   it("updates one install line per package", () => {
     const t = newTurn("k", "x");
     apply(t, "install", { type: "install", step: 1, phase: "resolving", package: "humanize" });
-    apply(t, "install", { type: "install", step: 1, phase: "installed", package: "humanize", version: "4.9" });
+    apply(t, "install", {
+      type: "install",
+      step: 1,
+      phase: "installed",
+      package: "humanize",
+      version: "4.9",
+    });
     expect(t.steps[0].outputs).toEqual([
       { kind: "install", phase: "installed", package: "humanize", version: "4.9", message: undefined },
     ]);

@@ -91,11 +91,22 @@ export function apply(turn: Turn, type: string, ev: AgentEvent | TaskResult): Tu
       step.outputs.push({ kind: "display", data: e.data ?? {} });
       break;
     case "error":
-      step.outputs.push({ kind: "error", ename: e.ename ?? "", evalue: e.evalue ?? "", traceback: e.traceback ?? [] });
+      step.outputs.push({
+        kind: "error",
+        ename: e.ename ?? "",
+        evalue: e.evalue ?? "",
+        traceback: e.traceback ?? [],
+      });
       break;
     case "install": {
       const prev = step.outputs.find((o) => o.kind === "install" && o.package === e.package);
-      const o: Output = { kind: "install", phase: e.phase ?? "", package: e.package ?? "", version: e.version, message: e.message };
+      const o: Output = {
+        kind: "install",
+        phase: e.phase ?? "",
+        package: e.package ?? "",
+        version: e.version,
+        message: e.message,
+      };
       if (prev) Object.assign(prev, o);
       else step.outputs.push(o);
       break;

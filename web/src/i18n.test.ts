@@ -3,7 +3,8 @@ import { catalogs, detectLanguage } from "./i18n";
 
 describe("i18n", () => {
   it("has every message in Chinese", () => {
-    for (const k of Object.keys(catalogs.en)) expect(catalogs.zh[k as keyof typeof catalogs.zh], k).toBeTruthy();
+    for (const k of Object.keys(catalogs.en))
+      expect(catalogs.zh[k as keyof typeof catalogs.zh], k).toBeTruthy();
   });
   it("follows the browser's language", () => {
     expect(detectLanguage(["zh-CN", "en"])).toBe("zh");

@@ -4,7 +4,8 @@
 const en = {
   appName: "Interp",
   signInTitle: "Sign in to Interp",
-  signInHelp: "Paste an API key (make one with `interp admin key create USER`). It is sent once; the browser keeps only a session cookie.",
+  signInHelp:
+    "Paste an API key (make one with `interp admin key create USER`). It is sent once; the browser keeps only a session cookie.",
   signInUIHelp: "Started with `interp ui`? Open the address it printed.",
   apiKey: "API key",
   signIn: "Sign in",
@@ -64,7 +65,8 @@ export type Messages = { [K in keyof typeof en]: string };
 const zh: Messages = {
   appName: "Interp",
   signInTitle: "登录 Interp",
-  signInHelp: "粘贴 API 密钥（用 `interp admin key create USER` 创建）。密钥只发送一次，浏览器只保留会话 Cookie。",
+  signInHelp:
+    "粘贴 API 密钥（用 `interp admin key create USER` 创建）。密钥只发送一次，浏览器只保留会话 Cookie。",
   signInUIHelp: "用 `interp ui` 启动的？请打开它打印的地址。",
   apiKey: "API 密钥",
   signIn: "登录",

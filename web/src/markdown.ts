@@ -18,7 +18,8 @@ export function loadKatex(): Promise<void> {
   return katexLoading;
 }
 
-const mathRE = /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([\s\S]+?)\\\)|(?<![\\$\w])\$([^\s$](?:[^$\n]*?[^\s$])?)\$(?!\w)/g;
+const mathRE =
+  /\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([\s\S]+?)\\\)|(?<![\\$\w])\$([^\s$](?:[^$\n]*?[^\s$])?)\$(?!\w)/g;
 
 export function hasMath(src: string): boolean {
   mathRE.lastIndex = 0;

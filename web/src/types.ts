@@ -89,6 +89,11 @@ export interface SessionInfo {
 
 export interface Me {
   user: User;
-  quotas: { sessions: number; executions_per_minute: number; tokens_per_day: number; workspace_bytes: number };
+  quotas: {
+    sessions: number;
+    executions_per_minute: number;
+    tokens_per_day: number;
+    workspace_bytes: number;
+  };
   usage: { sessions: number; tokens_today: number; workspace_bytes: number };
 }

@@ -150,6 +150,15 @@ func newServer(t testing.TB, proto protocol, urlSuffix string, script []Turn) *S
 	return s
 }
 
+// Script replaces the turns not yet served with turns: for tests that
+// script the model as they go, such as a browser's end-to-end tests
+// driving one server through many tasks.
+func (s *Server) Script(turns ...Turn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = append(s.script[:s.next:s.next], turns...)
+}
+
 // Requests returns the body of every request received so far, decoded
 // from JSON, in order (those rejected too).
 func (s *Server) Requests() []map[string]any {

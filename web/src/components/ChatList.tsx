@@ -33,7 +33,8 @@ export function ChatList({
     for (const turn of turns) {
       out.push({ kind: "prompt", key: `${turn.key}:p`, text: turn.prompt });
       for (const s of turn.steps) out.push({ kind: "step", key: `${turn.key}:${s.n}`, step: s });
-      if (!turn.running && turn.stop && turn.stop !== "answer") out.push({ kind: "end", key: `${turn.key}:e`, turn });
+      if (!turn.running && turn.stop && turn.stop !== "answer")
+        out.push({ kind: "end", key: `${turn.key}:e`, turn });
     }
     return out;
   }, [turns, rev]);

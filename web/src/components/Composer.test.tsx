@@ -1,5 +1,5 @@
-import { fireEvent, render, screen } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { catalogs } from "../i18n";
 import { Composer } from "./Composer";
 
@@ -9,6 +9,8 @@ function setup(running = false) {
   render(<Composer t={catalogs.en} running={running} stopping={false} onSend={onSend} onStop={onStop} />);
   return { onSend, onStop, box: screen.getByRole("textbox") };
 }
+
+afterEach(cleanup);
 
 describe("Composer", () => {
   it("sends on Enter, not on Shift+Enter", () => {

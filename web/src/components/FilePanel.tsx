@@ -20,7 +20,9 @@ function Preview({ sessionID, file, t }: { sessionID: string; file: FileInfo; t:
       if (imageExt.test(file.path)) {
         const blob = await res.blob();
         // An SVG shown as an image runs no script.
-        url = URL.createObjectURL(new Blob([blob], { type: file.path.endsWith(".svg") ? "image/svg+xml" : blob.type }));
+        url = URL.createObjectURL(
+          new Blob([blob], { type: file.path.endsWith(".svg") ? "image/svg+xml" : blob.type }),
+        );
         if (!cancelled) setImg(url);
       } else if (/\.(csv|tsv)$/i.test(file.path)) {
         const text = (await res.text()).split("\n").slice(0, 11);
@@ -40,9 +42,7 @@ function Preview({ sessionID, file, t }: { sessionID: string; file: FileInfo; t:
         <tbody>
           {rows.map((r, i) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: a static preview
-            <tr key={i}>
-              {r.map((c, j) => (i === 0 ? <th key={j}>{c}</th> : <td key={j}>{c}</td>))}
-            </tr>
+            <tr key={i}>{r.map((c, j) => (i === 0 ? <th key={j}>{c}</th> : <td key={j}>{c}</td>))}</tr>
           ))}
         </tbody>
       </table>
@@ -124,12 +124,21 @@ export function FilePanel({
         <ul className="file-list">
           {files.map((f) => (
             <li key={f.path} className={selected?.path === f.path ? "selected" : ""}>
-              <button type="button" className="link file-name" onClick={() => setSelected(f)} title={t.preview}>
+              <button
+                type="button"
+                className="link file-name"
+                onClick={() => setSelected(f)}
+                title={t.preview}
+              >
                 {f.path}
               </button>
               <span className="muted small">{formatSize(f.size)}</span>
               {sessionID && (
-                <a href={api.fileURL(sessionID, f.path)} download={f.path.split("/").pop()} aria-label={`${t.download} ${f.path}`}>
+                <a
+                  href={api.fileURL(sessionID, f.path)}
+                  download={f.path.split("/").pop()}
+                  aria-label={`${t.download} ${f.path}`}
+                >
                   ⤓
                 </a>
               )}

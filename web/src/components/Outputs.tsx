@@ -1,14 +1,17 @@
 import hljs from "highlight.js/lib/core";
 import python from "highlight.js/lib/languages/python";
 import { memo, useEffect, useMemo, useRef, useState } from "react";
-import { stripANSI, type Output } from "../events";
+import { type Output, stripANSI } from "../events";
 import type { Messages } from "../i18n";
 import { renderMarkdown } from "../markdown";
 
 hljs.registerLanguage("python", python);
 
 export function Code({ code }: { code: string }) {
-  const html = useMemo(() => hljs.highlight(code, { language: "python", ignoreIllegals: true }).value, [code]);
+  const html = useMemo(
+    () => hljs.highlight(code, { language: "python", ignoreIllegals: true }).value,
+    [code],
+  );
   // highlight.js escapes the code; its output holds only its own spans.
   return (
     <pre className="code">
@@ -63,12 +66,21 @@ function Display({ data, t }: { data: Record<string, unknown>; t: Messages }) {
   const str = (k: string) => (typeof data[k] === "string" ? (data[k] as string) : undefined);
   for (const mime of ["image/png", "image/jpeg", "image/gif", "image/webp"]) {
     const b64 = str(mime);
-    if (b64) return <img className="out-image" alt={str("text/plain") ?? t.imageOutput} src={`data:${mime};base64,${b64}`} />;
+    if (b64)
+      return (
+        <img
+          className="out-image"
+          alt={str("text/plain") ?? t.imageOutput}
+          src={`data:${mime};base64,${b64}`}
+        />
+      );
   }
   const svg = str("image/svg+xml");
   if (svg) {
     // As an image, an SVG cannot run script.
-    return <img className="out-image" alt={t.imageOutput} src={`data:image/svg+xml;base64,${utf8Base64(svg)}`} />;
+    return (
+      <img className="out-image" alt={t.imageOutput} src={`data:image/svg+xml;base64,${utf8Base64(svg)}`} />
+    );
   }
   const html = str("text/html");
   if (html) return <HTMLFrame html={html} title={t.htmlOutput} />;
@@ -117,7 +129,15 @@ export const OutputView = memo(function OutputView({
       const url = o.change !== "deleted" ? fileURL?.(o.path) : undefined;
       return (
         <div className="out-file">
-          {o.change} {url ? <a href={url} download={o.path.split("/").pop()}>{o.path}</a> : o.path} ({size(o.size)})
+          {o.change}{" "}
+          {url ? (
+            <a href={url} download={o.path.split("/").pop()}>
+              {o.path}
+            </a>
+          ) : (
+            o.path
+          )}{" "}
+          ({size(o.size)})
         </div>
       );
     }

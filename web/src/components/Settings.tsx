@@ -26,10 +26,17 @@ export function Settings({
   useEffect(() => {
     void api.me().then(setMe, () => undefined);
   }, []);
-  const limit = (n: number | undefined, f: (n: number) => string = String) => (n === undefined || n < 0 ? "∞" : f(n));
+  const limit = (n: number | undefined, f: (n: number) => string = String) =>
+    n === undefined || n < 0 ? "∞" : f(n);
   return (
-    <div className="dialog-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby="settings-title">
+    <div className="dialog-backdrop">
+      <div
+        className="dialog"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="settings-title"
+        onKeyDown={(e) => e.key === "Escape" && onClose()}
+      >
         <h2 id="settings-title">{t.settings}</h2>
         <label>
           {t.theme}

@@ -21,7 +21,9 @@ export function Sidebar({
   onError: (msg: string) => void;
 }) {
   const [q, setQ] = useState("");
-  const shown = list.filter((c) => c.kind === "chat" && (c.title || "").toLowerCase().includes(q.toLowerCase()));
+  const shown = list.filter(
+    (c) => c.kind === "chat" && (c.title || "").toLowerCase().includes(q.toLowerCase()),
+  );
   const act = async (f: () => Promise<unknown>) => {
     try {
       await f();
@@ -35,13 +37,24 @@ export function Sidebar({
       <button type="button" className="primary new-chat" onClick={onNew}>
         + {t.newChat}
       </button>
-      <input type="search" placeholder={t.search} aria-label={t.search} value={q} onChange={(e) => setQ(e.target.value)} />
+      <input
+        type="search"
+        placeholder={t.search}
+        aria-label={t.search}
+        value={q}
+        onChange={(e) => setQ(e.target.value)}
+      />
       <h2>{t.history}</h2>
       {shown.length === 0 && <p className="muted">{t.noConversations}</p>}
       <ul className="conv-list">
         {shown.map((c) => (
           <li key={c.id} className={c.id === current ? "current" : ""}>
-            <button type="button" className="conv" onClick={() => onOpen(c.id)} aria-current={c.id === current}>
+            <button
+              type="button"
+              className="conv"
+              onClick={() => onOpen(c.id)}
+              aria-current={c.id === current}
+            >
               <span className="conv-title">{c.title || t.untitled}</span>
               <span className="muted small">
                 {new Date(c.updated_at).toLocaleString()}
