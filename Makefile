@@ -6,7 +6,7 @@ GO ?= go
 INTERP_HOME ?= /opt/interp
 export PATH := $(INTERP_HOME)/node/bin:$(PATH)
 
-.PHONY: all setup build test test-sdk vet bench pg clean web web-test chromium screenshots
+.PHONY: all setup build test test-sdk vet bench bench-web pg clean web web-test chromium screenshots
 
 all: build
 
@@ -40,6 +40,12 @@ test-sdk: build
 
 bench: setup
 	$(GO) run ./cmd/interp-bench -out BENCHMARKS.md
+	$(MAKE) --no-print-directory bench-web
+
+# bench-web measures the web UI in Chromium and writes its section of
+# BENCHMARKS.md.
+bench-web: web chromium
+	E2E_BENCH=$(CURDIR)/BENCHMARKS.md E2E_ARGS=e2e/bench.spec.ts $(GO) test -count=1 -run TestBrowser -v ./web
 
 # pg starts the test PostgreSQL server and prints its DSN.
 pg:
@@ -61,7 +67,7 @@ chromium:
 
 # screenshots regenerates docs/*.png from the browser tests.
 screenshots: web chromium
-	E2E_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run TestBrowser -v ./web
+	E2E_SHOTS=$(CURDIR)/docs E2E_ARGS=e2e/views.spec.ts $(GO) test -count=1 -run TestBrowser -v ./web
 
 clean:
 	rm -rf bin web/dist/ui

@@ -2,10 +2,16 @@ package web_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +24,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
+	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 // TestBrowser runs the Playwright tests in e2e/ in Debian's Chromium
@@ -77,6 +86,10 @@ func TestBrowser(t *testing.T) {
 	}
 	run("admin", "user", "create", "alice", "--db", db)
 	key := run("admin", "key", "create", "alice", "--db", db)
+	var benchConv string
+	if os.Getenv("E2E_BENCH") != "" {
+		benchConv = recordLongConversation(t, db, "alice", 300, 100)
+	}
 
 	addr := freeAddr(t)
 	serveLog := &lockedBuffer{}
@@ -93,7 +106,7 @@ func TestBrowser(t *testing.T) {
 	cmd := exec.Command("node_modules/.bin/playwright", append([]string{"test"}, strings.Fields(os.Getenv("E2E_ARGS"))...)...)
 	cmd.Env = append(os.Environ(),
 		"E2E_BASE_URL=http://"+addr, "E2E_KEY="+key, "E2E_CONTROL="+control.URL, "E2E_UI_URL="+uiURL,
-		"E2E_CHROMIUM="+chromium(), "E2E_SHOTS="+os.Getenv("E2E_SHOTS"))
+		"E2E_CHROMIUM="+chromium(), "E2E_BENCH_CONV="+benchConv)
 	out := &lockedBuffer{}
 	var w io.Writer = out
 	if testing.Verbose() {
@@ -107,6 +120,79 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Errorf("the browser tests failed: %v\ninterp serve's log:\n%s\ninterp ui's log:\n%s", err, tailOf(serveLog.String(), 60), tailOf(uiLog.String(), 20))
 	}
+}
+
+// recordLongConversation records a finished task of steps steps, images of
+// them with a plot-sized PNG, in the history of user, for the scrolling
+// benchmark; it returns the conversation's ID.
+func recordLongConversation(t *testing.T, db, user string, steps, images int) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUser(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Provider: "openai", Model: "gpt-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetConversationUser(ctx, conv, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetTitle(ctx, conv, "A long analysis"); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.StartTask(ctx, conv, "Analyse everything, step by step", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := base64.StdEncoding.EncodeToString(plotPNG(t))
+	ev := func(step int, e session.Event) {
+		if err := rec.Event(agent.Event{Event: e, Step: step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	every := max(steps/max(images, 1), 1)
+	for i := 1; i <= steps; i++ {
+		ev(i, session.Event{Type: agent.EventMessage, Text: fmt.Sprintf("Step %d: looking at the next column of the data.", i)})
+		ev(i, session.Event{Type: agent.EventTool, Text: fmt.Sprintf("import pandas as pd\ncol = df.columns[%d %% len(df.columns)]\nprint(col, df[col].mean())", i)})
+		ev(i, session.Event{Type: session.EventStdout, Text: fmt.Sprintf("col_%d %.3f\n", i, float64(i)*1.37)})
+		if i%every == 0 {
+			ev(i, session.Event{Type: session.EventDisplay, Data: map[string]any{"image/png": png, "text/plain": "<Figure size 640x480 with 1 Axes>"}})
+		}
+		ev(i, session.Event{Type: session.EventDone, Status: "ok", Duration: 0.05})
+	}
+	ev(steps+1, session.Event{Type: agent.EventAnswer, Text: "Every column is analysed."})
+	if err := rec.Finish(ctx, &agent.Result{Stop: agent.StopAnswer, Answer: "Every column is analysed.", Steps: steps + 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return conv
+}
+
+// plotPNG is a 640x480 PNG with a plot's amount of detail.
+func plotPNG(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for y := 0; y < 480; y++ {
+		for x := 0; x < 640; x++ {
+			img.Set(x, y, color.RGBA{255, 255, 255, 255})
+		}
+	}
+	for x := 0; x < 640; x++ {
+		y := 240 + int(180*math.Sin(float64(x)/40))
+		for d := -1; d <= 1; d++ {
+			img.Set(x, y+d, color.RGBA{36, 87, 197, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func chromium() string {

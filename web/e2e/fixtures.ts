@@ -20,6 +20,11 @@ export function code(src: string): Turn {
   return { ToolCalls: [{ Name: "run_python", Arguments: JSON.stringify({ code: src }) }] };
 }
 
+/** withText adds the model's text before a turn's tool call. */
+export function withText(text: string, turn: Turn): Turn {
+  return { ...turn, Text: text };
+}
+
 /** signIn signs the page's browser in through the form. */
 export async function signIn(page: Page): Promise<void> {
   await page.goto("/");

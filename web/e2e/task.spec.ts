@@ -1,18 +1,20 @@
-import { ask, code, expect, script, test } from "./fixtures";
+import { ask, code, expect, script, test, withText } from "./fixtures";
 
 test("a task with a plot and a table streams in", async ({ signedIn: page, request }) => {
   await script(
     request,
-    { Text: "I'll make the data first." },
-    code(
-      [
-        "import matplotlib.pyplot as plt, pandas as pd, numpy as np",
-        "x = np.linspace(0, 6.3, 50)",
-        "plt.plot(x, np.sin(x)); plt.title('sine')",
-        "df = pd.DataFrame({'x': [1, 2, 3], 'square': [1, 4, 9]})",
-        "display(df)",
-        "print('rows', len(df))",
-      ].join("\n"),
+    withText(
+      "I'll make the data first.",
+      code(
+        [
+          "import matplotlib.pyplot as plt, pandas as pd, numpy as np",
+          "x = np.linspace(0, 6.3, 50)",
+          "plt.plot(x, np.sin(x)); plt.title('sine')",
+          "df = pd.DataFrame({'x': [1, 2, 3], 'square': [1, 4, 9]})",
+          "display(df)",
+          "print('rows', len(df))",
+        ].join("\n"),
+      ),
     ),
     { Text: "Here is the **sine** plot and the table of squares." },
   );

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Page } from "@playwright/test";
-import { ask, code, expect, script, test } from "./fixtures";
+import { ask, code, expect, script, test, withText } from "./fixtures";
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -36,15 +36,17 @@ test("the main views pass axe, in light and dark, wide and phone-wide", async ({
   await expect(page.getByRole("button", { name: /New chat/ })).toBeVisible();
   await script(
     request,
-    { Text: "Let me load the numbers and plot them." },
-    code(
-      [
-        "import matplotlib.pyplot as plt, pandas as pd, numpy as np",
-        "df = pd.DataFrame({'month': ['Jan', 'Feb', 'Mar', 'Apr'], 'sales': [120, 135, 160, 152]})",
-        "plt.figure(figsize=(6, 3)); plt.bar(df.month, df.sales, color='#2457c5'); plt.title('Sales by month')",
-        "display(df)",
-        "print('total', df.sales.sum())",
-      ].join("\n"),
+    withText(
+      "Let me load the numbers and plot them.",
+      code(
+        [
+          "import matplotlib.pyplot as plt, pandas as pd, numpy as np",
+          "df = pd.DataFrame({'month': ['Jan', 'Feb', 'Mar', 'Apr'], 'sales': [120, 135, 160, 152]})",
+          "plt.figure(figsize=(6, 3)); plt.bar(df.month, df.sales, color='#2457c5'); plt.title('Sales by month')",
+          "display(df)",
+          "print('total', df.sales.sum())",
+        ].join("\n"),
+      ),
     ),
     {
       Text: "Sales grew from **120** to a peak of **160** in March; the total is 567.\n\n| month | sales |\n|---|---|\n| Mar | 160 |",
@@ -54,7 +56,11 @@ test("the main views pass axe, in light and dark, wide and phone-wide", async ({
   await expect(page.locator(".step.answer").last()).toContainText("567");
   await expect(page.locator("img.out-image").last()).toBeVisible();
   expect(await axe(page)).toEqual([]);
-  if (shots) await page.screenshot({ path: `${shots}/chat.png` });
+  if (shots) {
+    await page.setViewportSize({ width: 1280, height: 1150 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${shots}/chat.png` });
+  }
 
   await page.getByRole("button", { name: "Settings" }).click();
   await page.getByLabel("Theme").selectOption("dark");

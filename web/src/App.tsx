@@ -8,6 +8,7 @@ import { Sidebar } from "./components/Sidebar";
 import { SignIn } from "./components/SignIn";
 import { apply, fromHistory, newTurn, type Turn } from "./events";
 import { catalogs, detectLanguage } from "./i18n";
+import { markEvent } from "./perf";
 import type { ConversationSummary, RecordedTask, TaskResult, User } from "./types";
 
 function convFromPath(): string | undefined {
@@ -204,6 +205,7 @@ export function App() {
             }
           },
           onEvent: (type, data) => {
+            markEvent();
             apply(turn, type, data as TaskResult);
             bump();
           },

@@ -31,6 +31,15 @@ describe("apply", () => {
     expect(t.stop).toBe("answer");
   });
 
+  it("replaces a growing output rather than changing it, for memoised views", () => {
+    const t = newTurn("k", "x");
+    apply(t, "stdout", { type: "stdout", step: 1, text: "a" });
+    const first = t.steps[0].outputs[0];
+    apply(t, "stdout", { type: "stdout", step: 1, text: "b" });
+    expect(t.steps[0].outputs[0]).not.toBe(first);
+    expect(t.steps[0].outputs[0]).toEqual({ kind: "stream", name: "stdout", text: "ab" });
+  });
+
   it("updates one install line per package", () => {
     const t = newTurn("k", "x");
     apply(t, "install", { type: "install", step: 1, phase: "resolving", package: "humanize" });

@@ -82,8 +82,12 @@ export function apply(turn: Turn, type: string, ev: AgentEvent | TaskResult): Tu
       break;
     case "stdout":
     case "stderr": {
-      const last = step.outputs[step.outputs.length - 1];
-      if (last && last.kind === "stream" && last.name === e.type) last.text += e.text ?? "";
+      // Outputs are replaced, never changed in place: views are
+      // memoised by them.
+      const i = step.outputs.length - 1;
+      const last = step.outputs[i];
+      if (last && last.kind === "stream" && last.name === e.type)
+        step.outputs[i] = { ...last, text: last.text + (e.text ?? "") };
       else step.outputs.push({ kind: "stream", name: e.type, text: e.text ?? "" });
       break;
     }

@@ -2,6 +2,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import type { Step, Turn } from "../events";
 import type { Messages } from "../i18n";
+import { markCommit } from "../perf";
 import { StepView } from "./StepView";
 
 type Row =
@@ -56,6 +57,7 @@ export function ChatList({
   }, []);
   // biome-ignore lint/correctness/useExhaustiveDependencies: follow the stream on every change
   useLayoutEffect(() => {
+    markCommit();
     if (stick.current && rows.length > 0) v.scrollToIndex(rows.length - 1, { align: "end" });
   }, [rev, rows.length]);
   return (

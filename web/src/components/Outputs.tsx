@@ -14,7 +14,9 @@ export function Code({ code }: { code: string }) {
   );
   // highlight.js escapes the code; its output holds only its own spans.
   return (
-    <pre className="code">
+    // Focusable, so that a keyboard can scroll long lines.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable
+    <pre className="code" tabIndex={0}>
       <code className="hljs language-python" dangerouslySetInnerHTML={{ __html: html }} />
     </pre>
   );
