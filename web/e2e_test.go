@@ -24,9 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
-	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -152,23 +151,23 @@ func recordLongConversation(t *testing.T, db, user string, steps, images int) st
 		t.Fatal(err)
 	}
 	png := base64.StdEncoding.EncodeToString(plotPNG(t))
-	ev := func(step int, e session.Event) {
-		if err := rec.Event(agent.Event{Event: e, Step: step}); err != nil {
+	ev := func(step int, e event.Event) {
+		if err := rec.Event(event.Task{Event: e, Step: step}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	every := max(steps/max(images, 1), 1)
 	for i := 1; i <= steps; i++ {
-		ev(i, session.Event{Type: agent.EventMessage, Text: fmt.Sprintf("Step %d: looking at the next column of the data.", i)})
-		ev(i, session.Event{Type: agent.EventTool, Text: fmt.Sprintf("import pandas as pd\ncol = df.columns[%d %% len(df.columns)]\nprint(col, df[col].mean())", i)})
-		ev(i, session.Event{Type: session.EventStdout, Text: fmt.Sprintf("col_%d %.3f\n", i, float64(i)*1.37)})
+		ev(i, event.Event{Type: event.Message, Text: fmt.Sprintf("Step %d: looking at the next column of the data.", i)})
+		ev(i, event.Event{Type: event.Tool, Text: fmt.Sprintf("import pandas as pd\ncol = df.columns[%d %% len(df.columns)]\nprint(col, df[col].mean())", i)})
+		ev(i, event.Event{Type: event.Stdout, Text: fmt.Sprintf("col_%d %.3f\n", i, float64(i)*1.37)})
 		if i%every == 0 {
-			ev(i, session.Event{Type: session.EventDisplay, Data: map[string]any{"image/png": png, "text/plain": "<Figure size 640x480 with 1 Axes>"}})
+			ev(i, event.Event{Type: event.Display, Data: map[string]any{"image/png": png, "text/plain": "<Figure size 640x480 with 1 Axes>"}})
 		}
-		ev(i, session.Event{Type: session.EventDone, Status: "ok", Duration: 0.05})
+		ev(i, event.Event{Type: event.Done, Status: "ok", Duration: 0.05})
 	}
-	ev(steps+1, session.Event{Type: agent.EventAnswer, Text: "Every column is analysed."})
-	if err := rec.Finish(ctx, &agent.Result{Stop: agent.StopAnswer, Answer: "Every column is analysed.", Steps: steps + 1}, nil); err != nil {
+	ev(steps+1, event.Event{Type: event.Answer, Text: "Every column is analysed."})
+	if err := rec.Finish(ctx, &store.TaskResult{Stop: event.StopAnswer, Answer: "Every column is analysed.", Steps: steps + 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return conv

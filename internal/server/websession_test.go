@@ -192,10 +192,10 @@ func TestFollowTask(t *testing.T) {
 	}
 	e.llm.set(p)
 
-	// The first client goes away at the first tick; the task, detached,
+	// The first client goes away at the first tick; the task
 	// goes on.
 	ctx, cancel := context.WithCancel(context.Background())
-	res, _ := follow(ctx, t, "POST", e.ts.URL+"/v1/tasks", e.alice.key, map[string]any{"prompt": "tick", "detach": true},
+	res, _ := follow(ctx, t, "POST", e.ts.URL+"/v1/tasks", e.alice.key, map[string]any{"prompt": "tick"},
 		func(ev sseEvent) bool { return ev.event == "stdout" })
 	cancel()
 	conv := res.Header.Get("X-Conversation-ID")
