@@ -35,7 +35,10 @@ export function App() {
   const [stopping, setStopping] = useState(false);
   const [error, setError] = useState("");
   const [notice, setNotice] = useState("");
-  const [panel, setPanel] = useState<"files" | "none">("files");
+  // On a phone, the files panel opens over the chat when asked for.
+  const [panel, setPanel] = useState<"files" | "none">(() =>
+    window.matchMedia?.("(max-width: 760px)").matches ? "none" : "files",
+  );
   const [showSettings, setShowSettings] = useState(false);
   const [drawer, setDrawer] = useState(false);
   const abort = useRef<AbortController | undefined>(undefined);
