@@ -276,7 +276,7 @@ func (s *Server) registerAuth() {
 		OperationID: "sign-in", Method: http.MethodPost, Path: "/v1/auth/login", Summary: "Sign a browser in with an API key",
 		Description: "Answers with an HttpOnly, SameSite=Strict session cookie and the session's CSRF token, for the web UI: the key stays on the server. " +
 			"Requests with the cookie must come from this server's own pages, and those that change something must send the CSRF token as the X-CSRF-Token header.",
-		Tags: []string{"users"}, Errors: []int{http.StatusUnauthorized, http.StatusForbidden},
+		Tags: []string{"users"}, Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden},
 		MaxBodyBytes: 4096, BodyReadTimeout: s.cfg.ReadTimeout,
 	}
 	huma.Register(api, login, s.signIn)

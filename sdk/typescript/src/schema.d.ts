@@ -159,6 +159,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign a browser in with an API key
+         * @description Answers with an HttpOnly, SameSite=Strict session cookie and the session's CSRF token, for the web UI: the key stays on the server. Requests with the cookie must come from this server's own pages, and those that change something must send the CSRF token as the X-CSRF-Token header.
+         */
+        post: operations["sign-in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a browser out */
+        post: operations["sign-out"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is signed in, and the CSRF token of a cookie sign-in */
+        get: operations["get-web-session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/conversations": {
         parameters: {
             query?: never;
@@ -191,7 +245,8 @@ export interface paths {
         delete: operations["delete-conversation"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename a conversation */
+        patch: operations["rename-conversation"];
         trace?: never;
     };
     "/v1/conversations/{id}/export": {
@@ -237,6 +292,26 @@ export interface paths {
         };
         /** List the files a conversation's code made */
         get: operations["list-conversation-files"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/conversations/{id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the task running in a conversation
+         * @description Streams the events of the task now running in the conversation from its first, as GET /v1/streams/{id} does, then live until its result event: for a client that knows only the conversation, such as a reloaded page. 204 when no task runs: the history has everything.
+         */
+        get: operations["follow-conversation"];
         put?: never;
         post?: never;
         delete?: never;
@@ -975,6 +1050,8 @@ export interface components {
             keys: components["schemas"]["APIKey"][] | null;
         };
         Me: {
+            /** @description The language model tasks run with; absent when none is configured. */
+            model?: components["schemas"]["ModelInfo"];
             /** @description The user's limits; -1 means none. */
             quotas: components["schemas"]["QuotaInfo"];
             usage: components["schemas"]["UsageInfo"];
@@ -1001,6 +1078,10 @@ export interface components {
              * @enum {string}
              */
             type: "message";
+        };
+        ModelInfo: {
+            model: string;
+            provider: string;
         };
         NewKey: {
             /** Format: date-time */
@@ -1089,6 +1170,10 @@ export interface components {
         RecordedFileList: {
             files: components["schemas"]["File"][] | null;
         };
+        RenameBody: {
+            /** @description The new title. */
+            title: string;
+        };
         /** @description How the task ended: always the last event of a task. */
         ResultEvent: {
             /** @description The model's final answer. */
@@ -1145,6 +1230,10 @@ export interface components {
         };
         SessionList: {
             sessions: components["schemas"]["SessionInfo"][] | null;
+        };
+        SignInBody: {
+            /** @description An API key (ik_...). */
+            key: string;
         };
         /** @description Text the code wrote to standard error. */
         StderrEvent: {
@@ -1288,6 +1377,11 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "user" | "admin";
+        };
+        WebSession: {
+            /** @description Send it as the X-CSRF-Token header with every request that changes something. Only for cookie sign-ins. */
+            csrf_token?: string;
+            user: components["schemas"]["User"];
         };
     };
     responses: never;
@@ -1805,6 +1899,151 @@ export interface operations {
             };
         };
     };
+    "sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebSession"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-web-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebSession"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "list-conversations": {
         parameters: {
             query?: {
@@ -1982,6 +2221,76 @@ export interface operations {
             };
         };
     };
+    "rename-conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A conversation ID. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "export-conversation": {
         parameters: {
             query?: {
@@ -2132,6 +2441,76 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["RecordedFileList"];
                 };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "follow-conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A conversation ID. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task's events, then a result event. */
+            200: {
+                headers: {
+                    /** @description The conversation's session, while it is open. */
+                    "X-Session-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No task runs in the conversation. */
+            204: {
+                headers: {
+                    /** @description The conversation's session, while it is open. */
+                    "X-Session-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unauthorized */
             401: {
