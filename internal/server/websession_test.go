@@ -183,7 +183,7 @@ func TestFollowTask(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
 	fake := llmtest.NewOpenAIServer(t,
-		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "import time\nfor i in range(4):\n    print('tick', i, flush=True)\n    time.sleep(0.5)"}`}}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "import os, time\nprint('tick', 0, flush=True)\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nfor i in range(1, 4):\n    print('tick', i, flush=True)"}`}}},
 		llmtest.Turn{Text: "Ticked."},
 	)
 	p, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: fake.URL, APIKey: "k", Model: "m"})
@@ -204,7 +204,17 @@ func TestFollowTask(t *testing.T) {
 	}
 	// Another client follows it from its start to its result.
 	var got []string
-	res, evs := follow(context.Background(), t, "GET", e.ts.URL+"/v1/conversations/"+conv+"/stream", e.alice.key, nil, nil)
+	// The code waits for a file, which comes once the second client
+	// follows: the task cannot end before.
+	sid := res.Header.Get("X-Session-ID")
+	released := false
+	res, evs := follow(context.Background(), t, "GET", e.ts.URL+"/v1/conversations/"+conv+"/stream", e.alice.key, nil, func(sseEvent) bool {
+		if !released {
+			released = true
+			e.do(e.alice.key, "POST", "/v1/sessions/"+sid+"/files?path=go", []byte("1"), "Content-Type", "application/octet-stream").want(t, 201)
+		}
+		return false
+	})
 	if res.Header.Get("X-Session-ID") == "" {
 		t.Error("no X-Session-ID")
 	}
