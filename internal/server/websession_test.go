@@ -179,8 +179,10 @@ func follow(ctx context.Context, t *testing.T, method, url, key string, body any
 	return res, evs
 }
 
+// Not parallel: under the package's parallel load, the task's new
+// sandbox is sometimes killed while its runner starts (seen as signal 9),
+// which has nothing to do with following.
 func TestFollowTask(t *testing.T) {
-	t.Parallel()
 	e := newEnv(t, nil)
 	fake := llmtest.NewOpenAIServer(t,
 		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "import os, time\nprint('tick', 0, flush=True)\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nfor i in range(1, 4):\n    print('tick', i, flush=True)"}`}}},
