@@ -68,6 +68,14 @@ func loadCorpusScripts(root string) ([]corpusScript, error) {
 // importFailureRE finds an import that did not work in a run's output.
 var importFailureRE = regexp.MustCompile(`(?m)^(ModuleNotFoundError|ImportError|SyntaxError)\b`)
 
+// importsWorked tells from a run's exit status and output whether the
+// script's imports worked: it succeeded, or failed later in Python (a
+// traceback without an import error). Anything else, such as a run that
+// never reached Python, counts as not working.
+func importsWorked(code int, out string) bool {
+	return code == 0 || code == 1 && strings.Contains(out, "Traceback") && !importFailureRE.MatchString(out)
+}
+
 // corpusResult is what one tool achieved on one script.
 type corpusResult struct {
 	imports  bool // the script's imports worked (on a re-run, if the tool asks for one)
@@ -268,13 +276,13 @@ func runInterpExec(ctx context.Context, bin string, s corpusScript, dir string) 
 	for _, want := range s.stderr {
 		r.expected = r.expected && strings.Contains(out, want)
 	}
-	r.imports = !importFailureRE.MatchString(out)
+	r.imports = importsWorked(code, out)
 	if !r.imports && (strings.Contains(out, "run the cell again") || strings.Contains(out, "restart the session")) {
-		_, again, err := run()
+		code, again, err := run()
 		if err != nil {
 			return corpusResult{}, err
 		}
-		r.imports = !importFailureRE.MatchString(again)
+		r.imports = importsWorked(code, again)
 	}
 	return r, nil
 }
@@ -350,7 +358,7 @@ func runPipreqs(ctx context.Context, rt *python.Runtime, pipreqs string, s corpu
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	}
-	r := corpusResult{imports: !importFailureRE.MatchString(out.String())}
+	r := corpusResult{imports: importsWorked(code, out.String())}
 	r.expected = code == s.exit && len(s.stderr) == 0 // pipreqs has no messages of its own
 	return r, nil
 }
