@@ -415,7 +415,7 @@ var systemLibs = map[string]string{
 
 var (
 	headerRE   = regexp.MustCompile(`fatal error: ([\w/.+-]+\.h): No such file`)
-	compilerRE = regexp.MustCompile(`(?i)(?:unable to execute|command) '([\w.+-]*(?:gcc|cc|clang|g\+\+|c\+\+))'(?: failed)?|([\w.+-]*(?:gcc|g\+\+|cc)): (?:command )?not found|error: command '([\w/.+-]+)' failed: No such file`)
+	compilerRE = regexp.MustCompile(`(?i)(?:unable to execute|command) '([\w.+-]*(?:gcc|cc|clang|g\+\+|c\+\+))'(?: failed)?|([\w.+-]*(?:gcc|g\+\+|cc)): (?:command )?not found|error: command '([\w/.+-]+)' failed: No such file|No such file or directory: '([\w/.+-]*(?:gcc|g\+\+|cc|clang))'`)
 	toolRE     = regexp.MustCompile(`(mysql_config|pg_config|pkg-config|gfortran|cargo|rustc|cmake|swig)(?::| )(?:command )?not found|(?i)can't find Rust compiler|Package '?([\w.+-]+)'? was not found in the pkg-config search path`)
 )
 

@@ -14,6 +14,7 @@ func TestBuildFailureNamesWhatIsMissing(t *testing.T) {
 		"/bin/sh: 1: mysql_config: not found\nOSError: mysql_config not found":                 "libmysqlclient",
 		"error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory":              "a C compiler",
 		"unable to execute 'gcc': No such file or directory":                                   "a C compiler",
+		"error: [Errno 2] No such file or directory: 'x86_64-linux-gnu-gcc'":                   "a C compiler",
 		"Package 'portaudio-2.0' was not found in the pkg-config search path":                  "portaudio-2.0",
 		"error: can't find Rust compiler":                                                      "a Rust compiler",
 		"fatal error: weird/thing.h: No such file or directory":                                "weird/thing.h",

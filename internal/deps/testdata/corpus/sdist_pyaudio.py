@@ -1,6 +1,6 @@
 # category: sdist
 # exit: 1
-# stderr: portaudio
+# stderr: cannot install pyaudio: building it needs
 import pyaudio
 
 p = pyaudio.PyAudio()
