@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -49,11 +50,22 @@ func readmeCommands(t *testing.T) []string {
 
 // notRunHere are README commands this test does not run, each with why.
 var notRunHere = map[string]string{
-	"scripts/setup":   "it is what CI runs before the tests",
-	"make test":       "it is what runs this test",
-	"bin/interp chat": "it needs a person at a terminal; its pieces are tested in internal/chat and TestChatResumeUnknownID",
-	"bin/interp eval": "the suite takes many model turns; internal/eval tests it",
+	"scripts/setup":             "it is what CI runs before the tests",
+	"make test":                 "it is what runs this test",
+	"bin/interp chat":           "it needs a person at a terminal; its pieces are tested in internal/chat and TestChatResumeUnknownID",
+	"bin/interp eval":           "the suite takes many model turns; internal/eval tests it",
+	"bin/interp run --provider": "it needs the real local model or a cloud provider; TestLocalModelEndToEnd runs the local one",
+	"bin/interp models pull":    "it downloads a model; internal/models tests fetching against a local index",
+	"bin/interp models rm":      "it would remove a model this machine's other tests use; internal/models tests removal",
+	"bin/interp models add":     "it needs a GGUF file of the user's; internal/models tests adding one",
+	"bin/interp models serve":   "it serves until stopped; internal/llamacpp tests the server",
+	"bin/interp ui":             "it serves until stopped and opens a browser; the web tests drive it",
 }
+
+// readmeCommandTimeout bounds one README command, so that a command that
+// waits for something the test does not give fails with its name instead
+// of running into the whole test binary's time limit.
+const readmeCommandTimeout = 5 * time.Minute
 
 // TestReadmeCommands runs the README's commands as a new user would, in a
 // fresh directory, with a scripted model: the front door stays true.
@@ -78,6 +90,7 @@ func TestReadmeCommands(t *testing.T) {
 		llmtest.Turn{Text: "Saved sine.png."},
 		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: means}}},
 		llmtest.Turn{Text: "a 的平均值是 2，b 是 3。"},
+		llmtest.Turn{Text: "ok"}, // doctor --model's one tiny request
 	)
 	t.Setenv("OPENAI_BASE_URL", srv.URL)
 
@@ -112,10 +125,17 @@ func TestReadmeCommands(t *testing.T) {
 			waitHealthy(t, "http://127.0.0.1:"+port+"/healthz")
 			continue
 		}
-		cmd := exec.Command("bash", "-c", line)
+		ctx, cancel := context.WithTimeout(context.Background(), readmeCommandTimeout)
+		cmd := exec.CommandContext(ctx, "bash", "-c", line)
+		cmd.WaitDelay = 10 * time.Second // a child left holding stdout does not hold the test
 		cmd.Env = append(os.Environ(), "KEY="+key, "ID="+sessionID)
 		cmd.Stdin = strings.NewReader("y\n") // run asks before running code
 		out, err := cmd.Output()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("%s: still running after %v (a README command that waits for something should be in notRunHere, with why)", line, readmeCommandTimeout)
+		}
 		if err != nil {
 			var stderr string
 			if ee, ok := err.(*exec.ExitError); ok {
