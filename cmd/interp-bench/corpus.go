@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -261,7 +262,7 @@ func runInterpExec(ctx context.Context, bin string, s corpusScript, dir string) 
 		c.Stdout, c.Stderr = &out, &out
 		err := c.Run()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			code = ee.ExitCode()
 		} else if err != nil {
 			return 0, "", err
@@ -355,7 +356,7 @@ func runPipreqs(ctx context.Context, rt *python.Runtime, pipreqs string, s corpu
 	c.Stdout, c.Stderr = &out, &out
 	err = c.Run()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	}
 	r := corpusResult{imports: importsWorked(code, out.String())}

@@ -807,7 +807,7 @@ func (d *depsBench) coldInstall(ctx context.Context, rounds int) (string, error)
 				os.RemoveAll(site)
 				if err != nil {
 					os.RemoveAll(cache)
-					return "", fmt.Errorf("Installer: %w", err)
+					return "", fmt.Errorf("installer: %w", err)
 				}
 				slices.Sort(events)
 				versions = strings.Join(events, ", ")

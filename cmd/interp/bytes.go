@@ -30,17 +30,3 @@ func parseBytes(s string) (int64, error) {
 	}
 	return int64(n * float64(mult)), nil
 }
-
-// formatBytes writes n as parseBytes reads it, in the largest binary unit
-// that divides it: 2GiB, 512MiB.
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.mult && n%u.mult == 0 {
-			return strconv.FormatInt(n/u.mult, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}

@@ -51,7 +51,7 @@ func newEvalCmd(g *globalFlags) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.provider, "provider", "", "the model provider (default: from the config file or the environment)")
 	fl.StringVar(&f.model, "model", "", "the model to use")
-	fl.StringVar(&f.memory, "memory", formatBytes(config.DefaultMemory), "memory limit of each task's sandbox")
+	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of each task's sandbox")
 	f.deps.register(cmd)
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of a table")
 	fl.StringVar(&f.out, "out", "", "also write the JSON report to this file")

@@ -45,7 +45,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.DurationVar(&f.timeout, "timeout", config.DefaultCellTimeout, "time limit per cell")
-	fl.StringVar(&f.memory, "memory", formatBytes(config.DefaultMemory), "memory limit of the sandbox, e.g. 512MiB or 2GiB")
+	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of the sandbox, e.g. 512MiB or 2GiB")
 	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	registerEnv(cmd, &f.env)

@@ -147,7 +147,7 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 			}
 			// Images as a line each, not pages of base64.
 			placeholder := func(mime string, data []byte) (string, error) {
-				return fmt.Sprintf("%s, %s, not shown; see interp history export %s", mime, formatBytes(int64(len(data))), c.ID), nil
+				return fmt.Sprintf("%s, %s, not shown; see interp history export %s", mime, config.FormatSize(int64(len(data))), c.ID), nil
 			}
 			return export.Write(out, c, export.Markdown, &export.Options{ImageLink: placeholder})
 		}),

@@ -57,7 +57,7 @@ func newMCPCmd(g *globalFlags) *cobra.Command {
 	fl.DurationVar(&f.timeout, "timeout", mcpserver.DefaultCellTimeout, "default time limit of one run_python call")
 	fl.DurationVar(&f.maxTimeout, "max-timeout", mcpserver.DefaultMaxCellTimeout, "the longest time limit a call may ask for")
 	fl.DurationVar(&f.idleTimeout, "idle-timeout", mcpserver.DefaultIdleTimeout, "close a client's Python session after this long unused (0: never)")
-	fl.StringVar(&f.memory, "memory", formatBytes(config.DefaultMemory), "memory limit of each session's sandbox")
+	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of each session's sandbox")
 	fl.IntVar(&f.maxSessions, "max-sessions", mcpserver.DefaultMaxSessions, "the most Python sessions open at once (one per client)")
 	fl.IntVar(&f.pool, "pool", 0, "sandboxes to keep started, with numpy, pandas and matplotlib imported, for fast first calls")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log sessions and requests to stderr")

@@ -27,7 +27,7 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.memory, "memory", formatBytes(config.DefaultMemory), "memory limit of the sandbox")
+	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of the sandbox")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	registerEnv(cmd, &f.env)

@@ -38,7 +38,7 @@ func (f *agentFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.provider, "provider", "", "openai, anthropic or ollama (default: from the config file or the environment)")
 	fl.StringVar(&f.model, "model", "", "the model to use")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "run code without asking first")
-	fl.StringVar(&f.memory, "memory", formatBytes(config.DefaultMemory), "memory limit of the sandbox")
+	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of the sandbox")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per run of code (default: the config's limits.cell_timeout)")
 	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -537,7 +538,7 @@ func TestRunWithProgram(t *testing.T) {
 	// The transcript is printed when the chat ends.
 	text := ansi.Strip(out.String())
 	mustContain(t, text, "› first", "Running it.", "print(1)", "It printed 1.", "› second", "stopped: stopped by the user")
-	if _, err := u.Confirm(context.Background(), "x"); err != ErrClosed {
+	if _, err := u.Confirm(context.Background(), "x"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Confirm after the end: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,20 @@ const (
 	DefaultMemory      int64 = 2 << 30 // a sandbox's memory limit, in bytes
 	DefaultCellTimeout       = 2 * time.Minute
 )
+
+// FormatSize writes a size of bytes as the settings read it, in the
+// largest binary unit that divides it: 2GiB, 512MiB.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 // DefaultModels are used when no model is configured.
 var DefaultModels = map[string]string{

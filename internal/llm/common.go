@@ -81,7 +81,7 @@ func (t *idleTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, err
 	res, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		timer.Stop()
-		fired := context.Cause(ctx) == error(terr)
+		fired := errors.Is(context.Cause(ctx), terr)
 		cancel(nil)
 		if fired {
 			return nil, terr
@@ -102,7 +102,7 @@ type idleBody struct {
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
-	if err != nil && err != io.EOF && context.Cause(b.ctx) == error(b.terr) {
+	if err != nil && !errors.Is(err, io.EOF) && errors.Is(context.Cause(b.ctx), b.terr) {
 		return n, b.terr
 	}
 	if n > 0 {

@@ -143,7 +143,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), infoKey, info))
 		defer func() {
 			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
+				if p == http.ErrAbortHandler { //nolint:errorlint // a recovered value, compared as net/http does
 					panic(p)
 				}
 				s.log.Error("panic", "request_id", info.id, "panic", fmt.Sprint(p))

@@ -93,6 +93,7 @@ func (openAIProto) check(h http.Header, body map[string]any) (int, string) {
 		case "tool":
 			id, _ := str(m["tool_call_id"])
 			if pending == nil {
+				//nolint:misspell // OpenAI's own message, its typo included
 				return errorf("Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.")
 			}
 			if !pending[id] {

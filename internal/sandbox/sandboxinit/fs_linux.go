@@ -174,7 +174,7 @@ func setupView(view []Mount) error {
 		// The mount point is usually there already, in the backend's
 		// prepared tree (see package sandbox's usrTree).
 		err := unix.Mount(src, dst, "", flags, "")
-		if err == unix.ENOENT {
+		if errors.Is(err, unix.ENOENT) {
 			if err := mkdirs(filepath.Dir(dst)); err != nil {
 				return err
 			}
