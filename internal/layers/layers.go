@@ -49,7 +49,9 @@ var Layers = map[string]int{
 	"internal/store":           60,
 	"internal/export":          61,
 
-	// 7: front ends and tools on top of the agent.
+	// 7: front ends and tools on top of the agent. The web UI's assets and
+	// their handler sit just below, for the HTTP service to serve.
+	"web":                65,
 	"internal/server":    70,
 	"internal/mcpserver": 70,
 	"internal/chat":      70,
