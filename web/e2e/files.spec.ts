@@ -32,4 +32,11 @@ test("upload a CSV, and download what the code made", async ({ signedIn: page, r
   const body = readFileSync(await download.path(), "utf8");
   expect(body).toContain("Shanghai,17,62.6");
   await expect(files.getByRole("button", { name: "out.csv" })).toBeVisible();
+
+  // Reopened from the history, the conversation shows its session's files.
+  const url = page.url();
+  await page.getByRole("button", { name: /New chat/ }).click();
+  await expect(files.getByRole("button", { name: "out.csv" })).toHaveCount(0);
+  await page.goto(url);
+  await expect(files.getByRole("button", { name: "out.csv" })).toBeVisible();
 });

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { APIError, api, follow, runTask, setCSRF } from "./api";
+import { APIError, api, follow, openSession, runTask, setCSRF } from "./api";
 import { ChatList } from "./components/ChatList";
 import { Composer } from "./components/Composer";
 import { FilePanel } from "./components/FilePanel";
@@ -142,6 +142,10 @@ export function App() {
               c.events ?? [],
             );
           void refreshList();
+        } else {
+          // The files panel shows the conversation's session while it is open.
+          const sid = await openSession(id);
+          if (sid) setSessionID(sid);
         }
       } catch (e) {
         setError((e as Error).message);

@@ -151,6 +151,17 @@ export async function runTask(body: TaskRequest, h: StreamHandlers, signal?: Abo
   await readSSE(res, h.onEvent);
 }
 
+/** openSession returns a finished conversation's session while it is open. */
+export async function openSession(convID: string): Promise<string | undefined> {
+  const ctrl = new AbortController();
+  const res = await request("GET", `/v1/conversations/${encodeURIComponent(convID)}/stream`, undefined, {
+    signal: ctrl.signal,
+  });
+  // A task started meanwhile: its stream is not wanted here.
+  if (res.status !== 204) ctrl.abort();
+  return res.headers.get("X-Session-ID") ?? undefined;
+}
+
 /** follow attaches to a conversation's running task; false if none runs. */
 export async function follow(convID: string, h: StreamHandlers, signal?: AbortSignal): Promise<boolean> {
   const res = await request("GET", `/v1/conversations/${encodeURIComponent(convID)}/stream`, undefined, {
