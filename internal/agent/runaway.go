@@ -29,6 +29,11 @@ type runawayDetector struct {
 // loop.
 func (d *runawayDetector) add(piece string) bool {
 	d.buf.WriteString(piece)
+	// Blank runs are checked at every piece: a slow model may take
+	// minutes for the bytes between two full checks.
+	if s := d.buf.String(); len(s) >= maxBlank && strings.TrimSpace(s[len(s)-maxBlank:]) == "" {
+		return true
+	}
 	if d.buf.Len()-d.checked < checkEvery {
 		return false
 	}
@@ -39,7 +44,7 @@ func (d *runawayDetector) add(piece string) bool {
 // maxBlank is the longest run of whitespace an answer may end in: a model
 // that emits only newlines, as one does when a grammar keeps it from
 // stopping, is stuck too.
-const maxBlank = 80
+const maxBlank = 48
 
 // repeating reports whether s ends in a run of one unit repeated, or in a
 // long run of whitespace.
