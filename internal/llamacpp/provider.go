@@ -3,6 +3,7 @@ package llamacpp
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/interp-dev/interp/internal/llm"
 )
@@ -70,6 +71,14 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request, emit func(llm.D
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		// A dead server's connection may break before its exit is
+		// reaped: give the exit a moment to show.
+		if !llm.IsKind(err, llm.ErrRequest) {
+			select {
+			case <-lease.Exited:
+			case <-time.After(2 * time.Second):
+			}
 		}
 		if lerr := lease.Err(); lerr != nil {
 			return nil, &llm.Error{Provider: ProviderName, Kind: llm.ErrServer, Message: lerr.Error(), Err: lerr}
