@@ -14,7 +14,6 @@ import (
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
-	"github.com/interp-dev/interp/internal/session"
 )
 
 // depsFlags configure automatic installs.
@@ -42,13 +41,18 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 	if err != nil {
 		return nil, err
 	}
+	limits, err := configuredCacheLimits()
+	if err != nil {
+		return nil, err
+	}
 	return &deps.Auto{Map: m, Installer: &deps.Installer{
-		UV:       rt.UV,
-		Python:   rt.Executable,
-		CacheDir: envOr("INTERP_CACHE_DIR", filepath.Join(session.DefaultStateDir(), "uv-cache")),
-		IndexURL: d.indexURL,
-		BaseLock: rt.BaseLock(),
-		Map:      m,
+		UV:          rt.UV,
+		Python:      rt.Executable,
+		CacheDir:    cacheDir(),
+		CacheLimits: limits,
+		IndexURL:    d.indexURL,
+		BaseLock:    rt.BaseLock(),
+		Map:         m,
 	}}, nil
 }
 

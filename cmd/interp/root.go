@@ -56,7 +56,7 @@ func newRootCmd() *cobra.Command {
 		"run code directly on this host, WITHOUT isolation (env INTERP_UNSAFE_NO_SANDBOX=1)")
 	pf.StringVar(&g.history, "history", "", "where history is kept: a SQLite path or a postgres:// DSN (env INTERP_HISTORY; default ~/.local/share/interp/history.db)")
 	pf.BoolVar(&g.noHistory, "no-history", os.Getenv("INTERP_NO_HISTORY") == "1", "keep no history (env INTERP_NO_HISTORY=1)")
-	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g), newChatCmd(g), newHistoryCmd(g), newMCPCmd(g), newServeCmd(g), newUICmd(g), newAdminCmd(g), newDoctorCmd(g), newEvalCmd(g), newModelsCmd(g))
+	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g), newChatCmd(g), newHistoryCmd(g), newMCPCmd(g), newServeCmd(g), newUICmd(g), newAdminCmd(g), newDoctorCmd(g), newEvalCmd(g), newModelsCmd(g), newCacheCmd(g))
 	return root
 }
 

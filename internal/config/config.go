@@ -78,6 +78,16 @@ type Config struct {
 	History HistoryConfig `yaml:"history"`
 	// Server configures interp serve; see ServerConfig.
 	Server ServerConfig `yaml:"server"`
+	// Cache bounds the package cache; see CacheConfig.
+	Cache CacheConfig `yaml:"cache"`
+}
+
+// CacheConfig bounds the package cache (downloaded and built wheels):
+// installs prune it to these once a day, and they are interp cache
+// prune's defaults. Empty means the built-in default (10GiB, 1440h).
+type CacheConfig struct {
+	MaxSize string `yaml:"max_size"`
+	MaxAge  string `yaml:"max_age"`
 }
 
 // OpenAIConfig configures OpenAI and compatible servers.

@@ -93,3 +93,73 @@ func TestProgressPerPackage(t *testing.T) {
 		t.Error("progressLine")
 	}
 }
+
+// TestCacheInfoAndPruneOldestFirst: info counts what is there; a size
+// budget removes the oldest entries first, built wheels included, and
+// leaves the base environment and its constraints alone.
+func TestCacheInfoAndPruneOldestFirst(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	dir := filepath.Join(root, "cache")
+	put := func(rel string, size int, age time.Duration) string {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Now().Add(-age)
+		for q := p; q != dir && q != root; q = filepath.Dir(q) {
+			if err := os.Chtimes(q, when, when); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	day := 24 * time.Hour
+	built := put("cache/interp-built/old_pkg-1.0-py3-none-any.whl", 5000, 4*day)
+	a := put("cache/archive-v0/a/a.py", 10000, 3*day)
+	b := put("cache/archive-v0/b/b.py", 20000, 2*day)
+	c := put("cache/archive-v0/c/c.py", 30000, day)
+	constraints := put("cache/base-0123456789abcdef.txt", 100, 99*day)
+	index := put("cache/simple-v16/pypi/numpy.rkyv", 700, 99*day)
+	baseEnv := put("env/lib/python3.12/site-packages/numpy/__init__.py", 40000, 99*day)
+
+	empty, err := CacheInfo(context.Background(), filepath.Join(root, "missing"))
+	if err != nil || empty.Entries != 0 || empty.Bytes != 0 {
+		t.Errorf("info of a missing cache: %+v, %v", empty, err)
+	}
+	info, err := CacheInfo(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Dir != dir || info.Entries != 4 || info.Bytes != 5000+10000+20000+30000+100+700 {
+		t.Errorf("info %+v, want 4 entries and 65800 bytes", info)
+	}
+	if got := time.Since(info.Oldest).Round(day); got != 4*day {
+		t.Errorf("oldest entry %v old, want 4 days", got)
+	}
+
+	// 65000 bytes of entries (plus their directories) against 45000:
+	// the built wheel, a and b go, oldest first; c fits.
+	res, err := PruneCache(context.Background(), dir, CacheLimits{MaxBytes: 45000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, kept := range map[string]bool{built: false, a: false, b: false, c: true, constraints: true, index: true, baseEnv: true} {
+		if _, err := os.Stat(p); (err == nil) != kept {
+			t.Errorf("%s: kept %v, want %v", p[len(root):], err == nil, kept)
+		}
+	}
+	if res.Entries != 3 || res.Freed < 35000 || res.Size > 45000 || res.Size < 30000 {
+		t.Errorf("result %+v, want 3 entries and at least 35000 bytes freed", res)
+	}
+	if after, _ := CacheInfo(context.Background(), dir); after.Entries != 1 {
+		t.Errorf("info after pruning: %+v", after)
+	}
+	// No budget and no age: nothing goes.
+	if res, err := PruneCache(context.Background(), dir, CacheLimits{}); err != nil || res.Entries != 0 {
+		t.Errorf("pruning without limits: %+v, %v", res, err)
+	}
+}

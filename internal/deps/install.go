@@ -58,6 +58,9 @@ type Installer struct {
 	Map *Map
 	// Timeout bounds one install; two minutes if zero.
 	Timeout time.Duration
+	// CacheLimits bound CacheDir, applied at most once a day when the
+	// Installer first installs; DefaultCacheLimits if zero.
+	CacheLimits CacheLimits
 
 	mu       sync.Mutex
 	base     map[string]string // normalized name -> version, of the base env
@@ -307,7 +310,7 @@ func (in *Installer) prepare(ctx context.Context) error {
 	if err := chownForUV(in.CacheDir); err != nil {
 		return err
 	}
-	pruneDaily(ctx, in.CacheDir)
+	pruneDaily(ctx, in.CacheDir, in.CacheLimits)
 	out, err := os.ReadFile(in.BaseLock)
 	if in.BaseLock == "" || err != nil {
 		if out, err = in.run(ctx, nil, "pip", "freeze", "--python", in.Python, "--no-config"); err != nil {
