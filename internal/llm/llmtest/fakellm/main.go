@@ -37,31 +37,36 @@ type turn struct {
 }
 
 // tb is the part of testing.TB that llmtest uses, outside a test: its
-// complaints are logged, and cleanups run when the script is replaced.
-type tb struct {
-	testing.TB
-	mu       sync.Mutex
-	cleanups []func()
-}
+// complaints are logged, and there is nothing to clean up, since the
+// server lives as long as the process.
+type tb struct{ testing.TB }
 
-func (t *tb) Helper()                        {}
-func (t *tb) Errorf(format string, a ...any) { log.Printf("fakellm: "+format, a...) }
-func (t *tb) Logf(format string, a ...any)   { log.Printf("fakellm: "+format, a...) }
-func (t *tb) Cleanup(f func())               { t.mu.Lock(); t.cleanups = append(t.cleanups, f); t.mu.Unlock() }
-func (t *tb) Fatalf(format string, a ...any) { log.Fatalf("fakellm: "+format, a...) }
-func (t *tb) close() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-	t.cleanups = nil
-}
+func (tb) Helper()                        {}
+func (tb) Errorf(format string, a ...any) { log.Printf("fakellm: "+format, a...) }
+func (tb) Logf(format string, a ...any)   { log.Printf("fakellm: "+format, a...) }
+func (tb) Cleanup(func())                 {}
+func (tb) Fatalf(format string, a ...any) { log.Fatalf("fakellm: "+format, a...) }
 
+// fake is one scripted server for the life of the process, reached
+// through a proxy that adds the /_script and /_requests endpoints. The
+// server is never replaced: closing an httptest server closes
+// http.DefaultTransport's idle connections and cuts connections still in
+// use, which broke answers streaming at the time.
 type fake struct {
-	mu  sync.Mutex
-	t   *tb
-	srv *llmtest.Server
+	srv   *llmtest.Server
+	proxy *httputil.ReverseProxy
+
+	mu   sync.Mutex
+	base int // how many requests came before the current script
+}
+
+func newFake() *fake {
+	srv := llmtest.NewOpenAIServer(tb{})
+	u, _ := url.Parse(srv.URL)
+	u.Path = ""
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	proxy.Transport = &http.Transport{}
+	return &fake{srv: srv, proxy: proxy}
 }
 
 func (f *fake) setScript(turns []turn) {
@@ -72,15 +77,10 @@ func (f *fake) setScript(turns []turn) {
 			script[i].ToolCalls = append(script[i].ToolCalls, llmtest.Call{Name: c.Name, Arguments: c.Arguments})
 		}
 	}
-	t := &tb{}
-	srv := llmtest.NewOpenAIServer(t, script...)
 	f.mu.Lock()
-	old := f.t
-	f.t, f.srv = t, srv
-	f.mu.Unlock()
-	if old != nil {
-		old.close()
-	}
+	defer f.mu.Unlock()
+	f.srv.Script(script...)
+	f.base = len(f.srv.Requests())
 }
 
 func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -96,18 +96,13 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/_requests":
 		f.mu.Lock()
-		srv := f.srv
+		reqs := f.srv.Requests()[f.base:]
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(srv.Requests())
+		_ = json.NewEncoder(w).Encode(reqs)
 		return
 	}
-	f.mu.Lock()
-	srv := f.srv
-	f.mu.Unlock()
-	u, _ := url.Parse(srv.URL)
-	u.Path = ""
-	httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	f.proxy.ServeHTTP(w, r)
 }
 
 func main() {
@@ -115,8 +110,7 @@ func main() {
 	if len(os.Args) > 1 {
 		addr = os.Args[1]
 	}
-	f := &fake{}
-	f.setScript(nil)
+	f := newFake()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatal(err)
