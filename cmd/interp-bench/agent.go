@@ -29,23 +29,11 @@ const targetAgentStep = 20 * time.Millisecond
 // model on loopback, beside the same two model calls and the same cell made
 // directly, without the agent.
 func agentSection(ctx context.Context, cfg *config) (string, error) {
-	rt, err := python.Find("")
+	m, rt, state, closeManager, err := benchManager("agent")
 	if err != nil {
 		return "", err
 	}
-	b, err := sandbox.NewNamespaces()
-	if err != nil {
-		return "", err
-	}
-	defer b.Close()
-	state, err := os.MkdirTemp("/var/tmp", "interp-bench-agent-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(state)
-	os.Chmod(state, 0o711)
-	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt, StateDir: state}, IdleTimeout: -1})
-	defer m.Shutdown()
+	defer closeManager()
 	s, err := m.Create(ctx, session.CreateOptions{})
 	if err != nil {
 		return "", err
@@ -165,4 +153,31 @@ func instantModel(w http.ResponseWriter, r *http.Request) {
 		chunk(map[string]any{}, "tool_calls")
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
+}
+
+// benchManager starts a session manager on a real sandbox backend, with a
+// state directory of its own under /var/tmp named after the section. It
+// returns the runtime and the state directory too, for the agent and the
+// installer beside it; closeManager shuts it all down.
+func benchManager(section string) (m *session.Manager, rt *python.Runtime, state string, closeManager func(), err error) {
+	rt, err = python.Find("")
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	b, err := sandbox.NewNamespaces()
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	state, err = os.MkdirTemp("/var/tmp", "interp-bench-"+section+"-")
+	if err != nil {
+		b.Close()
+		return nil, nil, "", nil, err
+	}
+	os.Chmod(state, 0o711)
+	m = session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt, StateDir: state}, IdleTimeout: -1})
+	return m, rt, state, func() {
+		m.Shutdown()
+		os.RemoveAll(state)
+		b.Close()
+	}, nil
 }

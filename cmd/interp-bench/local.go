@@ -19,7 +19,6 @@ import (
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/models"
 	"github.com/interp-dev/interp/internal/python"
-	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -207,23 +206,11 @@ func localTask(ctx context.Context, cfg *config, server string, store *models.St
 	if err != nil {
 		return "", err
 	}
-	rt, err := python.Find("")
+	m, rt, _, closeManager, err := benchManager("local")
 	if err != nil {
 		return "", err
 	}
-	b, err := sandbox.NewNamespaces()
-	if err != nil {
-		return "", err
-	}
-	defer b.Close()
-	state, err := os.MkdirTemp("/var/tmp", "interp-bench-local-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(state)
-	os.Chmod(state, 0o711)
-	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt, StateDir: state}, IdleTimeout: -1})
-	defer m.Shutdown()
+	defer closeManager()
 
 	const task = "What is the average of column x in data.csv?"
 	n := cfg.Rounds
