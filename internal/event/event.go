@@ -98,8 +98,14 @@ type Event struct {
 	Phase   string `json:"phase,omitempty"`
 	Package string `json:"package,omitempty"`
 	Version string `json:"version,omitempty"`
-	Bytes   int64  `json:"bytes,omitempty"`
-	Message string `json:"message,omitempty"`
+	// Bytes is a downloading event's bytes fetched so far, of Package (of
+	// all the packages in flight when Package names several).
+	Bytes int64 `json:"bytes,omitempty"`
+	// Total is a downloading event's whole size in bytes, when the index
+	// said; ETA its estimated seconds left, once a rate is known.
+	Total   int64   `json:"total,omitempty"`
+	ETA     float64 `json:"eta,omitempty"`
+	Message string  `json:"message,omitempty"`
 
 	// done
 	Status         string  `json:"status,omitempty"`
