@@ -227,6 +227,17 @@ func TestFlow(t *testing.T) {
 	if kinds["chat"] != conv || kinds["exec"] == "" {
 		t.Fatalf("conversations %v", convs)
 	}
+	// Searching, on the server: prompts, answers and code, of one's own
+	// conversations only.
+	for q, want := range map[string]string{"6%20TIMES": conv, "still%2042": conv, "print(6": conv, "no-such-text": ""} {
+		found := e.do(a, "GET", "/v1/conversations?q="+q, nil).want(t, 200).obj(t)["conversations"].([]any)
+		if ids := mustJSON(found); (want == "") != (len(found) == 0) || (want != "" && (len(found) != 1 || !strings.Contains(ids, want))) {
+			t.Errorf("search %q: %s", q, ids)
+		}
+	}
+	if found := e.do(e.bob.key, "GET", "/v1/conversations?q=times", nil).want(t, 200).obj(t)["conversations"].([]any); len(found) != 0 {
+		t.Errorf("another user's search found %v", found)
+	}
 	if sess := e.do(a, "GET", "/v1/sessions/"+id, nil).obj(t); sess["conversation_id"] != kinds["exec"] {
 		t.Fatalf("session's conversation %v, want %s", sess["conversation_id"], kinds["exec"])
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 type listConversationsInput struct {
-	Limit  int `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"How many to list."`
-	Offset int `query:"offset" minimum:"0" doc:"How many to skip."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"How many to list."`
+	Offset int    `query:"offset" minimum:"0" doc:"How many to skip."`
+	Query  string `query:"q" maxLength:"200" doc:"Only the conversations whose title, task prompts, answers or code contain this text, ignoring the case of ASCII letters."`
 }
 
 // ConversationList lists conversations, the most recently updated first.
@@ -68,7 +69,7 @@ func (s *Server) ownConversation(ctx context.Context, id string) error {
 }
 
 func (s *Server) listConversations(ctx context.Context, in *listConversationsInput) (*conversationListOutput, error) {
-	list, err := s.d.Store.ListUserConversations(ctx, userFrom(ctx).ID, in.Limit, in.Offset)
+	list, err := s.d.Store.SearchUserConversations(ctx, userFrom(ctx).ID, in.Query, in.Limit, in.Offset)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,36 @@ func (s *Store) ConversationUser(ctx context.Context, convID string) (userID, ki
 // ListUserConversations is ListConversations for one user's conversations.
 func (s *Store) ListUserConversations(ctx context.Context, userID string, limit, offset int) ([]ConversationSummary, error) {
 	return s.listConversations(ctx, "c.user_id = ?", []any{userID}, limit, offset)
+}
+
+// SearchUserConversations is ListUserConversations for the conversations
+// whose title, task prompts, answers or code contain text, ignoring case
+// (of ASCII letters: the same on SQLite and PostgreSQL). Empty text
+// matches every conversation.
+func (s *Store) SearchUserConversations(ctx context.Context, userID, text string, limit, offset int) ([]ConversationSummary, error) {
+	if text == "" {
+		return s.ListUserConversations(ctx, userID, limit, offset)
+	}
+	pat := "%" + likeEscaper.Replace(asciiLower(text)) + "%"
+	return s.listConversations(ctx, `c.user_id = ? AND (LOWER(c.title) LIKE ? ESCAPE '\'
+		OR EXISTS (SELECT 1 FROM tasks t WHERE t.conversation_id = c.id AND (LOWER(t.prompt) LIKE ? ESCAPE '\' OR LOWER(t.answer) LIKE ? ESCAPE '\'))
+		OR EXISTS (SELECT 1 FROM cells x WHERE x.conversation_id = c.id AND LOWER(x.code) LIKE ? ESCAPE '\'))`,
+		[]any{userID, pat, pat, pat, pat}, limit, offset)
+}
+
+// likeEscaper escapes LIKE's wildcards, with \ as the escape character.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// asciiLower lowers ASCII letters only, as SQLite's LOWER does: a pattern
+// lowered further (by Unicode rules) would miss what SQLite keeps.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // Day is the UTC date of t, as token usage is counted.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
@@ -183,5 +184,61 @@ func TestConversationOwnersAndUsage(t *testing.T) {
 			t.Fatalf("another day: %d", n)
 		}
 		must(t, s.Ping(ctx))
+	})
+}
+
+func TestSearchUserConversations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s := open(t, b, nil)
+		alice, err := s.CreateUser(ctx, "alice")
+		must(t, err)
+		bob, err := s.CreateUser(ctx, "bob")
+		must(t, err)
+		conv := func(user, title, prompt, code, answer string) string {
+			t.Helper()
+			id, err := s.NewConversation(ctx, ConversationInfo{Title: title})
+			must(t, err)
+			must(t, s.SetConversationUser(ctx, id, user))
+			if prompt == "" {
+				return id
+			}
+			rec, err := s.StartTask(ctx, id, prompt, nil)
+			must(t, err)
+			if code != "" {
+				must(t, rec.Event(event.Task{Event: event.Event{Type: event.Tool, Text: code}, Step: 1}))
+			}
+			must(t, rec.Finish(ctx, &TaskResult{Stop: event.StopAnswer, Answer: answer}, nil))
+			return id
+		}
+		byTitle := conv(alice.ID, "Sales Report", "", "", "")
+		byPrompt := conv(alice.ID, "", "统计 data.csv 每列的平均值", "", "")
+		byCode := conv(alice.ID, "", "plot it", "import matplotlib.pyplot as plt", "done")
+		byAnswer := conv(alice.ID, "", "what is 6*7", "", "The answer is 42_000%")
+		conv(bob.ID, "sales of bob", "sales", "", "")
+
+		for _, c := range []struct {
+			q    string
+			want []string
+		}{
+			{"sales", []string{byTitle}},     // case-insensitive; not bob's
+			{"平均值", []string{byPrompt}},      // CJK
+			{"MATPLOTLIB", []string{byCode}}, // the code
+			{"42_000%", []string{byAnswer}},  // wildcards are literal
+			{"_", []string{byAnswer}},
+			{"%", []string{byAnswer}},
+			{"nothing like it", nil},
+			{"", []string{byAnswer, byCode, byPrompt, byTitle}},
+		} {
+			list, err := s.SearchUserConversations(ctx, alice.ID, c.q, 0, 0)
+			must(t, err)
+			var got []string
+			for _, l := range list {
+				got = append(got, l.ID)
+			}
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("search %q = %v, want %v", c.q, got, c.want)
+			}
+		}
 	})
 }

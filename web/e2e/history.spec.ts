@@ -34,6 +34,13 @@ test("resume a conversation from the history, rename it and export it", async ({
   await expect(nav.getByRole("button", { name: /Multiplication/ })).toBeVisible();
   await nav.getByRole("searchbox").fill("multi");
   await expect(nav.locator(".conv")).toHaveCount(1);
+  // The search runs on the server: it finds the code, not only titles.
+  await nav.getByRole("searchbox").fill("ANSWER + 1");
+  await expect(nav.locator(".conv")).toHaveCount(1);
+  await expect(nav.locator(".conv")).toContainText("Multiplication");
+  await nav.getByRole("searchbox").fill("no conversation says this");
+  await expect(nav.locator(".conv")).toHaveCount(0);
+  await nav.getByRole("searchbox").fill("");
 
   // Export as a notebook.
   await page.getByText("Export").click();

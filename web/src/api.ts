@@ -75,10 +75,13 @@ export const api = {
   signIn: (key: string) => json<WebSession>("POST", "/v1/auth/login", { key }),
   signOut: () => json<void>("POST", "/v1/auth/logout"),
   me: () => json<Me>("GET", "/v1/me"),
-  conversations: () =>
-    json<{ conversations: ConversationSummary[] | null }>("GET", "/v1/conversations?limit=500").then(
-      (r) => r.conversations ?? [],
-    ),
+  /** conversations lists the history; with q, what the server's search finds. */
+  conversations: (q = "", signal?: AbortSignal) =>
+    request("GET", `/v1/conversations?limit=500${q ? `&q=${encodeURIComponent(q)}` : ""}`, undefined, {
+      signal,
+    })
+      .then((r) => r.json() as Promise<{ conversations: ConversationSummary[] | null }>)
+      .then((r) => r.conversations ?? []),
   conversation: (id: string) => json<Conversation>("GET", `/v1/conversations/${encodeURIComponent(id)}`),
   rename: (id: string, title: string) =>
     json<void>("PATCH", `/v1/conversations/${encodeURIComponent(id)}`, { title }),

@@ -2051,6 +2051,8 @@ export interface operations {
                 limit?: number;
                 /** @description How many to skip. */
                 offset?: number;
+                /** @description Only the conversations whose title, task prompts, answers or code contain this text, ignoring the case of ASCII letters. */
+                q?: string;
             };
             header?: never;
             path?: never;

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { api } from "../api";
 import type { Messages } from "../i18n";
 import type { ConversationSummary } from "../types";
@@ -21,9 +21,28 @@ export function Sidebar({
   onError: (msg: string) => void;
 }) {
   const [q, setQ] = useState("");
-  const shown = list.filter(
-    (c) => c.kind === "chat" && (c.title || "").toLowerCase().includes(q.toLowerCase()),
-  );
+  // The search runs on the server, over titles, prompts, answers and code;
+  // its answer replaces the list until the box is emptied.
+  const [found, setFound] = useState<ConversationSummary[]>();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a change to the history (list) searches again
+  useEffect(() => {
+    const text = q.trim();
+    if (!text) {
+      setFound(undefined);
+      return;
+    }
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => {
+      api.conversations(text, ctrl.signal).then(setFound, (e: Error) => {
+        if (e.name !== "AbortError") onError(e.message);
+      });
+    }, 200);
+    return () => {
+      clearTimeout(timer);
+      ctrl.abort();
+    };
+  }, [q, list, onError]);
+  const shown = (found ?? list).filter((c) => c.kind === "chat");
   const act = async (f: () => Promise<unknown>) => {
     try {
       await f();
