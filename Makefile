@@ -24,8 +24,9 @@ vet:
 	$(GO) vet ./...
 
 # lint runs golangci-lint, pinned here and built from the Go module proxy
-# into .tools/ the first time, with the linters .golangci.yml chooses.
-# (Not yet a prerequisite of test: see ARCHITECTURE.md's guard rails.)
+# into .tools/ the first time, with the linters .golangci.yml chooses. Its
+# results are cached (~/.cache/golangci-lint), so a rerun checks only what
+# changed.
 GOLANGCI_LINT_VERSION := v2.5.0
 GOLANGCI_LINT := .tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 $(GOLANGCI_LINT):
@@ -38,7 +39,7 @@ lint: $(GOLANGCI_LINT)
 # which scripts/postgres installs and starts on 127.0.0.1:54329.
 # The web UI's tests: Biome (lint and format), Vitest, and (within go test)
 # Playwright in Debian's Chromium against a real interp serve.
-test: setup vet web-test chromium
+test: setup vet lint web-test chromium
 	INTERP_TEST_POSTGRES_DSN=$${INTERP_TEST_POSTGRES_DSN:-$$(scripts/postgres)} \
 		$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) test-sdk
