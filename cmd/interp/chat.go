@@ -135,7 +135,7 @@ type recordingAgent struct {
 }
 
 func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
-	rec, err := r.wb.startRecording(ctx, r.st, r.convID, task)
+	rec, err := r.wb.startRecording(ctx, r.st, store.SourceChat, r.convID, task)
 	if err != nil {
 		// The chat goes on without history rather than not at all.
 		fmt.Fprintln(r.stderr, "interp:", err)

@@ -115,7 +115,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
-	rec, stopRecording, err := g.recordExec(ctx, sess, strings.Join(files, " "), stderr)
+	rec, stopRecording, err := g.recordExec(ctx, sess, store.SourceExec, strings.Join(files, " "), stderr)
 	if err != nil {
 		return err
 	}
@@ -178,14 +178,15 @@ func registerEnv(cmd *cobra.Command, env *[]string) {
 }
 
 // recordExec starts recording cells run outside a model in the history,
-// as a conversation with title. It returns a nil recorder when history is
+// as a conversation with title started by source (store.SourceExec,
+// store.SourceREPL). It returns a nil recorder when history is
 // off, and a function that finishes the recording.
-func (g *globalFlags) recordExec(ctx context.Context, sess *session.Session, title string, stderr io.Writer) (*store.Recorder, func(), error) {
+func (g *globalFlags) recordExec(ctx context.Context, sess *session.Session, source, title string, stderr io.Writer) (*store.Recorder, func(), error) {
 	st, err := g.openStore(ctx)
 	if err != nil || st == nil {
 		return nil, func() {}, err
 	}
-	rec, err := st.StartExec(ctx, "", &store.RecorderOptions{Files: sess, New: store.ConversationInfo{Title: title}})
+	rec, err := st.StartExec(ctx, "", &store.RecorderOptions{Files: sess, New: store.ConversationInfo{Source: source, Title: title}})
 	if err != nil {
 		st.Close()
 		return nil, nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
@@ -231,8 +232,11 @@ func doneError(name string, done session.Event) error {
 	case event.StatusInterrupted:
 		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: interrupted", name)}
 	case event.StatusDied:
-		if done.Reason == sandbox.ErrMemory.Error() {
+		switch done.Reason {
+		case event.ReasonMemory:
 			return &exitError{code: exitMemory, msg: fmt.Sprintf("%s: %s", name, done.Reason)}
+		case event.ReasonCPUTime:
+			return &exitError{code: exitCPUTime, msg: fmt.Sprintf("%s: %s", name, done.Reason)}
 		}
 		return &exitError{code: exitCodeFailed, msg: fmt.Sprintf("%s: %s", name, done.Reason)}
 	}

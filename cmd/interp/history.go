@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -127,8 +128,9 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tUPDATED\tTASKS\tCELLS\tSIZE\tSTATUS\tTITLE")
 			for _, c := range convs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", c.ID, c.Kind, c.UpdatedAt.Local().Format("2006-01-02 15:04"),
-					c.Tasks, c.Cells, sandbox.FormatBytes(c.Bytes), c.Status, truncate(c.Title, 50))
+				// Older conversations have no source: their kind says what is known.
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", c.ID, cmp.Or(c.Source, c.Kind), c.UpdatedAt.Local().Format("2006-01-02 15:04"),
+					c.Tasks, c.Cells, sandbox.FormatBytes(c.Bytes), cmp.Or(c.State, c.Status), truncate(c.Title, 50))
 			}
 			return tw.Flush()
 		}),

@@ -316,6 +316,46 @@ func TestHistory(t *testing.T) {
 	}
 }
 
+// TestHistoryListKinds lists each conversation as the command that made
+// it and by how it ended: a run is "run", not "chat", and a memory kill is
+// "out of memory", not "died".
+func TestHistoryListKinds(t *testing.T) {
+	t.Setenv("INTERP_HISTORY", filepath.Join(t.TempDir(), "history.db"))
+	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OPENAI_API_KEY", "test-key")
+	srv := llmtest.NewOpenAIServer(t, llmtest.Turn{Text: "Nothing to run: 4."})
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	dir := writeFiles(t, map[string]string{"bomb.py": "x = []\nwhile True: x.append(bytearray(64 << 20))\n"})
+	if code, _, errOut := interp(t, "", "exec", "--memory", "200MiB", filepath.Join(dir, "bomb.py")); code != exitMemory {
+		t.Fatalf("exec: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := interp(t, "", "run", "--yes", "2+2?"); code != exitOK {
+		t.Fatalf("run: exit %d, %s", code, errOut)
+	}
+	code, out, errOut := interp(t, "", "history", "list")
+	if code != exitOK {
+		t.Fatalf("history list: exit %d, %s", code, errOut)
+	}
+	rows := map[string][]string{} // by title
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			t.Fatalf("history list: short row %q", line)
+		}
+		rows[f[len(f)-1]] = f
+	}
+	// ID KIND DATE TIME TASKS CELLS SIZE(2) STATUS... TITLE
+	for title, want := range map[string][2]string{"bomb.py": {"exec", "out of memory"}, "2+2?": {"run", "answered"}} {
+		f := rows[filepath.Join(dir, title)]
+		if f == nil {
+			f = rows[title]
+		}
+		if line := strings.Join(f, " "); len(f) == 0 || f[1] != want[0] || !strings.Contains(line, " "+want[1]+" ") {
+			t.Errorf("%s listed as %q, want kind %s and %q\n%s", title, line, want[0], want[1], out)
+		}
+	}
+}
+
 // TestResume records a task, then resumes its conversation the way
 // interp chat --resume does: the memory comes back, and after a yes the
 // recorded code rebuilds the session.

@@ -14,6 +14,7 @@ import (
 	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/store"
 )
 
 func newReplCmd(g *globalFlags) *cobra.Command {
@@ -70,7 +71,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	}
 	var r renderer = newTextRenderer(out, errOut, f.saveDir)
 	// The cells typed are recorded as they run, as exec's files are.
-	rec, stopRecording, err := g.recordExec(ctx, sess, "repl", errOut)
+	rec, stopRecording, err := g.recordExec(ctx, sess, store.SourceREPL, "repl", errOut)
 	if err != nil {
 		return err
 	}

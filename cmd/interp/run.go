@@ -149,10 +149,10 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 }
 
 // startRecording records a task in st, in conversation convID or a new
-// one.
-func (wb *workbench) startRecording(ctx context.Context, st *store.Store, convID, task string) (*store.Recorder, error) {
+// one started by source (store.SourceRun, store.SourceChat).
+func (wb *workbench) startRecording(ctx context.Context, st *store.Store, source, convID, task string) (*store.Recorder, error) {
 	rec, err := st.StartTask(ctx, convID, task, &store.RecorderOptions{Files: wb.session,
-		New: store.ConversationInfo{Provider: wb.provider, Model: wb.model}})
+		New: store.ConversationInfo{Source: source, Provider: wb.provider, Model: wb.model}})
 	if err != nil {
 		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
 	}
@@ -204,7 +204,7 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 	var rec *store.Recorder
 	if st != nil {
 		defer st.Close()
-		if rec, err = wb.startRecording(ctx, st, "", task); err != nil {
+		if rec, err = wb.startRecording(ctx, st, store.SourceRun, "", task); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
-	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -48,7 +47,7 @@ func classify(done session.Event, failure *session.Event) string {
 	case event.StatusTimeout:
 		return ClassTimeout
 	case event.StatusDied:
-		if done.Reason == sandbox.ErrMemory.Error() {
+		if done.Reason == event.ReasonMemory {
 			return ClassMemory
 		}
 		return ClassKilled

@@ -41,6 +41,14 @@ const (
 	StatusDeclined = "declined"
 )
 
+// Reasons a died cell gives for the limits that end a process, a done
+// event's Reason; other deaths are described in words ("the Python
+// process crashed (segmentation fault)").
+const (
+	ReasonMemory  = "memory limit exceeded"
+	ReasonCPUTime = "CPU time limit exceeded"
+)
+
 // Phases of a package install, an install event's Phase.
 const (
 	PhaseResolving   = "resolving"

@@ -30,7 +30,7 @@ func (s *Server) recorder(ctx context.Context, c *client, ss *mcp.ServerSession)
 	// The recorder keeps its context for the session's later calls: not
 	// this call's, which ends with it.
 	ctx = context.WithoutCancel(ctx)
-	rec, err := s.cfg.History.StartExec(ctx, "", &store.RecorderOptions{Files: c, New: store.ConversationInfo{Title: title}})
+	rec, err := s.cfg.History.StartExec(ctx, "", &store.RecorderOptions{Files: c, New: store.ConversationInfo{Source: store.SourceMCP, Title: title}})
 	if err != nil {
 		c.recFailed = true
 		s.cfg.Logger.Error("history: not recording this MCP session", "err", err)

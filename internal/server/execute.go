@@ -182,7 +182,7 @@ func (s *Server) execRecorder(ctx context.Context, e *sessionEntry) *store.Recor
 	ctx = context.WithoutCancel(ctx)
 	st := s.d.Store
 	rec, err := st.StartExec(ctx, "", &store.RecorderOptions{Files: e.sess,
-		New: store.ConversationInfo{Title: "session " + e.id, UserID: e.user}})
+		New: store.ConversationInfo{Source: store.SourceServe, Title: "session " + e.id, UserID: e.user}})
 	if err != nil {
 		s.historyError(err)
 		return nil

@@ -135,7 +135,7 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		}
 	}()
 	if convID == "" {
-		if convID, err = st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Provider: model.Name, Model: model.Model, UserID: u.ID}); err != nil {
+		if convID, err = st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Source: store.SourceServe, Provider: model.Name, Model: model.Model, UserID: u.ID}); err != nil {
 			return nil, err
 		}
 		if !s.lockConversation(convID) {

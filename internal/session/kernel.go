@@ -280,7 +280,9 @@ func describeExit(res *sandbox.Result, err error) string {
 	case err != nil:
 		return err.Error()
 	case res.Reason == sandbox.ReasonMemory:
-		return "memory limit exceeded"
+		return event.ReasonMemory
+	case res.Reason == sandbox.ReasonCPUTime:
+		return event.ReasonCPUTime
 	case res.Reason == sandbox.ReasonKilled:
 		return "killed"
 	case res.Signal == syscall.SIGSEGV:

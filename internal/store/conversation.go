@@ -20,8 +20,8 @@ func (s *Store) NewConversation(ctx context.Context, info ConversationInfo) (str
 	}
 	id := newID("conv_")
 	now := millis(s.now())
-	_, err := s.exec(ctx, `INSERT INTO conversations (id, kind, title, provider, model, user_id, created_at, updated_at, history)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]')`, id, info.Kind, info.Title, info.Provider, info.Model, nullString(info.UserID), now, now)
+	_, err := s.exec(ctx, `INSERT INTO conversations (id, kind, source, title, provider, model, user_id, created_at, updated_at, history)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')`, id, info.Kind, info.Source, info.Title, info.Provider, info.Model, nullString(info.UserID), now, now)
 	if err != nil {
 		return "", fmt.Errorf("store: new conversation: %w", err)
 	}

@@ -28,11 +28,13 @@ func (s *Store) listConversations(ctx context.Context, where string, args []any,
 	if where != "" {
 		where = "WHERE " + where
 	}
-	rows, err := s.query(ctx, `SELECT c.id, c.kind, c.title, c.provider, c.model, c.created_at, c.updated_at, c.bytes,
+	rows, err := s.query(ctx, `SELECT c.id, c.kind, c.source, c.title, c.provider, c.model, c.created_at, c.updated_at, c.bytes,
 		(SELECT COUNT(*) FROM tasks t WHERE t.conversation_id = c.id),
 		(SELECT COUNT(*) FROM cells x WHERE x.conversation_id = c.id),
-		COALESCE((SELECT t.status FROM tasks t WHERE t.conversation_id = c.id ORDER BY t.seq DESC LIMIT 1),
-			(SELECT x.status FROM cells x WHERE x.conversation_id = c.id ORDER BY x.seq DESC LIMIT 1), '')
+		COALESCE((SELECT t.status FROM tasks t WHERE t.conversation_id = c.id ORDER BY t.seq DESC LIMIT 1), ''),
+		COALESCE((SELECT t.stop FROM tasks t WHERE t.conversation_id = c.id ORDER BY t.seq DESC LIMIT 1), ''),
+		COALESCE((SELECT x.status FROM cells x WHERE x.conversation_id = c.id ORDER BY x.seq DESC LIMIT 1), ''),
+		COALESCE((SELECT x.reason FROM cells x WHERE x.conversation_id = c.id ORDER BY x.seq DESC LIMIT 1), '')
 		FROM conversations c `+where+` ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list: %w", err)
@@ -42,11 +44,17 @@ func (s *Store) listConversations(ctx context.Context, where string, args []any,
 	for rows.Next() {
 		var c ConversationSummary
 		var created, updated int64
-		if err := rows.Scan(&c.ID, &c.Kind, &c.Title, &c.Provider, &c.Model, &created, &updated, &c.Bytes,
-			&c.Tasks, &c.Cells, &c.Status); err != nil {
+		var taskStatus, taskStop, cellStatus, cellReason string
+		if err := rows.Scan(&c.ID, &c.Kind, &c.Source, &c.Title, &c.Provider, &c.Model, &created, &updated, &c.Bytes,
+			&c.Tasks, &c.Cells, &taskStatus, &taskStop, &cellStatus, &cellReason); err != nil {
 			return nil, fmt.Errorf("store: list: %w", err)
 		}
 		c.CreatedAt, c.UpdatedAt = fromMillis(created), fromMillis(updated)
+		if taskStatus != "" {
+			c.Status, c.State = taskStatus, taskState(taskStatus, taskStop)
+		} else {
+			c.Status, c.State = cellStatus, CellState(cellStatus, cellReason)
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -58,8 +66,8 @@ func (s *Store) GetConversation(ctx context.Context, id string) (*Conversation, 
 	c := &Conversation{ID: id}
 	var created, updated int64
 	var hist string
-	err := s.queryRow(ctx, `SELECT kind, title, provider, model, created_at, updated_at, bytes, history
-		FROM conversations WHERE id = ?`, id).Scan(&c.Kind, &c.Title, &c.Provider, &c.Model, &created, &updated, &c.Bytes, &hist)
+	err := s.queryRow(ctx, `SELECT kind, source, title, provider, model, created_at, updated_at, bytes, history
+		FROM conversations WHERE id = ?`, id).Scan(&c.Kind, &c.Source, &c.Title, &c.Provider, &c.Model, &created, &updated, &c.Bytes, &hist)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: conversation %s", ErrNotFound, id)
 	}

@@ -1004,3 +1004,60 @@ func TestMigrateDownAndUp(t *testing.T) {
 type filesFunc func(path string, max int64) ([]byte, error)
 
 func (f filesFunc) ReadFile(path string, max int64) ([]byte, error) { return f(path, max) }
+
+// TestListSourcesAndStates lists conversations by the front end that
+// started them and by how they ended, in words: a memory kill is "out
+// of memory", not "died".
+func TestListSourcesAndStates(t *testing.T) {
+	cells := []struct {
+		source, status, reason, state string
+	}{
+		{SourceExec, event.StatusDied, event.ReasonMemory, "out of memory"},
+		{SourceREPL, event.StatusDied, event.ReasonCPUTime, "CPU time limit"},
+		{SourceMCP, event.StatusTimeout, "the cell ran over its time limit of 1s", "time limit"},
+		{SourceServe, event.StatusDied, "the Python process was killed by signal 9 (killed)", "killed"},
+		{"", event.StatusInterrupted, "", "interrupted"},
+		{SourceExec, event.StatusOK, "", "ok"},
+	}
+	tasks := []struct {
+		source, stop, state string
+	}{
+		{SourceRun, event.StopAnswer, "answered"},
+		{SourceChat, event.StopMaxSteps, "step limit"},
+		{SourceServe, event.StopProvider, "model error"},
+	}
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s := open(t, b, nil)
+		want := map[string][2]string{} // ID: source, state
+		for _, c := range cells {
+			rec, err := s.StartExec(ctx, "", &RecorderOptions{New: ConversationInfo{Source: c.source}})
+			must(t, err)
+			must(t, rec.StartCell("x"))
+			must(t, rec.SessionEvent(event.Event{Type: event.Done, Status: c.status, Reason: c.reason}))
+			must(t, rec.Finish(ctx, nil, nil))
+			want[rec.ConversationID()] = [2]string{c.source, c.state}
+		}
+		for _, tk := range tasks {
+			rec, err := s.StartTask(ctx, "", "task", &RecorderOptions{New: ConversationInfo{Source: tk.source}})
+			must(t, err)
+			must(t, rec.Finish(ctx, &TaskResult{Stop: tk.stop}, nil))
+			want[rec.ConversationID()] = [2]string{tk.source, tk.state}
+		}
+		list, err := s.ListConversations(ctx, 100, 0)
+		must(t, err)
+		if len(list) != len(want) {
+			t.Fatalf("listed %d conversations, want %d", len(list), len(want))
+		}
+		for _, c := range list {
+			if got := [2]string{c.Source, c.State}; got != want[c.ID] {
+				t.Errorf("%s (%s): source and state %q, want %q", c.ID, c.Kind, got, want[c.ID])
+			}
+		}
+		c, err := s.GetConversation(ctx, list[0].ID)
+		must(t, err)
+		if c.Source != list[0].Source {
+			t.Errorf("GetConversation: source %q, listed %q", c.Source, list[0].Source)
+		}
+	})
+}

@@ -13,6 +13,19 @@ const (
 	KindExec = "exec" // cells run without a model (interp exec)
 )
 
+// Sources: the front end that started a conversation, kept beside its
+// kind so the history tells an `interp run` from an `interp chat`, and
+// cells of the REPL from those of `interp exec`. Conversations recorded
+// before sources were have none.
+const (
+	SourceRun   = "run"
+	SourceChat  = "chat"
+	SourceExec  = "exec"
+	SourceREPL  = "repl"
+	SourceMCP   = "mcp"
+	SourceServe = "serve" // the HTTP API and the web UI
+)
+
 // Task statuses.
 const (
 	TaskRunning     = "running"
@@ -33,6 +46,7 @@ const (
 // ConversationInfo describes a new conversation.
 type ConversationInfo struct {
 	Kind     string // KindChat if empty
+	Source   string // one of the Source constants
 	Title    string
 	Provider string
 	Model    string
@@ -43,6 +57,7 @@ type ConversationInfo struct {
 type Conversation struct {
 	ID        string        `json:"id"`
 	Kind      string        `json:"kind"`
+	Source    string        `json:"source,omitempty"`
 	Title     string        `json:"title"`
 	Provider  string        `json:"provider,omitempty"`
 	Model     string        `json:"model,omitempty"`
@@ -61,6 +76,7 @@ type Conversation struct {
 type ConversationSummary struct {
 	ID        string    `json:"id"`
 	Kind      string    `json:"kind"`
+	Source    string    `json:"source,omitempty"` // the front end that started it
 	Title     string    `json:"title"`
 	Provider  string    `json:"provider,omitempty"`
 	Model     string    `json:"model,omitempty"`
@@ -71,6 +87,10 @@ type ConversationSummary struct {
 	Cells     int       `json:"cells"`
 	// Status is the last task's status, or the last cell's for exec.
 	Status string `json:"status,omitempty"`
+	// State says in a few words how the conversation's last task (or
+	// cell) ended: "answered", "step limit", "out of memory", "time
+	// limit", "interrupted", ...
+	State string `json:"state,omitempty"`
 }
 
 // Task is one prompt and the agent's work on it.

@@ -689,6 +689,7 @@ export interface components {
             model?: string;
             packages?: components["schemas"]["Package"][] | null;
             provider?: string;
+            source?: string;
             tasks?: components["schemas"]["Task"][] | null;
             title: string;
             /** Format: date-time */
@@ -708,6 +709,8 @@ export interface components {
             kind: string;
             model?: string;
             provider?: string;
+            source?: string;
+            state?: string;
             status?: string;
             /** Format: int64 */
             tasks: number;
