@@ -139,6 +139,8 @@ func (s *Server) registerAdmin() {
 	huma.Register(api, op("admin-list-keys", http.MethodGet, "/v1/admin/keys", "List API keys, revoked ones included", http.StatusNotFound), s.adminListKeys)
 	huma.Register(api, op("admin-revoke-key", http.MethodDelete, "/v1/admin/keys/{id}", "Revoke an API key: it stops working at once",
 		http.StatusNotFound, http.StatusConflict), s.adminRevokeKey)
+	huma.Register(api, op("admin-revoke-web-sessions", http.MethodDelete, "/v1/admin/users/{user}/web-sessions",
+		"Sign a user's browsers out: every web UI session of theirs ends at once", http.StatusNotFound), s.adminRevokeWebSessions)
 	huma.Register(api, op("admin-audit", http.MethodGet, "/v1/admin/audit", "Read the audit log, the newest first"), s.adminAudit)
 }
 
@@ -263,4 +265,32 @@ func (s *Server) adminAudit(ctx context.Context, in *auditInput) (*auditOutput, 
 		return nil, err
 	}
 	return &auditOutput{Body: AuditLog{Entries: entries}}, nil
+}
+
+type userInput struct {
+	User string `path:"user" maxLength:"64" doc:"A user's ID or name."`
+}
+
+// RevokedWebSessions says how many browser sessions were ended.
+type RevokedWebSessions struct {
+	Revoked int64 `json:"revoked" doc:"How many browser sessions ended."`
+}
+
+type revokedWebSessionsOutput struct {
+	Body RevokedWebSessions
+}
+
+func (s *Server) adminRevokeWebSessions(ctx context.Context, in *userInput) (*revokedWebSessionsOutput, error) {
+	if err := s.requireAdmin(ctx, "revoke web sessions"); err != nil {
+		return nil, err
+	}
+	n, err := s.d.Store.RevokeWebSessions(ctx, in.User)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, huma.Error404NotFound(fmt.Sprintf("no user %q", in.User))
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.auditOK(ctx, "web_session.revoke", in.User, fmt.Sprintf("%d browser sessions", n))
+	return &revokedWebSessionsOutput{Body: RevokedWebSessions{Revoked: n}}, nil
 }

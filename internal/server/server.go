@@ -301,10 +301,8 @@ type Server struct {
 	readyAt  time.Time
 	readyErr error
 
-	// Browser sessions, by cookie value, and whether interp ui's
-	// one-time token is still unused.
+	// Whether interp ui's one-time token is still unused.
 	webMu       sync.Mutex
-	web         map[string]*webSession
 	uiTokenLeft bool
 }
 
@@ -345,7 +343,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 		convBusy:    make(map[string]bool),
 		convSession: make(map[string]string),
 		execs:       newRateLimiter(cfg.Quotas.ExecutionsPerMinute, time.Minute, d.Now),
-		web:         make(map[string]*webSession),
 		uiTokenLeft: cfg.UIToken != "",
 		convStream:  make(map[string]*journal),
 	}

@@ -19,8 +19,11 @@ import (
 // A browser signs in once with an API key (or, under interp ui, with the
 // one-time token in the URL it was given) and from then on carries an
 // HttpOnly, SameSite=Strict session cookie: the key never reaches the
-// page's storage. The key stays in the server's memory and is checked
-// again on every request, so revoking it ends its browser sessions too.
+// page's storage. Browser sessions live in the store, by the cookie's hash
+// only, so that they outlive a restart of the server; each expires after
+// webSessionTTL, ends with a sign-out, with the key it signed in with
+// (revoking the key revokes them), or all of a user's at once
+// (POST /v1/admin/users/{user}/sign-out).
 //
 // Requests that carry the cookie are refused when they come from another
 // origin (Origin, Sec-Fetch-Site), and state-changing ones need the
@@ -33,16 +36,7 @@ const (
 	CSRFHeader = "X-CSRF-Token"
 
 	webSessionTTL = 7 * 24 * time.Hour
-	maxWebSession = 10000
 )
-
-// webSession is one signed-in browser.
-type webSession struct {
-	key     string // the API key signed in with; "" for the UI token's user
-	userID  string // the user of a token sign-in
-	csrf    string
-	expires time.Time
-}
 
 func randomToken() string {
 	var b [32]byte
@@ -50,53 +44,27 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newWebSession remembers a signed-in browser and returns its cookie's
-// value.
-func (s *Server) newWebSession(ws *webSession) string {
+// newWebSession records a signed-in browser of user u (signed in with key
+// k, or nil) and returns its cookie's value and its CSRF token.
+func (s *Server) newWebSession(ctx context.Context, u *store.User, k *store.APIKey) (string, string, error) {
 	id := randomToken()
-	ws.csrf = randomToken()
-	ws.expires = s.now().Add(webSessionTTL)
-	s.webMu.Lock()
-	defer s.webMu.Unlock()
-	now := s.now()
-	for k, v := range s.web {
-		if now.After(v.expires) {
-			delete(s.web, k)
-		}
+	ws := &store.WebSession{UserID: u.ID, CSRF: randomToken(), ExpiresAt: s.now().Add(webSessionTTL)}
+	if k != nil {
+		ws.KeyID = k.ID
 	}
-	if len(s.web) >= maxWebSession {
-		// Forget the oldest half rather than grow without bound.
-		oldest := now.Add(webSessionTTL / 2)
-		for k, v := range s.web {
-			if v.expires.Before(oldest) {
-				delete(s.web, k)
-			}
-		}
+	if err := s.d.Store.CreateWebSession(ctx, id, ws); err != nil {
+		return "", "", err
 	}
-	s.web[id] = ws
-	return id
+	return id, ws.CSRF, nil
 }
 
-// webSessionOf returns the browser session of a request's cookie.
-func (s *Server) webSessionOf(r *http.Request) (string, *webSession) {
+// cookieOf returns the value of a request's session cookie, or "".
+func cookieOf(r *http.Request) string {
 	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" {
-		return "", nil
+	if err != nil {
+		return ""
 	}
-	s.webMu.Lock()
-	defer s.webMu.Unlock()
-	ws := s.web[c.Value]
-	if ws == nil || s.now().After(ws.expires) {
-		delete(s.web, c.Value)
-		return "", nil
-	}
-	return c.Value, ws
-}
-
-func (s *Server) endWebSession(id string) {
-	s.webMu.Lock()
-	delete(s.web, id)
-	s.webMu.Unlock()
+	return c.Value
 }
 
 func sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
@@ -132,8 +100,21 @@ func safeMethod(m string) bool {
 // the origin and CSRF checks. It returns nil, nil, nil when the request
 // has no valid cookie.
 func (s *Server) authenticateCookie(r *http.Request) (*store.User, *store.APIKey, error) {
-	_, ws := s.webSessionOf(r)
-	if ws == nil {
+	token := cookieOf(r)
+	if token == "" {
+		return nil, nil, nil
+	}
+	ws, u, k, err := s.d.Store.GetWebSession(r.Context(), token)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, nil
+	case errors.Is(err, store.ErrRevoked):
+		return nil, nil, &problem{http.StatusUnauthorized, "the API key of this sign-in is no longer valid: sign in again"}
+	case err != nil:
+		return nil, nil, err
+	}
+	if !s.now().Before(ws.ExpiresAt) {
+		// The server's clock set the expiry; the store's may differ.
 		return nil, nil, nil
 	}
 	deny := func(reason string) error {
@@ -144,21 +125,10 @@ func (s *Server) authenticateCookie(r *http.Request) (*store.User, *store.APIKey
 	if why := crossOrigin(r); why != "" {
 		return nil, nil, deny(why)
 	}
-	if !safeMethod(r.Method) && subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(ws.csrf)) != 1 {
+	if !safeMethod(r.Method) && subtle.ConstantTimeCompare([]byte(r.Header.Get(CSRFHeader)), []byte(ws.CSRF)) != 1 {
 		return nil, nil, deny("a request without the session's " + CSRFHeader + " header")
 	}
-	if ws.key != "" {
-		u, k, err := s.d.Store.Authenticate(r.Context(), ws.key)
-		if errors.Is(err, store.ErrRevoked) || errors.Is(err, store.ErrBadKey) {
-			return nil, nil, &problem{http.StatusUnauthorized, "the API key of this sign-in is no longer valid: sign in again"}
-		}
-		return u, k, err
-	}
-	u, err := s.d.Store.GetUser(r.Context(), ws.userID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, &problem{http.StatusUnauthorized, "the user of this sign-in no longer exists"}
-	}
-	return u, nil, err
+	return u, k, nil
 }
 
 // publicPath is a /v1 path that needs no credentials: signing in.
@@ -192,7 +162,7 @@ func (s *Server) signIn(ctx context.Context, in *signInInput) (*signInOutput, er
 		return nil, huma.Error403Forbidden(why + " may not sign in")
 	}
 	r.Header.Set("Authorization", "Bearer "+in.Body.Key)
-	u, _, err := s.authenticate(r)
+	u, k, err := s.authenticate(r)
 	if err != nil {
 		var pe *problem
 		if errors.As(err, &pe) {
@@ -200,10 +170,12 @@ func (s *Server) signIn(ctx context.Context, in *signInInput) (*signInOutput, er
 		}
 		return nil, err
 	}
-	ws := &webSession{key: strings.TrimSpace(in.Body.Key)}
-	id := s.newWebSession(ws)
+	id, csrf, err := s.newWebSession(ctx, u, k)
+	if err != nil {
+		return nil, err
+	}
 	s.audit(context.WithValue(ctx, userKey, u), &store.AuditEntry{Action: "auth.sign_in", Result: store.ResultOK, Detail: "browser session"})
-	return &signInOutput{SetCookie: *sessionCookie(r, id, int(webSessionTTL.Seconds())), Body: WebSession{User: u, CSRFToken: ws.csrf}}, nil
+	return &signInOutput{SetCookie: *sessionCookie(r, id, int(webSessionTTL.Seconds())), Body: WebSession{User: u, CSRFToken: csrf}}, nil
 }
 
 type signOutOutput struct {
@@ -212,8 +184,10 @@ type signOutOutput struct {
 
 func (s *Server) signOut(ctx context.Context, _ *struct{}) (*signOutOutput, error) {
 	r := requestOf(ctx)
-	if id, _ := s.webSessionOf(r); id != "" {
-		s.endWebSession(id)
+	if token := cookieOf(r); token != "" {
+		if err := s.d.Store.DeleteWebSession(ctx, token); err != nil {
+			return nil, err
+		}
 	}
 	return &signOutOutput{SetCookie: *sessionCookie(r, "", -1)}, nil
 }
@@ -224,8 +198,10 @@ type webSessionOutput struct {
 
 func (s *Server) getWebSession(ctx context.Context, _ *struct{}) (*webSessionOutput, error) {
 	out := &webSessionOutput{Body: WebSession{User: userFrom(ctx)}}
-	if _, ws := s.webSessionOf(requestOf(ctx)); ws != nil {
-		out.Body.CSRFToken = ws.csrf
+	if token := cookieOf(requestOf(ctx)); token != "" {
+		if ws, _, _, err := s.d.Store.GetWebSession(ctx, token); err == nil {
+			out.Body.CSRFToken = ws.CSRF
+		}
 	}
 	return out, nil
 }
@@ -251,7 +227,16 @@ func (s *Server) uiToken(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = w.Write([]byte("This sign-in link has been used already or is wrong. Start `interp ui` again for a new one.\n"))
 		return true
 	}
-	id := s.newWebSession(&webSession{userID: s.cfg.UIUser})
+	u, err := s.d.Store.GetUser(r.Context(), s.cfg.UIUser)
+	var id string
+	if err == nil {
+		id, _, err = s.newWebSession(r.Context(), u, nil)
+	}
+	if err != nil {
+		s.log.Error("interp ui sign-in", "err", err)
+		writeProblem(w, http.StatusInternalServerError, "the sign-in failed: "+err.Error())
+		return true
+	}
 	http.SetCookie(w, sessionCookie(r, id, int(webSessionTTL.Seconds())))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, "/", http.StatusSeeOther)

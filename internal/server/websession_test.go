@@ -6,14 +6,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
+	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/server"
+	"github.com/interp-dev/interp/internal/session"
 )
 
 // cookieOf returns the session cookie a response sets.
@@ -245,4 +250,101 @@ func TestFollowTask(t *testing.T) {
 		t.Errorf("title %v", title)
 	}
 	e.do(e.bob.key, "PATCH", "/v1/conversations/"+conv, map[string]string{"title": "x"}).want(t, 404)
+}
+
+// Browser sessions live in the store: they outlive the server, and end
+// when they expire, on sign-out, or when an admin signs the user out.
+func TestBrowserSessionsOutliveARestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	signIn := func(base, key string) (string, string) {
+		t.Helper()
+		r := do(t, base, "", "POST", "/v1/auth/login", map[string]string{"key": key}).want(t, 200)
+		var ws server.WebSession
+		r.json(t, &ws)
+		return "interp_session=" + cookieOf(t, r).Value, ws.CSRFToken
+	}
+	ck, csrf := signIn(e.ts.URL, e.alice.key)
+	ck2, _ := signIn(e.ts.URL, e.alice.key)
+	bobCk, bobCSRF := signIn(e.ts.URL, e.bob.key)
+
+	// Another server on the same store: the cookies still sign in, the
+	// CSRF tokens still hold.
+	rt, err := python.Find("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := backend(t)
+	srv2, err := server.New(server.Config{PoolSize: -1}, server.Deps{Store: e.st, Kernel: session.Config{Backend: b, Runtime: rt}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2 := httptest.NewServer(srv2.Handler())
+	t.Cleanup(func() {
+		ts2.Close()
+		_ = srv2.Shutdown(context.Background())
+		b.Close()
+	})
+	e.ts.Close()
+	var me map[string]any
+	do(t, ts2.URL, "", "GET", "/v1/me", nil, "Cookie", ck).want(t, 200).json(t, &me)
+	if me["user"].(map[string]any)["id"] != e.alice.id {
+		t.Fatalf("after the restart, signed in as %v", me["user"])
+	}
+	var again server.WebSession
+	do(t, ts2.URL, "", "GET", "/v1/auth/session", nil, "Cookie", ck).want(t, 200).json(t, &again)
+	if again.CSRFToken != csrf {
+		t.Errorf("the CSRF token changed across the restart")
+	}
+	do(t, ts2.URL, "", "PATCH", "/v1/conversations/conv_nope", map[string]string{"title": "x"}, "Cookie", ck).want(t, 403)
+	do(t, ts2.URL, "", "PATCH", "/v1/conversations/conv_nope", map[string]string{"title": "x"}, "Cookie", ck, server.CSRFHeader, csrf).want(t, 404)
+
+	// The cookie is not in the store, only its hash.
+	if _, _, _, err := e.st.GetWebSession(context.Background(), strings.TrimPrefix(ck, "interp_session=")); err != nil {
+		t.Fatalf("the store does not know the session: %v", err)
+	}
+
+	// Sign-out ends that session only, on every server.
+	do(t, ts2.URL, "", "POST", "/v1/auth/logout", nil, "Cookie", ck, server.CSRFHeader, csrf).want(t, 204)
+	do(t, ts2.URL, "", "GET", "/v1/me", nil, "Cookie", ck).want(t, 401)
+	do(t, ts2.URL, "", "GET", "/v1/me", nil, "Cookie", ck2).want(t, 200)
+
+	// An admin signs alice out everywhere; bob stays signed in. Users
+	// cannot.
+	do(t, ts2.URL, "", "DELETE", "/v1/admin/users/alice/web-sessions", nil, "Cookie", bobCk, server.CSRFHeader, bobCSRF).want(t, 403)
+	admin := e.newAdmin("root").key
+	var rev server.RevokedWebSessions
+	do(t, ts2.URL, admin, "DELETE", "/v1/admin/users/alice/web-sessions", nil).want(t, 200).json(t, &rev)
+	if rev.Revoked != 1 {
+		t.Errorf("revoked %d sessions, want 1", rev.Revoked)
+	}
+	do(t, ts2.URL, "", "GET", "/v1/me", nil, "Cookie", ck2).want(t, 401)
+	do(t, ts2.URL, "", "GET", "/v1/me", nil, "Cookie", bobCk).want(t, 200)
+	do(t, ts2.URL, admin, "DELETE", "/v1/admin/users/carol/web-sessions", nil).want(t, 404)
+}
+
+// A browser session expires after a week, even across restarts.
+func TestBrowserSessionExpires(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	e := newEnv(t, nil, func(d *server.Deps) { d.Now = clock })
+	r := e.do("", "POST", "/v1/auth/login", map[string]string{"key": e.alice.key}).want(t, 200)
+	ck := "interp_session=" + cookieOf(t, r).Value
+	if c := cookieOf(t, r); c.MaxAge != 7*24*3600 {
+		t.Errorf("cookie max-age %d, want a week", c.MaxAge)
+	}
+	mu.Lock()
+	now = now.Add(7*24*time.Hour - time.Minute)
+	mu.Unlock()
+	e.do("", "GET", "/v1/me", nil, "Cookie", ck).want(t, 200)
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	e.do("", "GET", "/v1/me", nil, "Cookie", ck).want(t, 401)
 }

@@ -159,6 +159,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/{user}/web-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign a user's browsers out: every web UI session of theirs ends at once
+         * @description For admins only: others get 403.
+         */
+        delete: operations["admin-revoke-web-sessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -888,6 +908,8 @@ export interface components {
             /** Format: double */
             duration?: number;
             ename?: string;
+            /** Format: double */
+            eta?: number;
             evalue?: string;
             /** Format: int64 */
             execution_count?: number;
@@ -905,6 +927,8 @@ export interface components {
             size?: number;
             status?: string;
             text?: string;
+            /** Format: int64 */
+            total?: number;
             traceback?: string[] | null;
             type: string;
             version?: string;
@@ -1142,6 +1166,8 @@ export interface components {
             /** Format: double */
             duration?: number;
             ename?: string;
+            /** Format: double */
+            eta?: number;
             evalue?: string;
             /** Format: int64 */
             execution_count?: number;
@@ -1166,6 +1192,8 @@ export interface components {
             task_id?: string;
             text?: string;
             tool?: string;
+            /** Format: int64 */
+            total?: number;
             traceback?: string[] | null;
             type: string;
             version?: string;
@@ -1203,6 +1231,13 @@ export interface components {
             type: "result";
             /** @description The tokens the task used. */
             usage: components["schemas"]["Usage"];
+        };
+        RevokedWebSessions: {
+            /**
+             * Format: int64
+             * @description How many browser sessions ended.
+             */
+            revoked: number;
         };
         SessionInfo: {
             /**
@@ -1853,6 +1888,74 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "admin-revoke-web-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user's ID or name. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevokedWebSessions"];
                 };
             };
             /** @description Unauthorized */
