@@ -63,7 +63,31 @@ func TestCacheInfoPrune(t *testing.T) {
 		t.Errorf("the newest entry went: %v", err)
 	}
 
-	for _, args := range [][]string{{"cache", "prune", "--max-size", "lots"}, {"cache", "prune", "--max-age", "soon"}} {
+	// The store: an entry no session uses goes; one a session links to stays.
+	store := filepath.Join(root, "store")
+	t.Setenv("INTERP_STORE_DIR", store)
+	for i, name := range []string{"unused-1.0", "used-2.0"} {
+		di := filepath.Join(store, "entries", strings.Repeat(string(rune('a'+i)), 64), name+".dist-info")
+		os.MkdirAll(di, 0o755)
+		os.WriteFile(filepath.Join(di, "INTERP_STORE"), make([]byte, 5000), 0o444)
+	}
+	site := filepath.Join(root, "site")
+	os.Mkdir(site, 0o755)
+	if err := os.Link(filepath.Join(store, "entries", strings.Repeat("b", 64), "used-2.0.dist-info", "INTERP_STORE"), filepath.Join(site, "INTERP_STORE")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := interp(t, "", "cache", "info"); code != exitOK || !strings.Contains(out, "9.8 KiB in 2 packages, 1 in use by sessions") {
+		t.Errorf("cache info with a store: exit %d\n%s", code, out)
+	}
+	code, out, errOut = interp(t, "", "cache", "prune", "--store-max-size", "1KiB")
+	if code != exitOK || !strings.Contains(out, "removed 1 stored packages") {
+		t.Errorf("cache prune --store-max-size 1KiB: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(store, "entries", strings.Repeat("b", 64))); err != nil {
+		t.Errorf("a stored package a session uses was pruned: %v", err)
+	}
+
+	for _, args := range [][]string{{"cache", "prune", "--max-size", "lots"}, {"cache", "prune", "--store-max-size", "lots"}, {"cache", "prune", "--max-age", "soon"}} {
 		if code, _, errOut := interp(t, "", args...); code != exitUsage || strings.Count(strings.TrimSpace(errOut), "\n") > 1 {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}

@@ -41,7 +41,7 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 	if err != nil {
 		return nil, err
 	}
-	limits, err := configuredCacheLimits()
+	limits, storeLimits, err := configuredCacheLimits()
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +50,7 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 		Python:      rt.Executable,
 		CacheDir:    cacheDir(),
 		CacheLimits: limits,
+		Store:       &deps.Store{Dir: storeDir(), Limits: storeLimits},
 		IndexURL:    d.indexURL,
 		BaseLock:    rt.BaseLock(),
 		Map:         m,

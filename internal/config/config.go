@@ -88,6 +88,9 @@ type Config struct {
 type CacheConfig struct {
 	MaxSize string `yaml:"max_size"`
 	MaxAge  string `yaml:"max_age"`
+	// StoreMaxSize bounds the store of installed packages that sessions
+	// share (built-in default 20GiB); MaxAge applies to it too.
+	StoreMaxSize string `yaml:"store_max_size"`
 }
 
 // OpenAIConfig configures OpenAI and compatible servers.

@@ -61,6 +61,10 @@ type Installer struct {
 	// CacheLimits bound CacheDir, applied at most once a day when the
 	// Installer first installs; DefaultCacheLimits if zero.
 	CacheLimits CacheLimits
+	// Store, if set, is the shared store of installed distributions:
+	// installs unpack each distribution there once and link it into the
+	// session's package directory.
+	Store *Store
 
 	mu       sync.Mutex
 	base     map[string]string // normalized name -> version, of the base env
@@ -462,9 +466,107 @@ func (in *Installer) SearchVersion(ctx context.Context, dist, module string) (Dr
 	return newIndexClient(in.IndexURL).searchVersion(ctx, dist, module)
 }
 
-// installPins installs exactly pins into site, streaming each download's
-// progress as uv reports it.
+// installPins installs exactly pins into site: through the store when
+// there is one, else by uv straight into site.
 func (in *Installer) installPins(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
+	if in.Store != nil {
+		return in.storeInstall(ctx, site, pins, emit)
+	}
+	if err := in.uvInstall(ctx, site, pins, emit); err != nil {
+		return err
+	}
+	touch(site)
+	return nil
+}
+
+// touch changes site's time: a new top-level entry does, which is how the
+// runner notices new packages; make sure it does even when only files
+// were updated.
+func touch(site string) {
+	now := time.Now()
+	_ = os.Chtimes(site, now, now)
+}
+
+// storeInstall links pins into site from the store, first unpacking into
+// the store those it lacks, with one uv run.
+func (in *Installer) storeInstall(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
+	s := in.Store
+	if err := s.init(); err != nil {
+		return err
+	}
+	unlock, err := s.lock(ctx, false, true)
+	if err != nil {
+		return err
+	}
+	entries := make([]string, len(pins))
+	var missing []pin
+	index := in.IndexURL
+	if index == "" {
+		index = DefaultIndexURL
+	}
+	for i, p := range pins {
+		if e, ok := s.lookup(refKey(index, in.Python, p.name, p.version)); ok {
+			entries[i] = e
+		} else {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		made, err := in.unpackIntoStore(ctx, missing, emit)
+		if err != nil {
+			unlock()
+			return err
+		}
+		for i, p := range pins {
+			if entries[i] != "" {
+				continue
+			}
+			e, ok := made[Normalize(p.name)]
+			if !ok {
+				unlock()
+				return &InstallError{p.name + "==" + p.version, "uv installed no distribution of that name"}
+			}
+			if err := s.writeRef(refKey(index, in.Python, p.name, p.version), filepath.Base(e)); err != nil {
+				unlock()
+				return fmt.Errorf("package store: %w", err)
+			}
+			entries[i] = e
+		}
+	}
+	for _, e := range entries {
+		if err := link(e, site); err != nil {
+			unlock()
+			return err
+		}
+	}
+	unlock()
+	touch(site)
+	if len(missing) > 0 && s.Limits != (CacheLimits{}) {
+		_, _ = s.Prune(ctx, s.Limits) // busy: the next install prunes
+	}
+	return nil
+}
+
+// unpackIntoStore has uv unpack pins into a temporary directory of the
+// store and turns them into entries.
+func (in *Installer) unpackIntoStore(ctx context.Context, pins []pin, emit func(session.Event)) (map[string]string, error) {
+	target, err := os.MkdirTemp(in.Store.tmpDir(), "unpack-")
+	if err != nil {
+		return nil, fmt.Errorf("package store: %w", err)
+	}
+	defer removeTree(target)
+	if err := os.Chmod(target, 0o755); err != nil {
+		return nil, err
+	}
+	if err := in.uvInstall(ctx, target, pins, emit); err != nil {
+		return nil, err
+	}
+	return in.Store.commit(target)
+}
+
+// uvInstall has uv install exactly pins into site, streaming each
+// download's progress as uv reports it.
+func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
 	if err := chownForUV(site); err != nil {
 		return err
 	}
@@ -489,10 +591,6 @@ func (in *Installer) installPins(ctx context.Context, site string, pins []pin, e
 	if err != nil {
 		return &InstallError{what, err.Error()}
 	}
-	// A new top-level entry changes the directory's time, which is how the
-	// runner notices; make sure it does even when only files were updated.
-	now := time.Now()
-	_ = os.Chtimes(site, now, now)
 	return nil
 }
 

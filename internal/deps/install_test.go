@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if sandbox.IsInit() {
 		sandbox.RunInit()
 	}
+	if os.Getenv(crashEnv) != "" {
+		crashWhileStoring()
+	}
 	os.Exit(m.Run())
 }
 
@@ -57,7 +60,7 @@ func installer(t testing.TB, index string) *deps.Installer {
 		t.Fatal(err)
 	}
 	cache := filepath.Join(siteDir(t), "cache")
-	return &deps.Installer{UV: rt.UV, Python: rt.Executable, BaseLock: rt.BaseLock(), CacheDir: cache, IndexURL: index, Map: m, Timeout: time.Minute}
+	return &deps.Installer{UV: rt.UV, Python: rt.Executable, BaseLock: rt.BaseLock(), CacheDir: cache, IndexURL: index, Map: m, Timeout: time.Minute, Store: &deps.Store{Dir: cache + "-store"}}
 }
 
 // siteDir is a package directory uv, running unprivileged, can write.
