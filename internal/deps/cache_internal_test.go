@@ -3,6 +3,7 @@ package deps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,13 +70,13 @@ func TestProgressPerPackage(t *testing.T) {
 	p := &progress{cache: cache, versions: map[string]string{"polars": "1.9.0", "humanize": "4.9.0"},
 		emit: func(ev session.Event) {
 			if ev.Type == event.Install && ev.Phase == event.PhaseDownloading {
-				got = append(got, strings.Join(strings.Fields(ev.Package+" "+ev.Version+" "+ev.Message), " "))
+				got = append(got, strings.Join(strings.Fields(fmt.Sprint(ev.Package, " ", ev.Version, " ", ev.Message, " ", ev.Total)), " "))
 			}
 		}}
 	for _, l := range []string{"Resolved 2 packages in 266ms", "Downloading polars (31.5MiB)", "Downloading torch (800.0MiB)", " Downloaded polars", "Prepared 2 packages in 2.48s"} {
 		p.line(l)
 	}
-	want := "polars 1.9.0 downloading 31.5MiB|torch downloading 800.0MiB|polars 1.9.0 downloaded"
+	want := "polars 1.9.0 downloading 31.5MiB 33030144|torch downloading 800.0MiB 838860800|polars 1.9.0 downloaded 33030144"
 	if strings.Join(got, "|") != want {
 		t.Errorf("events %q, want %q", strings.Join(got, "|"), want)
 	}
@@ -91,6 +92,47 @@ func TestProgressPerPackage(t *testing.T) {
 	}
 	if progressLine("Downloading polars (31.5MiB)") == false || progressLine("error: something") {
 		t.Error("progressLine")
+	}
+}
+
+// TestProgressBytesOfTotal: while packages download, the progress events
+// say the bytes read of the total announced, and the time left.
+func TestProgressBytesOfTotal(t *testing.T) {
+	t.Parallel()
+	evs := make(chan session.Event, 16)
+	p := &progress{cache: t.TempDir(), emit: func(ev session.Event) { evs <- ev }}
+	// This process stands in for uv: what it reads counts.
+	p.started(os.Getpid())
+	p.line("Downloading big (4.0MiB)")
+	<-evs
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(data, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(data); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go p.tick(done)
+	select {
+	case ev := <-evs:
+		if ev.Package != "big" || ev.Total != 4<<20 || ev.Bytes < 1<<20 || ev.Bytes > ev.Total || ev.ETA <= 0 {
+			t.Errorf("progress %+v, want at least 1MiB of 4MiB of big and a time left", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no progress event")
+	}
+	for _, tt := range []struct {
+		in   string
+		want int64
+	}{{"31.5MiB", 33030144}, {"2.0GiB", 2 << 30}, {"512.0KiB", 512 << 10}, {"900B", 900}} {
+		if n, err := parseSize(tt.in); err != nil || n != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v", tt.in, n, err)
+		}
+	}
+	if _, err := parseSize("lots"); err == nil {
+		t.Error("parseSize accepted lots")
 	}
 }
 

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -233,13 +235,13 @@ func (in *Installer) uvArgs() []string {
 
 // run runs uv with args, unprivileged when interp is root.
 func (in *Installer) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	return in.runLines(ctx, stdin, nil, args...)
+	return in.runLines(ctx, stdin, nil, nil, args...)
 }
 
 // runLines is run, handing each line uv writes to stderr to onLine (if not
 // nil) as it comes: uv reports each large download there as it starts and
-// ends.
-func (in *Installer) runLines(ctx context.Context, stdin []byte, onLine func(string), args ...string) ([]byte, error) {
+// ends. started, if not nil, is told uv's process ID once it runs.
+func (in *Installer) runLines(ctx context.Context, stdin []byte, onLine func(string), started func(pid int), args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, in.UV, args...)
 	cmd.Env = in.env()
 	cmd.Dir = "/" // uv treats its working directory as a project
@@ -253,7 +255,14 @@ func (in *Installer) runLines(ctx context.Context, stdin []byte, onLine func(str
 	}
 	cmd.SysProcAttr = dropToNobody()
 	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
+	err := cmd.Start()
+	if err == nil {
+		if started != nil {
+			started(cmd.Process.Pid)
+		}
+		err = cmd.Wait()
+	}
+	if err != nil {
 		msg := strings.TrimSpace(errOut.String())
 		if msg == "" {
 			msg = err.Error()
@@ -578,13 +587,13 @@ func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, emi
 		names[i] = p.name + "==" + p.version
 	}
 	what := strings.Join(names, " ")
-	prog := &progress{cache: in.CacheDir, emit: emit, versions: make(map[string]string)}
+	prog := &progress{cache: in.CacheDir, emit: emit, versions: make(map[string]string), totals: make(map[string]int64)}
 	for _, p := range pins {
 		prog.versions[Normalize(p.name)] = p.version
 	}
 	done := make(chan struct{})
 	go prog.tick(done)
-	_, err := in.runLines(ctx, nil, prog.line, args...)
+	_, err := in.runLines(ctx, nil, prog.line, prog.started, args...)
 	close(done)
 	// uv leaves its lock file behind in the target.
 	os.Remove(filepath.Join(site, ".lock"))
@@ -600,9 +609,13 @@ var progressLineRE = regexp.MustCompile(`^\s*(Downloading|Downloaded) (\S+)(?: \
 
 func progressLine(l string) bool { return progressLineRE.MatchString(l) }
 
-// progress turns uv's download lines into install events, one package at
-// a time, and adds the bytes unpacked so far. It measures only uv's
-// in-flight temporary directories at the top of the cache, never the
+// progress turns uv's download lines into install events: one when each
+// package starts and ends downloading, with its size, and every half
+// second one for what is in flight, with the bytes fetched of the total
+// announced so far and an estimate of the time left. The bytes fetched are
+// what uv has read (its /proc I/O count, downloads being nearly all of it
+// while they run); where that cannot be read, the bytes unpacked so far in
+// uv's temporary directories, without a total. It never measures the
 // whole cache, which can be large.
 type progress struct {
 	cache    string
@@ -610,7 +623,17 @@ type progress struct {
 	versions map[string]string // normalized name -> version being installed
 
 	mu      sync.Mutex
-	current []string // packages being downloaded, as uv names them
+	pid     int
+	current []string         // packages being downloaded, as uv names them
+	totals  map[string]int64 // sizes uv announced, by uv's name
+	base    int64            // uv's read bytes when the first download began
+	begun   time.Time
+}
+
+func (p *progress) started(pid int) {
+	p.mu.Lock()
+	p.pid = pid
+	p.mu.Unlock()
 }
 
 func (p *progress) line(l string) {
@@ -621,14 +644,63 @@ func (p *progress) line(l string) {
 	ev := session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: m[2], Version: p.versions[Normalize(m[2])]}
 	p.mu.Lock()
 	if m[1] == "Downloading" {
+		if p.begun.IsZero() {
+			p.begun = time.Now()
+			p.base, _ = readBytes(p.pid)
+		}
 		p.current = append(p.current, m[2])
 		ev.Message = "downloading " + m[3]
+		if n, err := parseSize(m[3]); err == nil {
+			if p.totals == nil {
+				p.totals = make(map[string]int64)
+			}
+			p.totals[m[2]] = n
+			ev.Total = n
+		}
 	} else {
 		p.current = slices.DeleteFunc(p.current, func(s string) bool { return s == m[2] })
 		ev.Message = "downloaded"
+		ev.Total = p.totals[m[2]]
+		ev.Bytes = ev.Total
 	}
 	p.mu.Unlock()
 	p.emit(ev)
+}
+
+// parseSize reads uv's sizes: "31.5MiB", "512.0KiB", "2.1GiB", "900B".
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, err := strconv.ParseFloat(num, 64)
+			if err != nil || f < 0 {
+				return 0, fmt.Errorf("size %q", s)
+			}
+			return int64(f * u.mult), nil
+		}
+	}
+	return 0, fmt.Errorf("size %q", s)
+}
+
+// readBytes returns how many bytes process pid has read, from its
+// /proc/<pid>/io.
+func readBytes(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, errors.New("no process")
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "rchar: "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, errors.New("no rchar")
 }
 
 func (p *progress) tick(done <-chan struct{}) {
@@ -643,13 +715,27 @@ func (p *progress) tick(done <-chan struct{}) {
 		}
 		p.mu.Lock()
 		current := strings.Join(p.current, " ")
+		var total int64
+		for _, n := range p.totals {
+			total += n
+		}
+		pid, base, begun := p.pid, p.base, p.begun
 		p.mu.Unlock()
 		if current == "" {
 			continue
 		}
-		if n := inFlightBytes(p.cache); n > last {
-			last = n
-			p.emit(session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: current, Bytes: n})
+		ev := session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: current}
+		if n, err := readBytes(pid); err == nil && total > 0 {
+			ev.Bytes, ev.Total = min(n-base, total), total
+			if secs := time.Since(begun).Seconds(); ev.Bytes > 0 && secs > 0 {
+				ev.ETA = math.Round(float64(total-ev.Bytes)/(float64(ev.Bytes)/secs)*10) / 10
+			}
+		} else {
+			ev.Bytes = inFlightBytes(p.cache)
+		}
+		if ev.Bytes > last {
+			last = ev.Bytes
+			p.emit(ev)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package mcpserver
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -136,7 +137,14 @@ func (p *progress) event(ev session.Event) {
 	case event.PhaseResolving:
 		msg = "resolving " + ev.Package
 	case event.PhaseDownloading:
-		msg = fmt.Sprintf("downloading %s: %s", ev.Package, sandbox.FormatBytes(ev.Bytes))
+		switch {
+		case ev.Total > 0 && ev.ETA > 0:
+			msg = fmt.Sprintf("downloading %s: %s of %s, about %.0fs left", ev.Package, sandbox.FormatBytes(ev.Bytes), sandbox.FormatBytes(ev.Total), math.Ceil(ev.ETA))
+		case ev.Total > 0:
+			msg = fmt.Sprintf("downloading %s: %s of %s", ev.Package, sandbox.FormatBytes(ev.Bytes), sandbox.FormatBytes(ev.Total))
+		default:
+			msg = fmt.Sprintf("downloading %s: %s", ev.Package, sandbox.FormatBytes(ev.Bytes))
+		}
 	case event.PhaseInstalled:
 		msg = strings.TrimSpace("installed " + ev.Package + " " + ev.Version)
 	case event.PhaseFailed:

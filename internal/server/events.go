@@ -61,14 +61,16 @@ type FileEvent struct {
 
 // InstallEvent reports a package install, before or after the code runs.
 type InstallEvent struct {
-	Type    string `json:"type" enum:"install" doc:"install."`
-	Phase   string `json:"phase" enum:"resolving,downloading,installed,failed" doc:"Where the install is: resolving what to install, downloading, installed, or failed."`
-	Package string `json:"package,omitempty" doc:"The distribution's name on the package index."`
-	Version string `json:"version,omitempty" doc:"The version installed, once known."`
-	Bytes   int64  `json:"bytes,omitempty" doc:"Bytes downloaded, while downloading."`
-	Message string `json:"message,omitempty" doc:"What happened, for people: why an install failed, for one."`
-	Cell    string `json:"cell,omitempty" doc:"The ID of the cell the install is for."`
-	Step    int    `json:"step,omitempty" doc:"In a task's stream: the step of the model whose code needed it, from 1."`
+	Type    string  `json:"type" enum:"install" doc:"install."`
+	Phase   string  `json:"phase" enum:"resolving,downloading,installed,failed" doc:"Where the install is: resolving what to install, downloading, installed, or failed."`
+	Package string  `json:"package,omitempty" doc:"The distribution's name on the package index."`
+	Version string  `json:"version,omitempty" doc:"The version installed, once known."`
+	Bytes   int64   `json:"bytes,omitempty" doc:"Bytes downloaded so far, while downloading: of package, or of all the packages in flight when package names several."`
+	Total   int64   `json:"total,omitempty" doc:"While downloading: the whole size in bytes of what bytes counts, when the index said."`
+	ETA     float64 `json:"eta,omitempty" doc:"While downloading: the estimated seconds left, once a rate is known."`
+	Message string  `json:"message,omitempty" doc:"What happened, for people: why an install failed, for one."`
+	Cell    string  `json:"cell,omitempty" doc:"The ID of the cell the install is for."`
+	Step    int     `json:"step,omitempty" doc:"In a task's stream: the step of the model whose code needed it, from 1."`
 }
 
 // DoneEvent ends a cell: always the last event of an execution.

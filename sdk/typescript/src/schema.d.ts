@@ -1042,11 +1042,16 @@ export interface components {
         InstallEvent: {
             /**
              * Format: int64
-             * @description Bytes downloaded, while downloading.
+             * @description Bytes downloaded so far, while downloading: of package, or of all the packages in flight when package names several.
              */
             bytes?: number;
             /** @description The ID of the cell the install is for. */
             cell?: string;
+            /**
+             * Format: double
+             * @description While downloading: the estimated seconds left, once a rate is known.
+             */
+            eta?: number;
             /** @description What happened, for people: why an install failed, for one. */
             message?: string;
             /** @description The distribution's name on the package index. */
@@ -1061,6 +1066,11 @@ export interface components {
              * @description In a task's stream: the step of the model whose code needed it, from 1.
              */
             step?: number;
+            /**
+             * Format: int64
+             * @description While downloading: the whole size in bytes of what bytes counts, when the index said.
+             */
+            total?: number;
             /**
              * @description install. (enum property replaced by openapi-typescript)
              * @enum {string}

@@ -183,15 +183,19 @@ class InstallEvent:
     type: Literal["install"]
     """install."""
     bytes: Optional[int] = None
-    """Bytes downloaded, while downloading."""
+    """Bytes downloaded so far, while downloading: of package, or of all the packages in flight when package names several."""
     cell: Optional[str] = None
     """The ID of the cell the install is for."""
+    eta: Optional[float] = None
+    """While downloading: the estimated seconds left, once a rate is known."""
     message: Optional[str] = None
     """What happened, for people: why an install failed, for one."""
     package: Optional[str] = None
     """The distribution's name on the package index."""
     step: Optional[int] = None
     """In a task's stream: the step of the model whose code needed it, from 1."""
+    total: Optional[int] = None
+    """While downloading: the whole size in bytes of what bytes counts, when the index said."""
     version: Optional[str] = None
     """The version installed, once known."""
 
@@ -203,9 +207,11 @@ class InstallEvent:
             type=d['type'],
             bytes=d.get('bytes'),
             cell=d.get('cell'),
+            eta=d.get('eta'),
             message=d.get('message'),
             package=d.get('package'),
             step=d.get('step'),
+            total=d.get('total'),
             version=d.get('version'),
         )
 
