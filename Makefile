@@ -6,7 +6,7 @@ GO ?= go
 INTERP_HOME ?= /opt/interp
 export PATH := $(INTERP_HOME)/node/bin:$(PATH)
 
-.PHONY: all setup build test test-sdk vet lint bench bench-web pg clean web web-test chromium screenshots
+.PHONY: all setup build test test-sdk vet lint pycheck bench bench-web pg clean web web-test chromium screenshots
 
 all: build
 
@@ -35,11 +35,17 @@ $(GOLANGCI_LINT):
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
 
+# pycheck lints and format-checks the repository's Python with ruff
+# (ruff.toml) and runs runner.py's pytest tests; scripts/pycheck installs
+# the pinned tools into .tools/pyvenv the first time.
+pycheck: setup
+	scripts/pycheck
+
 # The history store's tests run against SQLite and a real PostgreSQL,
 # which scripts/postgres installs and starts on 127.0.0.1:54329.
 # The web UI's tests: Biome (lint and format), Vitest, and (within go test)
 # Playwright in Debian's Chromium against a real interp serve.
-test: setup vet lint web-test chromium
+test: setup vet lint pycheck web-test chromium
 	INTERP_TEST_POSTGRES_DSN=$${INTERP_TEST_POSTGRES_DSN:-$$(scripts/postgres)} \
 		$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) test-sdk

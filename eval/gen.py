@@ -73,23 +73,27 @@ def build_data():
     n = 240
     regions = np.array(["North", "South", "East", "West"])
     products = np.array(["Widget", "Gadget", "Doohickey"])
-    sales = pd.DataFrame({
-        "date": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-        "region": regions[rng.integers(0, 4, n)],
-        "product": products[rng.integers(0, 3, n)],
-        "units": rng.integers(1, 50, n),
-        "unit_price": rng.choice([9.5, 12.0, 19.99], n),
-    })
+    sales = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "region": regions[rng.integers(0, 4, n)],
+            "product": products[rng.integers(0, 3, n)],
+            "units": rng.integers(1, 50, n),
+            "unit_price": rng.choice([9.5, 12.0, 19.99], n),
+        }
+    )
     sales["revenue"] = (sales["units"] * sales["unit_price"]).round(2)
     write("sales.csv", sales)
 
     rng = np.random.default_rng(11)
     m = 150
-    sensors = pd.DataFrame({
-        "sensor_id": rng.choice(["s1", "s2", "s3", "s4", "s5"], m),
-        "temperature": rng.normal(21.0, 3.0, m).round(2),
-        "humidity": rng.normal(45.0, 8.0, m).round(1),
-    })
+    sensors = pd.DataFrame(
+        {
+            "sensor_id": rng.choice(["s1", "s2", "s3", "s4", "s5"], m),
+            "temperature": rng.normal(21.0, 3.0, m).round(2),
+            "humidity": rng.normal(45.0, 8.0, m).round(1),
+        }
+    )
     sensors.loc[rng.choice(m, 12, replace=False), "temperature"] = np.nan
     sensors.loc[rng.choice(m, 9, replace=False), "humidity"] = np.nan
     sensors = pd.concat([sensors, sensors.iloc[[3, 17, 42, 99]]], ignore_index=True)
@@ -149,115 +153,513 @@ def tasks():
     add("simple-mean-zh", "zh", "data.csv 中 x 列的平均值是多少？", ["data.csv"], [r(data.x.mean())])
 
     # Statistics.
-    add("iris-mean-petal", "en", "What is the mean petal_length in iris.csv? Round to 3 decimals.", ["iris.csv"], [r(iris.petal_length.mean(), 3)])
-    add("iris-median-sepal-zh", "zh", "iris.csv 中 sepal_width 的中位数是多少？", ["iris.csv"], [r(iris.sepal_width.median())])
-    add("wine-std-alcohol", "en", "Compute the sample standard deviation of alcohol in wine.csv. Answer in the format @std_alcohol[value], rounded to 4 decimals.", ["wine.csv"], [r(wine.alcohol.std())])
-    add("wine-max-proline-zh", "zh", "wine.csv 中 proline 的最大值是多少？请按 @max_proline[数值] 的格式回答。", ["wine.csv"], [r(wine.proline.max())])
-    add("dia-age-range", "en", "In diabetes.csv, what is the range (max minus min) of age?", ["diabetes.csv"], [r(dia.age.max() - dia.age.min())])
-    add("dia-bmi-q3-zh", "zh", "diabetes.csv 中 bmi 的第 75 百分位数（上四分位数）是多少？", ["diabetes.csv"], [r(dia.bmi.quantile(0.75))])
-    add("cancer-count-malignant", "en", "How many rows of cancer.csv have diagnosis equal to malignant?", ["cancer.csv"], [int((can.diagnosis == "malignant").sum())], 0)
-    add("cancer-mean-radius-zh", "zh", "cancer.csv 中 mean_radius 的平均值是多少？保留三位小数。", ["cancer.csv"], [r(can.mean_radius.mean(), 3)])
-    add("longley-mean-unemp", "en", "What was the mean of UNEMP over all years in longley.csv?", ["longley.csv"], [r(longley.UNEMP.mean())])
-    add("sun-max-year-zh", "zh", "sunspots.csv 中太阳黑子数（SUNACTIVITY）最高的是哪一年？", ["sunspots.csv"], [int(sun.loc[sun.SUNACTIVITY.idxmax(), "YEAR"])], 0)
-    add("sun-mean-1900s", "en", "In sunspots.csv, what is the mean SUNACTIVITY for the years 1900 to 1999 inclusive?", ["sunspots.csv"], [r(sun[(sun.YEAR >= 1900) & (sun.YEAR <= 1999)].SUNACTIVITY.mean())])
-    add("macro-skew-zh", "zh", "计算 macro.csv 中 infl 列的偏度（skewness，使用 pandas 的默认方法），格式：@skew[数值]", ["macro.csv"], [r(macro.infl.skew())])
-    add("stack-var", "en", "What is the sample variance of STACKLOSS in stackloss.csv?", ["stackloss.csv"], [r(stack.STACKLOSS.var())])
-    add("sales-total-revenue-zh", "zh", "sales.csv 中所有 revenue 的总和是多少？", ["sales.csv"], [r(sales.revenue.sum(), 2)])
+    add(
+        "iris-mean-petal",
+        "en",
+        "What is the mean petal_length in iris.csv? Round to 3 decimals.",
+        ["iris.csv"],
+        [r(iris.petal_length.mean(), 3)],
+    )
+    add(
+        "iris-median-sepal-zh",
+        "zh",
+        "iris.csv 中 sepal_width 的中位数是多少？",
+        ["iris.csv"],
+        [r(iris.sepal_width.median())],
+    )
+    add(
+        "wine-std-alcohol",
+        "en",
+        "Compute the sample standard deviation of alcohol in wine.csv. Answer in the format @std_alcohol[value], rounded to 4 decimals.",
+        ["wine.csv"],
+        [r(wine.alcohol.std())],
+    )
+    add(
+        "wine-max-proline-zh",
+        "zh",
+        "wine.csv 中 proline 的最大值是多少？请按 @max_proline[数值] 的格式回答。",
+        ["wine.csv"],
+        [r(wine.proline.max())],
+    )
+    add(
+        "dia-age-range",
+        "en",
+        "In diabetes.csv, what is the range (max minus min) of age?",
+        ["diabetes.csv"],
+        [r(dia.age.max() - dia.age.min())],
+    )
+    add(
+        "dia-bmi-q3-zh",
+        "zh",
+        "diabetes.csv 中 bmi 的第 75 百分位数（上四分位数）是多少？",
+        ["diabetes.csv"],
+        [r(dia.bmi.quantile(0.75))],
+    )
+    add(
+        "cancer-count-malignant",
+        "en",
+        "How many rows of cancer.csv have diagnosis equal to malignant?",
+        ["cancer.csv"],
+        [int((can.diagnosis == "malignant").sum())],
+        0,
+    )
+    add(
+        "cancer-mean-radius-zh",
+        "zh",
+        "cancer.csv 中 mean_radius 的平均值是多少？保留三位小数。",
+        ["cancer.csv"],
+        [r(can.mean_radius.mean(), 3)],
+    )
+    add(
+        "longley-mean-unemp",
+        "en",
+        "What was the mean of UNEMP over all years in longley.csv?",
+        ["longley.csv"],
+        [r(longley.UNEMP.mean())],
+    )
+    add(
+        "sun-max-year-zh",
+        "zh",
+        "sunspots.csv 中太阳黑子数（SUNACTIVITY）最高的是哪一年？",
+        ["sunspots.csv"],
+        [int(sun.loc[sun.SUNACTIVITY.idxmax(), "YEAR"])],
+        0,
+    )
+    add(
+        "sun-mean-1900s",
+        "en",
+        "In sunspots.csv, what is the mean SUNACTIVITY for the years 1900 to 1999 inclusive?",
+        ["sunspots.csv"],
+        [r(sun[(sun.YEAR >= 1900) & (sun.YEAR <= 1999)].SUNACTIVITY.mean())],
+    )
+    add(
+        "macro-skew-zh",
+        "zh",
+        "计算 macro.csv 中 infl 列的偏度（skewness，使用 pandas 的默认方法），格式：@skew[数值]",
+        ["macro.csv"],
+        [r(macro.infl.skew())],
+    )
+    add(
+        "stack-var",
+        "en",
+        "What is the sample variance of STACKLOSS in stackloss.csv?",
+        ["stackloss.csv"],
+        [r(stack.STACKLOSS.var())],
+    )
+    add(
+        "sales-total-revenue-zh",
+        "zh",
+        "sales.csv 中所有 revenue 的总和是多少？",
+        ["sales.csv"],
+        [r(sales.revenue.sum(), 2)],
+    )
 
     # Group-bys.
     g = iris.groupby("species").petal_width.mean()
-    add("iris-group-petal-width", "en", "Which species in iris.csv has the largest mean petal_width, and what is that mean? Answer as @species[name] @mean[value].", ["iris.csv"], [g.idxmax(), r(g.max())])
+    add(
+        "iris-group-petal-width",
+        "en",
+        "Which species in iris.csv has the largest mean petal_width, and what is that mean? Answer as @species[name] @mean[value].",
+        ["iris.csv"],
+        [g.idxmax(), r(g.max())],
+    )
     g = wine.groupby("cultivar").alcohol.mean()
-    add("wine-group-alcohol-zh", "zh", "按 cultivar 分组，wine.csv 中哪个 cultivar 的 alcohol 平均值最低？给出该平均值。", ["wine.csv"], [int(g.idxmin()), r(g.min())])
+    add(
+        "wine-group-alcohol-zh",
+        "zh",
+        "按 cultivar 分组，wine.csv 中哪个 cultivar 的 alcohol 平均值最低？给出该平均值。",
+        ["wine.csv"],
+        [int(g.idxmin()), r(g.min())],
+    )
     g = sales.groupby("region").revenue.sum()
-    add("sales-region-top", "en", "Which region in sales.csv has the highest total revenue, and how much is it?", ["sales.csv"], [g.idxmax(), r(g.max(), 2)])
+    add(
+        "sales-region-top",
+        "en",
+        "Which region in sales.csv has the highest total revenue, and how much is it?",
+        ["sales.csv"],
+        [g.idxmax(), r(g.max(), 2)],
+    )
     g = sales.groupby("product").units.sum()
-    add("sales-product-units-zh", "zh", "sales.csv 中每种 product 的 units 总数是多少？哪个产品卖得最多？请用 @product[名称] @units[数量] 格式回答。", ["sales.csv"], [g.idxmax(), int(g.max())], 0)
+    add(
+        "sales-product-units-zh",
+        "zh",
+        "sales.csv 中每种 product 的 units 总数是多少？哪个产品卖得最多？请用 @product[名称] @units[数量] 格式回答。",
+        ["sales.csv"],
+        [g.idxmax(), int(g.max())],
+        0,
+    )
     g = grun.groupby("firm").invest.mean()
-    add("grunfeld-firm-invest", "en", "In grunfeld.csv, which firm has the highest mean invest? Give the firm name and the mean.", ["grunfeld.csv"], [g.idxmax(), r(g.max())])
+    add(
+        "grunfeld-firm-invest",
+        "en",
+        "In grunfeld.csv, which firm has the highest mean invest? Give the firm name and the mean.",
+        ["grunfeld.csv"],
+        [g.idxmax(), r(g.max())],
+    )
     g = grun.groupby("year").invest.sum()
-    add("grunfeld-year-zh", "zh", "grunfeld.csv 中哪一年所有公司的 invest 总和最大？", ["grunfeld.csv"], [int(g.idxmax())], 0)
+    add(
+        "grunfeld-year-zh",
+        "zh",
+        "grunfeld.csv 中哪一年所有公司的 invest 总和最大？",
+        ["grunfeld.csv"],
+        [int(g.idxmax())],
+        0,
+    )
     g = can.groupby("diagnosis").mean_area.mean()
-    add("cancer-area-diff", "en", "In cancer.csv, what is the difference between the mean mean_area of malignant and of benign rows (malignant minus benign)?", ["cancer.csv"], [r(g["malignant"] - g["benign"])])
+    add(
+        "cancer-area-diff",
+        "en",
+        "In cancer.csv, what is the difference between the mean mean_area of malignant and of benign rows (malignant minus benign)?",
+        ["cancer.csv"],
+        [r(g["malignant"] - g["benign"])],
+    )
     g = macro.groupby("year").unemp.mean()
-    add("macro-unemp-year-zh", "zh", "macro.csv 中按年份计算 unemp 的年平均值，哪一年的平均失业率最高？", ["macro.csv"], [int(g.idxmax())], 0)
-    add("data-group-count", "en", "How many rows of data.csv are in group b?", ["data.csv"], [int((data.group == "b").sum())], 0)
+    add(
+        "macro-unemp-year-zh",
+        "zh",
+        "macro.csv 中按年份计算 unemp 的年平均值，哪一年的平均失业率最高？",
+        ["macro.csv"],
+        [int(g.idxmax())],
+        0,
+    )
+    add(
+        "data-group-count",
+        "en",
+        "How many rows of data.csv are in group b?",
+        ["data.csv"],
+        [int((data.group == "b").sum())],
+        0,
+    )
     m = sales.assign(month=sales.date.str[:7]).groupby("month").revenue.sum()
-    add("sales-month-zh", "zh", "按月份（date 的年-月）汇总 sales.csv 的 revenue，哪个月的收入最高？收入是多少？", ["sales.csv"], [m.idxmax(), r(m.max(), 2)])
+    add(
+        "sales-month-zh",
+        "zh",
+        "按月份（date 的年-月）汇总 sales.csv 的 revenue，哪个月的收入最高？收入是多少？",
+        ["sales.csv"],
+        [m.idxmax(), r(m.max(), 2)],
+    )
 
     # Correlations.
-    add("data-corr", "en", "What is the Pearson correlation between x and y in data.csv? Answer in the format @corr[value], rounded to 4 decimals.", ["data.csv"], [r(data.x.corr(data.y))])
-    add("iris-corr-zh", "zh", "iris.csv 中 sepal_length 与 petal_length 的皮尔逊相关系数是多少？", ["iris.csv"], [r(iris.sepal_length.corr(iris.petal_length))])
+    add(
+        "data-corr",
+        "en",
+        "What is the Pearson correlation between x and y in data.csv? Answer in the format @corr[value], rounded to 4 decimals.",
+        ["data.csv"],
+        [r(data.x.corr(data.y))],
+    )
+    add(
+        "iris-corr-zh",
+        "zh",
+        "iris.csv 中 sepal_length 与 petal_length 的皮尔逊相关系数是多少？",
+        ["iris.csv"],
+        [r(iris.sepal_length.corr(iris.petal_length))],
+    )
     c = dia.drop(columns="target").corrwith(dia.target).abs()
-    add("dia-corr-target", "en", "In diabetes.csv, which feature column has the strongest absolute Pearson correlation with target?", ["diabetes.csv"], [c.idxmax()])
-    add("longley-corr-zh", "zh", "计算 longley.csv 中 TOTEMP 与 GNP 的相关系数，格式：@相关系数[数值]", ["longley.csv"], [r(longley.TOTEMP.corr(longley.GNP))])
-    add("wine-spearman", "en", "What is the Spearman rank correlation between alcohol and color_intensity in wine.csv?", ["wine.csv"], [r(wine.alcohol.corr(wine.color_intensity, method="spearman"))])
-    add("macro-corr-zh", "zh", "macro.csv 中 realgdp 和 realcons 的相关系数是多少？保留四位小数。", ["macro.csv"], [r(macro.realgdp.corr(macro.realcons))])
+    add(
+        "dia-corr-target",
+        "en",
+        "In diabetes.csv, which feature column has the strongest absolute Pearson correlation with target?",
+        ["diabetes.csv"],
+        [c.idxmax()],
+    )
+    add(
+        "longley-corr-zh",
+        "zh",
+        "计算 longley.csv 中 TOTEMP 与 GNP 的相关系数，格式：@相关系数[数值]",
+        ["longley.csv"],
+        [r(longley.TOTEMP.corr(longley.GNP))],
+    )
+    add(
+        "wine-spearman",
+        "en",
+        "What is the Spearman rank correlation between alcohol and color_intensity in wine.csv?",
+        ["wine.csv"],
+        [r(wine.alcohol.corr(wine.color_intensity, method="spearman"))],
+    )
+    add(
+        "macro-corr-zh",
+        "zh",
+        "macro.csv 中 realgdp 和 realcons 的相关系数是多少？保留四位小数。",
+        ["macro.csv"],
+        [r(macro.realgdp.corr(macro.realcons))],
+    )
 
     # Cleaning.
-    add("sensors-missing", "en", "How many missing values are there in total in sensors.csv?", ["sensors.csv"], [int(sens.isna().sum().sum())], 0)
-    add("sensors-dupes-zh", "zh", "sensors.csv 中有多少行是完全重复的行（不算第一次出现）？", ["sensors.csv"], [int(sens.duplicated().sum())], 0)
+    add(
+        "sensors-missing",
+        "en",
+        "How many missing values are there in total in sensors.csv?",
+        ["sensors.csv"],
+        [int(sens.isna().sum().sum())],
+        0,
+    )
+    add(
+        "sensors-dupes-zh",
+        "zh",
+        "sensors.csv 中有多少行是完全重复的行（不算第一次出现）？",
+        ["sensors.csv"],
+        [int(sens.duplicated().sum())],
+        0,
+    )
     clean = sens.drop_duplicates()
-    add("sensors-clean-mean", "en", "Drop the exact duplicate rows of sensors.csv, then fill missing temperature values with the median temperature. What is the mean temperature afterwards?", ["sensors.csv"], [r(clean.temperature.fillna(clean.temperature.median()).mean())])
-    add("sensors-dropna-zh", "zh", "删除 sensors.csv 中任何含缺失值的行后，还剩多少行？", ["sensors.csv"], [int(len(sens.dropna()))], 0)
-    add("sensors-save-clean", "en", "Remove duplicate rows and rows with missing values from sensors.csv and save the result as clean.csv. How many rows does it have?", ["sensors.csv"], [int(len(sens.drop_duplicates().dropna()))], 0,
-        check="def check(answer, ws):\n    import os, pandas as pd\n    p = os.path.join(ws, 'clean.csv')\n    return os.path.isfile(p) and len(pd.read_csv(p)) == %d and pd.read_csv(p).isna().sum().sum() == 0\n" % len(sens.drop_duplicates().dropna()))
+    add(
+        "sensors-clean-mean",
+        "en",
+        "Drop the exact duplicate rows of sensors.csv, then fill missing temperature values with the median temperature. What is the mean temperature afterwards?",
+        ["sensors.csv"],
+        [r(clean.temperature.fillna(clean.temperature.median()).mean())],
+    )
+    add(
+        "sensors-dropna-zh",
+        "zh",
+        "删除 sensors.csv 中任何含缺失值的行后，还剩多少行？",
+        ["sensors.csv"],
+        [int(len(sens.dropna()))],
+        0,
+    )
+    add(
+        "sensors-save-clean",
+        "en",
+        "Remove duplicate rows and rows with missing values from sensors.csv and save the result as clean.csv. How many rows does it have?",
+        ["sensors.csv"],
+        [int(len(sens.drop_duplicates().dropna()))],
+        0,
+        check="def check(answer, ws):\n    import os, pandas as pd\n    p = os.path.join(ws, 'clean.csv')\n    return os.path.isfile(p) and len(pd.read_csv(p)) == %d and pd.read_csv(p).isna().sum().sum() == 0\n"
+        % len(sens.drop_duplicates().dropna()),
+    )
     s2 = sens.drop_duplicates()
-    add("sensors-humidity-zh", "zh", "先去掉 sensors.csv 的重复行，再按 sensor_id 分组计算 humidity 的平均值（忽略缺失值），哪个传感器的平均湿度最高？", ["sensors.csv"], [s2.groupby("sensor_id").humidity.mean().idxmax()])
-    add("sales-price-filter", "en", "In sales.csv, how many sales have unit_price above 10 and units of at least 25?", ["sales.csv"], [int(((sales.unit_price > 10) & (sales.units >= 25)).sum())], 0)
-    add("iris-outliers-zh", "zh", "在 iris.csv 中，sepal_width 超过 1.5 倍四分位距（IQR 规则）的离群值有多少个？", ["iris.csv"], [int(((iris.sepal_width < iris.sepal_width.quantile(.25) - 1.5 * (iris.sepal_width.quantile(.75) - iris.sepal_width.quantile(.25))) | (iris.sepal_width > iris.sepal_width.quantile(.75) + 1.5 * (iris.sepal_width.quantile(.75) - iris.sepal_width.quantile(.25)))).sum())], 0)
+    add(
+        "sensors-humidity-zh",
+        "zh",
+        "先去掉 sensors.csv 的重复行，再按 sensor_id 分组计算 humidity 的平均值（忽略缺失值），哪个传感器的平均湿度最高？",
+        ["sensors.csv"],
+        [s2.groupby("sensor_id").humidity.mean().idxmax()],
+    )
+    add(
+        "sales-price-filter",
+        "en",
+        "In sales.csv, how many sales have unit_price above 10 and units of at least 25?",
+        ["sales.csv"],
+        [int(((sales.unit_price > 10) & (sales.units >= 25)).sum())],
+        0,
+    )
+    add(
+        "iris-outliers-zh",
+        "zh",
+        "在 iris.csv 中，sepal_width 超过 1.5 倍四分位距（IQR 规则）的离群值有多少个？",
+        ["iris.csv"],
+        [
+            int(
+                (
+                    (
+                        iris.sepal_width
+                        < iris.sepal_width.quantile(0.25)
+                        - 1.5 * (iris.sepal_width.quantile(0.75) - iris.sepal_width.quantile(0.25))
+                    )
+                    | (
+                        iris.sepal_width
+                        > iris.sepal_width.quantile(0.75)
+                        + 1.5 * (iris.sepal_width.quantile(0.75) - iris.sepal_width.quantile(0.25))
+                    )
+                ).sum()
+            )
+        ],
+        0,
+    )
     z = (dia.bmi - dia.bmi.mean()) / dia.bmi.std()
-    add("dia-zscore", "en", "In diabetes.csv, how many rows have a bmi z-score (using the sample standard deviation) greater than 2 in absolute value?", ["diabetes.csv"], [int((z.abs() > 2).sum())], 0)
-    add("sales-weekday-zh", "zh", "把 sales.csv 的 date 转成日期，周六和周日（周末）的 revenue 总和是多少？", ["sales.csv"], [r(sales[pd.to_datetime(sales.date).dt.day_of_week >= 5].revenue.sum(), 2)])
+    add(
+        "dia-zscore",
+        "en",
+        "In diabetes.csv, how many rows have a bmi z-score (using the sample standard deviation) greater than 2 in absolute value?",
+        ["diabetes.csv"],
+        [int((z.abs() > 2).sum())],
+        0,
+    )
+    add(
+        "sales-weekday-zh",
+        "zh",
+        "把 sales.csv 的 date 转成日期，周六和周日（周末）的 revenue 总和是多少？",
+        ["sales.csv"],
+        [r(sales[pd.to_datetime(sales.date).dt.day_of_week >= 5].revenue.sum(), 2)],
+    )
 
     # Plots saved to files.
-    add("plot-iris-hist", "en", "Plot a histogram of petal_length from iris.csv and save it as hist.png.", ["iris.csv"], check=PNG_CHECK.format(name="hist.png"))
-    add("plot-sales-bar-zh", "zh", "画出 sales.csv 中各 region 的 revenue 总和的柱状图，保存为 bar.png。", ["sales.csv"], check=PNG_CHECK.format(name="bar.png"))
-    add("plot-scatter", "en", "Make a scatter plot of x against y from data.csv and save it to scatter.png.", ["data.csv"], check=PNG_CHECK.format(name="scatter.png"))
-    add("plot-sun-line-zh", "zh", "用 sunspots.csv 画出 SUNACTIVITY 随 YEAR 变化的折线图，保存为 sunspots.png。", ["sunspots.csv"], check=PNG_CHECK.format(name="sunspots.png"))
-    add("plot-box-wine", "en", "Draw a box plot of alcohol by cultivar from wine.csv and save it as box.png.", ["wine.csv"], check=PNG_CHECK.format(name="box.png"))
-    add("plot-corr-heatmap-zh", "zh", "为 longley.csv 的所有列画相关系数热力图，保存为 heatmap.png。", ["longley.csv"], check=PNG_CHECK.format(name="heatmap.png"))
+    add(
+        "plot-iris-hist",
+        "en",
+        "Plot a histogram of petal_length from iris.csv and save it as hist.png.",
+        ["iris.csv"],
+        check=PNG_CHECK.format(name="hist.png"),
+    )
+    add(
+        "plot-sales-bar-zh",
+        "zh",
+        "画出 sales.csv 中各 region 的 revenue 总和的柱状图，保存为 bar.png。",
+        ["sales.csv"],
+        check=PNG_CHECK.format(name="bar.png"),
+    )
+    add(
+        "plot-scatter",
+        "en",
+        "Make a scatter plot of x against y from data.csv and save it to scatter.png.",
+        ["data.csv"],
+        check=PNG_CHECK.format(name="scatter.png"),
+    )
+    add(
+        "plot-sun-line-zh",
+        "zh",
+        "用 sunspots.csv 画出 SUNACTIVITY 随 YEAR 变化的折线图，保存为 sunspots.png。",
+        ["sunspots.csv"],
+        check=PNG_CHECK.format(name="sunspots.png"),
+    )
+    add(
+        "plot-box-wine",
+        "en",
+        "Draw a box plot of alcohol by cultivar from wine.csv and save it as box.png.",
+        ["wine.csv"],
+        check=PNG_CHECK.format(name="box.png"),
+    )
+    add(
+        "plot-corr-heatmap-zh",
+        "zh",
+        "为 longley.csv 的所有列画相关系数热力图，保存为 heatmap.png。",
+        ["longley.csv"],
+        check=PNG_CHECK.format(name="heatmap.png"),
+    )
 
     # Simple models.
     from sklearn.linear_model import LinearRegression
+
     lr = LinearRegression().fit(data[["x"]], data.y)
-    add("data-linreg-slope", "en", "Fit a linear regression of y on x in data.csv. What is the slope? Answer in the format @slope[value].", ["data.csv"], [r(lr.coef_[0])])
-    add("data-linreg-intercept-zh", "zh", "对 data.csv 用 x 预测 y 做线性回归，截距是多少？", ["data.csv"], [r(lr.intercept_)])
+    add(
+        "data-linreg-slope",
+        "en",
+        "Fit a linear regression of y on x in data.csv. What is the slope? Answer in the format @slope[value].",
+        ["data.csv"],
+        [r(lr.coef_[0])],
+    )
+    add(
+        "data-linreg-intercept-zh",
+        "zh",
+        "对 data.csv 用 x 预测 y 做线性回归，截距是多少？",
+        ["data.csv"],
+        [r(lr.intercept_)],
+    )
     X = dia.drop(columns="target")
     lr = LinearRegression().fit(X, dia.target)
-    add("dia-linreg-r2", "en", "Fit an ordinary least squares linear regression of target on all the other columns of diabetes.csv, on all rows. What is the R-squared on the same data?", ["diabetes.csv"], [r(lr.score(X, dia.target))])
+    add(
+        "dia-linreg-r2",
+        "en",
+        "Fit an ordinary least squares linear regression of target on all the other columns of diabetes.csv, on all rows. What is the R-squared on the same data?",
+        ["diabetes.csv"],
+        [r(lr.score(X, dia.target))],
+    )
     lr = LinearRegression().fit(stack[["AIRFLOW", "WATERTEMP", "ACIDCONC"]], stack.STACKLOSS)
-    add("stack-ols-zh", "zh", "用 stackloss.csv 中的 AIRFLOW、WATERTEMP、ACIDCONC 对 STACKLOSS 做线性回归，AIRFLOW 的系数是多少？", ["stackloss.csv"], [r(lr.coef_[0])])
+    add(
+        "stack-ols-zh",
+        "zh",
+        "用 stackloss.csv 中的 AIRFLOW、WATERTEMP、ACIDCONC 对 STACKLOSS 做线性回归，AIRFLOW 的系数是多少？",
+        ["stackloss.csv"],
+        [r(lr.coef_[0])],
+    )
     lr = LinearRegression().fit(longley[["GNP"]], longley.TOTEMP)
-    add("longley-predict", "en", "Fit a linear regression of TOTEMP on GNP in longley.csv and predict TOTEMP for GNP = 500000. Round to the nearest integer.", ["longley.csv"], [r(lr.predict(pd.DataFrame({"GNP": [500000]}))[0], 0)], 1.0)
+    add(
+        "longley-predict",
+        "en",
+        "Fit a linear regression of TOTEMP on GNP in longley.csv and predict TOTEMP for GNP = 500000. Round to the nearest integer.",
+        ["longley.csv"],
+        [r(lr.predict(pd.DataFrame({"GNP": [500000]}))[0], 0)],
+        1.0,
+    )
     slope = np.polyfit(sun.YEAR, sun.SUNACTIVITY, 1)[0]
-    add("sun-trend-zh", "zh", "对 sunspots.csv 的 SUNACTIVITY 关于 YEAR 做一次线性拟合，斜率是多少？格式：@斜率[数值]", ["sunspots.csv"], [r(slope)])
+    add(
+        "sun-trend-zh",
+        "zh",
+        "对 sunspots.csv 的 SUNACTIVITY 关于 YEAR 做一次线性拟合，斜率是多少？格式：@斜率[数值]",
+        ["sunspots.csv"],
+        [r(slope)],
+    )
     from sklearn.tree import DecisionTreeClassifier
+
     Xi = iris[["sepal_length", "sepal_width", "petal_length", "petal_width"]]
     acc = DecisionTreeClassifier(max_depth=2, random_state=0).fit(Xi, iris.species).score(Xi, iris.species)
-    add("iris-tree-acc", "en", "Train a decision tree classifier with max_depth=2 and random_state=0 on the four measurement columns of iris.csv to predict species. What is its accuracy on the training data?", ["iris.csv"], [r(acc)])
+    add(
+        "iris-tree-acc",
+        "en",
+        "Train a decision tree classifier with max_depth=2 and random_state=0 on the four measurement columns of iris.csv to predict species. What is its accuracy on the training data?",
+        ["iris.csv"],
+        [r(acc)],
+    )
     from sklearn.linear_model import LogisticRegression
+
     Xc = can.drop(columns="diagnosis")
     from sklearn.model_selection import train_test_split
+
     Xtr, Xte, ytr, yte = train_test_split(Xc, can.diagnosis, test_size=0.25, random_state=42)
     from sklearn.preprocessing import StandardScaler
     from sklearn.pipeline import make_pipeline
+
     acc = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xtr, ytr).score(Xte, yte)
-    add("cancer-logreg-zh", "zh", "用 cancer.csv 除 diagnosis 外的所有列预测 diagnosis：train_test_split(test_size=0.25, random_state=42) 划分，StandardScaler 标准化后用 LogisticRegression(max_iter=1000) 训练，测试集准确率是多少？", ["cancer.csv"], [r(acc)], 0.005)
+    add(
+        "cancer-logreg-zh",
+        "zh",
+        "用 cancer.csv 除 diagnosis 外的所有列预测 diagnosis：train_test_split(test_size=0.25, random_state=42) 划分，StandardScaler 标准化后用 LogisticRegression(max_iter=1000) 训练，测试集准确率是多少？",
+        ["cancer.csv"],
+        [r(acc)],
+        0.005,
+    )
     g = grun.groupby("firm")[["invest", "value"]].corr().unstack().iloc[:, 1]
-    add("grunfeld-corr-firm", "en", "For each firm in grunfeld.csv compute the correlation between invest and value. Which firm has the lowest correlation?", ["grunfeld.csv"], [g.idxmin()])
+    add(
+        "grunfeld-corr-firm",
+        "en",
+        "For each firm in grunfeld.csv compute the correlation between invest and value. Which firm has the lowest correlation?",
+        ["grunfeld.csv"],
+        [g.idxmin()],
+    )
     pct = macro.realgdp.pct_change().mean() * 100
-    add("macro-growth-zh", "zh", "macro.csv 中 realgdp 的季度环比增长率（百分比）的平均值是多少？", ["macro.csv"], [r(pct)], 0.02)
+    add(
+        "macro-growth-zh",
+        "zh",
+        "macro.csv 中 realgdp 的季度环比增长率（百分比）的平均值是多少？",
+        ["macro.csv"],
+        [r(pct)],
+        0.02,
+    )
 
     # Multi-step.
     top = wine.nlargest(10, "alcohol").color_intensity.mean()
-    add("wine-top10", "en", "Take the 10 wines with the highest alcohol in wine.csv. What is their mean color_intensity?", ["wine.csv"], [r(top)])
+    add(
+        "wine-top10",
+        "en",
+        "Take the 10 wines with the highest alcohol in wine.csv. What is their mean color_intensity?",
+        ["wine.csv"],
+        [r(top)],
+    )
     share = sales.groupby("product").revenue.sum() / sales.revenue.sum() * 100
-    add("sales-share-zh", "zh", "sales.csv 中 Gadget 的收入占总收入的百分比是多少？", ["sales.csv"], [r(share["Gadget"], 2)], 0.02)
-    add("dia-sex-bp", "en", "In diabetes.csv, what is the mean bp for rows with sex equal to 2?", ["diabetes.csv"], [r(dia[dia.sex == 2].bp.mean())])
+    add(
+        "sales-share-zh",
+        "zh",
+        "sales.csv 中 Gadget 的收入占总收入的百分比是多少？",
+        ["sales.csv"],
+        [r(share["Gadget"], 2)],
+        0.02,
+    )
+    add(
+        "dia-sex-bp",
+        "en",
+        "In diabetes.csv, what is the mean bp for rows with sex equal to 2?",
+        ["diabetes.csv"],
+        [r(dia[dia.sex == 2].bp.mean())],
+    )
     cum = sales.sort_values("date").revenue.cumsum()
     day = sales.sort_values("date").date[cum >= 10000].iloc[0]
-    add("sales-cum-zh", "zh", "按日期顺序累计 sales.csv 的 revenue，累计收入第一次达到或超过 10000 是哪一天？", ["sales.csv"], [day])
+    add(
+        "sales-cum-zh",
+        "zh",
+        "按日期顺序累计 sales.csv 的 revenue，累计收入第一次达到或超过 10000 是哪一天？",
+        ["sales.csv"],
+        [day],
+    )
     return t
 
 

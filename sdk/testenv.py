@@ -108,17 +108,49 @@ def main() -> None:
         keys = {}
         for user in ("alice", "bob", "carol"):
             subprocess.run([interp, "admin", "--db", db, "user", "create", user], check=True, stdout=subprocess.DEVNULL)
-            keys[user] = subprocess.run([interp, "admin", "--db", db, "key", "create", user], check=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+            keys[user] = subprocess.run(
+                [interp, "admin", "--db", db, "key", "create", user],
+                check=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            ).stdout.strip()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "INTERP_"))}
-        env.update(OPENAI_BASE_URL=llm_url, OPENAI_API_KEY="test-key", INTERP_CONFIG=os.path.join(d, "config.yaml"),
-                   HOME=d, XDG_CONFIG_HOME=d)
+        env.update(
+            OPENAI_BASE_URL=llm_url,
+            OPENAI_API_KEY="test-key",
+            INTERP_CONFIG=os.path.join(d, "config.yaml"),
+            HOME=d,
+            XDG_CONFIG_HOME=d,
+        )
         if os.environ.get("INTERP_HOME"):
             env["INTERP_HOME"] = os.environ["INTERP_HOME"]
-        args = [interp, "serve", "--db", db, "--listen", "127.0.0.1:0", "--provider", "openai", "--model", "gpt-test",
-                "--index-url", index_url, "--pool", os.environ.get("INTERP_TEST_POOL", "1"), "--quota-sessions", "4",
-                "--quota-executions", "-1", "--max-cell-timeout", "60s", "--default-cell-timeout", "30s",
-                "--log-level", "info"]
+        args = [
+            interp,
+            "serve",
+            "--db",
+            db,
+            "--listen",
+            "127.0.0.1:0",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-test",
+            "--index-url",
+            index_url,
+            "--pool",
+            os.environ.get("INTERP_TEST_POOL", "1"),
+            "--quota-sessions",
+            "4",
+            "--quota-executions",
+            "-1",
+            "--max-cell-timeout",
+            "60s",
+            "--default-cell-timeout",
+            "30s",
+            "--log-level",
+            "info",
+        ]
         log = open(os.path.join(d, "serve.log"), "w+")
         srv = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.PIPE, text=True)
         procs.append(srv)
@@ -141,8 +173,20 @@ def main() -> None:
                 log.flush()
 
         threading.Thread(target=drain, daemon=True).start()
-        print(json.dumps({"url": url, "keys": keys, "llm_url": llm_url, "index_url": index_url,
-                          "package": TINY_PACKAGE, "module": TINY_MODULE, "dir": d}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "url": url,
+                    "keys": keys,
+                    "llm_url": llm_url,
+                    "index_url": index_url,
+                    "package": TINY_PACKAGE,
+                    "module": TINY_MODULE,
+                    "dir": d,
+                }
+            ),
+            flush=True,
+        )
         sys.stdin.read()
     finally:
         for p in reversed(procs):

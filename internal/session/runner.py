@@ -201,9 +201,7 @@ def _make_json():
                 raise ValueError("invalid JSON constant " + name)
 
         scan = _json.make_scanner(_Context())
-        encode = _json.make_encoder(
-            None, _json_default, _json.encode_basestring, None, ":", ",", False, False, False
-        )
+        encode = _json.make_encoder(None, _json_default, _json.encode_basestring, None, ":", ",", False, False, False)
 
         def dumps(obj):
             return "".join(encode(obj, 0))
@@ -231,9 +229,7 @@ def _make_json():
         import json
 
         def dumps(obj):
-            return json.dumps(
-                obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
-            )
+            return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default)
 
         return dumps, json.loads
 
@@ -299,7 +295,7 @@ def _raw_write(fd, text):
     data = text.encode("utf-8", "backslashreplace")
     try:
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
     except OSError:
         pass
 
@@ -504,7 +500,7 @@ class _Channel:
             if type(item) is tuple:
                 cell, name, text = item
                 for i in range(0, len(text), _PIECE):
-                    event = {"type": "stream", "id": cell, "name": name, "text": text[i:i + _PIECE]}
+                    event = {"type": "stream", "id": cell, "name": name, "text": text[i : i + _PIECE]}
                     out.append(_encode_frame(event))
                     out_size += len(out[-1])
                     if out_size >= _WRITE_SIZE:
@@ -530,7 +526,7 @@ class _Channel:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
         except OSError:
             # Go closed its end (or fd 4 was closed under us): nobody is
             # listening any more.
@@ -759,8 +755,7 @@ def _clean_bundle(data, limit):
             size = len(value)
         if limited and size > limit:
             notes.append(
-                "[interp: %s output of %s omitted: over the %s limit]\n"
-                % (mime, _fmt_size(size), _fmt_size(limit))
+                "[interp: %s output of %s omitted: over the %s limit]\n" % (mime, _fmt_size(size), _fmt_size(limit))
             )
             continue
         out[mime] = value
@@ -790,9 +785,7 @@ def _publish(data, metadata=None):
             "stderr",
             "[interp: display output of %s omitted: over the 64 MB frame limit]\n" % _fmt_size(len(frame)),
         )
-        frame = _encode_frame(
-            {"type": "display", "id": cell, "data": {"text/plain": text[:100000]}, "metadata": {}}
-        )
+        frame = _encode_frame({"type": "display", "id": cell, "data": {"text/plain": text[:100000]}, "metadata": {}})
     _CH.send(frame, cell)
 
 
@@ -886,8 +879,17 @@ def _format_plain(obj, include=None, exclude=None):
 
 
 def _make_display():
-    def display(*objs, include=None, exclude=None, metadata=None, transient=None,
-                display_id=None, raw=False, clear=False, **kwargs):
+    def display(
+        *objs,
+        include=None,
+        exclude=None,
+        metadata=None,
+        transient=None,
+        display_id=None,
+        raw=False,
+        clear=False,
+        **kwargs,
+    ):
         """Show objects as rich output, like IPython.display.display.
 
         With raw=True each object is a ready MIME bundle {mime: data}.
@@ -1241,10 +1243,10 @@ def _semicolon_after(code, node):
         return False
     lines = code.split("\n")
     line = lines[node.end_lineno - 1]
-    rest = line.encode("utf-8")[node.end_col_offset:].decode("utf-8", "replace")
-    return rest.lstrip().startswith(";") or (
-        not rest.strip() and "\n".join(lines[node.end_lineno:]).lstrip().startswith(";")
-    )
+    rest = line.encode("utf-8")[node.end_col_offset :].decode("utf-8", "replace")
+    # What follows the expression, backslash continuations joined.
+    after = "\n".join([rest] + lines[node.end_lineno :]).replace("\\\n", "")
+    return after.lstrip().startswith(";")
 
 
 class _PlainBackend:
@@ -1364,8 +1366,9 @@ def _shell_system(cmd):
     import selectors
     import subprocess
 
-    proc = subprocess.Popen(["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     sel = selectors.DefaultSelector()
     for pipe, out in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr)):
         sel.register(pipe, selectors.EVENT_READ, (out, codecs.getincrementaldecoder("utf-8")("replace")))
@@ -1448,8 +1451,9 @@ class _IPythonBackend:
                 # exit()/quit() behave as in plain Python.
                 raise SystemExit
 
-            def showtraceback(self, exc_tuple=None, filename=None, tb_offset=None,
-                              exception_only=False, running_compiled_code=False):
+            def showtraceback(
+                self, exc_tuple=None, filename=None, tb_offset=None, exception_only=False, running_compiled_code=False
+            ):
                 try:
                     etype, value, tb = self._get_exc_info(exc_tuple)
                 except ValueError:
@@ -1553,7 +1557,7 @@ def _peak_memory():
             _S.status_fd = os.open("/proc/self/status", os.O_RDONLY)
         data = os.pread(_S.status_fd, 16384, 0)
         i = data.index(b"VmHWM:")
-        return int(data[i + 6:data.index(b"kB", i)]) * 1024
+        return int(data[i + 6 : data.index(b"kB", i)]) * 1024
     except (OSError, ValueError):
         _S.status_fd = None  # closed by user code? open it again next time
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -1622,8 +1626,14 @@ def _handle_execute(cell, code, max_image):
             r_self2 = usage(resource.RUSAGE_SELF)
             r_children2 = usage(resource.RUSAGE_CHILDREN)
             cpu = (
-                r_self2.ru_utime - r_self.ru_utime + r_self2.ru_stime - r_self.ru_stime
-                + r_children2.ru_utime - r_children.ru_utime + r_children2.ru_stime - r_children.ru_stime
+                r_self2.ru_utime
+                - r_self.ru_utime
+                + r_self2.ru_stime
+                - r_self.ru_stime
+                + r_children2.ru_utime
+                - r_children.ru_utime
+                + r_children2.ru_stime
+                - r_children.ru_stime
             )
             peak = _peak_memory()
         except Exception:
@@ -1909,8 +1919,10 @@ def _find_imports(code):
         if t is None:
             return True
         names = t.elts if isinstance(t, ast.Tuple) else [t]
-        return any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
-                   for n in names)
+        return any(
+            isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
+            for n in names
+        )
 
     def visit(node, group, fallback):
         if isinstance(node, ast.Import):
@@ -1921,13 +1933,20 @@ def _find_imports(code):
             if node.level == 0 and node.module and node.module != "__future__":
                 for a in node.names:
                     # from x import y may name a submodule: keep both.
-                    found.append((node.module + "." + a.name if a.name != "*" else node.module, node.lineno, group, fallback))
+                    found.append(
+                        (node.module + "." + a.name if a.name != "*" else node.module, node.lineno, group, fallback)
+                    )
             return
         if isinstance(node, ast.Call):
             f = node.func
             name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-            if name in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant) \
-                    and isinstance(node.args[0].value, str) and not node.args[0].value.startswith("."):
+            if (
+                name in ("import_module", "__import__")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and not node.args[0].value.startswith(".")
+            ):
                 found.append((node.args[0].value, node.lineno, group, fallback))
         if isinstance(node, ast.Try) and any(catches_import_error(h) for h in node.handlers):
             groups[0] += 1
@@ -1962,8 +1981,16 @@ def _handle_analyze(rid, code):
             top = module.split(".")[0]
             if top not in status:
                 status[top] = _import_status(top, cwd)
-            reply["imports"].append({"module": module, "top": top, "line": line, "status": status[top],
-                                     "group": group, "fallback": fallback})
+            reply["imports"].append(
+                {
+                    "module": module,
+                    "top": top,
+                    "line": line,
+                    "status": status[top],
+                    "group": group,
+                    "fallback": fallback,
+                }
+            )
     except SyntaxError as e:
         reply["error"] = "SyntaxError: %s (line %s)" % (e.msg, e.lineno)
     except Exception as e:
@@ -2041,8 +2068,11 @@ def _serve():
                 _handle_execute(cell, code, max_image)
             elif kind == "preload":
                 cell, modules = req.get("id"), req.get("modules")
-                if (not isinstance(cell, str) or not isinstance(modules, list)
-                        or not all(isinstance(m, str) for m in modules)):
+                if (
+                    not isinstance(cell, str)
+                    or not isinstance(modules, list)
+                    or not all(isinstance(m, str) for m in modules)
+                ):
                     _protocol_error("preload needs a string id and a list of module names", req)
                     continue
                 _handle_preload(cell, modules)
@@ -2134,8 +2164,11 @@ def _main():
         try:
             os.fstat(fd)
         except OSError:
-            _raw_write(2, "interp runner: fd %d is not open; start me with the request pipe on fd 3 "
-                          "and the event pipe on fd 4\n" % fd)
+            _raw_write(
+                2,
+                "interp runner: fd %d is not open; start me with the request pipe on fd 3 "
+                "and the event pipe on fd 4\n" % fd,
+            )
             os._exit(2)
         os.set_inheritable(fd, False)
         os.set_blocking(fd, True)

@@ -1,6 +1,6 @@
 """Interp as a LangChain tool, driven by a LangChain chat model.
 
-    OPENAI_API_KEY=... INTERP_URL=... INTERP_API_KEY=... python examples/langchain_tool.py "What is 2**100?"
+OPENAI_API_KEY=... INTERP_URL=... INTERP_API_KEY=... python examples/langchain_tool.py "What is 2**100?"
 """
 
 import os

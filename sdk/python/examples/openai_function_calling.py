@@ -17,8 +17,10 @@ TOOL = {
     "type": "function",
     "function": {
         "name": "run_code",
-        "description": "Runs Python in a persistent sandboxed session and returns its output. "
-                       "Variables persist between calls; the last expression's value is shown.",
+        "description": (
+            "Runs Python in a persistent sandboxed session and returns its output. "
+            "Variables persist between calls; the last expression's value is shown."
+        ),
         "parameters": {
             "type": "object",
             "properties": {"code": {"type": "string", "description": "The Python code to run."}},

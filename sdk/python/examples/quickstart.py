@@ -1,6 +1,6 @@
 """Runs code in a sandboxed session: state, a plot, an error, files.
 
-    INTERP_URL=http://127.0.0.1:8080 INTERP_API_KEY=ik_... python examples/quickstart.py
+INTERP_URL=http://127.0.0.1:8080 INTERP_API_KEY=ik_... python examples/quickstart.py
 """
 
 import interp

@@ -88,7 +88,7 @@ def dataclass(name: str, s: dict) -> str:
 def union(name: str, s: dict) -> tuple[str, dict]:
     mapping = {k: v.rsplit("/", 1)[1] for k, v in s["discriminator"]["mapping"].items()}
     members = ", ".join(dict.fromkeys(mapping.values()))
-    return f"{name} = Union[{members}]\n\"\"\"{s.get('description', name)}\"\"\"", mapping
+    return f'{name} = Union[{members}]\n"""{s.get("description", name)}"""', mapping
 
 
 def main() -> None:

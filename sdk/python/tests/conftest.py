@@ -16,8 +16,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 @pytest.fixture(scope="session")
 def env():
-    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "sdk", "testenv.py")], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "sdk", "testenv.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     line = p.stdout.readline()
     if not line:
         p.wait()
@@ -37,8 +41,12 @@ def sb(env):
 def script(env, *turns):
     """Sets what the fake model answers next: each turn is a dict with
     text and/or tool_calls ([{"name", "arguments"}])."""
-    req = urllib.request.Request(env["llm_url"].rsplit("/v1", 1)[0] + "/_script", data=json.dumps(list(turns)).encode(),
-                                 method="POST", headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        env["llm_url"].rsplit("/v1", 1)[0] + "/_script",
+        data=json.dumps(list(turns)).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(req).read()
 
 

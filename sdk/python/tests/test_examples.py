@@ -8,7 +8,6 @@ import urllib.request
 
 import pytest
 
-import interp
 from conftest import script
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
@@ -33,14 +32,19 @@ def requests(env):
 @pytest.mark.parametrize("example", ["openai_function_calling", "langchain_tool"])
 def test_framework_example(env, sb, example):
     mod = load(example)
-    script(env, {"text": "", "tool_calls": [run_code_call("x = 2 ** 100\nprint(x)")]},
-           {"tool_calls": [run_code_call("len(str(x))")]},
-           {"text": "2**100 is 1267650600228229401496703205376, 31 digits."})
+    script(
+        env,
+        {"text": "", "tool_calls": [run_code_call("x = 2 ** 100\nprint(x)")]},
+        {"tool_calls": [run_code_call("len(str(x))")]},
+        {"text": "2**100 is 1267650600228229401496703205376, 31 digits."},
+    )
     if example == "openai_function_calling":
         from openai import OpenAI
+
         answer = mod.ask("What is 2**100?", sb, OpenAI(base_url=env["llm_url"], api_key="test-key"), "gpt-test")
     else:
         from langchain_openai import ChatOpenAI
+
         llm = ChatOpenAI(model="gpt-test", base_url=env["llm_url"], api_key="test-key", streaming=True)
         answer = mod.ask("What is 2**100?", sb, llm)
     assert answer == "2**100 is 1267650600228229401496703205376, 31 digits."

@@ -1,4 +1,3 @@
-import io
 import os
 import struct
 import threading
@@ -48,9 +47,12 @@ def test_error_result(sb):
 
 def test_callbacks_and_typed_events(sb):
     seen = []
-    ex = sb.run_code("import sys\nprint('out', flush=True)\nsys.stderr.write('err\\n')\n1/0",
-                     on_stdout=lambda t: seen.append(("stdout", t)), on_stderr=lambda t: seen.append(("stderr", t)),
-                     on_error=lambda e: seen.append(("error", e.name)))
+    ex = sb.run_code(
+        "import sys\nprint('out', flush=True)\nsys.stderr.write('err\\n')\n1/0",
+        on_stdout=lambda t: seen.append(("stdout", t)),
+        on_stderr=lambda t: seen.append(("stderr", t)),
+        on_error=lambda e: seen.append(("error", e.name)),
+    )
     assert seen == [("stdout", "out\n"), ("stderr", "err\n"), ("error", "ZeroDivisionError")]
     assert ex.stdout == "out\n" and ex.status == "error"
     events = list(sb.stream_code("print('a')\n7"))
@@ -102,9 +104,12 @@ def test_binary_file_round_trip(sb):
     assert w.path == "data/blob.bin" and w.size == len(data)
     assert sb.files.read("data/blob.bin") == data
     # The code sees the same bytes, and writes its own.
-    ex = sb.run_code("import hashlib\nb = open('data/blob.bin', 'rb').read()\n"
-                     "open('out.bin', 'wb').write(bytes(reversed(b)))\nhashlib.sha256(b).hexdigest()")
+    ex = sb.run_code(
+        "import hashlib\nb = open('data/blob.bin', 'rb').read()\n"
+        "open('out.bin', 'wb').write(bytes(reversed(b)))\nhashlib.sha256(b).hexdigest()"
+    )
     import hashlib
+
     assert ex.text == repr(hashlib.sha256(data).hexdigest())
     assert sb.files.read("out.bin") == bytes(reversed(data))
     assert {f.path for f in sb.files.list()} >= {"data", "data/blob.bin", "out.bin"}
@@ -116,8 +121,12 @@ def test_binary_file_round_trip(sb):
 
 
 def test_limits_and_env(env):
-    with interp.Sandbox(env["url"], env["keys"]["alice"], limits=interp.Limits(memory=512 << 20, cell_timeout=5),
-                        env={"GREETING": "hello"}) as sb:
+    with interp.Sandbox(
+        env["url"],
+        env["keys"]["alice"],
+        limits=interp.Limits(memory=512 << 20, cell_timeout=5),
+        env={"GREETING": "hello"},
+    ) as sb:
         assert sb.info.memory == 512 << 20 and sb.info.cell_timeout == 5
         assert sb.run_code("import os\nos.environ['GREETING']").text == "'hello'"
         assert sb.run_code("import os\n'OPENAI_API_KEY' in os.environ").text == "False"
@@ -183,8 +192,7 @@ def test_users_cannot_see_each_others_sessions(env, sb):
 
 
 def test_task_streamed(env, sb):
-    script(env, {"text": "Let me compute.", "tool_calls": [run_python("print(6 * 7)")]},
-           {"text": "The answer is 42."})
+    script(env, {"text": "Let me compute.", "tool_calls": [run_python("print(6 * 7)")]}, {"text": "The answer is 42."})
     events = []
     result = sb.task("What is 6 times 7?", on_event=events.append)
     kinds = [e.type for e in events]
@@ -227,8 +235,9 @@ def test_stream_resumes_after_a_dropped_connection(env):
     with httpx.Client(transport=Cutting()) as http:
         with interp.Sandbox(env["url"], env["keys"]["alice"], http_client=http) as sb:
             out = []
-            ex = sb.run_code("import time\nprint('one', flush=True)\ntime.sleep(0.5)\nprint('two')\n'end'",
-                             on_stdout=out.append)
+            ex = sb.run_code(
+                "import time\nprint('one', flush=True)\ntime.sleep(0.5)\nprint('two')\n'end'", on_stdout=out.append
+            )
             assert cuts, "the stream was not cut"
             assert "".join(out) == "one\ntwo\n" and ex.stdout == "one\ntwo\n"
             assert [type(e).__name__ for e in ex.events] == ["StdoutEvent", "StdoutEvent", "DisplayEvent", "DoneEvent"]

@@ -16,8 +16,14 @@ from ._types import FileInfo, ResultEvent, SessionInfo
 
 
 class _AsyncClient:
-    def __init__(self, url: Optional[str], api_key: Optional[str], timeout: float, max_retries: int,
-                 http_client: Optional[httpx.AsyncClient]) -> None:
+    def __init__(
+        self,
+        url: Optional[str],
+        api_key: Optional[str],
+        timeout: float,
+        max_retries: int,
+        http_client: Optional[httpx.AsyncClient],
+    ) -> None:
         self.url, key = core.settings(url, api_key)
         self.timeout = timeout
         self.max_retries = max_retries
@@ -29,15 +35,21 @@ class _AsyncClient:
         if self._own:
             await self.http.aclose()
 
-    async def request(self, method: str, path: str, *, session: bool = False, timeout: Optional[float] = None,
-                      **kw: Any) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, *, session: bool = False, timeout: Optional[float] = None, **kw: Any
+    ) -> httpx.Response:
         attempt = 0
         hdrs = {**self.headers, **kw.pop("headers", {})}
         while True:
             attempt += 1
             try:
-                r = await self.http.request(method, self.url + path, headers=hdrs,
-                                            timeout=timeout if timeout is not None else self.timeout, **kw)
+                r = await self.http.request(
+                    method,
+                    self.url + path,
+                    headers=hdrs,
+                    timeout=timeout if timeout is not None else self.timeout,
+                    **kw,
+                )
             except httpx.TransportError as exc:
                 if attempt <= self.max_retries and core.retryable(method, exc=exc):
                     await asyncio.sleep(core.backoff(attempt))
@@ -50,7 +62,9 @@ class _AsyncClient:
                 continue
             raise core.error_from(r, session=session)
 
-    async def stream(self, method: str, path: str, *, timeout: Optional[float], json_body: Any = None) -> AsyncIterator[Dict[str, Any]]:
+    async def stream(
+        self, method: str, path: str, *, timeout: Optional[float], json_body: Any = None
+    ) -> AsyncIterator[Dict[str, Any]]:
         decoder = SSEDecoder()
         stream_id = ""
         attempt = 0
@@ -88,17 +102,27 @@ class AsyncFiles:
     def __init__(self, sb: "AsyncSandbox") -> None:
         self._sb = sb
 
-    async def write(self, path: str, data: Union[bytes, str, IO[bytes]], *, timeout: Optional[float] = None) -> FileInfo:
+    async def write(
+        self, path: str, data: Union[bytes, str, IO[bytes]], *, timeout: Optional[float] = None
+    ) -> FileInfo:
         if isinstance(data, str):
             data = data.encode()
-        r = await self._sb._c.request("POST", core.session_path(self._sb.id, "/files"), session=True, params={"path": path},
-                                      content=data, headers={"Content-Type": "application/octet-stream"}, timeout=timeout)
+        r = await self._sb._c.request(
+            "POST",
+            core.session_path(self._sb.id, "/files"),
+            session=True,
+            params={"path": path},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=timeout,
+        )
         w = r.json()
         return FileInfo(path=w["path"], size=w["size"], mode="", mtime=0)
 
     async def read(self, path: str, *, timeout: Optional[float] = None) -> bytes:
-        r = await self._sb._c.request("GET", core.session_path(self._sb.id, "/file"), session=True, params={"path": path},
-                                      timeout=timeout)
+        r = await self._sb._c.request(
+            "GET", core.session_path(self._sb.id, "/file"), session=True, params={"path": path}, timeout=timeout
+        )
         return r.content
 
     async def list(self, *, timeout: Optional[float] = None) -> List[FileInfo]:
@@ -106,8 +130,9 @@ class AsyncFiles:
         return [FileInfo.from_dict(f) for f in r.json()["files"]]
 
     async def remove(self, path: str, *, timeout: Optional[float] = None) -> None:
-        await self._sb._c.request("DELETE", core.session_path(self._sb.id, "/file"), session=True, params={"path": path},
-                                  timeout=timeout)
+        await self._sb._c.request(
+            "DELETE", core.session_path(self._sb.id, "/file"), session=True, params={"path": path}, timeout=timeout
+        )
 
 
 class _Opening:
@@ -143,23 +168,41 @@ class AsyncSandbox:
         self.files = AsyncFiles(self)
 
     @classmethod
-    def create(cls, url: Optional[str] = None, api_key: Optional[str] = None, *, limits: core.LimitsLike = None,
-               env: Optional[Dict[str, str]] = None, session_id: Optional[str] = None,
-               timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
-               http_client: Optional[httpx.AsyncClient] = None) -> _Opening:
+    def create(
+        cls,
+        url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        limits: core.LimitsLike = None,
+        env: Optional[Dict[str, str]] = None,
+        session_id: Optional[str] = None,
+        timeout: float = core.DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        http_client: Optional[httpx.AsyncClient] = None,
+    ) -> _Opening:
         """Starts a session (or connects to session_id), as Sandbox does."""
         return _Opening(cls._create(url, api_key, limits, env, session_id, timeout, max_retries, http_client))
 
     @classmethod
-    async def _create(cls, url: Optional[str], api_key: Optional[str], limits: core.LimitsLike,
-                      env: Optional[Dict[str, str]], session_id: Optional[str],
-                      timeout: float, max_retries: int, http_client: Optional[httpx.AsyncClient]) -> "AsyncSandbox":
+    async def _create(
+        cls,
+        url: Optional[str],
+        api_key: Optional[str],
+        limits: core.LimitsLike,
+        env: Optional[Dict[str, str]],
+        session_id: Optional[str],
+        timeout: float,
+        max_retries: int,
+        http_client: Optional[httpx.AsyncClient],
+    ) -> "AsyncSandbox":
         c = _AsyncClient(url, api_key, timeout, max_retries, http_client)
         try:
             if session_id:
                 r = await c.request("GET", core.session_path(session_id), session=True)
             else:
-                r = await c.request("POST", "/v1/sessions", json=core.create_body(limits, env), timeout=max(timeout, 120.0))
+                r = await c.request(
+                    "POST", "/v1/sessions", json=core.create_body(limits, env), timeout=max(timeout, 120.0)
+                )
         except BaseException:
             await c.close()
             raise
@@ -179,15 +222,28 @@ class AsyncSandbox:
     def _run_timeout(self, timeout: Optional[float]) -> float:
         return (timeout or self.info.cell_timeout) + core.RUN_MARGIN
 
-    async def run_code(self, code: str, *, timeout: Optional[float] = None, install: bool = True,
-                       on_stdout: Optional[Callable[[str], Any]] = None, on_stderr: Optional[Callable[[str], Any]] = None,
-                       on_result: Optional[Callable[[Result], Any]] = None, on_error: Optional[Callable[[ExecutionError], Any]] = None,
-                       on_event: Optional[Callable[[Any], Any]] = None) -> Execution:
+    async def run_code(
+        self,
+        code: str,
+        *,
+        timeout: Optional[float] = None,
+        install: bool = True,
+        on_stdout: Optional[Callable[[str], Any]] = None,
+        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_result: Optional[Callable[[Result], Any]] = None,
+        on_error: Optional[Callable[[ExecutionError], Any]] = None,
+        on_event: Optional[Callable[[Any], Any]] = None,
+    ) -> Execution:
         """As Sandbox.run_code; callbacks may be plain functions or coroutines."""
         cb = core.Callbacks(on_stdout, on_stderr, on_result, on_error, on_event)
         if not cb.any():
-            r = await self._c.request("POST", core.session_path(self.id, "/execute"), session=True,
-                                      json=core.execute_body(code, timeout, install), timeout=self._run_timeout(timeout))
+            r = await self._c.request(
+                "POST",
+                core.session_path(self.id, "/execute"),
+                session=True,
+                json=core.execute_body(code, timeout, install),
+                timeout=self._run_timeout(timeout),
+            )
             return core.execution_from(r.json())
         ex = Execution()
         async for ev in self.stream_code(code, timeout=timeout, install=install):
@@ -197,16 +253,24 @@ class AsyncSandbox:
                     await res
         return ex
 
-    async def stream_code(self, code: str, *, timeout: Optional[float] = None, install: bool = True) -> AsyncIterator[Any]:
-        async for d in self._c.stream("POST", core.session_path(self.id, "/execute/stream"), timeout=self._run_timeout(timeout),
-                                      json_body=core.execute_body(code, timeout, install)):
+    async def stream_code(
+        self, code: str, *, timeout: Optional[float] = None, install: bool = True
+    ) -> AsyncIterator[Any]:
+        async for d in self._c.stream(
+            "POST",
+            core.session_path(self.id, "/execute/stream"),
+            timeout=self._run_timeout(timeout),
+            json_body=core.execute_body(code, timeout, install),
+        ):
             yield parse_event(d)
 
     async def install(self, packages: List[str], *, timeout: Optional[float] = None) -> Execution:
         return core.check_installed(await self.run_code(core.pip_line(packages), timeout=timeout))
 
     async def restart(self) -> None:
-        r = await self._c.request("POST", core.session_path(self.id, "/restart"), session=True, timeout=max(self._c.timeout, 120.0))
+        r = await self._c.request(
+            "POST", core.session_path(self.id, "/restart"), session=True, timeout=max(self._c.timeout, 120.0)
+        )
         self.info = SessionInfo.from_dict(r.json())
 
     async def interrupt(self) -> bool:
@@ -214,11 +278,19 @@ class AsyncSandbox:
         return bool(r.json().get("interrupted"))
 
     async def refresh(self) -> SessionInfo:
-        self.info = SessionInfo.from_dict((await self._c.request("GET", core.session_path(self.id), session=True)).json())
+        self.info = SessionInfo.from_dict(
+            (await self._c.request("GET", core.session_path(self.id), session=True)).json()
+        )
         return self.info
 
-    async def task(self, prompt: str, *, conversation_id: Optional[str] = None,
-                   on_event: Optional[Callable[[Any], Any]] = None, timeout: Optional[float] = None) -> ResultEvent:
+    async def task(
+        self,
+        prompt: str,
+        *,
+        conversation_id: Optional[str] = None,
+        on_event: Optional[Callable[[Any], Any]] = None,
+        timeout: Optional[float] = None,
+    ) -> ResultEvent:
         result = None
         async for ev in self.stream_task(prompt, conversation_id=conversation_id, timeout=timeout):
             if on_event is not None:
@@ -231,8 +303,9 @@ class AsyncSandbox:
             raise errors.ConnectionError("the task's stream ended without a result")
         return result
 
-    async def stream_task(self, prompt: str, *, conversation_id: Optional[str] = None,
-                          timeout: Optional[float] = None) -> AsyncIterator[Any]:
+    async def stream_task(
+        self, prompt: str, *, conversation_id: Optional[str] = None, timeout: Optional[float] = None
+    ) -> AsyncIterator[Any]:
         body: Dict[str, Any] = {"prompt": prompt, "session_id": self.id}
         if conversation_id:
             body["conversation_id"] = conversation_id
@@ -254,7 +327,10 @@ class AsyncSandbox:
 def _calls(cb: core.Callbacks, ev: Any) -> List[Any]:
     """Dispatches ev to the callbacks, returning what they returned (coroutines to await)."""
     out: List[Any] = []
-    wrap = core.Callbacks(*(None if f is None else (lambda f: lambda x: out.append(f(x)))(f)
-                            for f in (cb.on_stdout, cb.on_stderr, cb.on_result, cb.on_error, cb.on_event)))
+
+    def collect(f: Any) -> Any:
+        return None if f is None else lambda x: out.append(f(x))
+
+    wrap = core.Callbacks(*(collect(f) for f in (cb.on_stdout, cb.on_stderr, cb.on_result, cb.on_error, cb.on_event)))
     wrap.dispatch(ev)
     return out

@@ -65,7 +65,9 @@ def settings(url: Optional[str], api_key: Optional[str]) -> "tuple[str, str]":
     url = (url or os.environ.get("INTERP_URL") or DEFAULT_URL).rstrip("/")
     key = api_key or os.environ.get("INTERP_API_KEY") or ""
     if not key:
-        raise errors.AuthenticationError("no API key: pass api_key, or set INTERP_API_KEY (make one with `interp admin key create USER`)")
+        raise errors.AuthenticationError(
+            "no API key: pass api_key, or set INTERP_API_KEY (make one with `interp admin key create USER`)"
+        )
     return url, key
 
 

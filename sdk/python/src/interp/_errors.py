@@ -50,7 +50,9 @@ class PayloadTooLarge(InterpError):
 class QuotaExceeded(InterpError):
     """A quota of yours is used up (429): wait retry_after seconds, or free something."""
 
-    def __init__(self, message: str, *, status: int = 429, detail: str = "", retry_after: Optional[float] = None) -> None:
+    def __init__(
+        self, message: str, *, status: int = 429, detail: str = "", retry_after: Optional[float] = None
+    ) -> None:
         super().__init__(message, status=status, detail=detail)
         self.retry_after = retry_after
 

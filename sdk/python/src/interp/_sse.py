@@ -29,7 +29,9 @@ class SSEDecoder:
         if line == "":
             if not self._data and not self._event:
                 return None
-            ev = SSE(self._id if self._id is not None else self.last_id, self._event or "message", "\n".join(self._data))
+            ev = SSE(
+                self._id if self._id is not None else self.last_id, self._event or "message", "\n".join(self._data)
+            )
             if self._id is not None:
                 self.last_id = self._id
             self._event, self._data, self._id = "", [], None

@@ -18,8 +18,14 @@ from ._types import FileInfo, ResultEvent, SessionInfo
 class _Client:
     """HTTP with the key, retries and the SDK's errors."""
 
-    def __init__(self, url: Optional[str], api_key: Optional[str], timeout: float, max_retries: int,
-                 http_client: Optional[httpx.Client]) -> None:
+    def __init__(
+        self,
+        url: Optional[str],
+        api_key: Optional[str],
+        timeout: float,
+        max_retries: int,
+        http_client: Optional[httpx.Client],
+    ) -> None:
         self.url, key = core.settings(url, api_key)
         self.timeout = timeout
         self.max_retries = max_retries
@@ -31,15 +37,21 @@ class _Client:
         if self._own:
             self.http.close()
 
-    def request(self, method: str, path: str, *, session: bool = False, timeout: Optional[float] = None,
-                **kw: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, session: bool = False, timeout: Optional[float] = None, **kw: Any
+    ) -> httpx.Response:
         attempt = 0
         hdrs = {**self.headers, **kw.pop("headers", {})}
         while True:
             attempt += 1
             try:
-                r = self.http.request(method, self.url + path, headers=hdrs,
-                                      timeout=timeout if timeout is not None else self.timeout, **kw)
+                r = self.http.request(
+                    method,
+                    self.url + path,
+                    headers=hdrs,
+                    timeout=timeout if timeout is not None else self.timeout,
+                    **kw,
+                )
             except httpx.TransportError as exc:
                 if attempt <= self.max_retries and core.retryable(method, exc=exc):
                     time.sleep(core.backoff(attempt))
@@ -52,7 +64,9 @@ class _Client:
                 continue
             raise core.error_from(r, session=session)
 
-    def stream(self, method: str, path: str, *, timeout: Optional[float], json_body: Any = None) -> Iterator[Dict[str, Any]]:
+    def stream(
+        self, method: str, path: str, *, timeout: Optional[float], json_body: Any = None
+    ) -> Iterator[Dict[str, Any]]:
         """The events of a stream, as JSON objects. A dropped connection is
         resumed with Last-Event-ID, the stream's work having gone on."""
         decoder = SSEDecoder()
@@ -62,8 +76,13 @@ class _Client:
         while True:
             try:
                 if not stream_id:
-                    cm = self.http.stream(method, self.url + path, headers={**self.headers, "Accept": "text/event-stream"},
-                                          json=json_body, timeout=t)
+                    cm = self.http.stream(
+                        method,
+                        self.url + path,
+                        headers={**self.headers, "Accept": "text/event-stream"},
+                        json=json_body,
+                        timeout=t,
+                    )
                 else:
                     h = {**self.headers, "Accept": "text/event-stream"}
                     if decoder.last_id:
@@ -95,15 +114,23 @@ class Files:
         """Writes a file (parent directories are made), whole or not at all."""
         if isinstance(data, str):
             data = data.encode()
-        r = self._sb._c.request("POST", core.session_path(self._sb.id, "/files"), session=True, params={"path": path},
-                                content=data, headers={"Content-Type": "application/octet-stream"}, timeout=timeout)
+        r = self._sb._c.request(
+            "POST",
+            core.session_path(self._sb.id, "/files"),
+            session=True,
+            params={"path": path},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=timeout,
+        )
         w = r.json()
         return FileInfo(path=w["path"], size=w["size"], mode="", mtime=0)
 
     def read(self, path: str, *, timeout: Optional[float] = None) -> bytes:
         """A file's content."""
-        return self._sb._c.request("GET", core.session_path(self._sb.id, "/file"), session=True, params={"path": path},
-                                   timeout=timeout).content
+        return self._sb._c.request(
+            "GET", core.session_path(self._sb.id, "/file"), session=True, params={"path": path}, timeout=timeout
+        ).content
 
     def read_text(self, path: str, encoding: str = "utf-8") -> str:
         return self.read(path).decode(encoding)
@@ -115,8 +142,9 @@ class Files:
 
     def remove(self, path: str, *, timeout: Optional[float] = None) -> None:
         """Deletes a file or an empty directory."""
-        self._sb._c.request("DELETE", core.session_path(self._sb.id, "/file"), session=True, params={"path": path},
-                            timeout=timeout)
+        self._sb._c.request(
+            "DELETE", core.session_path(self._sb.id, "/file"), session=True, params={"path": path}, timeout=timeout
+        )
 
     def exists(self, path: str) -> bool:
         return any(f.path == path for f in self.list())
@@ -137,17 +165,27 @@ class Sandbox:
     how often a failed safe request is sent again.
     """
 
-    def __init__(self, url: Optional[str] = None, api_key: Optional[str] = None, *, limits: core.LimitsLike = None,
-                 env: Optional[Dict[str, str]] = None, session_id: Optional[str] = None,
-                 timeout: float = core.DEFAULT_TIMEOUT, max_retries: int = 3,
-                 http_client: Optional[httpx.Client] = None) -> None:
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        limits: core.LimitsLike = None,
+        env: Optional[Dict[str, str]] = None,
+        session_id: Optional[str] = None,
+        timeout: float = core.DEFAULT_TIMEOUT,
+        max_retries: int = 3,
+        http_client: Optional[httpx.Client] = None,
+    ) -> None:
         self._c = _Client(url, api_key, timeout, max_retries, http_client)
         self.files = Files(self)
         try:
             if session_id:
                 r = self._c.request("GET", core.session_path(session_id), session=True)
             else:
-                r = self._c.request("POST", "/v1/sessions", json=core.create_body(limits, env), timeout=max(timeout, 120.0))
+                r = self._c.request(
+                    "POST", "/v1/sessions", json=core.create_body(limits, env), timeout=max(timeout, 120.0)
+                )
         except BaseException:
             self._c.close()
             raise
@@ -168,10 +206,18 @@ class Sandbox:
     def _run_timeout(self, timeout: Optional[float]) -> float:
         return (timeout or self.info.cell_timeout) + core.RUN_MARGIN
 
-    def run_code(self, code: str, *, timeout: Optional[float] = None, install: bool = True,
-                 on_stdout: Optional[Callable[[str], Any]] = None, on_stderr: Optional[Callable[[str], Any]] = None,
-                 on_result: Optional[Callable[[Result], Any]] = None, on_error: Optional[Callable[[ExecutionError], Any]] = None,
-                 on_event: Optional[Callable[[Any], Any]] = None) -> Execution:
+    def run_code(
+        self,
+        code: str,
+        *,
+        timeout: Optional[float] = None,
+        install: bool = True,
+        on_stdout: Optional[Callable[[str], Any]] = None,
+        on_stderr: Optional[Callable[[str], Any]] = None,
+        on_result: Optional[Callable[[Result], Any]] = None,
+        on_error: Optional[Callable[[ExecutionError], Any]] = None,
+        on_event: Optional[Callable[[Any], Any]] = None,
+    ) -> Execution:
         """Runs code as the session's next cell and returns what it did.
 
         timeout is the cell's time limit in seconds (the session's by
@@ -182,8 +228,13 @@ class Sandbox:
         """
         cb = core.Callbacks(on_stdout, on_stderr, on_result, on_error, on_event)
         if not cb.any():
-            r = self._c.request("POST", core.session_path(self.id, "/execute"), session=True,
-                                json=core.execute_body(code, timeout, install), timeout=self._run_timeout(timeout))
+            r = self._c.request(
+                "POST",
+                core.session_path(self.id, "/execute"),
+                session=True,
+                json=core.execute_body(code, timeout, install),
+                timeout=self._run_timeout(timeout),
+            )
             return core.execution_from(r.json())
         ex = Execution()
         for ev in self.stream_code(code, timeout=timeout, install=install):
@@ -194,8 +245,12 @@ class Sandbox:
     def stream_code(self, code: str, *, timeout: Optional[float] = None, install: bool = True) -> Iterator[Any]:
         """Runs code and yields its typed events as they happen (StdoutEvent,
         DisplayEvent, ..., DoneEvent last)."""
-        for d in self._c.stream("POST", core.session_path(self.id, "/execute/stream"), timeout=self._run_timeout(timeout),
-                                json_body=core.execute_body(code, timeout, install)):
+        for d in self._c.stream(
+            "POST",
+            core.session_path(self.id, "/execute/stream"),
+            timeout=self._run_timeout(timeout),
+            json_body=core.execute_body(code, timeout, install),
+        ):
             yield parse_event(d)
 
     def install(self, packages: List[str], *, timeout: Optional[float] = None) -> Execution:
@@ -205,7 +260,9 @@ class Sandbox:
 
     def restart(self) -> None:
         """A fresh Python process: variables are lost, files kept."""
-        r = self._c.request("POST", core.session_path(self.id, "/restart"), session=True, timeout=max(self._c.timeout, 120.0))
+        r = self._c.request(
+            "POST", core.session_path(self.id, "/restart"), session=True, timeout=max(self._c.timeout, 120.0)
+        )
         self.info = SessionInfo.from_dict(r.json())
 
     def interrupt(self) -> bool:
@@ -218,8 +275,14 @@ class Sandbox:
         self.info = SessionInfo.from_dict(self._c.request("GET", core.session_path(self.id), session=True).json())
         return self.info
 
-    def task(self, prompt: str, *, conversation_id: Optional[str] = None,
-             on_event: Optional[Callable[[Any], Any]] = None, timeout: Optional[float] = None) -> ResultEvent:
+    def task(
+        self,
+        prompt: str,
+        *,
+        conversation_id: Optional[str] = None,
+        on_event: Optional[Callable[[Any], Any]] = None,
+        timeout: Optional[float] = None,
+    ) -> ResultEvent:
         """Works on a task in plain language in this session: the model
         writes and runs code until it answers. Each event goes to on_event;
         returns the result event."""
@@ -233,8 +296,9 @@ class Sandbox:
             raise errors.ConnectionError("the task's stream ended without a result")
         return result
 
-    def stream_task(self, prompt: str, *, conversation_id: Optional[str] = None,
-                    timeout: Optional[float] = None) -> Iterator[Any]:
+    def stream_task(
+        self, prompt: str, *, conversation_id: Optional[str] = None, timeout: Optional[float] = None
+    ) -> Iterator[Any]:
         """Yields a task's typed events (MessageEvent, ToolEvent, StdoutEvent,
         ..., ResultEvent last)."""
         body: Dict[str, Any] = {"prompt": prompt, "session_id": self.id}
