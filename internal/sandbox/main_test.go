@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("INTERP_TEST_UNPRIVILEGED") == "1" {
 		runUnprivileged()
 	}
+	// A secret in the host's environment, set once here rather than with
+	// t.Setenv, so that the tests that look for it can run in parallel.
+	os.Setenv(canaryEnv, canaryValue)
 	os.Exit(m.Run())
 }
 

@@ -53,7 +53,9 @@ func RunInit() {
 
 // Backend starts processes in some form of isolation. Namespaces is the
 // real one; Unsafe runs on the host. Docker, Kubernetes or gVisor backends
-// can be added behind the same interface.
+// can be added behind the same interface; the conformance suite
+// (conformance_test.go) holds every backend to the same isolation and
+// limits, and a new one is added to it.
 type Backend interface {
 	// Name identifies the backend in messages and metrics.
 	Name() string
