@@ -208,6 +208,7 @@ func exportAll(t *testing.T, c *store.Conversation) map[string][]byte {
 // every format against testdata/golden.*: the backends agree, and the
 // output is stable.
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		c := record(t, b)
 		got := exportAll(t, c)
@@ -253,6 +254,7 @@ func fixture(t *testing.T) *store.Conversation {
 }
 
 func TestNotebookStructure(t *testing.T) {
+	t.Parallel()
 	c := fixture(t)
 	var b bytes.Buffer
 	must(t, WriteNotebook(&b, c))
@@ -321,6 +323,7 @@ func TestNotebookStructure(t *testing.T) {
 }
 
 func TestWriteUnknownFormat(t *testing.T) {
+	t.Parallel()
 	if err := Write(&bytes.Buffer{}, &store.Conversation{}, "docx", nil); err == nil {
 		t.Error("no error for docx")
 	}
@@ -332,6 +335,7 @@ func TestWriteUnknownFormat(t *testing.T) {
 }
 
 func TestMarkdownImageLink(t *testing.T) {
+	t.Parallel()
 	c := fixture(t)
 	var saved []string
 	var b bytes.Buffer
@@ -352,6 +356,7 @@ func TestMarkdownImageLink(t *testing.T) {
 }
 
 func TestExecConversation(t *testing.T) {
+	t.Parallel()
 	// Cells without a model, one with no event at all.
 	c := &store.Conversation{ID: "conv_x", Kind: store.KindExec, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Cells: []store.Cell{
@@ -379,6 +384,7 @@ func TestExecConversation(t *testing.T) {
 }
 
 func TestNotebookValidates(t *testing.T) {
+	t.Parallel()
 	c := fixture(t)
 	var b bytes.Buffer
 	must(t, WriteNotebook(&b, c))

@@ -11,6 +11,7 @@ import (
 )
 
 func TestRolesAndAudit(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		clk := newClock()

@@ -63,6 +63,7 @@ func crashChild() {
 // store, SIGKILLs it midway, and checks that every event it reported
 // committed is there, and that its task is then marked interrupted.
 func TestCrashSafety(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a process")
 	}

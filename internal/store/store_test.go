@@ -177,6 +177,7 @@ func recordTask(t testing.TB, s *Store, convID string, files map[string][]byte, 
 }
 
 func TestOpenMigratesEmptyDatabase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := open(t, b, nil)
 		v, err := s.schemaVersion(context.Background())
@@ -211,6 +212,7 @@ func latestVersion(t testing.TB) int64 {
 // version 1 wrote it, then opens it: the migration to the latest version
 // keeps the data and measures each conversation.
 func TestMigrateFromVersion1(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		dsn, blobDir := b.DSN(t)
@@ -292,6 +294,7 @@ func openAtVersion(t testing.TB, dsn string, version int64) *Store {
 }
 
 func TestRecordTask(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -405,6 +408,7 @@ func sameSet(a, b []string) bool {
 
 // TestTaskOutcomes checks how tasks and open cells end, case by case.
 func TestTaskOutcomes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		tool       bool // leave a cell open
@@ -434,6 +438,7 @@ func TestTaskOutcomes(t *testing.T) {
 		ctx := context.Background()
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel() // a conversation each
 				rec, err := s.StartTask(ctx, "", tc.name, nil)
 				must(t, err)
 				if tc.tool {
@@ -454,6 +459,7 @@ func TestTaskOutcomes(t *testing.T) {
 }
 
 func TestRecordExec(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -501,6 +507,7 @@ func TestRecordExec(t *testing.T) {
 }
 
 func TestBlobDedup(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -544,6 +551,7 @@ func TestBlobDedup(t *testing.T) {
 }
 
 func TestDeleteConversation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -604,6 +612,7 @@ func TestDeleteConversation(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		clk := newClock()
@@ -687,6 +696,7 @@ func deadPID(t testing.TB) int {
 }
 
 func TestRecoverInterrupted(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -748,6 +758,7 @@ func TestRecoverInterrupted(t *testing.T) {
 }
 
 func TestGC(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -788,6 +799,7 @@ func TestGC(t *testing.T) {
 // conversations using it are deleted: the content must stay for every
 // reference committed.
 func TestBlobRaceWithDelete(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -845,6 +857,7 @@ func TestBlobRaceWithDelete(t *testing.T) {
 }
 
 func TestParseDSN(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		dsn, dialect, target string
 		bad                  bool
@@ -869,6 +882,7 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestTitleOf(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"  hello  ":               "hello",
 		"first line\nsecond line": "first line",
@@ -884,6 +898,7 @@ func TestTitleOf(t *testing.T) {
 // TestMessageCoalescing: streamed message text becomes one event per step,
 // committed at the latest a second after it began.
 func TestMessageCoalescing(t *testing.T) {
+	t.Parallel()
 	type delta struct {
 		step  int
 		text  string
@@ -902,6 +917,7 @@ func TestMessageCoalescing(t *testing.T) {
 	s := open(t, storetest.SQLite, &Options{Now: clk.Now})
 	ctx := context.Background()
 	for _, tc := range cases {
+		// Not in parallel: the cases move the one clock.
 		t.Run(tc.name, func(t *testing.T) {
 			rec, err := s.StartTask(ctx, "", tc.name, nil)
 			must(t, err)
@@ -925,6 +941,7 @@ func TestMessageCoalescing(t *testing.T) {
 
 // TestOpenRecovers: Open marks what dead processes left running.
 func TestOpenRecovers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -944,6 +961,7 @@ func TestOpenRecovers(t *testing.T) {
 }
 
 func TestResolveID(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		s := open(t, b, nil)
@@ -975,6 +993,7 @@ func TestResolveID(t *testing.T) {
 
 // TestMigrateDownAndUp: every migration can be undone, and redone.
 func TestMigrateDownAndUp(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		dsn, _ := b.DSN(t)
@@ -1009,6 +1028,7 @@ func (f filesFunc) ReadFile(path string, max int64) ([]byte, error) { return f(p
 // started them and by how they ended, in words: a memory kill is "out
 // of memory", not "died".
 func TestListSourcesAndStates(t *testing.T) {
+	t.Parallel()
 	cells := []struct {
 		source, status, reason, state string
 	}{

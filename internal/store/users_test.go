@@ -12,6 +12,7 @@ import (
 )
 
 func TestUsersAndKeys(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		clk := newClock()
@@ -115,6 +116,7 @@ func TestUsersAndKeys(t *testing.T) {
 }
 
 func TestConversationOwnersAndUsage(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		clk := newClock()
@@ -188,15 +190,20 @@ func TestConversationOwnersAndUsage(t *testing.T) {
 }
 
 func TestSearchUserConversations(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		s := open(t, b, nil)
+		// A clock of its own: the empty search lists the latest first, and
+		// conversations made in the same millisecond would tie.
+		clk := newClock()
+		s := open(t, b, &Options{Now: clk.Now})
 		alice, err := s.CreateUser(ctx, "alice")
 		must(t, err)
 		bob, err := s.CreateUser(ctx, "bob")
 		must(t, err)
 		conv := func(user, title, prompt, code, answer string) string {
 			t.Helper()
+			clk.Add(time.Second)
 			id, err := s.NewConversation(ctx, ConversationInfo{Title: title})
 			must(t, err)
 			must(t, s.SetConversationUser(ctx, id, user))

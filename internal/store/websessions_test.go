@@ -10,6 +10,7 @@ import (
 )
 
 func TestWebSessions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		clk := newClock()

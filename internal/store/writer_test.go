@@ -16,6 +16,7 @@ import (
 // with many sessions does: every event of every one is kept, in order,
 // with its cells.
 func TestRecordersAtOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := open(t, b, nil)
 		ctx := context.Background()
@@ -81,6 +82,7 @@ func TestRecordersAtOnce(t *testing.T) {
 // TestGroupCommitIsolation checks that a write that fails in a group
 // commit leaves nothing behind and fails no other write of the group.
 func TestGroupCommitIsolation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
 		s := open(t, b, nil)
 		ctx := context.Background()

@@ -42,11 +42,15 @@ var Postgres = Backend{Name: "postgres", DSN: PostgresDSN}
 // Backends returns both backends.
 func Backends() []Backend { return []Backend{SQLite, Postgres} }
 
-// Each runs f as a subtest against each backend.
+// Each runs f as a subtest against each backend, the two in parallel
+// (each has a database of its own), so f must not call t.Setenv.
 func Each(t *testing.T, f func(t *testing.T, b Backend)) {
 	t.Helper()
 	for _, b := range Backends() {
-		t.Run(b.Name, func(t *testing.T) { f(t, b) })
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b)
+		})
 	}
 }
 
