@@ -124,6 +124,7 @@ func mustNotContain(t *testing.T, got string, nots ...string) {
 }
 
 func TestStreamedTextThenAnswerAsMarkdown(t *testing.T) {
+	t.Parallel()
 	m, s := newTestModel(t, Options{Model: "openai · gpt-test"})
 	mustContain(t, screen(m), "interp chat · openai · gpt-test", "/help")
 
@@ -155,6 +156,7 @@ func TestStreamedTextThenAnswerAsMarkdown(t *testing.T) {
 }
 
 func TestCodeAndItsResults(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	m, _ := newTestModel(t, Options{SaveDir: dir})
 	send(m, "plot something")
@@ -204,6 +206,7 @@ func TestCodeAndItsResults(t *testing.T) {
 }
 
 func TestCtrlCStopsTheRunNotTheProgram(t *testing.T) {
+	t.Parallel()
 	m, s := newTestModel(t, Options{})
 	send(m, "loop forever")
 	m.Update(agent.Event{Event: session.Event{Type: event.Tool, Text: "while True: pass"}, Step: 1})
@@ -233,6 +236,7 @@ func TestCtrlCStopsTheRunNotTheProgram(t *testing.T) {
 }
 
 func TestCtrlCWhenIdleClearsTheInput(t *testing.T) {
+	t.Parallel()
 	m, s := newTestModel(t, Options{})
 	typeIn(m, "half a thought")
 	mustContain(t, screen(m), "half a thought")
@@ -253,6 +257,7 @@ func TestCtrlCWhenIdleClearsTheInput(t *testing.T) {
 }
 
 func TestExitAndCtrlDQuit(t *testing.T) {
+	t.Parallel()
 	m, _ := newTestModel(t, Options{})
 	typeIn(m, "/exit")
 	if !isQuit(press(m, "enter")) {
@@ -282,6 +287,7 @@ func TestExitAndCtrlDQuit(t *testing.T) {
 }
 
 func TestConfirm(t *testing.T) {
+	t.Parallel()
 	m, s := newTestModel(t, Options{})
 	send(m, "delete the temp files")
 	code := "import shutil\nshutil.rmtree('tmp')"
@@ -342,6 +348,7 @@ func TestConfirm(t *testing.T) {
 }
 
 func TestCommands(t *testing.T) {
+	t.Parallel()
 	m, s := newTestModel(t, Options{})
 	typeIn(m, "/help")
 	press(m, "enter")
@@ -370,6 +377,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestNewlineAndBusyInput(t *testing.T) {
+	t.Parallel()
 	m, s := newTestModel(t, Options{})
 	typeIn(m, "line one")
 	press(m, "alt+enter")
@@ -390,6 +398,7 @@ func TestNewlineAndBusyInput(t *testing.T) {
 }
 
 func TestScroll(t *testing.T) {
+	t.Parallel()
 	m, _ := newTestModel(t, Options{})
 	send(m, "count")
 	var b strings.Builder
@@ -415,6 +424,7 @@ func TestScroll(t *testing.T) {
 }
 
 func TestOutputIsBounded(t *testing.T) {
+	t.Parallel()
 	o := &output{}
 	for range maxOutputLines * 2 {
 		o.add(false, "x\n")
@@ -430,6 +440,7 @@ func TestOutputIsBounded(t *testing.T) {
 }
 
 func TestWindowResizeRerenders(t *testing.T) {
+	t.Parallel()
 	m, _ := newTestModel(t, Options{})
 	send(m, "x")
 	long := strings.Repeat("word ", 40)
@@ -462,6 +473,7 @@ func (f *fakeAgent) SetHistory([]llm.Message) {
 // TestRunWithProgram drives a real Bubble Tea program: the agent's
 // goroutine sends events and asks to confirm through the program.
 func TestRunWithProgram(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	u := New(Options{Style: "dark", Output: &out, SaveDir: t.TempDir()})
 	u.programOpts = []tea.ProgramOption{tea.WithInput(nil), tea.WithWindowSize(80, 24), tea.WithoutSignals()}
@@ -544,6 +556,7 @@ func TestRunWithProgram(t *testing.T) {
 }
 
 func TestQueueKeepsOrder(t *testing.T) {
+	t.Parallel()
 	q := newQueue()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -575,6 +588,7 @@ func TestQueueKeepsOrder(t *testing.T) {
 
 // A resumed conversation shows its earlier turns, then how resuming went.
 func TestResumedConversationShowsEarlierTurns(t *testing.T) {
+	t.Parallel()
 	m, _ := newTestModel(t, Options{
 		Earlier: []Turn{{Prompt: "plot the sales", Answer: "Here is the **plot**."}},
 		Notes:   []string{"Re-ran 2 cells: 2 ok."},
@@ -589,6 +603,8 @@ func TestResumedConversationShowsEarlierTurns(t *testing.T) {
 // Images saved into a temporary directory of the chat's own are removed
 // when it ends.
 func TestTemporaryImagesRemoved(t *testing.T) {
+	// Not in parallel: it points TMPDIR, which every test shares, at a
+	// directory of its own.
 	t.Setenv("TMPDIR", t.TempDir())
 	var out bytes.Buffer
 	u := New(Options{Style: "dark", Output: &out})

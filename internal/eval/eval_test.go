@@ -5,6 +5,7 @@ import (
 )
 
 func TestCheckExpect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		answer string
 		expect []any
@@ -33,6 +34,7 @@ func TestCheckExpect(t *testing.T) {
 }
 
 func TestShippedSuite(t *testing.T) {
+	t.Parallel()
 	s, err := LoadSuite("../../eval/suite.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +54,7 @@ func TestShippedSuite(t *testing.T) {
 }
 
 func TestPercentile(t *testing.T) {
+	t.Parallel()
 	v := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if p := percentile(v, 50); p != 5 {
 		t.Errorf("p50 %v", p)

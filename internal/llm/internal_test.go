@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseOllamaHost(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"":                          "http://127.0.0.1:11434",
 		"127.0.0.1:11434":           "http://127.0.0.1:11434",
@@ -39,6 +40,7 @@ func TestParseOllamaHost(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		h    http.Header
 		want time.Duration
@@ -65,6 +67,7 @@ func TestParseRetryAfter(t *testing.T) {
 // Compatible servers stream tool calls in their own ways; the
 // accumulator copes with each.
 func TestToolCallAcc(t *testing.T) {
+	t.Parallel()
 	type frag struct {
 		index          int
 		id, name, args string
@@ -125,6 +128,7 @@ func TestToolCallAcc(t *testing.T) {
 }
 
 func TestOpenAIMaxTokens(t *testing.T) {
+	t.Parallel()
 	req := &Request{MaxTokens: 50, Messages: []Message{{Role: RoleUser, Content: "hi"}}}
 	for base, field := range map[string]string{"": "max_completion_tokens", "http://localhost:8000/v1": "max_tokens"} {
 		p, err := NewOpenAI(OpenAIConfig{BaseURL: base})
@@ -145,6 +149,7 @@ func TestOpenAIMaxTokens(t *testing.T) {
 }
 
 func TestAnthropicSchema(t *testing.T) {
+	t.Parallel()
 	in := anthropicSchema(map[string]any{
 		"type":                 "object",
 		"properties":           map[string]any{"a": map[string]any{"type": "string"}},

@@ -169,6 +169,7 @@ func wantRequests(t *testing.T, srv *llmtest.Server, n int) {
 }
 
 func TestStreamText(t *testing.T) {
+	t.Parallel()
 	const text = "Hello there! Streaming works, character by character: supercalifragilistic, ünïcödé too."
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{}, llmtest.Turn{Text: text})
@@ -200,6 +201,7 @@ func TestStreamText(t *testing.T) {
 }
 
 func TestStreamToolCalls(t *testing.T) {
+	t.Parallel()
 	calls := []llmtest.Call{
 		{Name: "get_weather", Arguments: `{"city":"Paris","days":3,"units":{"temp":"celsius"}}`},
 		{ID: "call_given", Name: "get_time", Arguments: `{"tz":"Europe/Paris"}`},
@@ -290,6 +292,7 @@ func conversation() *llm.Request {
 }
 
 func TestConversationShape(t *testing.T) {
+	t.Parallel()
 	pngURL := "data:image/png;base64," + base64.StdEncoding.EncodeToString(pngData)
 	pngB64 := base64.StdEncoding.EncodeToString(pngData)
 	checks := map[string]func(t *testing.T, body map[string]any, h http.Header){
@@ -398,6 +401,7 @@ func deepEqual(t *testing.T, what string, got, want any) {
 }
 
 func TestAnthropicDefaultMaxTokens(t *testing.T) {
+	t.Parallel()
 	srv := llmtest.NewAnthropicServer(t, llmtest.Turn{Text: "ok"})
 	p, err := llm.NewAnthropic(llm.AnthropicConfig{APIKey: "k", BaseURL: srv.URL, Model: "claude-test"})
 	if err != nil {
@@ -412,6 +416,7 @@ func TestAnthropicDefaultMaxTokens(t *testing.T) {
 }
 
 func TestAuthError(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		// Ollama has no keys: its server answers 401 when told to.
 		o, script := opts{key: llmtest.BadKey}, []llmtest.Turn{}
@@ -429,6 +434,7 @@ func TestAuthError(t *testing.T) {
 }
 
 func TestRateLimitRetried(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{},
 			llmtest.Turn{Status: http.StatusTooManyRequests, RetryAfter: "0"},
@@ -445,6 +451,7 @@ func TestRateLimitRetried(t *testing.T) {
 }
 
 func TestRateLimitExhausted(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{maxRetries: 1},
 			llmtest.Turn{Status: http.StatusTooManyRequests, RetryAfter: "1", Repeat: true})
@@ -462,6 +469,7 @@ func TestRateLimitExhausted(t *testing.T) {
 }
 
 func TestServerErrorRetried(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		// No Retry-After: the client backs off on its own, half a second.
 		srv, p := setup(t, b, opts{},
@@ -479,6 +487,7 @@ func TestServerErrorRetried(t *testing.T) {
 }
 
 func TestServerErrorExhausted(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{maxRetries: -1}, llmtest.Turn{Status: http.StatusBadGateway})
 		_, _, err := stream(context.Background(), t, p, hello())
@@ -490,6 +499,7 @@ func TestServerErrorExhausted(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{}, llmtest.Turn{Status: http.StatusNotFound, ErrorMessage: "model not found"})
 		_, _, err := stream(context.Background(), t, p, hello())
@@ -502,6 +512,7 @@ func TestNotFound(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{timeout: 200 * time.Millisecond, maxRetries: -1},
 			llmtest.Turn{Delay: 10 * time.Second, Text: "too late"})
@@ -516,6 +527,7 @@ func TestTimeout(t *testing.T) {
 }
 
 func TestContextDeadline(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		_, p := setup(t, b, opts{}, llmtest.Turn{Delay: 10 * time.Second, Text: "too late"})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -529,6 +541,7 @@ func TestContextDeadline(t *testing.T) {
 }
 
 func TestCanceled(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		_, p := setup(t, b, opts{}, llmtest.Turn{Delay: 10 * time.Second, Text: "too late"})
 		ctx, cancel := context.WithCancel(context.Background())
@@ -542,6 +555,7 @@ func TestCanceled(t *testing.T) {
 }
 
 func TestBrokenStream(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{}, llmtest.Turn{Text: "one two three four five six seven", BreakAfter: 4})
 		_, rec, err := stream(context.Background(), t, p, hello())
@@ -554,6 +568,7 @@ func TestBrokenStream(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -586,6 +601,7 @@ func TestUnreachable(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		_, p := setup(t, b, opts{}, llmtest.Turn{Text: "Counted.", Usage: llmtest.Usage{InputTokens: 42, OutputTokens: 7}})
 		resp, _, err := stream(context.Background(), t, p, hello())
@@ -600,6 +616,7 @@ func TestUsage(t *testing.T) {
 
 // A model that never stops calling tools: the script repeats its turn.
 func TestRepeatingModel(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{}, llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "again", Arguments: `{}`}}, Repeat: true})
 		req := hello()
@@ -624,6 +641,7 @@ func TestRepeatingModel(t *testing.T) {
 }
 
 func TestStall(t *testing.T) {
+	t.Parallel()
 	const text = "one two three four five six seven eight"
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{timeout: 300 * time.Millisecond}, llmtest.Turn{Text: text, StallAfter: 5})
@@ -644,6 +662,7 @@ func TestStall(t *testing.T) {
 }
 
 func TestStreamError(t *testing.T) {
+	t.Parallel()
 	// Ollama's client hands an error line over as a bare error, like a
 	// line that is not JSON: the stream broke, then.
 	want := map[string]string{"openai": llm.ErrServer, "anthropic": llm.ErrServer, "ollama": llm.ErrBrokenReply}
@@ -662,6 +681,7 @@ func TestStreamError(t *testing.T) {
 }
 
 func TestMalformedStream(t *testing.T) {
+	t.Parallel()
 	raw := map[string]string{
 		"openai":    "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: {this is not JSON\n\n",
 		"anthropic": "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{}}}\n\nevent: content_block_delta\ndata: {oops\n\n",
@@ -676,6 +696,7 @@ func TestMalformedStream(t *testing.T) {
 
 // A stream that ends cleanly, but before the model finished, is broken.
 func TestTruncatedStream(t *testing.T) {
+	t.Parallel()
 	raw := map[string]string{
 		"openai":    "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n",
 		"anthropic": "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{}}}\n\n",
@@ -719,6 +740,7 @@ func TestEnvironmentIgnored(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		srv, p := setup(t, b, opts{})
 		for _, req := range []*llm.Request{
@@ -733,6 +755,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestOpenAIGrammarAndSchema(t *testing.T) {
+	t.Parallel()
 	schema := map[string]any{"type": "object", "properties": map[string]any{"code": map[string]any{"type": "string"}}}
 	tests := []struct {
 		name    string

@@ -14,6 +14,7 @@ import (
 // shows against every extension module of the base environment: each
 // shared library any of them needs is among what the runtime lists.
 func TestRuntimeSeesItsLibraries(t *testing.T) {
+	t.Parallel()
 	rt, err := Find("")
 	if err != nil {
 		t.Fatal(err)
