@@ -128,7 +128,16 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	}
 	runner := &cell.Runner{Auto: auto}
 	for i, code := range cells {
-		done, err := runCell(ctx, sess, code, runner, rec, r)
+		// Tracebacks name the file; a notebook's joined cells have no
+		// line numbers of their own in it.
+		name := files[i]
+		switch {
+		case name == "-":
+			name = "<stdin>"
+		case strings.HasSuffix(name, ".ipynb"):
+			name = ""
+		}
+		done, err := runCell(ctx, sess, code, name, runner, rec, r)
 		if err != nil {
 			return &exitError{code: exitInternal, msg: fmt.Sprintf("%s: %v", files[i], err)}
 		}
@@ -201,12 +210,13 @@ func (g *globalFlags) recordExec(ctx context.Context, sess *session.Session, sou
 }
 
 // runCell runs one cell through runner, its events shown through r; rec,
-// if not nil, records the cell's code, and r its events.
-func runCell(ctx context.Context, sess *session.Session, code string, runner *cell.Runner, rec *store.Recorder, r renderer) (event.Event, error) {
+// if not nil, records the cell's code, and r its events. name is what
+// tracebacks call the cell ("" for <cell N>).
+func runCell(ctx context.Context, sess *session.Session, code, name string, runner *cell.Runner, rec *store.Recorder, r renderer) (event.Event, error) {
 	if rec != nil {
 		_ = rec.StartCell(code)
 	}
-	res, err := runner.Run(ctx, sess, code, cell.Options{}, r.event)
+	res, err := runner.Run(ctx, sess, code, cell.Options{Name: name}, r.event)
 	return res.Done, err
 }
 

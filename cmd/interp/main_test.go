@@ -99,6 +99,7 @@ func TestExec(t *testing.T) {
 		{"state carries across files", "", []string{"exec", p("a.py"), p("b.py")}, exitOK, "42\n", ""},
 		{"stdin", "print(x)", []string{"exec", p("a.py"), "-"}, exitOK, "42\n", ""},
 		{"code fails", "", []string{"exec", p("fail.py"), p("after.py")}, exitCodeFailed, "", "ValueError: bad input"},
+		{"traceback names the file", "", []string{"exec", p("fail.py")}, exitCodeFailed, "", "fail.py\", line 2, in f\n      1 def f():\n  --> 2     raise ValueError('bad input')"},
 		{"timeout", "", []string{"exec", "--timeout", "500ms", p("loop.py")}, exitTimeout, "", "time limit exceeded"},
 		{"memory", "", []string{"exec", "--memory", "200MiB", p("bomb.py")}, exitMemory, "", "memory limit exceeded"},
 		{"no files", "", []string{"exec"}, exitUsage, "", "requires at least 1 arg"},

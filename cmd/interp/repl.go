@@ -105,7 +105,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 			continue
 		}
 		cellCtx, stop := signal.NotifyContext(ctx, os.Interrupt)
-		_, err = runCell(cellCtx, sess, code, &cell.Runner{Auto: auto}, rec, r)
+		_, err = runCell(cellCtx, sess, code, "", &cell.Runner{Auto: auto}, rec, r)
 		stop()
 		signal.Ignore(os.Interrupt)
 		if err != nil {

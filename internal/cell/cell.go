@@ -52,6 +52,9 @@ type Runner struct {
 type Options struct {
 	// Timeout bounds the cell's run; 0 means the session's cell timeout.
 	Timeout time.Duration
+	// Name is what tracebacks call the cell (a file's name); "" keeps
+	// "<cell N>".
+	Name string
 	// NoInstall runs the cell without installing anything.
 	NoInstall bool
 	// Packages are distributions the caller asks for, as a model's hints.
@@ -106,7 +109,7 @@ func (r *Runner) Run(ctx context.Context, s *session.Session, code string, opts 
 		code = r.prepare(ctx, k, code, opts.Packages, emit)
 	}
 	var done event.Event
-	_, err = s.Execute(ctx, code, session.ExecOptions{Timeout: opts.Timeout}, func(ev event.Event) {
+	_, err = s.Execute(ctx, code, session.ExecOptions{Timeout: opts.Timeout, Name: opts.Name}, func(ev event.Event) {
 		switch ev.Type {
 		case event.Done:
 			done = ev // held back: what follows the cell comes before it

@@ -14,6 +14,9 @@ import (
 type ExecOptions struct {
 	// Timeout overrides the kernel's CellTimeout; negative means none.
 	Timeout time.Duration
+	// Name is what tracebacks call the cell, such as the file it came
+	// from; "" keeps "<cell N>".
+	Name string
 }
 
 // interruptGrace is how long a cell has to stop after an interrupt before
@@ -53,7 +56,7 @@ func (k *Kernel) Execute(ctx context.Context, code string, opts ExecOptions, emi
 
 	// Leftover raw output from between cells belongs to nobody.
 	k.drainRaw()
-	if err := k.send(&message{Type: "execute", ID: id, Code: code, MaxImageBytes: k.cfg.MaxImage}); err != nil {
+	if err := k.send(&message{Type: "execute", ID: id, Code: code, MaxImageBytes: k.cfg.MaxImage, Name: opts.Name}); err != nil {
 		return Event{}, err
 	}
 

@@ -34,7 +34,7 @@ type message struct {
 	Python   string `json:"python,omitempty"`
 	IPython  bool   `json:"ipython,omitempty"`
 
-	// stream
+	// stream; and execute's name for the cell in tracebacks
 	Name string `json:"name,omitempty"`
 	Text string `json:"text,omitempty"`
 	// display

@@ -32,8 +32,10 @@ Lifecycle
   cell runs (interrupt with SIGINT, see below).
 
 Requests
-  {"type":"execute","id":ID,"code":CODE,"max_image_bytes":N}
-      ID and CODE strings; max_image_bytes optional (default 10 MiB).
+  {"type":"execute","id":ID,"code":CODE,"max_image_bytes":N,"name":NAME}
+      ID and CODE strings; max_image_bytes optional (default 10 MiB); NAME
+      optional, what tracebacks call the cell (a file's name) instead of
+      <cell N>.
   {"type":"preload","id":ID,"modules":["numpy", ...]}
       Imports the modules (binding no names, not counted as a cell), e.g. to
       warm a pooled runner. Output during it is sent as stream events with ID;
@@ -86,8 +88,12 @@ Events of an execute; each carries the request's "id"
    "traceback":[LINE, ...]}
       At most one per execute: the exception that ended the cell. The lines
       are plain text (no ANSI colours, no trailing newlines; join with "\\n")
-      in standard Python traceback format; user code appears as
-      File "<cell N>", N being the execution count, with the source line; the
+      in Python's traceback format, with the user's frames shown as IPython
+      does: File "<cell N>" (N the execution count, or the execute's NAME),
+      line L, then the line marked "-->" among up to two lines either side,
+      numbered. The user's frames are those of cells and of files in the
+      working directory; runs of other frames (the standard library,
+      installed packages) become one line, "[3 frames in pandas]", and the
       runner's and IPython's own frames are left out. A SyntaxError in the
       cell has only the exception part (File "<cell N>", line L; the
       evalue also names the line). Exceptions that do not end the cell (e.g. a
@@ -666,6 +672,8 @@ class _S:
     status_fd = None  # /proc/self/status, for peak memory
     site_mtime = None  # of INTERP_SITE, when there is one
     hidden_prefixes = ()  # source directories hidden in tracebacks (IPython's)
+    cell_name = None  # the running execute's NAME
+    workdir = None  # the working directory at start: its files are the user's
 
 
 def _on_sigint(signum, frame):
@@ -1030,6 +1038,136 @@ def _is_cell_file(filename):
     return filename.startswith("<cell ") or filename.startswith("<ipython-input-")
 
 
+# What tracebacks call the cells that were given a NAME: "<cell N>" -> NAME.
+_CELL_NAMES = {}
+
+
+def _name_cell(name):
+    """Remember the running execute's NAME for the cell compiled as name."""
+    if _S.cell_name:
+        _CELL_NAMES[name] = _S.cell_name
+
+
+def _rename_cells(text):
+    """Put the NAMEs of named cells in place of their "<cell N>"."""
+    if "<cell " not in text:
+        return text
+    for internal, name in _CELL_NAMES.items():
+        if internal in text:
+            text = text.replace('"%s"' % internal, '"%s"' % name).replace("(%s," % internal, "(%s," % name)
+    return text
+
+
+def _is_user_file(filename):
+    """A frame of the user's: a cell, or a file in the working directory
+    that is not an installed package."""
+    if _is_cell_file(filename):
+        return True
+    wd = _S.workdir
+    return bool(wd) and filename.startswith(wd + "/") and "-packages/" not in filename
+
+
+def _frame_owner(filename):
+    """The package (or module) a frame that is not the user's belongs to."""
+    site = _Start.env.get("INTERP_SITE", "").rstrip("/") if _Start.env else ""
+    if site and filename.startswith(site + "/"):
+        filename = "site-packages/" + filename[len(site) + 1:]
+    parts = filename.replace("\\", "/").split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages") or (part.startswith("python3") and i + 1 < len(parts)
+                                                          and parts[i + 1] not in ("site-packages", "dist-packages")):
+            name = parts[i + 1]
+            break
+    else:
+        # Cython sources name themselves relatively: pandas/_libs/index.pyx.
+        name = parts[0] if len(parts) > 1 and parts[0] else parts[-1]
+    for ext in (".py", ".pyx", ".pxi", ".pyc"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return name or "?"
+
+
+def _user_stack_type():
+    """A traceback.StackSummary that formats the user's frames with their
+    lines in context, IPython's way, and each run of other frames as one
+    line naming their packages."""
+    import linecache
+    import traceback
+
+    class _UserStack(traceback.StackSummary):
+        def format(self, **kwargs):
+            out = []
+            hidden = []
+
+            def flush():
+                if hidden:
+                    owners = []
+                    for fs in hidden:
+                        o = _frame_owner(fs.filename)
+                        if o not in owners:
+                            owners.append(o)
+                    n = len(hidden)
+                    out.append("  [%d frame%s in %s]\n" % (n, "" if n == 1 else "s", ", ".join(owners[:4])))
+                    hidden.clear()
+
+            for fs in self:
+                if not _is_user_file(fs.filename):
+                    hidden.append(fs)
+                    continue
+                flush()
+                out.append(_format_user_frame(fs, linecache))
+            flush()
+            return out
+
+    return _UserStack
+
+
+def _format_user_frame(fs, linecache):
+    filename = fs.filename
+    if _S.workdir and filename.startswith(_S.workdir + "/"):
+        filename = filename[len(_S.workdir) + 1:]  # helper.py, as the user knows it
+    lines = ['  File "%s", line %s, in %s\n' % (filename, fs.lineno, fs.name)]
+    n = fs.lineno or 0
+    if n <= 0:
+        return lines[0]
+    source = linecache.getlines(fs.filename)
+    end = getattr(fs, "end_lineno", None) or n
+    first, last = max(1, n - 2), min(len(source), max(end, n) + 2)
+    width = len(str(last))
+    for i in range(first, last + 1):
+        text = source[i - 1].rstrip() if i <= len(source) else ""
+        mark = "-->" if n <= i <= end else "   "
+        lines.append("  %s %*d %s\n" % (mark, width, i, text) if text else "  %s %*d\n" % (mark, width, i))
+        col, end_col = getattr(fs, "colno", None), getattr(fs, "end_colno", None)
+        if i == n and end == n and col is not None and end_col is not None and text:
+            stripped = text.strip()
+            indent = len(text) - len(text.lstrip())
+            # Carets only where they say more than the line does.
+            if 0 <= col < end_col and (col > indent or end_col < indent + len(stripped)):
+                lines.append(" " * (7 + width + col) + "^" * (end_col - col) + "\n")
+    return "".join(lines)
+
+
+def _user_frames(te, stack_type):
+    """Give te and every exception chained to it the user's formatting. A
+    chained exception with none of the user's frames keeps its last line
+    alone (KeyError: 'nope'), not a traceback of a library's insides."""
+    seen = set()
+    todo = [te]
+    while todo:
+        t = todo.pop()
+        if t is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack = stack_type()  # from_list would make a plain StackSummary
+        if t is te or any(_is_user_file(fs.filename) for fs in t.stack):
+            stack.extend(t.stack)
+        t.stack = stack
+        todo.append(t.__cause__)
+        todo.append(t.__context__)
+        todo.extend(getattr(t, "exceptions", None) or ())
+
+
 def _user_tb(tb, top=True):
     """The traceback without the runner's and IPython's frames around user code.
 
@@ -1103,10 +1241,15 @@ def _format_exception(exc, exc_only=False):
         if exc_only:
             lines = traceback.format_exception_only(type(exc), exc)
         else:
-            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+            try:
+                _user_frames(te, _user_stack_type())
+            except Exception:
+                pass  # Python's own format, then
+            lines = list(te.format())
     except Exception:
         lines = ["%s: %s" % (type(exc).__name__, _safe_str(exc))]
-    return "".join(lines).rstrip("\n").split("\n")
+    return _rename_cells("".join(lines)).rstrip("\n").split("\n")
 
 
 def _exit_ok(exc):
@@ -1143,7 +1286,7 @@ def _report_error(exc, exc_only=False):
     if sys.version_info >= (3, 12):
         sys.last_exc = exc
     lines = _format_exception(exc, exc_only)
-    _send_error(type(exc).__name__, _safe_str(exc), lines)
+    _send_error(type(exc).__name__, _rename_cells(_safe_str(exc)), lines)
 
 
 def _report_internal(exc):
@@ -1296,6 +1439,7 @@ class _PlainBackend:
         self.count += 1
         n = self.count
         name = "<cell %d>" % n
+        _name_cell(name)
         _register_source(name, code)
         try:
             main, last = self._compile(code, name)
@@ -1410,7 +1554,9 @@ class _IPythonBackend:
         class Compiler(CachingCompiler):
             # Cells are "<cell N>" in tracebacks and linecache, as without IPython.
             def get_code_name(self, raw_code, transformed_code, number):
-                return "<cell %d>" % number
+                name = "<cell %d>" % number
+                _name_cell(name)
+                return name
 
             def format_code_name(self, name):
                 return None
@@ -1585,8 +1731,9 @@ def _prepare_cell():
             importlib.invalidate_caches()
 
 
-def _handle_execute(cell, code, max_image):
+def _handle_execute(cell, code, max_image, name=None):
     _S.cell = cell
+    _S.cell_name = name
     _S.error_sent = False
     _S.pending_sigint = False
     _S.max_image = max_image
@@ -2065,7 +2212,10 @@ def _serve():
                 max_image = req.get("max_image_bytes")
                 if type(max_image) is not int or max_image < 0:
                     max_image = _DEFAULT_MAX_IMAGE
-                _handle_execute(cell, code, max_image)
+                name = req.get("name")
+                if not isinstance(name, str) or not name.strip() or "\n" in name:
+                    name = None
+                _handle_execute(cell, code, max_image, name)
             elif kind == "preload":
                 cell, modules = req.get("id"), req.get("modules")
                 if (
@@ -2174,6 +2324,7 @@ def _main():
         os.set_blocking(fd, True)
 
     _Start.cwd = os.getcwd()
+    _S.workdir = _Start.cwd.rstrip("/")
     _Start.env = dict(os.environ)
     _Start.argv = list(sys.argv)
     try:

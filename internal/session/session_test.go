@@ -728,3 +728,63 @@ func TestWorkspaceUsage(t *testing.T) {
 		t.Errorf("usage grew by %d bytes for a 3 MiB file", grew)
 	}
 }
+
+// TestTracebackUserFrames shows a failure the way a user reads it: the
+// cell under the name it was given, the user's lines in context with the
+// failing one marked, each run of library frames as one line, and a
+// library's internal chained exception as its last line alone.
+func TestTracebackUserFrames(t *testing.T) {
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			cfg := config(t)
+			cfg.Runtime = rt.rt
+			k := start(t, cfg)
+			setup := "import os\nos.makedirs('/tmp/lib', exist_ok=True)\n" +
+				"open('/tmp/lib/mylib.py', 'w').write('def call(f):\\n    return f()\\n\\ndef fail(x):\\n    try:\\n        return {}[x]\\n    except KeyError as e:\\n        raise ValueError(\"no \" + x) from e\\n')\n" +
+				"open('helper.py', 'w').write('def parse(s):\\n    import json\\n    return json.loads(s)\\n')\n"
+			if d := done(cell(t, k, setup)); d.Status != event.StatusOK {
+				t.Fatalf("setup: %+v", d)
+			}
+			tests := []struct {
+				name, code string
+				want       []string // in this order
+				not        []string
+			}{
+				{"main.py", "import sys\nsys.path.insert(0, '/tmp/lib')\nimport mylib, helper\n\ndef cb():\n    return helper.parse('{bad')\nmylib.call(cb)\n",
+					[]string{`File "main.py", line 7, in <module>`, "  --> 7 mylib.call(cb)", "[1 frame in mylib]",
+						`File "main.py", line 6, in cb`, "      5 def cb():", "  --> 6     return helper.parse('{bad')",
+						`File "helper.py", line 3, in parse`, "[3 frames in json]", "JSONDecodeError"},
+					[]string{"/usr/lib", "/tmp/lib", "/workspace", "<cell", "runner"}},
+				{"", "mylib.fail('k')",
+					[]string{"KeyError: 'k'", "direct cause", "Traceback (most recent call last):", `File "<cell `, "  --> 1 mylib.fail('k')", "[1 frame in mylib]", "ValueError: no k"},
+					[]string{"/tmp/lib", "return {}[x]"}},
+				{"bad.py", "def f(:\n    pass\n", []string{`File "bad.py", line 1`, "SyntaxError"}, []string{"<cell"}},
+			}
+			for _, tt := range tests {
+				evs := cellWith(t, k, context.Background(), tt.code, session.ExecOptions{Name: tt.name}, nil)
+				e := first(evs, event.Error)
+				if e == nil {
+					t.Fatalf("%s: no error: %+v", tt.name, evs)
+				}
+				tb := strings.Join(e.Traceback, "\n")
+				rest := tb
+				for _, w := range tt.want {
+					i := strings.Index(rest, w)
+					if i < 0 {
+						t.Errorf("%s: traceback lacks %q (in order):\n%s", tt.name, w, tb)
+						break
+					}
+					rest = rest[i+len(w):]
+				}
+				for _, n := range tt.not {
+					if strings.Contains(tb, n) || strings.Contains(e.EValue, n) {
+						t.Errorf("%s: traceback shows %q:\n%s", tt.name, n, tb)
+					}
+				}
+				if n := strings.Count(tb, "Traceback (most recent call last)"); n > 1 {
+					t.Errorf("%s: %d tracebacks, want the user's one:\n%s", tt.name, n, tb)
+				}
+			}
+		})
+	}
+}
