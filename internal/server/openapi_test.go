@@ -24,7 +24,7 @@ import (
 var docRoutes = map[string]bool{
 	"GET /openapi.json": true, "GET /openapi.yaml": true,
 	"GET /openapi-3.0.json": true, "GET /openapi-3.0.yaml": true,
-	"GET /docs": true,
+	"GET /docs": true, "GET /docs/docs.js": true, "GET /docs/docs.css": true,
 }
 
 // TestOpenAPI checks the document: OpenAPI 3.1, the same operations as

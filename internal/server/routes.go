@@ -46,7 +46,7 @@ func (s *Server) humaConfig() huma.Config {
 	cfg.CreateHooks = nil
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
 	cfg.SchemasPath = ""
-	cfg.DocsPath = "/docs"
+	cfg.DocsPath = "" // registerDocs serves an embedded viewer: huma's loads one from a CDN
 	cfg.OpenAPIPath = "/openapi"
 	cfg.Info.Description = apiDescription
 	// JSON must be UTF-8 (RFC 8259). encoding/json would replace invalid
@@ -344,6 +344,7 @@ func (s *Server) register() {
 	// Browsers: sign-in with a session cookie, and the web UI.
 	s.registerAuth()
 	s.mux.HandleFunc("GET /", s.serveUI)
+	s.registerDocs()
 
 	// Operations: public.
 	huma.Register(api, huma.Operation{

@@ -2,7 +2,7 @@
 //
 // The API lives under /v1 and is described by an OpenAPI 3.1 document that
 // huma generates from the handlers' types (/openapi.json, /openapi.yaml,
-// docs at /docs). Every /v1 request carries an API key (Authorization:
+// docs at /docs, an embedded viewer of it: docs.go). Every /v1 request carries an API key (Authorization:
 // Bearer ik_...); a user sees only their own sessions, files and
 // conversations: any other ID is answered 404, as if it did not exist.
 //
