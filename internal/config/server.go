@@ -13,6 +13,10 @@ type ServerConfig struct {
 	SessionIdleTimeout string `yaml:"session_idle_timeout"`
 	// PoolSize is how many ready sessions to keep warm.
 	PoolSize int `yaml:"pool_size"`
+	// PoolMax and PoolMemory: how many ready sessions the pool may grow
+	// to under demand, and the memory they may hold together.
+	PoolMax    int    `yaml:"pool_max"`
+	PoolMemory string `yaml:"pool_memory"`
 	// BlobDir is where the history's large content goes (needed with a
 	// postgres:// history DSN).
 	BlobDir string `yaml:"blob_dir"`

@@ -62,6 +62,11 @@ type Config struct {
 	// they import in advance.
 	PoolSize    int
 	PoolPreload []string
+	// PoolMax is how many the pool may grow to while sessions are asked
+	// for faster than it refills, within PoolMemory bytes for all of
+	// them; it shrinks back to PoolSize when quiet.
+	PoolMax    int
+	PoolMemory int64
 
 	// DefaultMemory is a session's memory limit when it asks for none;
 	// MaxMemory the most it may ask for.
@@ -137,6 +142,8 @@ func DefaultConfig() Config {
 		MaxSessions:        64,
 		SessionIdleTimeout: 30 * time.Minute,
 		PoolSize:           2,
+		PoolMax:            16,
+		PoolMemory:         1 << 30,
 		PoolPreload:        []string{"numpy", "pandas", "matplotlib.pyplot"},
 		DefaultMemory:      config.DefaultMemory,
 		MaxMemory:          4 << 30,
@@ -181,6 +188,8 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxSessions, d.MaxSessions)
 	setDur(&c.SessionIdleTimeout, d.SessionIdleTimeout)
 	setInt(&c.PoolSize, d.PoolSize)
+	setInt(&c.PoolMax, d.PoolMax)
+	set64(&c.PoolMemory, d.PoolMemory)
 	if c.PoolPreload == nil {
 		c.PoolPreload = d.PoolPreload
 	}
@@ -333,6 +342,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	d.Kernel = kcfg
 	pool := session.PoolConfig{Size: max(cfg.PoolSize, 0), Preload: cfg.PoolPreload}
+	if pool.Size > 0 {
+		pool.Max, pool.MemoryBudget = cfg.PoolMax, cfg.PoolMemory
+	}
 	s := &Server{
 		cfg:         cfg,
 		d:           d,
