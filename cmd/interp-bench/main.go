@@ -70,6 +70,7 @@ type section struct {
 var sections = []section{
 	{name: "sandbox", title: "Sandbox", run: sandboxSection},
 	{name: "session", title: "Sessions", run: sessionSection},
+	{name: "burst", title: "A burst of new sessions", run: burstSection},
 	{name: "deps", title: "Dependencies", run: depsSection},
 	{name: "corpus", title: "Real-world imports", run: corpusSection},
 	{name: "agent", title: "The AI loop", run: agentSection},

@@ -102,38 +102,11 @@ type sessBench struct {
 }
 
 func sessionSection(ctx context.Context, cfg *config) (string, error) {
-	base, err := python.Find("")
+	s, cleanup, err := newSessBench()
 	if err != nil {
 		return "", err
 	}
-	if base.Env == "" {
-		return "", errors.New("the session section needs the base environment (numpy, pandas, matplotlib, IPython): run scripts/setup")
-	}
-	b, err := sandbox.NewNamespaces()
-	if err != nil {
-		return "", err
-	}
-	defer b.Close()
-	tmp, err := os.MkdirTemp("", "interp-bench-session-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	// The kernels' host-side state goes to a directory of the benchmark's
-	// own, removed at the end. It is bound into their sandboxes, so it must
-	// not live under /tmp, which a sandbox's own /tmp hides.
-	state, err := os.MkdirTemp("/var/tmp", "interp-bench-state-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(state)
-	if err := os.Chmod(state, 0o711); err != nil {
-		return "", err
-	}
-	s := &sessBench{b: b, base: base, tmp: tmp, state: state}
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		s.plain = python.System("/usr/bin/python3")
-	}
+	defer cleanup()
 
 	var md strings.Builder
 	md.WriteString(s.about())
@@ -157,6 +130,51 @@ func sessionSection(ctx context.Context, cfg *config) (string, error) {
 		md.WriteString(part)
 	}
 	return md.String(), nil
+}
+
+// newSessBench makes what the session and burst sections share: a
+// backend, the runtimes and directories of their own, which cleanup
+// removes.
+func newSessBench() (s *sessBench, cleanup func(), err error) {
+	base, err := python.Find("")
+	if err != nil {
+		return nil, nil, err
+	}
+	if base.Env == "" {
+		return nil, nil, errors.New("the session section needs the base environment (numpy, pandas, matplotlib, IPython): run scripts/setup")
+	}
+	b, err := sandbox.NewNamespaces()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmp, err := os.MkdirTemp("", "interp-bench-session-")
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	// The kernels' host-side state goes to a directory of the benchmark's
+	// own, removed at the end. It is bound into their sandboxes, so it must
+	// not live under /tmp, which a sandbox's own /tmp hides.
+	state, err := os.MkdirTemp("/var/tmp", "interp-bench-state-")
+	if err == nil {
+		err = os.Chmod(state, 0o711)
+	}
+	cleanup = func() {
+		b.Close()
+		os.RemoveAll(tmp)
+		if state != "" {
+			os.RemoveAll(state)
+		}
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	s = &sessBench{b: b, base: base, tmp: tmp, state: state}
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		s.plain = python.System("/usr/bin/python3")
+	}
+	return s, cleanup, nil
 }
 
 // about describes what the section runs.
@@ -813,8 +831,9 @@ type idleSample struct {
 	procs                            float64 // processes per sandbox
 }
 
-// idleKernels starts k kernels, runs a cell in each, and measures them.
-func (s *sessBench) idleKernels(ctx context.Context, k int) (idleSample, error) {
+// idleKernels starts k kernels, runs the cell first in each, and measures
+// them.
+func (s *sessBench) idleKernels(ctx context.Context, k int, first string) (idleSample, error) {
 	parent, v2 := sandboxCgroupParent()
 	before, err := settle(ctx)
 	if err != nil {
@@ -834,7 +853,7 @@ func (s *sessBench) idleKernels(ctx context.Context, k int) (idleSample, error) 
 			return idleSample{}, err
 		}
 		kernels = append(kernels, kn)
-		if err := checkDone(kn.Execute(ctx, codeFirstCell, session.ExecOptions{}, nil)); err != nil {
+		if err := checkDone(kn.Execute(ctx, first, session.ExecOptions{}, nil)); err != nil {
 			return idleSample{}, err
 		}
 		var dir string
@@ -943,7 +962,7 @@ func (s *sessBench) idleMemory(ctx context.Context, cfg *config) (string, error)
 	k := cfg.Idle
 	batch := func(kernels bool) (idleSample, error) {
 		if kernels {
-			m, err := s.idleKernels(ctx, k)
+			m, err := s.idleKernels(ctx, k, codeFirstCell)
 			return m, wrap("kernels", err)
 		}
 		m, err := s.idleBare(ctx, k)
