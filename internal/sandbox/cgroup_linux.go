@@ -94,7 +94,7 @@ func kernelAtLeast(major, minor int) bool {
 	return ma > major || ma == major && mi >= minor
 }
 
-// aliveOwner reports whether the interp that named a cgroup "sbx-PID-N"
+// aliveOwner reports whether the interp that named a cgroup "sbx-PID-..."
 // or "probe-PID" still runs.
 func aliveOwner(name string) bool {
 	f := strings.Split(name, "-")

@@ -251,7 +251,10 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return nil, err
 	}
 
-	cgName := fmt.Sprintf("sbx-%d-%d", os.Getpid(), id)
+	// Named for the process, this backend (its random ID base: a process
+	// may have several backends, whose counters all start at 1) and the
+	// sandbox; two sandboxes sharing a cgroup would be killed together.
+	cgName := fmt.Sprintf("sbx-%d-%x-%d", os.Getpid(), n.idBase, id)
 	var cg group
 	var cleanups []func()
 	fail := func(err error) (*Process, error) {

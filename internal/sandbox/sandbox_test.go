@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -571,5 +572,41 @@ func TestSandboxInItsCgroup(t *testing.T) {
 		if !found {
 			t.Errorf("sandbox not in a cgroup of its own for %q:\n%s", controller, b2)
 		}
+	}
+}
+
+// TestBackendsOfOneProcessApart checks that the sandboxes of two backends
+// in one process (each numbers its sandboxes from 1) get cgroups of their
+// own: ending one must not kill the other, as it did when both were named
+// sbx-PID-1.
+func TestBackendsOfOneProcessApart(t *testing.T) {
+	rt := runtimeFor(t)
+	// Each program says it is ready, then answers one line of input.
+	start := func(b sandbox.Backend, in io.Reader, out *lineWriter) *sandbox.Process {
+		t.Helper()
+		p, err := b.Start(context.Background(), &sandbox.Spec{
+			Argv: []string{rt.Executable, "-c", "import sys; print('ready', flush=True); print('alive', sys.stdin.readline().strip())"},
+			Env:  sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly, Stdin: in, Stdout: out,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-out.first
+		return p
+	}
+	firstIn, _ := io.Pipe()
+	first := start(backend(t), firstIn, newLineWriter())
+	secondIn, tell := io.Pipe()
+	secondOut := newLineWriter()
+	second := start(backend(t), secondIn, secondOut)
+	first.Kill()
+	if _, err := first.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The first is gone, its cgroup destroyed: the second still answers.
+	go func() { _, _ = io.WriteString(tell, "second\n"); tell.Close() }()
+	res, err := second.Wait()
+	if err != nil || !res.Success() || !strings.Contains(secondOut.String(), "alive second") {
+		t.Errorf("ending a sandbox of one backend ended the other backend's: %+v, %v, output %q", res, err, secondOut.String())
 	}
 }
