@@ -70,6 +70,7 @@ func loadMap(t *testing.T) *Map {
 }
 
 func TestResolveCases(t *testing.T) {
+	t.Parallel()
 	m := loadMap(t)
 	cases := loadCases(t)
 	if len(cases) < 40 {
@@ -90,6 +91,7 @@ func TestResolveCases(t *testing.T) {
 
 // The traps named in the design, checked one by one with their source.
 func TestResolveTraps(t *testing.T) {
+	t.Parallel()
 	m := loadMap(t)
 	for _, tc := range []struct{ module, want, source string }{
 		{"sklearn", "scikit-learn", SourceOverride},
@@ -131,6 +133,7 @@ func TestResolveTraps(t *testing.T) {
 }
 
 func TestResolveInvalid(t *testing.T) {
+	t.Parallel()
 	m := loadMap(t)
 	for _, s := range []string{"", " ", ".foo", "..foo", "foo.", "foo..bar", "1abc", "foo-bar", "foo bar", "é"} {
 		r := m.Resolve(s)
@@ -191,6 +194,7 @@ func pipreqsMapping(t *testing.T) map[string]string {
 // TestAccuracy measures the resolver and pipreqs' mapping (with pipreqs'
 // own fallback to the top-level import name) on the same table.
 func TestAccuracy(t *testing.T) {
+	t.Parallel()
 	m := loadMap(t)
 	cases := loadCases(t)
 	pipreqs := pipreqsMapping(t)
@@ -221,6 +225,7 @@ func TestAccuracy(t *testing.T) {
 }
 
 func TestDenylist(t *testing.T) {
+	t.Parallel()
 	m := loadMap(t)
 	// Well-known historical typosquats must be listed.
 	for _, name := range []string{
@@ -267,6 +272,7 @@ func TestDenylist(t *testing.T) {
 }
 
 func TestDenylistFiltersEverySource(t *testing.T) {
+	t.Parallel()
 	m, err := parseMap(
 		"foo\tevil:10\tgood:20\nbar\tevil:3\nqux\tgood:7\n",
 		"qux\tEvil\tfine\nonly\tevil\n",
@@ -295,6 +301,7 @@ func TestDenylistFiltersEverySource(t *testing.T) {
 }
 
 func TestAmbiguity(t *testing.T) {
+	t.Parallel()
 	m, err := parseMap(
 		"close\ta:100\tb:150\n"+
 			"far\ta:100\tb:201\n"+
@@ -346,6 +353,7 @@ func TestAmbiguity(t *testing.T) {
 }
 
 func TestIsStdlib(t *testing.T) {
+	t.Parallel()
 	for _, mod := range []string{
 		"os", "os.path", "sys", "json", "re", "asyncio", "collections.abc",
 		"sqlite3", "tomllib", "typing", "xml.etree.ElementTree", "tkinter",
@@ -376,6 +384,7 @@ func TestIsStdlib(t *testing.T) {
 }
 
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	a, err := LoadMap()
 	if err != nil {
 		t.Fatal(err)
@@ -405,6 +414,7 @@ func TestDeterminism(t *testing.T) {
 
 // The committed data files must be in the form gen-importmap writes.
 func TestDataFiles(t *testing.T) {
+	t.Parallel()
 	var keys []string
 	for _, line := range strings.Split(importMapData, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -446,6 +456,7 @@ func TestDataFiles(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	for name, files := range map[string][4]string{
 		"bad rank":           {"foo\tbar:x\n", "", "", ""},
 		"zero rank":          {"foo\tbar:0\n", "", "", ""},
@@ -468,6 +479,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"PyYAML":             "pyyaml",
 		"python_dateutil":    "python-dateutil",
