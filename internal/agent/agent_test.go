@@ -135,8 +135,10 @@ func requestText(t *testing.T, f *fake, i int) string {
 }
 
 func TestOneStep(t *testing.T) {
+	t.Parallel()
 	for _, name := range providers {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake(t, name,
 				llmtest.Turn{Text: "Let me compute.", ToolCalls: []llmtest.Call{call("x = 6 * 7\nprint(x)")}, Usage: llmtest.Usage{InputTokens: 100, OutputTokens: 20}},
 				llmtest.Turn{Text: "The answer is **42**.", Usage: llmtest.Usage{InputTokens: 150, OutputTokens: 10}},
@@ -180,8 +182,10 @@ func TestOneStep(t *testing.T) {
 }
 
 func TestErrorThenFix(t *testing.T) {
+	t.Parallel()
 	for _, name := range providers {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake(t, name,
 				llmtest.Turn{ToolCalls: []llmtest.Call{call("data = [1, 2, 3]\nprint(sum(data) / 0)")}},
 				llmtest.Turn{ToolCalls: []llmtest.Call{call("print(sum(data) / len(data))")}},
@@ -210,6 +214,7 @@ func TestErrorThenFix(t *testing.T) {
 }
 
 func TestMissingPackageInstalledThenUsed(t *testing.T) {
+	t.Parallel()
 	rt, err := python.Find("")
 	if err != nil || rt.UV == "" {
 		if os.Getenv("CI") == "true" {
@@ -250,6 +255,7 @@ func TestMissingPackageInstalledThenUsed(t *testing.T) {
 }
 
 func TestBounds(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		turn   llmtest.Turn
@@ -263,6 +269,7 @@ func TestBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake(t, "openai", tt.turn)
 			a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.Limits = tt.limits })
 			var rec recorded
@@ -281,6 +288,7 @@ func TestBounds(t *testing.T) {
 }
 
 func TestConsecutiveFailures(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, "openai",
 		llmtest.Turn{ToolCalls: []llmtest.Call{call("1/0")}},
 		llmtest.Turn{ToolCalls: []llmtest.Call{call("[][1]")}},
@@ -298,6 +306,7 @@ func TestConsecutiveFailures(t *testing.T) {
 }
 
 func TestTolerantCodeExtraction(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		turns   []llmtest.Turn
@@ -358,6 +367,7 @@ func TestTolerantCodeExtraction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake(t, "openai", tt.turns...)
 			a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.NoTools = tt.noTools })
 			var rec recorded
@@ -376,6 +386,7 @@ func TestTolerantCodeExtraction(t *testing.T) {
 }
 
 func TestProviderErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		turns  []llmtest.Turn
@@ -389,6 +400,7 @@ func TestProviderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFake(t, "openai", tt.turns...)
 			a := newAgent(t, f, newSession(t), nil)
 			res, err := a.Run(context.Background(), "hi", nil)
@@ -403,6 +415,7 @@ func TestProviderErrors(t *testing.T) {
 }
 
 func TestUserStopsTheLoop(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("import time\nprint('working', flush=True)\ntime.sleep(60)")}})
 	a := newAgent(t, f, newSession(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -420,6 +433,7 @@ func TestUserStopsTheLoop(t *testing.T) {
 }
 
 func TestDeclinedCodeDoesNotRun(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("open('never.txt', 'w').write('x')")}})
 	s := newSession(t)
 	asked := 0
@@ -473,6 +487,7 @@ func TestAdmitRefuses(t *testing.T) {
 }
 
 func TestMemoryAcrossTurns(t *testing.T) {
+	t.Parallel()
 	f := newFake(t, "anthropic",
 		llmtest.Turn{ToolCalls: []llmtest.Call{call("secret = 'blue'")}},
 		llmtest.Turn{Text: "Stored."},
@@ -498,6 +513,7 @@ func TestMemoryAcrossTurns(t *testing.T) {
 }
 
 func TestContextIsTrimmedOldestOutputFirst(t *testing.T) {
+	t.Parallel()
 	big := "print('x' * 3000)"
 	f := newFake(t, "openai",
 		llmtest.Turn{ToolCalls: []llmtest.Call{call(big)}},

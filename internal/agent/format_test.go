@@ -3,6 +3,7 @@ package agent
 import "testing"
 
 func TestTaskFormat(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		task   string
 		good   []string
@@ -47,6 +48,7 @@ func TestTaskFormat(t *testing.T) {
 }
 
 func TestNormaliseError(t *testing.T) {
+	t.Parallel()
 	a := normaliseError("SyntaxError: unmatched '}' (<cell 1>, line 7)")
 	b := normaliseError("SyntaxError: unmatched '}' (<cell 12>, line 7)")
 	if a != b {
@@ -61,6 +63,7 @@ func TestNormaliseError(t *testing.T) {
 }
 
 func TestRepeating(t *testing.T) {
+	t.Parallel()
 	code := "import pandas as pd\ndf = pd.read_csv('data.csv')\nfor c in df.columns:\n    print(c, df[c].mean())\n"
 	d := &runawayDetector{}
 	for _, piece := range []string{code, code[:40], "print('=' * 80)\n", "x = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n"} {

@@ -110,6 +110,7 @@ var tinyPkgs = []pypitest.Package{
 }
 
 func TestInstallIntoSessionFromLocalIndex(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in := installer(t, idx.URL())
 	k := kernel(t)
@@ -137,6 +138,7 @@ func TestInstallIntoSessionFromLocalIndex(t *testing.T) {
 }
 
 func TestSecondInstallComesFromTheCache(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in := installer(t, idx.URL())
 	for i := range 2 {
@@ -159,6 +161,7 @@ func TestSecondInstallComesFromTheCache(t *testing.T) {
 }
 
 func TestConcurrentInstallsOfTheSamePackage(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in := installer(t, idx.URL())
 	var wg sync.WaitGroup
@@ -186,6 +189,7 @@ func TestConcurrentInstallsOfTheSamePackage(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	marker := filepath.Join(t.TempDir(), "sdist-ran")
 	idx := pypitest.NewIndex(t, append(tinyPkgs, pypitest.Package{Name: "buildme", Version: "1.0", SdistOnly: true, SdistMarker: marker})...)
 	in := installer(t, idx.URL())
@@ -229,6 +233,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestInstallTimeBudget(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	idx.SetDelay(3 * time.Second)
 	in := installer(t, idx.URL())
@@ -240,6 +245,7 @@ func TestInstallTimeBudget(t *testing.T) {
 }
 
 func TestParseRequirement(t *testing.T) {
+	t.Parallel()
 	good := map[string]string{
 		"pandas":               "pandas",
 		"pandas==2.1.0":        "pandas==2.1.0",
@@ -277,6 +283,7 @@ func baseDigest(t *testing.T, env string) string {
 }
 
 func TestAutoInstallLeavesBaseAndNetworkClosed(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in := installer(t, idx.URL())
 	rt := runtime(t)
@@ -314,6 +321,7 @@ func TestAutoInstallLeavesBaseAndNetworkClosed(t *testing.T) {
 }
 
 func TestReactiveInstall(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in := installer(t, idx.URL())
 	k := kernel(t)
@@ -336,6 +344,7 @@ func TestReactiveInstall(t *testing.T) {
 }
 
 func TestPlanDetection(t *testing.T) {
+	t.Parallel()
 	k := kernel(t)
 	m, err := deps.LoadMap()
 	if err != nil {
@@ -421,6 +430,7 @@ except ModuleNotFoundError:
 // reach: an import whose distribution has another name, and a package
 // whose dependency the base environment already has.
 func TestRealPyPI(t *testing.T) {
+	t.Parallel()
 	in := installer(t, "")
 	k := kernel(t)
 	auto := &deps.Auto{Installer: in, Map: in.Map}

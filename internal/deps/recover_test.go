@@ -48,6 +48,7 @@ func (c *collect) has(s string) bool {
 }
 
 func TestVersionSearchBeforeTheRun(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, oldlibReleases()...)
 	in := installer(t, idx.URL())
 	k := kernel(t)
@@ -76,6 +77,7 @@ func TestVersionSearchBeforeTheRun(t *testing.T) {
 }
 
 func TestVersionSearchAfterTheError(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, oldlibReleases()...)
 	in := installer(t, idx.URL())
 	k := kernel(t)
@@ -114,6 +116,7 @@ func TestVersionSearchAfterTheError(t *testing.T) {
 }
 
 func TestVersionSearchNoReleaseFits(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, oldlibReleases()...)
 	in := installer(t, idx.URL())
 	k := kernel(t)
@@ -133,6 +136,7 @@ func TestVersionSearchNoReleaseFits(t *testing.T) {
 // A package the base environment pins is overridden in the session's own
 // layer, and the base stays untouched.
 func TestVersionSearchOverridesTheBase(t *testing.T) {
+	t.Parallel()
 	rt := runtime(t)
 	need(t, rt.Env != "", "no base environment: run scripts/setup")
 	idx := pypitest.NewIndex(t,
@@ -164,6 +168,7 @@ func TestVersionSearchOverridesTheBase(t *testing.T) {
 // A guessed distribution that does not provide the module is rolled
 // back, its dependencies with it.
 func TestGuessThatProvidesNothingIsRolledBack(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t,
 		pypitest.Package{Name: "editorx", Version: "1.0", Modules: map[string]string{"somethingelse/__init__.py": ""}, Requires: []string{"tinydep"}},
 		tinyPkgs[1],
@@ -187,6 +192,7 @@ func TestGuessThatProvidesNothingIsRolledBack(t *testing.T) {
 // Names that must never reach the index: Python 2's standard library,
 // host applications' modules and private names.
 func TestNamesNeverSentToTheIndex(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in := installer(t, idx.URL())
 	k := kernel(t)
@@ -216,6 +222,7 @@ func TestNamesNeverSentToTheIndex(t *testing.T) {
 }
 
 func TestPython2Code(t *testing.T) {
+	t.Parallel()
 	k := kernel(t)
 	m, err := deps.LoadMap()
 	if err != nil {
@@ -244,6 +251,7 @@ func TestPython2Code(t *testing.T) {
 }
 
 func TestMagicsOnlyStartLogicalLines(t *testing.T) {
+	t.Parallel()
 	k := kernel(t)
 	m, err := deps.LoadMap()
 	if err != nil {
@@ -261,6 +269,7 @@ func TestMagicsOnlyStartLogicalLines(t *testing.T) {
 }
 
 func TestSessionPackagesAfterTheStandardLibrary(t *testing.T) {
+	t.Parallel()
 	k := kernel(t)
 	// A backport named like a stdlib module, installed in the session,
 	// must not shadow the standard library.

@@ -19,6 +19,7 @@ import (
 // A project published only as source, that needs no compiler, is built
 // in a sandbox and installed; the wheel is kept for the next install.
 func TestPureSdistIsBuiltInASandbox(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, pypitest.Package{Name: "puresrc", Version: "1.0", SdistOnly: true,
 		SdistBackend: pypitest.PureBackend, Modules: map[string]string{"puresrc/__init__.py": "X = 'built in a sandbox'\n"}})
 	in := installer(t, idx.URL())
@@ -47,6 +48,7 @@ func TestPureSdistIsBuiltInASandbox(t *testing.T) {
 // An sdist whose build reads host files, writes to the host and reaches
 // the network fails inside the sandbox, and the host is left untouched.
 func TestHostileSdistFailsInsideTheSandbox(t *testing.T) {
+	t.Parallel()
 	r := make([]byte, 8)
 	rand.Read(r)
 	tag := hex.EncodeToString(r)

@@ -61,6 +61,7 @@ func wheelFetches(idx *pypitest.Index) int {
 // copy of a package; neither can change it; what one installs alone
 // stays invisible to the other, and so does the store.
 func TestStoreSharesPackagesBetweenSessions(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in, state := storeSetup(t, idx.URL())
 	a, b := storeKernel(t, state), storeKernel(t, state)
@@ -133,6 +134,7 @@ print(importlib.util.find_spec("othermod"), os.path.exists(%q))`, in.Store.Dir)
 // recently used entries that no session links to, and never one a live
 // session uses.
 func TestStoreEvictionSparesEntriesInUse(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, append(tinyPkgs, pypitest.Package{Name: "third", Version: "1.0", Modules: map[string]string{"third.py": "Y = 3\n"}})...)
 	in, state := storeSetup(t, idx.URL())
 	live := storeKernel(t, state)
@@ -230,6 +232,7 @@ func crashWhileStoring() {
 // distribution leaves nothing a later session could use; the next install
 // stores it whole.
 func TestStoreCrashWhileStoring(t *testing.T) {
+	t.Parallel()
 	idx := pypitest.NewIndex(t, tinyPkgs...)
 	in, state := storeSetup(t, idx.URL())
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -21,6 +21,9 @@ import (
 
 // realRuntime returns the llama-server and default model that
 // scripts/setup installs; without them the test is skipped, except on CI.
+//
+// The tests that use it do not run in parallel: each starts llama-server
+// with a thread per core, and two at once would only share the cores.
 func realRuntime(t *testing.T) (bin, model string) {
 	t.Helper()
 	home := os.Getenv("INTERP_HOME")

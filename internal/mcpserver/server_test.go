@@ -69,7 +69,9 @@ func testConfig(b sandbox.Backend, stateDir string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	cfg := Config{Backend: b, Runtime: rt, StateDir: stateDir, CellTimeout: 30 * time.Second}
+	// The cell time limit only stops a hung test: a first import of
+	// matplotlib took over 30 s on a loaded machine.
+	cfg := Config{Backend: b, Runtime: rt, StateDir: stateDir, CellTimeout: 2 * time.Minute}
 	m, err := deps.LoadMap()
 	if err != nil {
 		return Config{}, err
@@ -177,6 +179,7 @@ func structured[T any](t testing.TB, res *mcp.CallToolResult) T {
 }
 
 func TestListTools(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, nil)
 	cs := connect(t, srv)
 	res, err := cs.ListTools(context.Background(), nil)
@@ -232,6 +235,7 @@ func TestListTools(t *testing.T) {
 }
 
 func TestRunPythonKeepsState(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	run(t, cs, "x = 41\ndef inc(v):\n    return v + 1")
 	text, out := run(t, cs, "print(inc(x))\ninc(x) * 2")
@@ -247,6 +251,7 @@ func TestRunPythonKeepsState(t *testing.T) {
 }
 
 func TestRunPythonError(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	res := call(t, cs, ToolRunPython, map[string]any{"code": "def f():\n    return 1 / 0\n\nprint('before')\nf()"})
 	if !res.IsError {
@@ -269,6 +274,7 @@ func TestRunPythonError(t *testing.T) {
 }
 
 func TestRunPythonTimeout(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	run(t, cs, "y = 7")
 	res := call(t, cs, ToolRunPython, map[string]any{"code": "import time\ntime.sleep(30)", "timeout_seconds": 1})
@@ -286,6 +292,7 @@ func TestRunPythonTimeout(t *testing.T) {
 }
 
 func TestRunPythonImage(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	res := call(t, cs, ToolRunPython, map[string]any{"code": "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('hi')"})
 	if res.IsError {
@@ -314,6 +321,7 @@ func TestRunPythonImage(t *testing.T) {
 }
 
 func TestFiles(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	res := call(t, cs, ToolWriteFile, map[string]any{"path": "data/hello.txt", "content": "héllo\n"})
 	if res.IsError {
@@ -367,6 +375,7 @@ func TestFiles(t *testing.T) {
 }
 
 func TestFileLimits(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, func(c *Config) { c.MaxFileBytes = 1000 }))
 	res := call(t, cs, ToolWriteFile, map[string]any{"path": "big.txt", "content": strings.Repeat("x", 1001)})
 	if !res.IsError || !strings.Contains(textOf(res), "limit") {
@@ -380,6 +389,7 @@ func TestFileLimits(t *testing.T) {
 }
 
 func TestPathEscapes(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	run(t, cs, "import os\nos.symlink('/etc/passwd', 'link')\nos.symlink('/etc', 'etcdir')")
 	for _, tc := range []struct {
@@ -410,6 +420,7 @@ func TestPathEscapes(t *testing.T) {
 }
 
 func TestInstallRefused(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, nil)
 	if srv.cfg.Auto == nil {
 		if os.Getenv("CI") == "true" {
@@ -441,6 +452,7 @@ func TestInstallRefused(t *testing.T) {
 }
 
 func TestInstallsOff(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, func(c *Config) { c.Auto = nil }))
 	res := call(t, cs, ToolInstallPackages, map[string]any{"packages": []string{"humanize"}})
 	if !res.IsError || !strings.Contains(textOf(res), "turned off") {
@@ -450,6 +462,7 @@ func TestInstallsOff(t *testing.T) {
 
 // TestInstallFromPyPI installs a small package from the real index.
 func TestInstallFromPyPI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() || os.Getenv("INTERP_TEST_OFFLINE") == "1" {
 		t.Skip("needs PyPI")
 	}
@@ -475,6 +488,7 @@ func TestInstallFromPyPI(t *testing.T) {
 }
 
 func TestRestartSession(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	if res := call(t, cs, ToolRestartSession, nil); res.IsError || !strings.Contains(textOf(res), "new Python session") {
 		t.Errorf("first restart: %s", textOf(res))
@@ -489,6 +503,7 @@ func TestRestartSession(t *testing.T) {
 }
 
 func TestProcessDeath(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, newServer(t, nil))
 	run(t, cs, "open('f.txt', 'w').write('still here')")
 	res := call(t, cs, ToolRunPython, map[string]any{"code": "import os\nos._exit(3)"})
@@ -502,6 +517,7 @@ func TestProcessDeath(t *testing.T) {
 }
 
 func TestSeparateClients(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, nil)
 	a, b := connect(t, srv), connect(t, srv)
 	run(t, a, "secret = 'a'\nopen('a.txt', 'w').write('a')")
@@ -523,6 +539,7 @@ func TestSeparateClients(t *testing.T) {
 }
 
 func TestIdleSessionReplaced(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
 	cs := connect(t, srv)
 	run(t, cs, "x = 1")
@@ -534,6 +551,7 @@ func TestIdleSessionReplaced(t *testing.T) {
 }
 
 func TestCloseEndsSessions(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, nil)
 	cs := connect(t, srv)
 	done := make(chan *mcp.CallToolResult, 1)
@@ -579,6 +597,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestStreamableHTTP(t *testing.T) {
+	t.Parallel()
 	srv := newServer(t, func(c *Config) { c.AuthToken = "s3cret" })
 	ts := httptest.NewServer(srv.HTTPHandler())
 	t.Cleanup(ts.Close)
@@ -628,6 +647,7 @@ func TestStreamableHTTP(t *testing.T) {
 }
 
 func TestStdio(t *testing.T) {
+	t.Parallel()
 	backend(t) // skips where this host cannot sandbox
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), stdioEnv+"="+stateDir(t))
@@ -660,6 +680,7 @@ func TestStdio(t *testing.T) {
 // TestHistory records an MCP session's calls as one conversation, with its
 // cells, output and files, closed when the MCP session ends.
 func TestHistory(t *testing.T) {
+	t.Parallel()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "history.db"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,7 @@ func mustSucceed(t *testing.T, b sandbox.Backend, code string) string {
 }
 
 func TestIdentityAndHardening(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	out := mustSucceed(t, b, `
 import os
@@ -97,6 +98,7 @@ print(os.getppid(), os.getpid() > 1, os.uname().nodename)
 // are the sandbox's own limits, and of /usr only what the runtime needs
 // is there.
 func TestHostView(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	// Files placed where the runtime has no business must stay invisible.
 	var canaries []string
@@ -169,6 +171,7 @@ print(json.dumps(out))
 }
 
 func TestSeccomp(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	out := mustSucceed(t, b, `
 import ctypes, os, threading
@@ -195,6 +198,7 @@ print("fork", os.waitpid(r, 0)[1] >> 8)
 }
 
 func TestResultErrors(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	r := runPython(t, b, "raise SystemExit(3)", sandbox.Limits{})
 	if r.res.ExitCode != 3 || r.res.Err() == nil || r.res.Err().Error() != "exit status 3" {
@@ -207,6 +211,7 @@ func TestResultErrors(t *testing.T) {
 }
 
 func TestConcurrentSandboxes(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -228,6 +233,7 @@ func TestConcurrentSandboxes(t *testing.T) {
 }
 
 func TestInvalidSpec(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	tests := []struct {
 		name string
@@ -252,6 +258,7 @@ func TestInvalidSpec(t *testing.T) {
 }
 
 func TestUnsafeBackendRuns(t *testing.T) {
+	t.Parallel()
 	b := sandbox.NewUnsafe()
 	defer b.Close()
 	// The workspace is a fresh temporary directory, and HOME points at it.
@@ -271,6 +278,7 @@ func tail(s string) string {
 // TestTeardownWhenSupervisorKilled kills -9 a process that runs a sandbox
 // and checks that the sandbox dies with it and that its cgroup is swept.
 func TestTeardownWhenSupervisorKilled(t *testing.T) {
+	t.Parallel()
 	backend(t) // skips where the host cannot sandbox
 	self, err := os.Executable()
 	if err != nil {
@@ -340,6 +348,7 @@ func sandboxCgroups(t *testing.T, pid int) []string {
 // TestUnprivilegedUser runs the backend as an ordinary user (nobody) with
 // a cgroup delegated to it, as on a desktop with systemd's delegation.
 func TestUnprivilegedUser(t *testing.T) {
+	t.Parallel()
 	backend(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to delegate a cgroup to another user; as an ordinary user the other tests already cover this mode")
@@ -414,6 +423,7 @@ func TestUnprivilegedUser(t *testing.T) {
 // TestSpawnerDeath kills the process that starts the sandboxes: its
 // sandboxes die with it and say why, and the backend starts a new one.
 func TestSpawnerDeath(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	rt := runtimeFor(t)
 	p, err := b.Start(context.Background(), &sandbox.Spec{Argv: []string{rt.Executable, "-c", "import time; time.sleep(60)"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly})
@@ -451,6 +461,8 @@ func TestSpawnerDeath(t *testing.T) {
 // TestOrphansReaped leaves orphans behind: the init, as PID 1, reaps them,
 // so they neither linger as zombies nor use up the process limit.
 func TestOrphansReaped(t *testing.T) {
+	// Not in parallel: a hundred short-lived processes against a limit of
+	// 32 is sensitive to how loaded the machine is.
 	b := backend(t)
 	r := runPython(t, b, `
 import os, time
@@ -473,6 +485,7 @@ print(failed, zombies)
 // TestProgramExitAndSignals checks that the program's own end is reported,
 // though the init stands between it and interp, and that signals reach it.
 func TestProgramExitAndSignals(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	if r := runPython(t, b, "import os; os.kill(os.getpid(), 9)", sandbox.Limits{}); r.res.Signal != syscall.SIGKILL || r.res.ExitCode != -1 {
 		t.Errorf("self-kill reported as %+v", r.res)
@@ -540,6 +553,7 @@ func (w *lineWriter) String() string {
 // in cgroups of its own: on v1 in the memory and pids hierarchies, on v2 in
 // the unified one, where it was cloned straight into its cgroup.
 func TestSandboxInItsCgroup(t *testing.T) {
+	t.Parallel()
 	b := backend(t)
 	rt := runtimeFor(t)
 	ready := newLineWriter()

@@ -27,6 +27,13 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
+// Most of this package's tests do not call t.Parallel: run in parallel,
+// with a server and a sandbox backend each, a session's sandbox was
+// SIGKILLed as it started. Two backends in one process then gave their
+// first sandboxes the same cgroup, so ending one killed the other's; with
+// that fixed in internal/sandbox, whether these tests can run in parallel
+// is to be measured again before they do. The browser sign-in tests, which
+// start no session, run in parallel.
 func TestMain(m *testing.M) {
 	if sandbox.IsInit() {
 		sandbox.RunInit()

@@ -12,6 +12,7 @@ import (
 )
 
 func TestOutcomeText(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 30, 20))); err != nil {
 		t.Fatal(err)
@@ -44,6 +45,7 @@ func TestOutcomeText(t *testing.T) {
 }
 
 func TestOutcomeKeepsHeadAndTail(t *testing.T) {
+	t.Parallel()
 	var o Outcome
 	o.Add(Event{Type: event.Stdout, Text: "START" + strings.Repeat("x", 10000) + "END"})
 	got := o.Text(2000)

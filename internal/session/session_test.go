@@ -95,6 +95,7 @@ func first(evs []session.Event, typ string) *session.Event {
 }
 
 func TestStateAcrossCells(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	cell(t, k, "x = 41\ndef inc(v): return v + 1")
 	evs := cell(t, k, "print(inc(x))")
@@ -107,6 +108,7 @@ func TestStateAcrossCells(t *testing.T) {
 }
 
 func TestEventOrder(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, `
 import sys
@@ -137,6 +139,7 @@ print("four")
 // runs: the cell waits for a file that the test writes only once it has
 // seen the cell's first line.
 func TestOutputStreamsLive(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cellWith(t, k, context.Background(), `
 import os, time
@@ -159,6 +162,7 @@ for _ in range(3000):
 }
 
 func TestMatplotlibPNG(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, `
 import matplotlib.pyplot as plt
@@ -195,6 +199,7 @@ plt.title("squares")
 // installs, and warnings raised while the runner draws a figure (a glyph
 // no font has) stay out of the output.
 func TestMatplotlibCJKFallbackAndQuietRunner(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, `
 import io, warnings
@@ -224,6 +229,7 @@ plt.title("no font has this: \U000F0000")
 // Shell escapes work although a sandbox has no pty devices: !cmd streams
 // both output streams, x = !cmd captures, and %%bash cells run.
 func TestShellEscapes(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, "open('data.csv', 'w').close()\n!ls\n!echo out; echo err >&2\nx = !echo captured\nprint(x, _exit_code)")
 	if d := done(evs); d.Status != event.StatusOK {
@@ -249,8 +255,10 @@ func TestShellEscapes(t *testing.T) {
 
 // Completions come from the session's namespace, with and without IPython.
 func TestComplete(t *testing.T) {
+	t.Parallel()
 	for _, rt := range runtimes(t) {
 		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := config(t)
 			cfg.Runtime = rt.rt
 			k := start(t, cfg)
@@ -293,6 +301,7 @@ func images(evs []session.Event) []string {
 }
 
 func TestDataFrameHTML(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, "import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'temp': [3, 19]})")
 	d := first(evs, event.Display)
@@ -309,8 +318,10 @@ func TestDataFrameHTML(t *testing.T) {
 }
 
 func TestErrorStructure(t *testing.T) {
+	t.Parallel()
 	for _, rt := range runtimes(t) {
 		t.Run(rt.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := config(t)
 			cfg.Runtime = rt.rt
 			k := start(t, cfg)
@@ -364,6 +375,7 @@ func runtimes(t *testing.T) []namedRuntime {
 }
 
 func TestInterrupt(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	cell(t, k, "kept = 'yes'")
 	evs := cellWith(t, k, context.Background(), "print('spinning', flush=True)\nwhile True: pass", session.ExecOptions{}, func(ev session.Event) {
@@ -385,6 +397,7 @@ func TestInterrupt(t *testing.T) {
 }
 
 func TestCancelContextInterrupts(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	evs := cellWith(t, k, ctx, "import time\nprint('go', flush=True)\ntime.sleep(60)", session.ExecOptions{}, func(ev session.Event) {
@@ -401,6 +414,7 @@ func TestCancelContextInterrupts(t *testing.T) {
 }
 
 func TestTimeoutThenSessionWorks(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	cell(t, k, "x = 5")
 	evs := cellWith(t, k, context.Background(), "while True: pass", session.ExecOptions{Timeout: 300 * time.Millisecond}, nil)
@@ -413,6 +427,7 @@ func TestTimeoutThenSessionWorks(t *testing.T) {
 }
 
 func TestStubbornCellIsKilledAndRestarted(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	cell(t, k, "open('keep.txt', 'w').write('still here')")
 	evs := cellWith(t, k, context.Background(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
@@ -430,6 +445,7 @@ func TestStubbornCellIsKilledAndRestarted(t *testing.T) {
 }
 
 func TestCrashesEndTheSessionWithReason(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		code   string
@@ -442,6 +458,7 @@ func TestCrashesEndTheSessionWithReason(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := config(t)
 			cfg.Limits = tt.limits
 			m := session.NewManager(session.ManagerConfig{Kernel: cfg})
@@ -478,6 +495,7 @@ func TestCrashesEndTheSessionWithReason(t *testing.T) {
 }
 
 func TestRestartClearsState(t *testing.T) {
+	t.Parallel()
 	m := session.NewManager(session.ManagerConfig{Kernel: config(t)})
 	defer m.Shutdown()
 	s, err := m.Create(context.Background(), session.CreateOptions{})
@@ -499,6 +517,7 @@ func TestRestartClearsState(t *testing.T) {
 }
 
 func TestArtifacts(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, "import os\nos.makedirs('out', exist_ok=True)\nopen('out/a.csv', 'w').write('a,b\\n1,2\\n')\nopen('b.txt', 'w').write('x')")
 	var got []string
@@ -522,6 +541,7 @@ func TestArtifacts(t *testing.T) {
 }
 
 func TestFileConfinement(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	ws := k.Workspace()
 	cell(t, k, "import os\nopen('inside.txt', 'w').write('ok')\nos.symlink('/etc/passwd', 'out')\nos.symlink('inside.txt', 'in')\nos.symlink('../../../../etc/shadow', 'up')")
@@ -563,6 +583,7 @@ func TestFileConfinement(t *testing.T) {
 }
 
 func TestOutputCap(t *testing.T) {
+	t.Parallel()
 	cfg := config(t)
 	cfg.MaxOutput = 10 << 10
 	k := start(t, cfg)
@@ -584,6 +605,7 @@ func TestOutputCap(t *testing.T) {
 }
 
 func TestRawOutputAndBadUTF8(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	evs := cell(t, k, "import os, subprocess, sys\nos.write(1, b'raw\\n')\nsubprocess.run(['echo', 'child'])\nsys.stdout.buffer.write(b'bad \\xff\\xfe\\n')\nsys.stdout.flush()")
 	out := stdout(evs)
@@ -598,6 +620,7 @@ func TestRawOutputAndBadUTF8(t *testing.T) {
 }
 
 func TestBusyKernelRefusesSecondCell(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -618,6 +641,7 @@ func TestBusyKernelRefusesSecondCell(t *testing.T) {
 }
 
 func TestManagerLimits(t *testing.T) {
+	t.Parallel()
 	m := session.NewManager(session.ManagerConfig{Kernel: config(t), MaxSessions: 2, IdleTimeout: -1})
 	defer m.Shutdown()
 	a, err := m.Create(context.Background(), session.CreateOptions{})
@@ -645,6 +669,7 @@ func TestManagerLimits(t *testing.T) {
 }
 
 func TestIdleSessionsAreReaped(t *testing.T) {
+	t.Parallel()
 	m := session.NewManager(session.ManagerConfig{Kernel: config(t), IdleTimeout: 100 * time.Millisecond})
 	defer m.Shutdown()
 	a, err := m.Create(context.Background(), session.CreateOptions{})
@@ -667,6 +692,7 @@ func TestIdleSessionsAreReaped(t *testing.T) {
 }
 
 func TestWarmPool(t *testing.T) {
+	t.Parallel()
 	m := session.NewManager(session.ManagerConfig{
 		Kernel: config(t),
 		Pool:   session.PoolConfig{Size: 2, Preload: []string{"json", "numpy"}},
@@ -702,6 +728,7 @@ func TestWarmPool(t *testing.T) {
 // pool is empty or off does not import the pool's modules: the caller is
 // waiting, and may never need them.
 func TestColdSessionsDoNotPreload(t *testing.T) {
+	t.Parallel()
 	m := session.NewManager(session.ManagerConfig{Kernel: config(t), Pool: session.PoolConfig{Size: 0, Preload: []string{"numpy"}}})
 	defer m.Shutdown()
 	s, err := m.Create(context.Background(), session.CreateOptions{})
@@ -714,6 +741,7 @@ func TestColdSessionsDoNotPreload(t *testing.T) {
 }
 
 func TestWorkspaceUsage(t *testing.T) {
+	t.Parallel()
 	k := start(t, config(t))
 	before, err := k.Workspace().Usage()
 	if err != nil {

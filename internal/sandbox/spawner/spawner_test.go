@@ -81,6 +81,7 @@ func waitExit(t *testing.T, ch *spawner.Child) spawner.Exit {
 }
 
 func TestExitStatus(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	for _, code := range []int{0, 7} {
 		ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=exit " + strconv.Itoa(code)}}, devNull(t))
@@ -95,6 +96,7 @@ func TestExitStatus(t *testing.T) {
 }
 
 func TestDescriptorsReachTheChild(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	inR, inW, _ := os.Pipe()
 	outR, outW, _ := os.Pipe()
@@ -122,6 +124,7 @@ func TestDescriptorsReachTheChild(t *testing.T) {
 }
 
 func TestSignalThroughPidfd(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}}, devNull(t))
 	if err != nil {
@@ -141,6 +144,7 @@ func TestSignalThroughPidfd(t *testing.T) {
 }
 
 func TestBadRequests(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	if _, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, ExtraFiles: 2}, devNull(t)); err == nil || !strings.Contains(err.Error(), "descriptors") {
 		t.Errorf("wrong descriptor count: %v", err)
@@ -163,6 +167,7 @@ func TestBadRequests(t *testing.T) {
 // TestChildrenDieWithTheSpawner closes the client: the spawner exits, and
 // its children with it, reported as gone.
 func TestChildrenDieWithTheSpawner(t *testing.T) {
+	t.Parallel()
 	c := start(t)
 	ch, err := c.Spawn(context.Background(), spawner.Request{Args: []string{"child"}, Env: []string{childEnv + "=sleep"}}, devNull(t))
 	if err != nil {
@@ -188,6 +193,7 @@ func TestChildrenDieWithTheSpawner(t *testing.T) {
 // as the sandbox backend does on cgroup v2 hosts. Any cgroup2 mount serves,
 // with or without controllers: hybrid hosts have one beside v1.
 func TestCloneIntoCgroup(t *testing.T) {
+	t.Parallel()
 	mount := cgroup2Mount(t)
 	dir, err := os.MkdirTemp(mount, "spawner-test-")
 	if err != nil {
