@@ -1071,11 +1071,12 @@ def _frame_owner(filename):
     """The package (or module) a frame that is not the user's belongs to."""
     site = _Start.env.get("INTERP_SITE", "").rstrip("/") if _Start.env else ""
     if site and filename.startswith(site + "/"):
-        filename = "site-packages/" + filename[len(site) + 1:]
+        filename = "site-packages/" + filename[len(site) + 1 :]
     parts = filename.replace("\\", "/").split("/")
     for i, part in enumerate(parts[:-1]):
-        if part in ("site-packages", "dist-packages") or (part.startswith("python3") and i + 1 < len(parts)
-                                                          and parts[i + 1] not in ("site-packages", "dist-packages")):
+        if part in ("site-packages", "dist-packages") or (
+            part.startswith("python3") and i + 1 < len(parts) and parts[i + 1] not in ("site-packages", "dist-packages")
+        ):
             name = parts[i + 1]
             break
     else:
@@ -1125,7 +1126,7 @@ def _user_stack_type():
 def _format_user_frame(fs, linecache):
     filename = fs.filename
     if _S.workdir and filename.startswith(_S.workdir + "/"):
-        filename = filename[len(_S.workdir) + 1:]  # helper.py, as the user knows it
+        filename = filename[len(_S.workdir) + 1 :]  # helper.py, as the user knows it
     lines = ['  File "%s", line %s, in %s\n' % (filename, fs.lineno, fs.name)]
     n = fs.lineno or 0
     if n <= 0:

@@ -229,8 +229,10 @@ def test_traceback_shows_only_user_frames(r):
     lines = r._format_exception(e)
     assert lines[0] == "Traceback (most recent call last):"
     text = "\n".join(lines)
-    assert '  File "<cell 3>", line 4, in <module>\n    f(0)' in text
-    assert '  File "<cell 3>", line 2, in f\n    return 1 / x' in text
+    # Each frame with its failing line marked among its neighbours.
+    assert '  File "<cell 3>", line 4, in <module>' in lines and "  --> 4 f(0)" in lines
+    assert '  File "<cell 3>", line 2, in f' in lines and "  --> 2     return 1 / x" in lines
+    assert lines.index("  --> 4 f(0)") < lines.index("  --> 2     return 1 / x")
     assert lines[-1] == "ZeroDivisionError: division by zero"
     assert __file__ not in text and "runner.py" not in text  # the caller's frames are cut
     assert all("\n" not in line for line in lines)
