@@ -107,6 +107,10 @@ type Config struct {
 	Limits Limits
 	// Confirm, if set, is asked before any code runs; false declines.
 	Confirm func(ctx context.Context, code string) (bool, error)
+	// Review, if set, is asked instead of Confirm, by front ends that
+	// also let the person skip the code or edit it (see Verdict); an
+	// error declines, as Confirm's false does.
+	Review func(ctx context.Context, code string) (Verdict, error)
 	// Admit, if set, is asked before each step's code runs, for limits
 	// the agent does not know, such as a service's quotas: an error stops
 	// the task (event.StopRefused), with the error as the reason.
@@ -170,6 +174,29 @@ func (a *Agent) SetHistory(h []llm.Message) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.history = append([]llm.Message(nil), h...)
+}
+
+// Verdict is a person's answer to code about to run (Config.Review).
+type Verdict struct {
+	// Skip leaves the code unrun: its cell ends as declined, the model
+	// is told, and the task goes on.
+	Skip bool
+	// Code, when set and not the model's, runs instead: the person
+	// edited it. A tool event with it goes out first, and the model is
+	// told what ran.
+	Code string
+}
+
+// review asks Review, or Confirm, about code; an error declines.
+func (a *Agent) review(ctx context.Context, code string) (Verdict, error) {
+	if a.cfg.Review != nil {
+		return a.cfg.Review(ctx, code)
+	}
+	yes, err := a.cfg.Confirm(ctx, code)
+	if err == nil && !yes {
+		err = errors.New("declined")
+	}
+	return Verdict{}, err
 }
 
 // Result is how a task ended.

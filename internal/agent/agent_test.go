@@ -452,6 +452,60 @@ func TestDeclinedCodeDoesNotRun(t *testing.T) {
 	}
 }
 
+// TestReviewSkipsAndEdits: a person skips the first step's code (it does
+// not run, the task goes on) and edits the second's (the edit runs, and the
+// model is told).
+func TestReviewSkipsAndEdits(t *testing.T) {
+	f := newFake(t, "openai",
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("open('skipped.txt', 'w').write('x')")}},
+		llmtest.Turn{ToolCalls: []llmtest.Call{call("print('model')")}},
+		llmtest.Turn{Text: "Done."},
+	)
+	s := newSession(t)
+	var asked []string
+	a := newAgent(t, f, s, func(c *agent.Config) {
+		c.Review = func(_ context.Context, code string) (agent.Verdict, error) {
+			asked = append(asked, code)
+			if len(asked) == 1 {
+				return agent.Verdict{Skip: true}, nil
+			}
+			return agent.Verdict{Code: "print('edited')"}, nil
+		}
+	})
+	var rec recorded
+	res, err := a.Run(context.Background(), "two steps", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stop != event.StopAnswer || len(asked) != 2 {
+		t.Fatalf("stop %q, asked %q", res.Stop, asked)
+	}
+	if files, _ := s.Kernel().Workspace().List(); len(files) != 0 {
+		t.Errorf("skipped code ran: %v", files)
+	}
+	if out := rec.text(event.Stdout); out != "edited\n" {
+		t.Errorf("stdout %q, want the edited code's", out)
+	}
+	var dones, tools []string
+	for _, ev := range rec.events {
+		switch ev.Type {
+		case event.Done:
+			dones = append(dones, ev.Status)
+		case event.Tool:
+			tools = append(tools, ev.Text)
+		}
+	}
+	if strings.Join(dones, ",") != "declined,ok" {
+		t.Errorf("done statuses %v, want declined then ok", dones)
+	}
+	if len(tools) != 3 || tools[2] != "print('edited')" {
+		t.Errorf("tool events %q: want the edited code last", tools)
+	}
+	if !strings.Contains(requestText(t, f, 1), "skipped this code") || !strings.Contains(requestText(t, f, 2), "edited your code") {
+		t.Errorf("the model was not told of the skip and the edit")
+	}
+}
+
 // TestAdmitRefuses: a limit outside the agent refuses the second step's
 // code; the first ran, the second did not, and the task says why.
 func TestAdmitRefuses(t *testing.T) {

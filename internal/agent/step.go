@@ -86,11 +86,22 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		return msg, false, nil
 	}
 	r.emit(Event{Event: session.Event{Type: event.Tool, Text: args.Code}, Step: step, Tool: toolName, Packages: args.Packages})
-	if a.cfg.Confirm != nil {
-		yes, err := a.cfg.Confirm(ctx, args.Code)
-		if err != nil || !yes {
+	edited := false
+	if a.cfg.Confirm != nil || a.cfg.Review != nil {
+		v, err := a.review(ctx, args.Code)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			r.stop(event.StopUser, "stopped by the user")
+			return reply("The user stopped the task before this code ran."), true, nil
+		case err != nil:
 			r.stop(event.StopDeclined, "the user declined to run the code")
 			return reply("The user declined to run this code. Ask what they want instead."), true, nil
+		case v.Skip:
+			r.emit(Event{Event: session.Event{Type: event.Done, Status: event.StatusDeclined, Reason: "skipped by the user"}, Step: step})
+			return reply("The user skipped this code: it did not run. Do what they asked another way, or ask them."), false, nil
+		case v.Code != "" && v.Code != args.Code:
+			args.Code, edited = v.Code, true
+			r.emit(Event{Event: session.Event{Type: event.Tool, Text: args.Code}, Step: step, Tool: toolName, Packages: args.Packages})
 		}
 	}
 
@@ -116,6 +127,9 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		return reply(render(&out, a.limits.MaxToolOutput) + "\n[stopped by the user]"), true, nil
 	}
 	class := classify(done, failure)
+	if edited {
+		out.Note("The user edited your code before it ran. This ran instead:\n" + args.Code)
+	}
 	// What was installed, or why nothing can be (a Python 2 module, a
 	// release that removed the API), goes to the model as a note.
 	if ran.Recovery.Message != "" {

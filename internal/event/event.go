@@ -37,7 +37,8 @@ const (
 	StatusTimeout     = "timeout"
 	StatusDied        = "died" // the Python process ended; see Reason
 	// StatusDeclined is a cell that never ran: the user or a quota said
-	// no. Only the history records it; no done event carries it.
+	// no. A done event carries it when the user skipped the code and the
+	// task went on.
 	StatusDeclined = "declined"
 )
 

@@ -76,7 +76,7 @@ type InstallEvent struct {
 // DoneEvent ends a cell: always the last event of an execution.
 type DoneEvent struct {
 	Type           string  `json:"type" enum:"done" doc:"done."`
-	Status         string  `json:"status" enum:"ok,error,interrupted,timeout,died" doc:"How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept)."`
+	Status         string  `json:"status" enum:"ok,error,interrupted,timeout,died,declined" doc:"How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept); declined (in a task, the person skipped the code: it never ran)."`
 	Reason         string  `json:"reason,omitempty" doc:"Why the cell or the session ended badly, for people: the memory limit, a signal, the time limit."`
 	Duration       float64 `json:"duration,omitempty" doc:"Wall-clock time of the cell, in seconds."`
 	CPUTime        float64 `json:"cpu_time,omitempty" doc:"CPU time the cell used, in seconds."`
@@ -159,7 +159,8 @@ var (
 	taskEventTypes = append(executionEventTypes[:len(executionEventTypes):len(executionEventTypes)],
 		eventType{event.Message, MessageEvent{}, "A piece of the model's text, as it streams."},
 		eventType{event.Code, CodeEvent{}, "A piece of code, as the model writes it."},
-		eventType{event.Tool, ToolEvent{}, "A tool call about to run, with its whole code."},
+		eventType{event.Tool, ToolEvent{}, "A tool call about to run, with its whole code (again, with the edit, when the person edited it)."},
+		eventType{"confirm", ConfirmEvent{}, "In a task started with confirm: code waiting for POST /v1/conversations/{id}/confirm to say run, edit or skip."},
 		eventType{event.Answer, AnswerEvent{}, "The model's final answer."},
 		eventType{event.Stop, StopEvent{}, "The task ended without an answer."},
 		eventType{"result", ResultEvent{}, "How the task ended: always the last event of a task."})

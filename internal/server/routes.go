@@ -302,6 +302,7 @@ func (s *Server) register() {
 		"200": sseResponse("The stream's events after Last-Event-ID.", taskEvents, resumeHelp),
 	}
 	huma.Register(api, resume, s.resumeStream)
+	s.registerConfirm()
 
 	// History.
 	huma.Register(api, s.op("list-conversations", http.MethodGet, "/v1/conversations", "List your conversations", "history", authErrors), s.listConversations)

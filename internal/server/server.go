@@ -289,11 +289,12 @@ type Server struct {
 
 	mu          sync.Mutex
 	sessions    map[string]*sessionEntry
-	pending     map[string]int      // user -> sessions being created
-	convBusy    map[string]bool     // conversations with a task running
-	convSession map[string]string   // conversation -> the session its tasks use
-	convStream  map[string]*journal // conversation -> its running task's stream
-	streams     streamRegistry      // the journals of streams, for resuming
+	pending     map[string]int             // user -> sessions being created
+	convBusy    map[string]bool            // conversations with a task running
+	convSession map[string]string          // conversation -> the session its tasks use
+	convStream  map[string]*journal        // conversation -> its running task's stream
+	confirms    map[string]*pendingConfirm // conversation -> code waiting for an answer
+	streams     streamRegistry             // the journals of streams, for resuming
 
 	// work counts running executions and tasks; workCtx ends them when
 	// Shutdown runs out of time.
@@ -357,6 +358,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		execs:       newRateLimiter(cfg.Quotas.ExecutionsPerMinute, time.Minute, d.Now),
 		uiTokenLeft: cfg.UIToken != "",
 		convStream:  make(map[string]*journal),
+		confirms:    make(map[string]*pendingConfirm),
 	}
 	s.workCtx, s.cancelWork = context.WithCancel(context.Background())
 	s.manager = session.NewManager(session.ManagerConfig{

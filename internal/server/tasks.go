@@ -19,6 +19,7 @@ type TaskBody struct {
 	Prompt         string `json:"prompt" minLength:"1" maxLength:"200000" doc:"The task, in plain language."`
 	ConversationID string `json:"conversation_id,omitempty" maxLength:"64" doc:"The conversation to continue; a new one if absent."`
 	SessionID      string `json:"session_id,omitempty" maxLength:"64" doc:"The session to run code in; if absent, the conversation's last session while it is open, else a new one (which counts against the session quota)."`
+	Confirm        bool   `json:"confirm,omitempty" doc:"Ask before each step's code runs: the stream sends a confirm event, and the code waits for POST /v1/conversations/{id}/confirm (run, edit or skip)."`
 }
 
 type taskInput struct {
@@ -162,7 +163,16 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		lim.CellTimeout = agent.DefaultLimits.CellTimeout
 	}
 	lim.CellTimeout = min(lim.CellTimeout, e.timeout)
+	// With confirm, the agent's questions go out on the stream, which
+	// exists only once the body runs: send is set there.
+	var send func(typ string, v any)
+	var step int
+	var review func(context.Context, string) (agent.Verdict, error)
+	if in.Body.Confirm {
+		review = s.reviewer(convID, &step, func(typ string, v any) { send(typ, v) })
+	}
 	ag, err := agent.New(agent.Config{
+		Review:   review,
 		Provider: model.Provider, Model: model.Model, Session: e.sess, Auto: s.d.Auto, Limits: lim,
 		Vision: s.cfg.Vision, NoTools: s.cfg.NoTools, Packages: s.d.Kernel.Runtime.Packages(),
 		Temperature: model.Temperature, SmallModel: model.SmallModel,
@@ -198,12 +208,14 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		defer e.endRun()
 		w := s.startStream(hctx, u.ID)
 		defer w.close()
+		send = w.send
 		s.setRunning(convID, w.j)
 		defer s.setRunning(convID, nil)
 		recOK := true
 		tctx, cancel := context.WithTimeout(rctx, s.cfg.TaskTimeout)
 		defer cancel()
 		res, err := ag.Run(tctx, prompt, func(ev agent.Event) {
+			step = ev.Step
 			s.countEvent(ev.Event)
 			if ev.Type == event.Done {
 				s.metrics.executions.WithLabelValues(ev.Status).Inc()

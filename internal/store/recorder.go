@@ -72,6 +72,7 @@ type openCell struct {
 	id      string
 	step    int
 	started time.Time
+	toolSeq int64 // the seq of its tool event, 0 for none
 }
 
 type pendingText struct {
@@ -289,6 +290,17 @@ func (r *Recorder) event(ev event.Task) error {
 	}
 	switch ev.Type {
 	case event.Tool:
+		if c := r.cell; c != nil && c.step == ev.Step && c.toolSeq != 0 && c.toolSeq == r.seq {
+			// Nothing happened since the cell's tool event: the person
+			// edited the code before it ran. The cell keeps what runs.
+			return r.insert(ev, now, c.id, func(tx *sql.Tx, seq int64) error {
+				if _, err := r.s.txExec(r.ctx, tx, `UPDATE cells SET code = ? WHERE id = ?`, ev.Text, c.id); err != nil {
+					return fmt.Errorf("store: edited cell: %w", err)
+				}
+				c.toolSeq = seq
+				return nil
+			})
+		}
 		return r.startCell(ev.Text, ev.Step, &ev)
 	case event.Done:
 		if r.cell == nil && r.kind == KindExec {
@@ -408,7 +420,10 @@ func (r *Recorder) startCell(code string, step int, ev *event.Task) error {
 	}
 	if ev != nil {
 		r.cell = c // the tool event belongs to its cell
-		err := r.insert(*ev, now, c.id, func(tx *sql.Tx, _ int64) error { return addCell(tx) })
+		err := r.insert(*ev, now, c.id, func(tx *sql.Tx, seq int64) error {
+			c.toolSeq = seq
+			return addCell(tx)
+		})
 		if err != nil {
 			r.cell = nil
 			return err

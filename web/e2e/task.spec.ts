@@ -68,3 +68,38 @@ test("a reload in the middle of a task reattaches to it", async ({ signedIn: pag
   await expect(page.locator(".prompt")).toHaveCount(1);
   await expect(page.locator(".out-stdout").last()).toContainText("tick 0");
 });
+
+test("confirm before run: skip a step, edit the next, and the edit runs", async ({
+  signedIn: page,
+  request,
+}) => {
+  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("checkbox", { name: "Ask before running code" }).check();
+  await page.getByRole("button", { name: "Close" }).click();
+  await script(
+    request,
+    code("open('skipped.txt', 'w').write('x')\nprint('skipped ran')"),
+    code("print('from the model')"),
+    { Text: "Finished." },
+  );
+  await ask(page, "Two steps, asked first");
+  const ask1 = page.getByRole("group", { name: "Run this code?" });
+  await expect(ask1).toContainText("skipped.txt");
+  await ask1.getByRole("button", { name: "Skip" }).click();
+  await expect(page.getByTestId("cell-status").first()).toContainText("skipped");
+
+  const ask2 = page.getByRole("group", { name: "Run this code?" });
+  await expect(ask2).toContainText("from the model");
+  await ask2.getByRole("button", { name: "Edit" }).click();
+  await ask2.getByRole("textbox", { name: "Edit the code" }).fill("print('edited in the browser')");
+  await ask2.getByRole("button", { name: "Run edited" }).click();
+  await expect(page.locator(".out-stdout").last()).toContainText("edited in the browser");
+  await expect(page.locator(".step.answer").last()).toContainText("Finished.");
+  await expect(page.locator(".out-stdout")).toHaveCount(1);
+  await expect(page.locator("pre.code").last()).toContainText("edited in the browser");
+
+  // Off again, for the other tests of this browser.
+  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("checkbox", { name: "Ask before running code" }).uncheck();
+  await page.getByRole("button", { name: "Close" }).click();
+});

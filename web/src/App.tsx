@@ -24,6 +24,7 @@ export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [lang, setLang] = useState<Lang>(() => stored("interp.lang", "auto"));
   const [theme, setTheme] = useState<Theme>(() => stored("interp.theme", "system"));
+  const [confirmRun, setConfirmRun] = useState(() => localStorage.getItem("interp.confirm") === "1");
   const t = catalogs[lang === "auto" ? detectLanguage() : lang];
 
   const [list, setList] = useState<ConversationSummary[]>([]);
@@ -57,6 +58,9 @@ export function App() {
     document.documentElement.dataset.theme = theme;
     localStorage.setItem("interp.theme", theme);
   }, [theme]);
+  useEffect(() => {
+    localStorage.setItem("interp.confirm", confirmRun ? "1" : "");
+  }, [confirmRun]);
   useEffect(() => {
     localStorage.setItem("interp.lang", lang);
     document.documentElement.lang = lang === "auto" ? detectLanguage() : lang;
@@ -199,7 +203,7 @@ export function App() {
     setRunning(true);
     try {
       await runTask(
-        { prompt, conversation_id: convID, session_id: sessionID },
+        { prompt, conversation_id: convID, session_id: sessionID, confirm: confirmRun || undefined },
         {
           onOpen: (res) => {
             const c = res.headers.get("X-Conversation-ID");
@@ -250,6 +254,15 @@ export function App() {
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [running, stop, showSettings]);
+
+  // The conversation of the running task, for answering its questions.
+  const convRef = useRef(convID);
+  convRef.current = convID;
+  const answerConfirm = useCallback((id: string, action: "run" | "skip", code?: string) => {
+    const c = convRef.current;
+    if (!c) return;
+    api.confirm(c, id, action, code).catch((e: Error) => setError(e.message));
+  }, []);
 
   const fileURL = useMemo(
     () => (p: string) => (sessionID ? api.fileURL(sessionID, p) : undefined),
@@ -331,7 +344,7 @@ export function App() {
             <p className="muted">{t.emptyHint}</p>
           </div>
         ) : (
-          <ChatList turns={turns.current} t={t} rev={rev} fileURL={fileURL} />
+          <ChatList turns={turns.current} t={t} rev={rev} fileURL={fileURL} onConfirm={answerConfirm} />
         )}
         {notice && (
           <div className="notice" role="status">
@@ -372,6 +385,8 @@ export function App() {
           lang={lang}
           onTheme={setTheme}
           onLang={setLang}
+          confirmRun={confirmRun}
+          onConfirmRun={setConfirmRun}
           onClose={() => setShowSettings(false)}
         />
       )}

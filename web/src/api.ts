@@ -102,6 +102,9 @@ export const api = {
       `/v1/sessions/${encodeURIComponent(id)}/files?path=${encodeURIComponent(path)}`,
       file,
     ),
+  /** confirm answers a confirm event: run (code: an edit) or skip. */
+  confirm: (convID: string, id: string, action: "run" | "skip", code?: string) =>
+    json<void>("POST", `/v1/conversations/${encodeURIComponent(convID)}/confirm`, { id, action, code }),
   fileURL: (id: string, path: string) =>
     `/v1/sessions/${encodeURIComponent(id)}/file?path=${encodeURIComponent(path)}`,
 };
@@ -145,6 +148,8 @@ export interface TaskRequest {
   prompt: string;
   conversation_id?: string;
   session_id?: string;
+  /** confirm asks before each step's code runs (confirm events). */
+  confirm?: boolean;
 }
 
 /** runTask starts a task and streams its events. */

@@ -31,6 +31,19 @@ describe("apply", () => {
     expect(t.stop).toBe("answer");
   });
 
+  it("holds a confirm question until the next event answers it", () => {
+    const t = newTurn("k", "x");
+    apply(t, "tool", { type: "tool", step: 1, text: "print(1)" });
+    apply(t, "confirm", { type: "confirm", step: 1, id: "cfm_1", text: "print(1)" });
+    expect(t.steps[0].confirm).toEqual({ id: "cfm_1", code: "print(1)" });
+    apply(t, "tool", { type: "tool", step: 1, text: "print(2)" });
+    expect(t.steps[0].confirm).toBeUndefined();
+    expect(t.steps[0].code).toBe("print(2)");
+    apply(t, "confirm", { type: "confirm", step: 2, id: "cfm_2", text: "x" });
+    apply(t, "result", { conversation_id: "c", session_id: "s", stop: "stopped", steps: 2 });
+    expect(t.steps[1].confirm).toBeUndefined();
+  });
+
   it("replaces a growing output rather than changing it, for memoised views", () => {
     const t = newTurn("k", "x");
     apply(t, "stdout", { type: "stdout", step: 1, text: "a" });

@@ -21,6 +21,8 @@ export interface Step {
   reason?: string;
   duration?: number;
   answer?: boolean;
+  /** confirm is the code waiting for the person's run, edit or skip. */
+  confirm?: { id: string; code: string };
 }
 
 export interface Turn {
@@ -56,12 +58,21 @@ export function apply(turn: Turn, type: string, ev: AgentEvent | TaskResult): Tu
     turn.stop = r.stop;
     turn.reason = r.reason;
     turn.taskID = r.task_id;
-    for (const s of turn.steps) if (s.status === "running") s.status = "interrupted";
+    for (const s of turn.steps) {
+      if (s.status === "running") s.status = "interrupted";
+      s.confirm = undefined;
+    }
     return turn;
   }
   const e = ev as AgentEvent;
+  // Any event after a question means it was answered.
+  const last = turn.steps[turn.steps.length - 1];
+  if (last?.confirm && e.type !== "confirm") last.confirm = undefined;
   const step = stepOf(turn, e.step ?? Math.max(1, turn.steps.length));
   switch (e.type) {
+    case "confirm":
+      step.confirm = { id: e.id ?? "", code: e.text ?? step.code };
+      break;
     case "message":
       step.text += e.text ?? "";
       break;

@@ -34,6 +34,8 @@ export interface AgentEvent {
   tool?: string;
   packages?: string[];
   task_id?: string;
+  /** A confirm event's ID. */
+  id?: string;
 }
 
 export interface TaskResult {

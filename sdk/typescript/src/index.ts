@@ -29,6 +29,7 @@ export type DoneEvent = S["DoneEvent"];
 export type MessageEvent = S["MessageEvent"];
 export type CodeEvent = S["CodeEvent"];
 export type ToolEvent = S["ToolEvent"];
+export type ConfirmEvent = S["ConfirmEvent"];
 export type AnswerEvent = S["AnswerEvent"];
 export type StopEvent = S["StopEvent"];
 export type ResultEvent = S["ResultEvent"];

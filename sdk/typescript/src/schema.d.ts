@@ -269,6 +269,26 @@ export interface paths {
         patch: operations["rename-conversation"];
         trace?: never;
     };
+    "/v1/conversations/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a confirm event: run, edit or skip the code
+         * @description Answers the confirm event of a task started with confirm: run the code as it is, run an edited version (code), or skip it: its cell ends as declined, the model is told, and the task goes on. To stop the task instead, interrupt the session. 409 when no code waits.
+         */
+        post: operations["confirm-code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/conversations/{id}/export": {
         parameters: {
             query?: never;
@@ -695,6 +715,34 @@ export interface components {
              */
             type: "code";
         };
+        ConfirmBody: {
+            /**
+             * @description run: run the code (or code, if given); skip: do not run it, tell the model, and go on.
+             * @enum {string}
+             */
+            action: "run" | "skip";
+            /** @description With run: the code to run instead of the model's, edited by the person. */
+            code?: string;
+            /** @description The confirm event's ID; when given, an answer to another question is refused with 409. */
+            id?: string;
+        };
+        /** @description In a task started with confirm: code waiting for POST /v1/conversations/{id}/confirm to say run, edit or skip. */
+        ConfirmEvent: {
+            /** @description The question's ID: give it back with the answer, so that an answer cannot go to a later question. */
+            id: string;
+            /**
+             * Format: int64
+             * @description The model's step, from 1.
+             */
+            step: number;
+            /** @description The code waiting to run, whole. */
+            text: string;
+            /**
+             * @description confirm. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "confirm";
+        };
         Conversation: {
             /** Format: int64 */
             bytes: number;
@@ -818,10 +866,10 @@ export interface components {
             /** @description Why the cell or the session ended badly, for people: the memory limit, a signal, the time limit. */
             reason?: string;
             /**
-             * @description How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept).
+             * @description How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept); declined (in a task, the person skipped the code: it never ran).
              * @enum {string}
              */
-            status: "ok" | "error" | "interrupted" | "timeout" | "died";
+            status: "ok" | "error" | "interrupted" | "timeout" | "died" | "declined";
             /**
              * Format: int64
              * @description In a task's stream: the step of the model whose code this was, from 1.
@@ -1359,6 +1407,8 @@ export interface components {
             tokens_out: number;
         };
         TaskBody: {
+            /** @description Ask before each step's code runs: the stream sends a confirm event, and the code waits for POST /v1/conversations/{id}/confirm (run, edit or skip). */
+            confirm?: boolean;
             /** @description The conversation to continue; a new one if absent. */
             conversation_id?: string;
             /** @description The task, in plain language. */
@@ -1367,13 +1417,13 @@ export interface components {
             session_id?: string;
         };
         /** @description One event of a task: the model's messages and code, the events of the code it ran, and the result last. The type tells which. */
-        TaskEvent: components["schemas"]["InstallEvent"] | components["schemas"]["StdoutEvent"] | components["schemas"]["StderrEvent"] | components["schemas"]["DisplayEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["FileEvent"] | components["schemas"]["DoneEvent"] | components["schemas"]["MessageEvent"] | components["schemas"]["CodeEvent"] | components["schemas"]["ToolEvent"] | components["schemas"]["AnswerEvent"] | components["schemas"]["StopEvent"] | components["schemas"]["ResultEvent"];
+        TaskEvent: components["schemas"]["InstallEvent"] | components["schemas"]["StdoutEvent"] | components["schemas"]["StderrEvent"] | components["schemas"]["DisplayEvent"] | components["schemas"]["ErrorEvent"] | components["schemas"]["FileEvent"] | components["schemas"]["DoneEvent"] | components["schemas"]["MessageEvent"] | components["schemas"]["CodeEvent"] | components["schemas"]["ToolEvent"] | components["schemas"]["ConfirmEvent"] | components["schemas"]["AnswerEvent"] | components["schemas"]["StopEvent"] | components["schemas"]["ResultEvent"];
         ToolCall: {
             arguments: string;
             id: string;
             name: string;
         };
-        /** @description A tool call about to run, with its whole code. */
+        /** @description A tool call about to run, with its whole code (again, with the edit, when the person edited it). */
         ToolEvent: {
             /** @description Packages the model asked to install first. */
             packages?: string[] | null;
@@ -2382,6 +2432,85 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "confirm-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A conversation ID. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfirmBody"];
+            };
+        };
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,7 +3,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef } from "react";
 import type { Step, Turn } from "../events";
 import type { Messages } from "../i18n";
 import { markCommit } from "../perf";
-import { StepView } from "./StepView";
+import { type ConfirmAnswer, StepView } from "./StepView";
 
 type Row =
   | { kind: "prompt"; key: string; text: string }
@@ -20,11 +20,13 @@ export function ChatList({
   t,
   rev,
   fileURL,
+  onConfirm,
 }: {
   turns: Turn[];
   t: Messages;
   rev: number;
   fileURL: (path: string) => string | undefined;
+  onConfirm?: ConfirmAnswer;
 }) {
   const parent = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
@@ -74,7 +76,9 @@ export function ChatList({
               style={{ transform: `translateY(${item.start}px)` }}
             >
               {row.kind === "prompt" && <div className="prompt">{row.text}</div>}
-              {row.kind === "step" && <StepView step={row.step} t={t} fileURL={fileURL} rev={rev} />}
+              {row.kind === "step" && (
+                <StepView step={row.step} t={t} fileURL={fileURL} rev={rev} onConfirm={onConfirm} />
+              )}
               {row.kind === "end" && (
                 <div className="turn-end" role="status">
                   {row.turn.stop === "stopped" ? t.stoppedBy : row.turn.stop}

@@ -13,6 +13,8 @@ export function Settings({
   lang,
   onTheme,
   onLang,
+  confirmRun,
+  onConfirmRun,
   onClose,
 }: {
   t: Messages;
@@ -20,6 +22,8 @@ export function Settings({
   lang: Lang;
   onTheme: (v: Theme) => void;
   onLang: (v: Lang) => void;
+  confirmRun: boolean;
+  onConfirmRun: (v: boolean) => void;
   onClose: () => void;
 }) {
   const [me, setMe] = useState<Me & { model?: { provider: string; model: string } }>();
@@ -54,6 +58,11 @@ export function Settings({
             <option value="zh">中文</option>
           </select>
         </label>
+        <label className="check">
+          <input type="checkbox" checked={confirmRun} onChange={(e) => onConfirmRun(e.target.checked)} />
+          {t.confirmRun}
+        </label>
+        <p className="muted small">{t.confirmRunHelp}</p>
         <h3>{t.model}</h3>
         <p data-testid="model">{me?.model ? `${me.model.provider} · ${me.model.model}` : "—"}</p>
         <h3>{t.limits}</h3>

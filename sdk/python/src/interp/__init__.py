@@ -30,6 +30,7 @@ from ._sync import Files, Sandbox
 from ._types import (
     AnswerEvent,
     CodeEvent,
+    ConfirmEvent,
     DisplayEvent,
     DoneEvent,
     ErrorEvent,
@@ -75,6 +76,7 @@ __all__ = [
     "ConnectionError",
     "AnswerEvent",
     "CodeEvent",
+    "ConfirmEvent",
     "DisplayEvent",
     "DoneEvent",
     "ErrorEvent",

@@ -49,6 +49,30 @@ class CodeEvent:
 
 
 @dataclass(frozen=True)
+class ConfirmEvent:
+    """In a task started with confirm: code waiting for POST /v1/conversations/{id}/confirm to say run, edit or skip."""
+
+    id: str
+    """The question's ID: give it back with the answer, so that an answer cannot go to a later question."""
+    step: int
+    """The model's step, from 1."""
+    text: str
+    """The code waiting to run, whole."""
+    type: Literal["confirm"]
+    """confirm."""
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> ConfirmEvent:
+        """A ConfirmEvent from its JSON; fields it does not know are ignored."""
+        return cls(
+            id=d['id'],
+            step=d['step'],
+            text=d['text'],
+            type=d['type'],
+        )
+
+
+@dataclass(frozen=True)
 class DisplayEvent:
     """A rich result: the value of the cell's last expression, a figure, or what display() showed."""
 
@@ -79,8 +103,8 @@ class DisplayEvent:
 class DoneEvent:
     """The end of a cell: always the last event of an execution."""
 
-    status: Literal["ok", "error", "interrupted", "timeout", "died"]
-    """How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept)."""
+    status: Literal["ok", "error", "interrupted", "timeout", "died", "declined"]
+    """How the cell ended: ok; error (it raised); interrupted; timeout (over its time limit); died (the Python process ended: see reason; the next execution restarts it, with the variables gone and the files kept); declined (in a task, the person skipped the code: it never ran)."""
     type: Literal["done"]
     """done."""
     cell: Optional[str] = None
@@ -350,7 +374,7 @@ class StopEvent:
 
 @dataclass(frozen=True)
 class ToolEvent:
-    """A tool call about to run, with its whole code."""
+    """A tool call about to run, with its whole code (again, with the edit, when the person edited it)."""
 
     step: int
     """The model's step, from 1."""
@@ -489,13 +513,14 @@ class InterruptResult:
 ExecutionEvent = Union[DisplayEvent, DoneEvent, ErrorEvent, FileEvent, InstallEvent, StderrEvent, StdoutEvent]
 """One event of an execution: what a cell did, as it happened. The type tells which."""
 
-TaskEvent = Union[AnswerEvent, CodeEvent, DisplayEvent, DoneEvent, ErrorEvent, FileEvent, InstallEvent, MessageEvent, ResultEvent, StderrEvent, StdoutEvent, StopEvent, ToolEvent]
+TaskEvent = Union[AnswerEvent, CodeEvent, ConfirmEvent, DisplayEvent, DoneEvent, ErrorEvent, FileEvent, InstallEvent, MessageEvent, ResultEvent, StderrEvent, StdoutEvent, StopEvent, ToolEvent]
 """One event of a task: the model's messages and code, the events of the code it ran, and the result last. The type tells which."""
 
 
 EVENT_TYPES: Dict[str, Any] = {
     'answer': AnswerEvent,
     'code': CodeEvent,
+    'confirm': ConfirmEvent,
     'display': DisplayEvent,
     'done': DoneEvent,
     'error': ErrorEvent,
