@@ -75,7 +75,7 @@ func (g *globalFlags) doctorModel(ctx context.Context) finding {
 		f.Status, f.Detail = statusFail, err.Error()
 		return f
 	}
-	name, model, _, err := cfg.ResolveDefault("", "")
+	name, model, _, err := resolveModel(ctx, cfg, "", "")
 	if err == nil {
 		var p llm.Provider
 		if p, err = g.newProvider(cfg, name, model); err == nil {
@@ -168,6 +168,9 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 	} else if provider, model, defaulted, err := cfg.ResolveDefault("", ""); err != nil {
 		add("model", "provider", statusFail, err.Error(), "")
 	} else if provider != config.Local {
+		if model == "" {
+			model = "the one the server lists"
+		}
 		add("model", "provider", statusOK, provider+", model "+model+" (not contacted)", "")
 	} else {
 		detail := "local, model " + model

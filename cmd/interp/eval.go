@@ -128,7 +128,7 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 			label = "replayed from " + f.replay
 		}
 	} else {
-		name, model, err := cfg.Resolve(f.provider, f.model)
+		name, model, _, err := resolveModel(ctx, cfg, f.provider, f.model)
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}

@@ -78,7 +78,7 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
-	name, model, defaulted, err := cfg.ResolveDefault(f.provider, f.model)
+	name, model, defaulted, err := resolveModel(ctx, cfg, f.provider, f.model)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
@@ -157,6 +157,24 @@ func (wb *workbench) startRecording(ctx context.Context, st *store.Store, source
 		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v", err)}
 	}
 	return rec, nil
+}
+
+// resolveModel picks the provider and model as cfg.ResolveDefault does,
+// and asks the server for the model when it is the server's to say (only
+// OPENAI_BASE_URL is set): its one model, or an error listing them.
+func resolveModel(ctx context.Context, cfg *config.Config, provider, model string) (name, resolved string, defaulted bool, err error) {
+	name, model, defaulted, err = cfg.ResolveDefault(provider, model)
+	if err != nil || model != "" || !cfg.AskServerModel(name) {
+		return name, model, defaulted, err
+	}
+	p, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.OpenAI.BaseURL})
+	if err != nil {
+		return "", "", false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	model, err = p.ServerModel(ctx)
+	return name, model, false, err
 }
 
 // newProvider builds the named provider from the configuration. The local

@@ -319,7 +319,7 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var llmFactory server.LLMFactory
-	name, model, defaulted, err := cfg.ResolveDefault(f.provider, f.model)
+	name, model, defaulted, err := resolveModel(ctx, cfg, f.provider, f.model)
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}

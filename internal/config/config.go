@@ -250,8 +250,17 @@ func (c *Config) Resolve(provider, model string) (name, resolvedModel string, er
 	return name, resolvedModel, err
 }
 
+// AskServerModel reports whether provider's model, when none is
+// configured, is the one its server lists: an OpenAI-compatible server
+// given by its URL alone, with no API key.
+func (c *Config) AskServerModel(provider string) bool {
+	return provider == OpenAI && c.OpenAI.BaseURL != "" && c.OpenAI.APIKey == ""
+}
+
 // ResolveDefault is Resolve, and reports whether the local model was
-// chosen because nothing else is configured.
+// chosen because nothing else is configured. With only OPENAI_BASE_URL
+// (no key, no model) the model is left "": the server knows which it
+// serves (llm.OpenAI.Models), OpenAI's default would be a guess.
 func (c *Config) ResolveDefault(provider, model string) (name, resolvedModel string, defaulted bool, err error) {
 	if provider == "" {
 		provider = c.Provider
@@ -281,7 +290,7 @@ func (c *Config) ResolveDefault(provider, model string) (name, resolvedModel str
 		// The file's model is for the file's provider, not the fallback.
 		model = c.Model
 	}
-	if model == "" {
+	if model == "" && !c.AskServerModel(provider) {
 		model = DefaultModels[provider]
 	}
 	return provider, model, defaulted, nil

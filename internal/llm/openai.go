@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ type OpenAIConfig struct {
 type OpenAI struct {
 	cfg      OpenAIConfig
 	svc      openai.ChatCompletionService
+	models   openai.ModelService
 	official bool // talking to OpenAI itself
 	errs     errCtx
 }
@@ -84,6 +86,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		// OPENAI_BASE_URL, OPENAI_ORG_ID and such from the environment,
 		// and the caller decides those.
 		svc:      openai.NewChatCompletionService(opts...),
+		models:   openai.NewModelService(opts...),
 		official: u.Host == "api.openai.com",
 		errs:     errCtx{provider: "openai", endpoint: cfg.BaseURL, authHint: hint, noKey: cfg.APIKey == ""},
 	}, nil
@@ -91,6 +94,46 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 
 // Name implements Provider.
 func (p *OpenAI) Name() string { return "openai" }
+
+// Models lists the models the server serves (GET /models), sorted.
+func (p *OpenAI) Models(ctx context.Context) ([]string, error) {
+	ec := p.errs
+	page, err := p.models.List(ctx)
+	if err != nil {
+		return nil, p.fail(ctx, &ec, err, false)
+	}
+	ids := make([]string, 0, len(page.Data))
+	for _, m := range page.Data {
+		if m.ID != "" {
+			ids = append(ids, m.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// ServerModel picks the model to use with an OpenAI-compatible server
+// when none is configured: the one model its /models lists. None, or
+// several, is an error that says which and how to choose.
+func (p *OpenAI) ServerModel(ctx context.Context) (string, error) {
+	ids, err := p.Models(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch len(ids) {
+	case 1:
+		return ids[0], nil
+	case 0:
+		return "", &Error{Provider: p.Name(), Kind: ErrRequest,
+			Message: fmt.Sprintf("no model configured, and the server at %s lists none: pass --model (or set model in the config)", p.cfg.BaseURL)}
+	}
+	list := ids
+	if len(list) > 20 {
+		list = append(list[:20:20], fmt.Sprintf("... (%d in all)", len(ids)))
+	}
+	return "", &Error{Provider: p.Name(), Kind: ErrRequest,
+		Message: fmt.Sprintf("no model configured, and the server at %s serves %d: pass --model with one of %s", p.cfg.BaseURL, len(ids), strings.Join(list, ", "))}
+}
 
 // Stream implements Provider.
 func (p *OpenAI) Stream(ctx context.Context, req *Request, emit func(Delta)) (*Response, error) {
