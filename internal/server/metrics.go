@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/interp-dev/interp/internal/session"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own.
@@ -22,7 +24,7 @@ type metrics struct {
 	reqDuration  *prometheus.HistogramVec
 }
 
-func newMetrics(sessionsOpen func() float64) *metrics {
+func newMetrics(sessionsOpen func() float64, pool *session.Pool) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		executions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,6 +56,12 @@ func newMetrics(sessionsOpen func() float64) *metrics {
 	}
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "interp_sessions_open", Help: "Sessions open now."}, sessionsOpen),
+		// The warm pool grows under demand within its memory budget: these
+		// show how far, for sizing pool_max and pool_memory.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "interp_pool_ready", Help: "Sessions ready in the warm pool now."},
+			func() float64 { return float64(pool.Ready()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "interp_pool_target", Help: "Sessions the warm pool aims to hold now, between pool_size and pool_max."},
+			func() float64 { return float64(pool.Stats().Target) }),
 		m.executions, m.execDuration, m.installs, m.tokens, m.tasks, m.errors, m.requests, m.reqDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -364,7 +364,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.manager = session.NewManager(session.ManagerConfig{
 		Kernel: kcfg, MaxSessions: cfg.MaxSessions, IdleTimeout: cfg.SessionIdleTimeout, Pool: pool,
 	})
-	s.metrics = newMetrics(func() float64 { return float64(len(s.manager.List())) })
+	s.metrics = newMetrics(func() float64 { return float64(len(s.manager.List())) }, s.manager.Pool())
 	s.mux = http.NewServeMux()
 	s.api = humago.New(&recordingMux{ServeMux: s.mux, routes: &s.routes}, s.humaConfig())
 	s.register()
