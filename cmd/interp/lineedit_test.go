@@ -153,3 +153,54 @@ func TestChatResumeUnknownID(t *testing.T) {
 		t.Errorf("a sandbox was started for an unknown ID:\n%s", scr.String())
 	}
 }
+
+// TestInlineImages runs interp exec in a real terminal that says it is
+// kitty, iTerm2, a sixel terminal or a plain xterm: a plot is drawn with
+// the terminal's own escape sequence, or described as text on a plain one.
+func TestInlineImages(t *testing.T) {
+	needSandbox(t)
+	dir := writeFiles(t, map[string]string{"plot.py": "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()\nprint('after')\n"})
+	cases := []struct {
+		name      string
+		env       []string
+		want, not string
+	}{
+		{"kitty", []string{"TERM=xterm-kitty", "KITTY_WINDOW_ID=1"}, "\x1b_Ga=T,f=100,", "<Figure"},
+		{"iTerm2", []string{"TERM=xterm-256color", "TERM_PROGRAM=iTerm.app"}, "\x1b]1337;File=inline=1;", "<Figure"},
+		{"sixel", []string{"TERM=foot"}, "\x1bP0;1;0q\"1;1;", "<Figure"},
+		{"plain", []string{"TERM=xterm-256color"}, "<Figure size", "\x1b_G"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			master, slave := openPTY(t)
+			defer master.Close()
+			cmd := exec.Command(os.Args[0], "--no-history", "exec", "--no-out", filepath.Join(dir, "plot.py"))
+			env := []string{"INTERP_TEST_RUN_MAIN=1"}
+			for _, kv := range os.Environ() {
+				switch strings.SplitN(kv, "=", 2)[0] {
+				case "TERM", "TERM_PROGRAM", "KITTY_WINDOW_ID", "LC_TERMINAL", "TMUX", "INTERP_IMAGES", "WT_SESSION":
+				default:
+					env = append(env, kv)
+				}
+			}
+			cmd.Env = append(env, tc.env...)
+			cmd.Dir = dir
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			slave.Close()
+			var scr screen
+			go func() { _, _ = io.Copy(&scr, master) }()
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("exec: %v\n%q", err, scr.String())
+			}
+			scr.waitFor(t, "after", 1)
+			out := scr.String()
+			if !strings.Contains(out, tc.want) || strings.Contains(out, tc.not) {
+				t.Errorf("the terminal got %.300q..., want %q and not %q", out, tc.want, tc.not)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/termimage"
 )
 
 // renderer shows a cell's events to a person or a program.
@@ -65,11 +66,41 @@ func (s *imageSaver) save(ev session.Event) ([]string, error) {
 type textRenderer struct {
 	out, err   io.Writer
 	images     *imageSaver
-	inProgress bool // a progress line awaits its newline
+	inline     termimage.Protocol // how out draws images, if it can
+	inProgress bool               // a progress line awaits its newline
 }
 
 func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
-	return &textRenderer{out: out, err: err, images: &imageSaver{dir: saveDir}}
+	r := &textRenderer{out: out, err: err, images: &imageSaver{dir: saveDir}}
+	if isTerminal(out) {
+		r.inline = termimage.Detect(os.Getenv)
+	}
+	return r
+}
+
+// drawImage draws a display's PNG or JPEG on a terminal that can, and
+// reports whether it did.
+func (r *textRenderer) drawImage(ev session.Event) bool {
+	if r.inline == termimage.None {
+		return false
+	}
+	for _, mime := range []string{"image/png", "image/jpeg"} {
+		s, ok := ev.Data[mime].(string)
+		if !ok {
+			continue
+		}
+		data, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return false
+		}
+		seq, err := termimage.Encode(r.inline, data)
+		if err != nil {
+			return false
+		}
+		_, err = r.out.Write(seq)
+		return err == nil
+	}
+	return false
 }
 
 func (r *textRenderer) event(ev session.Event) {
@@ -79,6 +110,7 @@ func (r *textRenderer) event(ev session.Event) {
 	case event.Stderr:
 		io.WriteString(r.err, ev.Text)
 	case event.Display:
+		drawn := r.drawImage(ev)
 		paths, err := r.images.save(ev)
 		for _, p := range paths {
 			fmt.Fprintf(r.out, "[image saved to %s]\n", p)
@@ -86,7 +118,7 @@ func (r *textRenderer) event(ev session.Event) {
 		if err != nil {
 			fmt.Fprintf(r.err, "interp: save image: %v\n", err)
 		}
-		if len(paths) > 0 {
+		if drawn || len(paths) > 0 {
 			return
 		}
 		if text, ok := ev.Data["text/plain"].(string); ok {

@@ -17,6 +17,8 @@ var Layers = map[string]int{
 	// 0: leaves, importing nothing of Interp's.
 	"internal/event":  0, // the event vocabulary
 	"internal/config": 0, // settings from the file, the environment and flags
+	// termimage draws images in terminals, for the CLI and the chat.
+	"internal/termimage": 0,
 
 	// 1: the sandbox, with its first process and the process that forks it.
 	"internal/sandbox/sandboxinit": 10,
