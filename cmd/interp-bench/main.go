@@ -73,6 +73,7 @@ var sections = []section{
 	{name: "burst", title: "A burst of new sessions", run: burstSection},
 	{name: "deps", title: "Dependencies", run: depsSection},
 	{name: "corpus", title: "Real-world imports", run: corpusSection},
+	{name: "store", title: "Heavy packages: the shared store", run: storeSection},
 	{name: "agent", title: "The AI loop", run: agentSection},
 	{name: "server", title: "The HTTP service", run: serverSection},
 	{name: "sdk", title: "The SDKs", run: sdkSection},

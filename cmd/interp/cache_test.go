@@ -97,3 +97,18 @@ func TestCacheInfoPrune(t *testing.T) {
 		t.Errorf("a bad cache.max_size: exit %d, %q", code, errOut)
 	}
 }
+
+// TestTorchIndexConfig: a torch index that is neither cpu nor a URL is
+// refused in one line, before anything runs.
+func TestTorchIndexConfig(t *testing.T) {
+	root := t.TempDir()
+	cfg := filepath.Join(root, "config.yaml")
+	os.WriteFile(cfg, []byte("install: {torch_index: \"ftp://mirror\"}\n"), 0o644)
+	t.Setenv("INTERP_CONFIG", cfg)
+	script := filepath.Join(root, "x.py")
+	os.WriteFile(script, []byte("print(1)\n"), 0o644)
+	code, out, errOut := interp(t, "", "exec", script)
+	if code != exitUsage || out != "" || !strings.Contains(errOut, "install.torch_index") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

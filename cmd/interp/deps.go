@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -41,11 +44,20 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 	if err != nil {
 		return nil, err
 	}
-	limits, storeLimits, err := configuredCacheLimits()
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return nil, &exitError{code: exitUsage, msg: err.Error()}
+	}
+	limits, storeLimits, err := cacheLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
+	torchIndex, err := torchIndex(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &deps.Auto{Map: m, Installer: &deps.Installer{
+		TorchIndex:  torchIndex,
 		UV:          rt.UV,
 		Python:      rt.Executable,
 		CacheDir:    cacheDir(),
@@ -55,6 +67,23 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 		BaseLock:    rt.BaseLock(),
 		Map:         m,
 	}}, nil
+}
+
+// torchIndex is the configured install.torch_index: "cpu" is PyTorch's
+// CPU-only index.
+func torchIndex(cfg *config.Config) (string, error) {
+	v := strings.TrimSpace(cfg.Install.TorchIndex)
+	switch v {
+	case "":
+		return "", nil
+	case "cpu":
+		return deps.TorchCPUIndex, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", &exitError{code: exitUsage, msg: fmt.Sprintf("install.torch_index: %q is neither cpu nor an http(s) index URL", v)}
+	}
+	return v, nil
 }
 
 func newDepsCmd(g *globalFlags) *cobra.Command {

@@ -80,6 +80,19 @@ type Config struct {
 	Server ServerConfig `yaml:"server"`
 	// Cache bounds the package cache; see CacheConfig.
 	Cache CacheConfig `yaml:"cache"`
+	// Install configures package installs; see InstallConfig.
+	Install InstallConfig `yaml:"install"`
+}
+
+// InstallConfig configures package installs.
+type InstallConfig struct {
+	// TorchIndex is the one index torch, torchvision and torchaudio come
+	// from, and nothing else: "cpu" for PyTorch's CPU-only builds, or an
+	// index URL. Empty: the package index, as for everything else.
+	TorchIndex string `yaml:"torch_index"`
+	// Prewarm lists packages kept installed in the package store and
+	// importable in warm-pool kernels.
+	Prewarm []string `yaml:"prewarm"`
 }
 
 // CacheConfig bounds the package cache (downloaded and built wheels):

@@ -63,6 +63,10 @@ type Installer struct {
 	// CacheLimits bound CacheDir, applied at most once a day when the
 	// Installer first installs; DefaultCacheLimits if zero.
 	CacheLimits CacheLimits
+	// TorchIndex, if set, is the one index the torch family (torch,
+	// torchvision, torchaudio) comes from, and the only thing that comes
+	// from it: TorchCPUIndex for PyTorch's CPU-only builds.
+	TorchIndex string
 	// Store, if set, is the shared store of installed distributions:
 	// installs unpack each distribution there once and link it into the
 	// session's package directory.
@@ -187,6 +191,9 @@ func (in *Installer) Install(ctx context.Context, site string, reqs []Requiremen
 		}
 		return nil
 	}
+	if w := in.gpuWarning(ctx, in.unstored(pins)); w != "" {
+		emit(session.Event{Type: event.Install, Phase: event.PhaseResolving, Package: "torch", Message: w})
+	}
 	if err := in.installPins(ctx, site, pins, emit); err != nil {
 		if ctx.Err() != nil {
 			err = &InstallError{what, fmt.Sprintf("installing took longer than the %s install budget", timeout)}
@@ -218,12 +225,16 @@ func (in *Installer) env() []string {
 	return env
 }
 
-// uvArgs are the options every uv call shares.
-func (in *Installer) uvArgs() []string {
-	index := in.IndexURL
-	if index == "" {
-		index = DefaultIndexURL
+// index is the one index everything but the torch family comes from.
+func (in *Installer) index() string {
+	if in.IndexURL == "" {
+		return DefaultIndexURL
 	}
+	return in.IndexURL
+}
+
+// uvArgs are the options every uv call shares, with index the one index.
+func (in *Installer) uvArgs(index string) []string {
 	args := []string{"--python", in.Python, "--index-url", index, "--cache-dir", in.CacheDir,
 		"--no-config", "--quiet", "--only-binary", ":all:"}
 	if _, err := os.Stat(in.builtDir()); err == nil {
@@ -389,8 +400,7 @@ func (in *Installer) resolve(ctx context.Context, reqs []Requirement) ([]pin, er
 		defer os.Remove(f)
 		constraints = f
 	}
-	args := append([]string{"pip", "compile", "-", "--no-header", "--no-annotate", "--constraint", constraints}, in.uvArgs()...)
-	out, err := in.run(ctx, []byte(strings.Join(lines, "\n")+"\n"), args...)
+	out, err := in.compile(ctx, reqs, constraints)
 	if err != nil {
 		return nil, err
 	}
@@ -509,12 +519,8 @@ func (in *Installer) storeInstall(ctx context.Context, site string, pins []pin, 
 	}
 	entries := make([]string, len(pins))
 	var missing []pin
-	index := in.IndexURL
-	if index == "" {
-		index = DefaultIndexURL
-	}
 	for i, p := range pins {
-		if e, ok := s.lookup(refKey(index, in.Python, p.name, p.version)); ok {
+		if e, ok := s.lookup(refKey(in.indexFor(p.name), in.Python, p.name, p.version)); ok {
 			entries[i] = e
 		} else {
 			missing = append(missing, p)
@@ -535,7 +541,7 @@ func (in *Installer) storeInstall(ctx context.Context, site string, pins []pin, 
 				unlock()
 				return &InstallError{p.name + "==" + p.version, "uv installed no distribution of that name"}
 			}
-			if err := s.writeRef(refKey(index, in.Python, p.name, p.version), filepath.Base(e)); err != nil {
+			if err := s.writeRef(refKey(in.indexFor(p.name), in.Python, p.name, p.version), filepath.Base(e)); err != nil {
 				unlock()
 				return fmt.Errorf("package store: %w", err)
 			}
@@ -556,6 +562,20 @@ func (in *Installer) storeInstall(ctx context.Context, site string, pins []pin, 
 	return nil
 }
 
+// unstored returns the pins the store lacks (all of them without one).
+func (in *Installer) unstored(pins []pin) []pin {
+	if in.Store == nil {
+		return pins
+	}
+	var out []pin
+	for _, p := range pins {
+		if _, ok := in.Store.lookup(refKey(in.indexFor(p.name), in.Python, p.name, p.version)); !ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // unpackIntoStore has uv unpack pins into a temporary directory of the
 // store and turns them into entries.
 func (in *Installer) unpackIntoStore(ctx context.Context, pins []pin, emit func(session.Event)) (map[string]string, error) {
@@ -573,13 +593,36 @@ func (in *Installer) unpackIntoStore(ctx context.Context, pins []pin, emit func(
 	return in.Store.commit(target)
 }
 
-// uvInstall has uv install exactly pins into site, streaming each
-// download's progress as uv reports it.
+// uvInstall has uv install exactly pins into site, from the index each
+// comes from, streaming each download's progress as uv reports it.
 func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
+	var torch, rest []pin
+	for _, p := range pins {
+		if in.TorchIndex != "" && isTorchFamily(p.name) {
+			torch = append(torch, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	for _, group := range []struct {
+		index string
+		pins  []pin
+	}{{in.TorchIndex, torch}, {in.index(), rest}} {
+		if len(group.pins) > 0 {
+			if err := in.uvInstallFrom(ctx, group.index, site, group.pins, emit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// uvInstallFrom has uv install exactly pins into site from index.
+func (in *Installer) uvInstallFrom(ctx context.Context, index, site string, pins []pin, emit func(session.Event)) error {
 	if err := chownForUV(site); err != nil {
 		return err
 	}
-	args := append([]string{"pip", "install", "--no-deps", "--target", site}, in.uvArgs()...)
+	args := append([]string{"pip", "install", "--no-deps", "--target", site}, in.uvArgs(index)...)
 	args = slices.DeleteFunc(args, func(a string) bool { return a == "--quiet" }) // its lines are the progress
 	names := make([]string, len(pins))
 	for i, p := range pins {

@@ -257,6 +257,7 @@ func (idx *Index) serveProject(w http.ResponseWriter, r *http.Request, name stri
 			Filename       string            `json:"filename"`
 			URL            string            `json:"url"`
 			Hashes         map[string]string `json:"hashes"`
+			Size           int               `json:"size"` // PEP 700
 			RequiresPython string            `json:"requires-python,omitempty"`
 			CoreMetadata   any               `json:"core-metadata,omitempty"`
 			DistInfoMeta   any               `json:"dist-info-metadata,omitempty"`
@@ -267,6 +268,7 @@ func (idx *Index) serveProject(w http.ResponseWriter, r *http.Request, name stri
 				Filename:       f.name,
 				URL:            base + f.name,
 				Hashes:         map[string]string{"sha256": f.sha256},
+				Size:           len(f.data),
 				RequiresPython: f.requiresPython,
 			}
 			if f.metadata != nil {
