@@ -108,7 +108,8 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 }
 
 // namedFilesAgent copies into the workspace the files of the current
-// directory that a task names, before the task runs.
+// directory that a task names, before the task runs, and says how to pass
+// one the code then fails to open.
 type namedFilesAgent struct {
 	chat.Runner
 	wb    *workbench
@@ -121,7 +122,12 @@ func (a namedFilesAgent) Run(ctx context.Context, task string, emit func(agent.E
 			emit(agent.Event{Event: session.Event{Type: event.Stderr, Text: msg + "\n"}})
 		})
 	}
-	return a.Runner.Run(ctx, task, emit)
+	return a.Runner.Run(ctx, task, func(ev agent.Event) {
+		emit(ev)
+		if hint := missingFileHint(ev.Event, "name it in a message, or "); hint != "" {
+			emit(agent.Event{Event: session.Event{Type: event.Stderr, Text: hint + "\n"}, Step: ev.Step})
+		}
+	})
 }
 
 // recordingAgent records each chat turn in the history, all in one

@@ -103,7 +103,9 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		}
 	}()
 
-	var r renderer = newTextRenderer(stdout, stderr, f.saveDir)
+	text := newTextRenderer(stdout, stderr, f.saveDir)
+	text.fileHints = true
+	var r renderer = text
 	if f.json {
 		r = newJSONRenderer(stdout, f.saveDir)
 	}

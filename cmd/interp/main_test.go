@@ -663,3 +663,49 @@ func TestDoctorModel(t *testing.T) {
 		t.Errorf("doctor --model with a bad key: exit %d\n%s", code, out)
 	}
 }
+
+// TestMissingFileHint: code that fails to open a file of the current
+// directory that was not passed in is told how to pass it.
+func TestMissingFileHint(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"data.csv": "a\n1\n",
+		// The names are built, so not seen and copied in beforehand.
+		"top.py":  "open('da' + 'ta.csv')\n",
+		"sub.py":  "open('in/' + 'more.csv')\n",
+		"none.py": "open('nowhere' + '.csv')\n",
+		"abs.py":  "open('/workspace/da' + 'ta.csv')\n",
+	})
+	if err := os.Mkdir(filepath.Join(dir, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in", "more.csv"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, tc := range []struct{ file, hint string }{
+		{"top.py", "[interp: data.csv is on this machine but not in the sandbox: pass it with -f data.csv]"},
+		{"abs.py", "[interp: data.csv is on this machine but not in the sandbox: pass it with -f data.csv]"},
+		{"sub.py", "[interp: in/more.csv is on this machine but not in the sandbox: pass it with -f in/more.csv, and open it as more.csv]"},
+		{"none.py", ""},
+	} {
+		code, _, errOut := interp(t, "", "--no-history", "exec", "--no-out", tc.file)
+		if code != exitCodeFailed || !strings.Contains(errOut, "FileNotFoundError") {
+			t.Fatalf("%s: exit %d, %s", tc.file, code, errOut)
+		}
+		if got := strings.Contains(errOut, "[interp: "); tc.hint == "" && got || tc.hint != "" && !strings.Contains(errOut, tc.hint) {
+			t.Errorf("%s: stderr %q, want the hint %q", tc.file, errOut, tc.hint)
+		}
+	}
+
+	t.Setenv("INTERP_CONFIG", filepath.Join(t.TempDir(), "none.yaml"))
+	t.Setenv("OPENAI_API_KEY", "test-key")
+	srv := llmtest.NewOpenAIServer(t,
+		llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "open('da' + 'ta.csv')"}`}}},
+		llmtest.Turn{Text: "The file is not there."},
+	)
+	t.Setenv("OPENAI_BASE_URL", srv.URL)
+	_, _, errOut := interp(t, "", "--no-history", "run", "--yes", "--no-out", "read the file")
+	if !strings.Contains(errOut, "data.csv is on this machine but not in the sandbox: name it in the task, or pass it with -f data.csv") {
+		t.Errorf("run: stderr %q lacks the hint", errOut)
+	}
+}

@@ -68,6 +68,10 @@ type textRenderer struct {
 	images     *imageSaver
 	inline     termimage.Protocol // how out draws images, if it can
 	inProgress bool               // a progress line awaits its newline
+	// fileHints turns on missingFileHint after a FileNotFoundError (for
+	// commands with -f), with hintMore its other way in.
+	fileHints bool
+	hintMore  string
 }
 
 func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
@@ -130,6 +134,11 @@ func (r *textRenderer) event(ev session.Event) {
 			tb = ev.EName + ": " + ev.EValue
 		}
 		fmt.Fprintln(r.err, strings.TrimRight(tb, "\n"))
+		if r.fileHints {
+			if hint := missingFileHint(ev, r.hintMore); hint != "" {
+				fmt.Fprintln(r.err, hint)
+			}
+		}
 	case event.Install:
 		r.install(ev)
 	case event.File:

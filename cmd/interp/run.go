@@ -281,7 +281,9 @@ type agentPrinter struct {
 }
 
 func newAgentPrinter(out, errOut io.Writer, saveDir string) *agentPrinter {
-	return &agentPrinter{out: out, err: errOut, cell: newTextRenderer(out, errOut, saveDir)}
+	cell := newTextRenderer(out, errOut, saveDir)
+	cell.fileHints, cell.hintMore = true, "name it in the task, or "
+	return &agentPrinter{out: out, err: errOut, cell: cell}
 }
 
 func (p *agentPrinter) event(ev agent.Event) {
