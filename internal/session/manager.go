@@ -55,10 +55,10 @@ func NewManager(cfg ManagerConfig) *Manager {
 	SweepStale(cfg.Kernel.StateDir)
 	m := &Manager{
 		cfg:      cfg,
-		pool:     NewPool(cfg.Kernel, cfg.Pool),
 		sessions: make(map[string]*Session),
 		stop:     make(chan struct{}),
 	}
+	m.pool = newPool(cfg.Kernel, cfg.Pool, m.running)
 	if cfg.IdleTimeout > 0 {
 		m.reaped.Add(1)
 		go m.reap(max(min(cfg.IdleTimeout/4, time.Minute), 10*time.Millisecond))
@@ -140,6 +140,25 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	now := time.Now()
 	return &Session{ID: newID(), Created: now, cfg: cfg, kernel: k, lastUsed: now}, nil
+}
+
+// running counts the cells running in the manager's sessions.
+func (m *Manager) running() int {
+	m.mu.Lock()
+	sessions := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		sessions = append(sessions, s)
+	}
+	m.mu.Unlock()
+	n := 0
+	for _, s := range sessions {
+		s.mu.Lock()
+		if s.busy > 0 {
+			n++
+		}
+		s.mu.Unlock()
+	}
+	return n
 }
 
 // Get returns an open session.

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -29,6 +30,11 @@ type PoolConfig struct {
 	// fewer kernels rather than go over the budget. Zero means Max times
 	// the kernels' memory limit.
 	MemoryBudget int64
+	// YieldAt: while this many cells or more run in the sessions of the
+	// pool's Manager, the pool starts no kernel, leaving the CPU to them
+	// (after a burst, their first cells import what they need). Zero
+	// means the number of CPUs.
+	YieldAt int
 	// ShrinkAfter is how long a pool that holds more than Size goes
 	// without a request (or a new kernel of its own) before it halves
 	// what it holds above Size, and again after each further such
@@ -51,6 +57,9 @@ type Pool struct {
 	cfg   Config
 	pcfg  PoolConfig
 	ready chan *Kernel
+	// running counts the cells running in the Manager's sessions; nil
+	// outside a Manager.
+	running func() int
 
 	mu         sync.Mutex
 	target     int       // kernels the pool aims to hold: Size to Max
@@ -68,7 +77,10 @@ type Pool struct {
 }
 
 // NewPool starts filling a pool of kernels made with cfg.
-func NewPool(cfg Config, pcfg PoolConfig) *Pool {
+func NewPool(cfg Config, pcfg PoolConfig) *Pool { return newPool(cfg, pcfg, nil) }
+
+// newPool makes a pool that yields to the cells running counts.
+func newPool(cfg Config, pcfg PoolConfig, running func() int) *Pool {
 	cfg = cfg.withDefaults()
 	pcfg.Size = max(pcfg.Size, 0)
 	pcfg.Max = max(pcfg.Max, pcfg.Size)
@@ -78,10 +90,14 @@ func NewPool(cfg Config, pcfg PoolConfig) *Pool {
 	if pcfg.ShrinkAfter <= 0 {
 		pcfg.ShrinkAfter = time.Minute
 	}
+	if pcfg.YieldAt <= 0 {
+		pcfg.YieldAt = runtime.NumCPU()
+	}
 	p := &Pool{
 		cfg:        cfg,
 		pcfg:       pcfg,
 		ready:      make(chan *Kernel, max(pcfg.Max, 1)),
+		running:    running,
 		target:     pcfg.Size,
 		quietSince: time.Now(),
 		refill:     make(chan struct{}, 1),
@@ -206,7 +222,8 @@ func (p *Pool) start(ctx context.Context) (*Kernel, error) {
 // shrinks it when quiet.
 func (p *Pool) fill() {
 	defer p.wg.Done()
-	tick := time.NewTicker(max(p.pcfg.ShrinkAfter/4, 10*time.Millisecond))
+	// The tick also retries a refill that yielded to running cells.
+	tick := time.NewTicker(min(max(p.pcfg.ShrinkAfter/4, 10*time.Millisecond), time.Second))
 	defer tick.Stop()
 	for {
 		select {
@@ -254,11 +271,17 @@ func (p *Pool) fill() {
 // wantMore reports whether one more kernel is wanted and fits, and
 // reserves its place.
 func (p *Pool) wantMore() bool {
+	// Counted before taking p.mu: it takes the Manager's locks.
+	yield := p.running != nil && p.running() >= p.pcfg.YieldAt
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.cold > 0 {
 		// Kernels started for waiting callers go first; the one that
 		// ends last kicks the pool again.
+		return false
+	}
+	if yield {
+		// So do the sessions' cells; the tick tries again.
 		return false
 	}
 	n := len(p.ready) + p.inFlight

@@ -126,3 +126,44 @@ func TestPoolBudgetTooSmallStillServes(t *testing.T) {
 		t.Errorf("a pool with a 1-byte budget holds %d and starts %d kernels (at most %d at once); want none after the first", st.Ready, st.Starting, st.Highest)
 	}
 }
+
+func TestPoolYieldsToRunningCells(t *testing.T) {
+	t.Parallel()
+	m := session.NewManager(session.ManagerConfig{
+		Kernel: config(t), IdleTimeout: -1,
+		Pool: session.PoolConfig{Size: 1, Preload: []string{"json"}, YieldAt: 1},
+	})
+	defer m.Shutdown()
+	p := m.Pool()
+	waitFor(t, p, "holding its first kernel", func() bool { return p.Ready() == 1 })
+	s, err := m.Create(context.Background(), session.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	ran := make(chan error, 1)
+	go func() {
+		_, err := s.Execute(context.Background(), "import time\nprint('started', flush=True)\ntime.sleep(600)", session.ExecOptions{},
+			func(ev session.Event) {
+				if ev.Type == "stdout" {
+					once.Do(func() { close(started) })
+				}
+			})
+		ran <- err
+	}()
+	<-started
+	// The refill is due a quarter of a second after the Create; with one
+	// cell running and YieldAt 1, it must wait.
+	time.Sleep(time.Second)
+	if st := p.Stats(); st.Ready+st.Starting != 0 {
+		t.Errorf("the pool started a kernel while a session's cell ran: %+v", st)
+	}
+	if err := s.Interrupt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, p, "refilled once the cell ended", func() bool { return p.Ready() == 1 })
+}
