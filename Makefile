@@ -6,7 +6,7 @@ GO ?= go
 INTERP_HOME ?= /opt/interp
 export PATH := $(INTERP_HOME)/node/bin:$(PATH)
 
-.PHONY: all setup build test test-sdk vet lint pycheck bench bench-web pg clean web web-test chromium screenshots
+.PHONY: all setup build test test-sdk vet lint pycheck bench bench-web eval-peer pg clean web web-test chromium screenshots
 
 all: build
 
@@ -59,6 +59,12 @@ test-sdk: build
 bench: setup
 	$(GO) run ./cmd/interp-bench -out BENCHMARKS.md
 	$(MAKE) --no-print-directory bench-web
+
+# eval-peer runs the eval suite through Open Interpreter on the local model
+# (eval/peer/run; PEER_ARGS such as --limit 20), the baseline of BENCHMARKS.md's
+# "Answer quality".
+eval-peer: build
+	eval/peer/run $(PEER_ARGS)
 
 # bench-web measures the web UI in Chromium and writes its section of
 # BENCHMARKS.md.

@@ -57,7 +57,7 @@ func localSection(ctx context.Context, cfg *config) (string, error) {
 		runtime.NumCPU(), cfg.Rounds, speedTokens, speedTokens, speedTokens, speedTokens)
 	out.WriteString("| model | llama-bench (baseline) | llama-server's own timing | through Interp | Interp / llama-bench | load (cold server to ready) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	var defaultRatio float64
-	for _, sp := range models.Catalog {
+	for _, sp := range localModels(cfg) {
 		path, err := store.Path(sp.Name)
 		if err != nil {
 			fmt.Fprintf(&out, "| %s | not installed | | | | |\n", sp.Name)
@@ -82,7 +82,6 @@ func localSection(ctx context.Context, cfg *config) (string, error) {
 		targetLocalSpeed*100, models.DefaultModel, met)
 
 	out.WriteString(localRuntimeChoice)
-	cfg.logf("local: a simple task end to end")
 	md, err := localTask(ctx, cfg, server, store)
 	out.WriteString(md)
 	return out.String(), err
@@ -145,36 +144,42 @@ func localSpeed(ctx context.Context, cfg *config, server, bench, model string) (
 		Temperature: &zero,
 	}
 	var benchTS, serverTS, interpTS []float64
-	for i := range cfg.Rounds + 1 {
-		b, err := llamaBench(ctx, bench, model)
-		if err != nil {
-			return speedResult{}, err
-		}
-		sp, err := srv.Measure(ctx, "Count from 1 to 1000, one number per line:\n1\n", speedTokens)
-		if err != nil {
-			return speedResult{}, err
-		}
-		var first, last time.Time
-		resp, err := p.Stream(ctx, req, func(d llm.Delta) {
-			if first.IsZero() {
-				first = time.Now()
+	var b, sp, it float64
+	// The three are interleaved and their order rotated each round, so
+	// that none always runs right after another model run (warm caches)
+	// and all share the machine's noise.
+	runs := []func() error{
+		func() (err error) { b, err = llamaBench(ctx, bench, model); return err },
+		func() error {
+			m, err := srv.Measure(ctx, "Count from 1 to 1000, one number per line:\n1\n", speedTokens)
+			sp = m.PerSecond
+			return err
+		},
+		func() error {
+			var first, last time.Time
+			resp, err := p.Stream(ctx, req, func(d llm.Delta) {
+				if first.IsZero() {
+					first = time.Now()
+				}
+				last = time.Now()
+			})
+			if err != nil {
+				return err
 			}
-			last = time.Now()
-		})
-		if err != nil {
-			return speedResult{}, err
-		}
-		if i == 0 {
-			continue // warm-up
-		}
-		n := resp.Usage.OutputTokens
-		if n < 2 || !last.After(first) {
-			return speedResult{}, fmt.Errorf("the model wrote %d tokens: too few to time", n)
-		}
-		benchTS = append(benchTS, b)
-		serverTS = append(serverTS, sp.PerSecond)
-		// The first token's time is the prompt's: the rate is of the rest.
-		interpTS = append(interpTS, float64(n-1)/last.Sub(first).Seconds())
+			n := resp.Usage.OutputTokens
+			if n < 2 || !last.After(first) {
+				return fmt.Errorf("the model wrote %d tokens: too few to time", n)
+			}
+			// The first token's time is the prompt's: the rate is of the rest.
+			it = float64(n-1) / last.Sub(first).Seconds()
+			return nil
+		},
+	}
+	err = interleave(ctx, 1, cfg.Rounds, runs, func() {
+		benchTS, serverTS, interpTS = append(benchTS, b), append(serverTS, sp), append(interpTS, it)
+	})
+	if err != nil {
+		return speedResult{}, err
 	}
 	return speedResult{bench: median(benchTS), server: median(serverTS), interp: median(interpTS), load: load}, nil
 }
@@ -198,13 +203,40 @@ func llamaBench(ctx context.Context, bench, model string) (float64, error) {
 // localTaskCSV is the simple task's data; the mean of x is 37.25.
 const localTaskCSV = "x,y\n12,1\n45,2\n30.5,3\n61.5,4\n"
 
-// localTask runs "the average of column x in data.csv" through the agent
-// with the default local model and a real sandbox, from a cold model
-// server each time, and reports the wall time beside the model load alone.
+const localTaskPrompt = "What is the average of column x in data.csv?"
+
+// taskRuns is how one way of running the simple task went.
+type taskRuns struct {
+	walls        []time.Duration
+	right, steps int
+}
+
+func (r *taskRuns) add(wall time.Duration, answer string, steps int) {
+	r.walls = append(r.walls, wall)
+	r.steps += steps
+	if answerHas(answer, 37.25, 0.01) {
+		r.right++
+	}
+}
+
+// localTask runs "the average of column x in data.csv" with each installed
+// model, three ways interleaved: cold, as a user types it, `interp run` in
+// a new process that starts the model server (model load included); warm,
+// the agent in a long-lived process whose model server stays loaded, as
+// in chat, serve and mcp; and, as the baseline, the model load alone.
 func localTask(ctx context.Context, cfg *config, server string, store *models.Store) (string, error) {
-	model, err := store.Path(models.DefaultModel)
+	work, err := os.MkdirTemp("/var/tmp", "interp-bench-local-")
 	if err != nil {
 		return "", err
+	}
+	defer os.RemoveAll(work)
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin, err := buildInterp(ctx, root, "", work)
+	if err != nil {
+		return "", fmt.Errorf("build interp: %w", err)
 	}
 	m, rt, _, closeManager, err := benchManager("local")
 	if err != nil {
@@ -212,68 +244,155 @@ func localTask(ctx context.Context, cfg *config, server string, store *models.St
 	}
 	defer closeManager()
 
-	const task = "What is the average of column x in data.csv?"
-	n := cfg.Rounds
-	var walls, loads []time.Duration
-	right, steps := 0, 0
-	for range n {
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		s, err := m.Create(ctx, session.CreateOptions{})
-		if err != nil {
-			return "", err
-		}
-		if _, err := s.Kernel().Workspace().Write("data.csv", strings.NewReader(localTaskCSV), 1<<20); err != nil {
-			return "", err
-		}
-		srv := llamacpp.New(llamacpp.Config{Binary: server, Model: model, IdleTimeout: -1})
-		ag, err := agent.New(agent.Config{Provider: llamacpp.NewProvider(srv, models.DefaultModel), Model: models.DefaultModel,
-			Session: s, Packages: rt.Packages(), SmallModel: true})
-		if err != nil {
-			srv.Close()
-			return "", err
-		}
-		start := time.Now()
-		tctx, cancel := context.WithTimeout(ctx, localTaskTimeout)
-		res, err := ag.Run(tctx, task, nil)
-		cancel()
-		wall := time.Since(start)
-		srv.Close()
-		m.CloseSession(s.ID)
-		if err != nil && ctx.Err() != nil {
-			return "", err
-		}
-		if err == nil && answerHas(res.Answer, 37.25, 0.01) {
-			right++
-		}
-		if res != nil {
-			steps += res.Steps
-		}
-		walls = append(walls, wall)
-		// The load alone, cold, as the task's server was.
-		srv = llamacpp.New(llamacpp.Config{Binary: server, Model: model, IdleTimeout: -1})
-		start = time.Now()
-		lease, err := srv.Acquire(ctx)
-		if err != nil {
-			return "", err
-		}
-		loads = append(loads, time.Since(start))
-		lease.Release()
-		srv.Close()
-	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "\nA simple task end to end: %q over a 4-row data.csv (answer 37.25), through the agent (small-model measures on) with %s and a real sandbox, %d times; each run starts a new model server, so the model load is included (from the page cache: the file was read before). The baseline is the model load alone, measured after each run.\n\n", task, models.DefaultModel, n)
-	out.WriteString("| | p50 | p90 |\n| --- | ---: | ---: |\n")
+	fmt.Fprintf(&out, "\nA simple task end to end: %q over a 4-row data.csv (answer 37.25), %d times each way, interleaved, in rotating order; a run is stopped after %s and counted wrong. **Cold**: `interp run --provider local --model MODEL -f data.csv` in a new process, as a user types it, which starts the model server (model load included, from the page cache: the file was read before). **Warm**: the agent in one long-lived process whose model server stays loaded between tasks, as in `chat`, `serve` and `mcp` (its first load is not counted). Both with the small-model measures on and a real sandbox. The baseline is the model load alone (a cold server until ready).\n\n",
+		localTaskPrompt, cfg.Rounds, localTaskTimeout)
+	out.WriteString("| model | cold: right | cold p50 | cold p90 | warm: right | warm p50 | warm p90 | steps (cold, warm) | model load alone (baseline) p50 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	secs := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
-	fmt.Fprintf(&out, "| task, end to end | %s | %s |\n", secs(median(walls)), secs(percentile(walls, 90)))
-	fmt.Fprintf(&out, "| model load alone (baseline) | %s | %s |\n\n", secs(median(loads)), secs(percentile(loads, 90)))
-	met := "met"
-	if median(walls) > targetLocalTask || right < n {
-		met = "not met"
+	met := "not measured"
+	for _, sp := range localModels(cfg) {
+		model, err := store.Path(sp.Name)
+		if err != nil {
+			continue
+		}
+		cfg.logf("local: the simple task with %s", sp.Name)
+		warmSrv := llamacpp.New(llamacpp.Config{Binary: server, Model: model, IdleTimeout: -1})
+		lease, err := warmSrv.Acquire(ctx)
+		if err != nil {
+			return out.String(), err
+		}
+		lease.Release()
+		provider := llamacpp.NewProvider(warmSrv, sp.Name)
+		var cold, warm taskRuns
+		var loads []time.Duration
+		runs := []func() error{
+			func() error {
+				wall, answer, err := interpRun(ctx, bin, sp.Name)
+				if err != nil {
+					return err
+				}
+				cold.add(wall, answer, 0)
+				return nil
+			},
+			func() error {
+				wall, answer, steps, err := agentTask(ctx, m, rt, provider, sp.Name)
+				if err != nil {
+					return err
+				}
+				warm.add(wall, answer, steps)
+				return nil
+			},
+			func() error {
+				srv := llamacpp.New(llamacpp.Config{Binary: server, Model: model, IdleTimeout: -1})
+				defer srv.Close()
+				start := time.Now()
+				lease, err := srv.Acquire(ctx)
+				if err != nil {
+					return err
+				}
+				loads = append(loads, time.Since(start))
+				lease.Release()
+				return nil
+			},
+		}
+		err = interleave(ctx, 0, cfg.Rounds, runs, func() {})
+		warmSrv.Close()
+		if err != nil {
+			return out.String(), err
+		}
+		n := cfg.Rounds
+		fmt.Fprintf(&out, "| %s | %d/%d | %s | %s | %d/%d | %s | %s | %.1f | %s |\n", sp.Name,
+			cold.right, n, secs(median(cold.walls)), secs(percentile(cold.walls, 90)),
+			warm.right, n, secs(median(warm.walls)), secs(percentile(warm.walls, 90)),
+			float64(warm.steps)/float64(n), secs(median(loads)))
+		if sp.Name == models.DefaultModel {
+			met = "met"
+			if median(cold.walls) > targetLocalTask || cold.right < n {
+				met = "not met"
+			}
+		}
 	}
-	fmt.Fprintf(&out, "Right answers: **%d of %d**, in %.1f steps on average (a run is stopped after %s). Target: right, in under %s at p50: **%s**.\n", right, n, float64(steps)/float64(n), localTaskTimeout, targetLocalTask, met)
+	fmt.Fprintf(&out, "\nSteps are the warm runs' (`interp run` does not report them). Target: the default model (%s) right every time, cold, in under %s at p50: **%s**.\n", models.DefaultModel, targetLocalTask, met)
 	return out.String(), nil
+}
+
+// localModels lists the catalog models to measure: those -local-models
+// names, else all.
+func localModels(cfg *config) []models.Spec {
+	if cfg.LocalModels == "" {
+		return models.Catalog
+	}
+	var out []models.Spec
+	for _, sp := range models.Catalog {
+		for _, name := range strings.Split(cfg.LocalModels, ",") {
+			if strings.TrimSpace(name) == sp.Name {
+				out = append(out, sp)
+			}
+		}
+	}
+	return out
+}
+
+// interpRun runs the simple task through `interp run` in a new process,
+// with nothing configured but the model, and returns its wall time and
+// what it printed. A run that times out is a wrong answer, not an error.
+func interpRun(ctx context.Context, bin, model string) (time.Duration, string, error) {
+	dir, err := os.MkdirTemp("/var/tmp", "interp-bench-run-")
+	if err != nil {
+		return 0, "", err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "data.csv"), []byte(localTaskCSV), 0o644); err != nil {
+		return 0, "", err
+	}
+	tctx, cancel := context.WithTimeout(ctx, localTaskTimeout)
+	defer cancel()
+	c := exec.CommandContext(tctx, bin, "--no-history", "run", "--yes", "--no-out", "--provider", "local", "--model", model,
+		"-f", "data.csv", localTaskPrompt)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "INTERP_CONFIG="+filepath.Join(dir, "none.yaml"),
+		"OPENAI_API_KEY=", "OPENAI_BASE_URL=", "ANTHROPIC_API_KEY=", "OLLAMA_HOST=", "INTERP_PROVIDER=", "INTERP_MODEL=")
+	var stdout, stderr strings.Builder
+	c.Stdout, c.Stderr = &stdout, &stderr
+	start := time.Now()
+	err = c.Run()
+	wall := time.Since(start)
+	if ctx.Err() != nil {
+		return 0, "", ctx.Err()
+	}
+	if err != nil && tctx.Err() == nil && strings.Contains(stderr.String(), "--provider") {
+		return 0, "", fmt.Errorf("interp run: %v: %s", err, oneLine(stderr.String()))
+	}
+	return wall, stdout.String(), nil
+}
+
+// agentTask runs the simple task through the agent in a new session, with
+// a model server that is already loaded.
+func agentTask(ctx context.Context, m *session.Manager, rt *python.Runtime, p llm.Provider, model string) (time.Duration, string, int, error) {
+	s, err := m.Create(ctx, session.CreateOptions{})
+	if err != nil {
+		return 0, "", 0, err
+	}
+	defer m.CloseSession(s.ID)
+	if _, err := s.Kernel().Workspace().Write("data.csv", strings.NewReader(localTaskCSV), 1<<20); err != nil {
+		return 0, "", 0, err
+	}
+	ag, err := agent.New(agent.Config{Provider: p, Model: model, Session: s, Packages: rt.Packages(), SmallModel: true})
+	if err != nil {
+		return 0, "", 0, err
+	}
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, localTaskTimeout)
+	res, err := ag.Run(tctx, localTaskPrompt, nil)
+	cancel()
+	wall := time.Since(start)
+	if ctx.Err() != nil {
+		return 0, "", 0, ctx.Err()
+	}
+	if err != nil || res == nil {
+		return wall, "", 0, nil
+	}
+	return wall, res.Answer, res.Steps, nil
 }
 
 var numberRE = regexp.MustCompile(`-?\d+(?:\.\d+)?`)

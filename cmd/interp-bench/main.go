@@ -51,6 +51,9 @@ type config struct {
 	Idle int
 	// Burst is the number of sandboxes started at once.
 	Burst int
+	// LocalModels names the local models to measure, comma-separated
+	// (all installed ones if empty).
+	LocalModels string
 	// Log receives progress messages.
 	Log io.Writer
 }
@@ -100,6 +103,7 @@ func main() {
 	flag.IntVar(&cfg.Rounds, "rounds", 5, "rounds of batch measurements")
 	flag.IntVar(&cfg.Idle, "idle", 20, "idle sandboxes for the memory measurement")
 	flag.IntVar(&cfg.Burst, "burst", 100, "sandboxes started at once")
+	flag.StringVar(&cfg.LocalModels, "local-models", "", "the local models to measure, comma-separated (default: every installed one)")
 	flag.Parse()
 	if flag.NArg() > 0 || cfg.N < 1 || cfg.Rounds < 1 || cfg.Idle < 1 || cfg.Burst < 1 {
 		flag.Usage()

@@ -1,30 +1,35 @@
 """Runs an eval suite through Open Interpreter, the peer agent Interp is
 compared with, and writes its results for `interp eval --replay`.
 
-Open Interpreter runs the model's code on the host, unsandboxed: run this
-as an unprivileged user, in a throwaway virtual environment, never in the
-repository's or the base environment:
-
-    uv venv /tmp/oi/venv && VIRTUAL_ENV=/tmp/oi/venv uv pip install open-interpreter==0.4.3
-    runuser -u nobody -- /tmp/oi/venv/bin/python eval/peer/open_interpreter.py \\
-        --suite eval/suite.jsonl --api-base http://127.0.0.1:8081/v1 --model qwen \\
-        --work /tmp/oi/work --out /tmp/oi/results.jsonl
-    interp eval --replay /tmp/oi/results.jsonl eval/suite.jsonl
+Run it through eval/peer/run, which installs Open Interpreter pinned into
+its own virtual environment, serves the model as Interp does, runs this as
+the unprivileged user nobody (Open Interpreter runs the model's code on the
+host, unsandboxed) and checks the answers with `interp eval --replay`.
 
 Each task gets a fresh working directory with its input files; the final
 assistant message is the answer, and the directory is the workspace the
-checks look at.
+checks look at. A task that runs past --task-timeout is stopped and
+counted with what it had answered by then.
 """
 
 import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download at import
 os.environ.setdefault("DISABLE_TELEMETRY", "1")
+
+
+class TaskTimeout(BaseException):  # not caught by the agent's own "except Exception"
+    pass
+
+
+def on_timeout(signum, frame):
+    raise TaskTimeout()
 
 
 def main():
@@ -36,6 +41,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="", help="comma-separated task ids")
     ap.add_argument("--max-tokens", type=int, default=1024)
+    ap.add_argument("--task-timeout", type=int, default=90, help="seconds a task may take")
     args = ap.parse_args()
 
     from interpreter import interpreter
@@ -60,7 +66,6 @@ def main():
         interpreter.reset()
         interpreter.offline = True
         interpreter.auto_run = True
-        interpreter.anonymous_telemetry = False
         interpreter.llm.model = "openai/" + args.model
         interpreter.llm.api_base = args.api_base
         interpreter.llm.api_key = "none"
@@ -72,10 +77,18 @@ def main():
         start = time.time()
         err = ""
         msgs = []
+        signal.signal(signal.SIGALRM, on_timeout)
+        signal.alarm(args.task_timeout)
         try:
             msgs = interpreter.chat(t["prompt"], display=False, stream=False)
+        except TaskTimeout:
+            err = f"timed out after {args.task_timeout} s"
+            msgs = list(interpreter.messages)
         except Exception as e:  # the peer failing is a result too
             err = f"{type(e).__name__}: {e}"[:300]
+            msgs = list(interpreter.messages)
+        finally:
+            signal.alarm(0)
         seconds = time.time() - start
         try:
             interpreter.computer.terminate()
