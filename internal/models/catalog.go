@@ -6,8 +6,8 @@ package models
 // size and SHA-256, and nothing in the wheels is ever installed or run.
 
 // DefaultModel is the model used when no provider is configured. On the
-// 2-core machines Interp is measured on, 0.5B generates about three times
-// as fast as 1.5B (BENCHMARKS.md, "Local model").
+// 2-core machine Interp is measured on, 0.5B generates 1.7–1.8 times as
+// fast as 1.5B and loads in half the time (BENCHMARKS.md, "0.5B or 1.5B").
 const DefaultModel = "qwen2.5-coder-0.5b"
 
 // Catalog lists the models Interp knows how to fetch.
