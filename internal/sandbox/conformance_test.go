@@ -148,16 +148,6 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// succeed runs code and fails the test unless it exits 0.
-func succeed(t *testing.T, b sandbox.Backend, code string) string {
-	t.Helper()
-	r := runPython(t, b, code, sandbox.Limits{})
-	if !r.res.Success() {
-		t.Fatalf("code failed: %v\nstdout: %s\nstderr: %s", r.res.Err(), r.stdout, tail(r.stderr))
-	}
-	return r.stdout
-}
-
 func checkNoHostFiles(t *testing.T, b sandbox.Backend) error {
 	dir := t.TempDir()
 	canary := filepath.Join(dir, "canary")
@@ -172,7 +162,7 @@ func checkNoHostFiles(t *testing.T, b sandbox.Backend) error {
 	wd, _ := os.Getwd()
 	paths := []string{"/etc/shadow", canary, dir, home, "/root", "/home", "/sys/fs", "/sys/class", "/sys/kernel",
 		"/usr/local", "/usr/include", self, wd, "/opt/interp/uv", "/var"}
-	out := succeed(t, b, fmt.Sprintf(`
+	out := mustSucceed(t, b, fmt.Sprintf(`
 import os
 for p in %s:
     try:
@@ -194,7 +184,7 @@ func checkNoHostEnv(t *testing.T, b sandbox.Backend) error {
 	if os.Getenv(canaryEnv) != canaryValue {
 		t.Fatalf("TestMain did not set %s", canaryEnv)
 	}
-	out := succeed(t, b, `
+	out := mustSucceed(t, b, `
 import os
 print(open("/proc/self/environ", "rb").read().decode())
 try:
@@ -226,7 +216,7 @@ func checkNoNetwork(t *testing.T, b sandbox.Backend) error {
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	out := succeed(t, b, fmt.Sprintf(`
+	out := mustSucceed(t, b, fmt.Sprintf(`
 import socket
 for host in ("127.0.0.1", "10.0.2.2", "8.8.8.8"):
     s = socket.socket()
@@ -258,7 +248,7 @@ print(sorted(i[1] for i in socket.if_nameindex()))
 
 func checkHostProcessesHidden(t *testing.T, b sandbox.Backend) error {
 	// Signal 0 only asks whether this test process can be reached.
-	out := succeed(t, b, fmt.Sprintf(`
+	out := mustSucceed(t, b, fmt.Sprintf(`
 import os
 others = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid()))
 print(len(others), "other processes")
@@ -278,7 +268,7 @@ func checkReadOnlyPaths(t *testing.T, b sandbox.Backend) error {
 	rt := runtimeFor(t)
 	// The workspace (the working directory) and TMPDIR are the only
 	// writable places; the read-only paths the spec lists stay read-only.
-	out := succeed(t, b, fmt.Sprintf(`
+	out := mustSucceed(t, b, fmt.Sprintf(`
 import os
 for p in ["made", os.path.join(os.environ["TMPDIR"], "interp-conformance-%d"), "/dev/shm/c",
           "/usr/x", "/etc/x", "/x", %q, "/proc/sys/kernel/hostname", "/dev/x"]:
@@ -305,12 +295,12 @@ for p in ["made", os.path.join(os.environ["TMPDIR"], "interp-conformance-%d"), "
 
 func checkStateNotShared(t *testing.T, b sandbox.Backend) error {
 	name := fmt.Sprintf("interp-conformance-left-%d-%d", os.Getpid(), time.Now().UnixNano())
-	succeed(t, b, fmt.Sprintf(`
+	mustSucceed(t, b, fmt.Sprintf(`
 import os
 open(%[1]q, "w").write("x")
 open(os.path.join(os.environ["TMPDIR"], %[1]q), "w").write("x")
 `, name))
-	out := succeed(t, b, fmt.Sprintf(`
+	out := mustSucceed(t, b, fmt.Sprintf(`
 import os
 tmp = os.path.join(os.environ["TMPDIR"], %[1]q)
 print(os.path.exists(%[1]q), os.path.exists(tmp))
