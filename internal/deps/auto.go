@@ -620,8 +620,10 @@ var (
 	cannotImportRE  = regexp.MustCompile(`cannot import name '([A-Za-z0-9_]+)' from '([A-Za-z0-9_.]+)'`)
 )
 
-// importStmtRE finds the modules of import statements in a traceback.
-var importStmtRE = regexp.MustCompile(`(?m)^\s*(?:from\s+([A-Za-z_][\w.]*)\s+import\b|import\s+([A-Za-z_][\w.]*))`)
+// importStmtRE finds the modules of import statements in a traceback,
+// whose source lines carry a gutter: "  --> 2 import maya.cmds" for the
+// failing line, "      1 import os" for its neighbours.
+var importStmtRE = regexp.MustCompile(`(?m)^\s*(?:-->\s*)?(?:\d+\s+)?(?:from\s+([A-Za-z_][\w.]*)\s+import\b|import\s+([A-Za-z_][\w.]*))`)
 
 // Recovery is what Recover did about a failed cell.
 type Recovery struct {
