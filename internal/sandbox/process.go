@@ -58,7 +58,11 @@ func (c cmdProc) kill() error { return c.cmd.Process.Kill() }
 func (c cmdProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	err := c.cmd.Wait()
 	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
+	// The program's own end is the result. Its output pipes may outlive it
+	// (an orphan, or another fork of this process that has not yet reached
+	// exec, holds them), and after WaitDelay they are closed: that is no
+	// failure of the program's.
+	if errors.As(err, &exitErr) || errors.Is(err, exec.ErrWaitDelay) {
 		err = nil
 	}
 	ps := c.cmd.ProcessState

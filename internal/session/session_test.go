@@ -375,7 +375,8 @@ func runtimes(t *testing.T) []namedRuntime {
 }
 
 func TestInterrupt(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	k := start(t, config(t))
 	cell(t, k, "kept = 'yes'")
 	evs := cellWith(t, k, context.Background(), "print('spinning', flush=True)\nwhile True: pass", session.ExecOptions{}, func(ev session.Event) {
@@ -397,7 +398,8 @@ func TestInterrupt(t *testing.T) {
 }
 
 func TestCancelContextInterrupts(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	k := start(t, config(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	evs := cellWith(t, k, ctx, "import time\nprint('go', flush=True)\ntime.sleep(60)", session.ExecOptions{}, func(ev session.Event) {
@@ -414,7 +416,8 @@ func TestCancelContextInterrupts(t *testing.T) {
 }
 
 func TestTimeoutThenSessionWorks(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	k := start(t, config(t))
 	cell(t, k, "x = 5")
 	evs := cellWith(t, k, context.Background(), "while True: pass", session.ExecOptions{Timeout: 300 * time.Millisecond}, nil)
@@ -427,7 +430,8 @@ func TestTimeoutThenSessionWorks(t *testing.T) {
 }
 
 func TestStubbornCellIsKilledAndRestarted(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	k := start(t, config(t))
 	cell(t, k, "open('keep.txt', 'w').write('still here')")
 	evs := cellWith(t, k, context.Background(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: pass",
@@ -605,7 +609,8 @@ func TestOutputCap(t *testing.T) {
 }
 
 func TestRawOutputAndBadUTF8(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	k := start(t, config(t))
 	evs := cell(t, k, "import os, subprocess, sys\nos.write(1, b'raw\\n')\nsubprocess.run(['echo', 'child'])\nsys.stdout.buffer.write(b'bad \\xff\\xfe\\n')\nsys.stdout.flush()")
 	out := stdout(evs)
@@ -669,7 +674,8 @@ func TestManagerLimits(t *testing.T) {
 }
 
 func TestIdleSessionsAreReaped(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	m := session.NewManager(session.ManagerConfig{Kernel: config(t), IdleTimeout: 100 * time.Millisecond})
 	defer m.Shutdown()
 	a, err := m.Create(context.Background(), session.CreateOptions{})
@@ -692,7 +698,8 @@ func TestIdleSessionsAreReaped(t *testing.T) {
 }
 
 func TestWarmPool(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: timed (an interrupt's grace, the pool's fill, raw
+	// output's arrival), and a loaded machine already stretches it.
 	m := session.NewManager(session.ManagerConfig{
 		Kernel: config(t),
 		Pool:   session.PoolConfig{Size: 2, Preload: []string{"json", "numpy"}},
