@@ -26,14 +26,14 @@ vet:
 # lint runs golangci-lint, pinned here and built from the Go module proxy
 # into .tools/ the first time, with the linters .golangci.yml chooses. Its
 # results are cached (~/.cache/golangci-lint), so a rerun checks only what
-# changed.
+# changed; two checkouts' make test may lint at once.
 GOLANGCI_LINT_VERSION := v2.5.0
 GOLANGCI_LINT := .tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 $(GOLANGCI_LINT):
 	GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv .tools/bin/golangci-lint $@
 lint: $(GOLANGCI_LINT)
-	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --allow-parallel-runners ./...
 
 # pycheck lints and format-checks the repository's Python with ruff
 # (ruff.toml) and runs runner.py's pytest tests; scripts/pycheck installs
