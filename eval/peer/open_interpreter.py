@@ -47,13 +47,13 @@ def main():
     from interpreter import interpreter
 
     suite_dir = os.path.dirname(os.path.abspath(args.suite))
-    tasks = [json.loads(l) for l in open(args.suite, encoding="utf-8") if l.strip()]
+    tasks = [json.loads(line) for line in open(args.suite, encoding="utf-8") if line.strip()]
     only = [s for s in args.only.split(",") if s]
     if only:
         tasks = [t for t in tasks if t["id"] in only]
     done = set()
     if os.path.exists(args.out):
-        done = {json.loads(l)["id"] for l in open(args.out) if l.strip()}
+        done = {json.loads(line)["id"] for line in open(args.out) if line.strip()}
 
     for t in tasks:
         if t["id"] in done:
@@ -100,8 +100,16 @@ def main():
                 answer = m.get("content", "")
         cells = sum(1 for m in msgs or [] if m.get("type") == "code")
         errors = sum(1 for m in msgs or [] if m.get("role") == "computer" and "Traceback" in str(m.get("content", "")))
-        rec = {"id": t["id"], "answer": answer, "workspace": ws, "seconds": round(seconds, 2),
-               "cells": cells, "cell_errors": errors, "steps": sum(1 for m in msgs or [] if m.get("role") == "assistant"), "error": err}
+        rec = {
+            "id": t["id"],
+            "answer": answer,
+            "workspace": ws,
+            "seconds": round(seconds, 2),
+            "cells": cells,
+            "cell_errors": errors,
+            "steps": sum(1 for m in msgs or [] if m.get("role") == "assistant"),
+            "error": err,
+        }
         with open(args.out, "a") as f:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         print(f"{t['id']}: {seconds:.1f} s, {cells} cells: {answer[:80]!r}", file=sys.stderr, flush=True)
