@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/term"
+
+	"github.com/interp-dev/interp/internal/chat"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -64,10 +67,16 @@ func (s *imageSaver) save(ev session.Event) ([]string, error) {
 // textRenderer prints events for people: output as it comes, displays as
 // their text, errors as tracebacks.
 type textRenderer struct {
-	out, err   io.Writer
-	images     *imageSaver
-	inline     termimage.Protocol // how out draws images, if it can
-	inProgress bool               // a progress line awaits its newline
+	out, err io.Writer
+	images   *imageSaver
+	inline   termimage.Protocol // how out draws images, if it can
+	// live says err is a terminal, where a download's progress is one
+	// line redrawn in place and cleared before anything else is written;
+	// width is the terminal's, to keep the line from wrapping (0: unknown).
+	live       bool
+	width      int
+	inProgress bool // the progress line is on the screen
+	progress   progressLine
 	// fileHints turns on missingFileHint after a FileNotFoundError (for
 	// commands with -f), with hintMore its other way in.
 	fileHints bool
@@ -78,6 +87,10 @@ func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
 	r := &textRenderer{out: out, err: err, images: &imageSaver{dir: saveDir}}
 	if isTerminal(out) {
 		r.inline = termimage.Detect(os.Getenv)
+	}
+	if f, ok := err.(*os.File); ok && isTerminal(err) {
+		r.live = true
+		r.width, _, _ = term.GetSize(int(f.Fd()))
 	}
 	return r
 }
@@ -108,6 +121,9 @@ func (r *textRenderer) drawImage(ev session.Event) bool {
 }
 
 func (r *textRenderer) event(ev session.Event) {
+	if !(ev.Type == event.Install && ev.Phase == event.PhaseDownloading) {
+		r.endProgress() // the program's output starts on a clean line
+	}
 	switch ev.Type {
 	case event.Stdout:
 		io.WriteString(r.out, ev.Text)
@@ -154,36 +170,52 @@ func (r *textRenderer) install(ev session.Event) {
 	switch ev.Phase {
 	case "resolving":
 		fmt.Fprintf(r.err, "[interp: installing %s]\n", ev.Package)
-	case "downloading":
-		if isTerminal(r.err) {
-			fmt.Fprintf(r.err, "\r[interp: downloading %s %s]", progressBar(ev.Bytes), sandbox.FormatBytes(ev.Bytes))
+	case event.PhaseDownloading:
+		if r.live {
+			line := r.progress.update(ev)
+			if r.width > 1 && len([]rune(line)) >= r.width {
+				line = string([]rune(line)[:r.width-2]) + "…"
+			}
+			// Back to the line's start, the line, and the rest of the
+			// old one erased: nothing stray is left when it shortens.
+			fmt.Fprintf(r.err, "\r%s\x1b[K", line)
 			r.inProgress = true
 		}
 	case event.PhaseInstalled:
-		r.endProgress()
 		if ev.Version != "" {
 			fmt.Fprintf(r.err, "[interp: installed %s %s]\n", ev.Package, ev.Version)
 		} else {
 			fmt.Fprintf(r.err, "[interp: %s: %s]\n", ev.Package, ev.Message)
 		}
 	case event.PhaseFailed:
-		r.endProgress()
 		fmt.Fprintf(r.err, "[interp: install failed: %s]\n", ev.Message)
 	}
 }
 
+// endProgress erases the progress line, so that what follows starts at
+// the line's beginning and the line leaves nothing behind.
 func (r *textRenderer) endProgress() {
 	if r.inProgress {
-		fmt.Fprintln(r.err)
+		io.WriteString(r.err, "\r\x1b[K")
 		r.inProgress = false
 	}
 }
 
-// progressBar draws an indeterminate bar that moves with the bytes.
-func progressBar(n int64) string {
-	const width = 20
-	pos := int(n>>16) % width
-	return "[" + strings.Repeat("=", pos) + ">" + strings.Repeat(" ", width-pos-1) + "]"
+// progressLine is the text of the download progress line: the packages
+// in flight, the bytes fetched of the total, a bar and the time left. It
+// never goes backwards for the same packages.
+type progressLine struct {
+	pkg   string
+	bytes int64
+}
+
+func (p *progressLine) update(ev session.Event) string {
+	if ev.Package != p.pkg {
+		p.pkg, p.bytes = ev.Package, 0
+	}
+	p.bytes = max(p.bytes, ev.Bytes)
+	ev.Bytes = p.bytes
+	return "[interp: downloading " + chat.DownloadText(ev) + "]"
 }
 
 // isTerminal reports whether w is a terminal.

@@ -288,6 +288,10 @@ func newAgentPrinter(out, errOut io.Writer, saveDir string) *agentPrinter {
 
 func (p *agentPrinter) event(ev agent.Event) {
 	switch ev.Type {
+	case event.Message, event.Code, event.Tool, event.Answer, event.Stop:
+		p.cell.endProgress() // the model's words start on a clean line
+	}
+	switch ev.Type {
 	case event.Message:
 		p.endCode()
 		io.WriteString(p.out, ev.Text)

@@ -2,7 +2,9 @@ package chat
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
@@ -136,7 +138,7 @@ func installLine(ev session.Event) string {
 	case event.PhaseResolving:
 		return "… installing " + ev.Package
 	case event.PhaseDownloading:
-		return fmt.Sprintf("↓ downloading %s %s %s", ev.Package, progressBar(ev.Bytes), sandbox.FormatBytes(ev.Bytes))
+		return "↓ downloading " + DownloadText(ev)
 	case event.PhaseInstalled:
 		if ev.Version != "" {
 			return fmt.Sprintf("✓ installed %s %s", ev.Package, ev.Version)
@@ -161,12 +163,36 @@ func installStyle(ev session.Event, st *styles) lipgloss.Style {
 	return st.dim
 }
 
-// progressBar draws an indeterminate bar that moves with the bytes: the
-// size of a download is not known in advance.
-func progressBar(n int64) string {
-	const width = 16
-	pos := int(n>>16) % width
-	return "[" + strings.Repeat("=", pos) + ">" + strings.Repeat(" ", width-pos-1) + "]"
+// DownloadText describes a downloading install event for a person: the
+// packages in flight (with the version of one), the bytes fetched of the
+// total, a bar, the share and the time left, as far as the event knows
+// them: "polars 1.2.0: 8.0 MiB of 31.5 MiB [=====     ] 25%, 13s left".
+// The CLI's progress line says the same.
+func DownloadText(ev session.Event) string {
+	what := ev.Package
+	if ev.Version != "" && !strings.Contains(what, " ") {
+		what += " " + ev.Version
+	}
+	switch {
+	case ev.Total > 0:
+		n := min(ev.Bytes, ev.Total)
+		const width = 20
+		fill := int(n * width / ev.Total)
+		s := fmt.Sprintf("%s: %s of %s [%s%s] %d%%", what, sandbox.FormatBytes(n), sandbox.FormatBytes(ev.Total),
+			strings.Repeat("=", fill), strings.Repeat(" ", width-fill), n*100/ev.Total)
+		if ev.ETA > 0 && n < ev.Total {
+			s += ", " + formatETA(ev.ETA) + " left"
+		}
+		return s
+	case ev.Bytes > 0:
+		return what + ": " + sandbox.FormatBytes(ev.Bytes)
+	}
+	return what
+}
+
+// formatETA says how long is left: "8s", "1m20s".
+func formatETA(secs float64) string {
+	return (time.Duration(math.Ceil(secs)) * time.Second).String()
 }
 
 // doneLine says how a cell ended, and whether that was a failure.

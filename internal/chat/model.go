@@ -486,6 +486,9 @@ func (m *model) cellEvent(ev agent.Event) {
 		if b == nil {
 			b = m.add(&block{kind: kindInstall, step: ev.Step})
 		}
+		if ev.Phase == event.PhaseDownloading && b.install.Phase == event.PhaseDownloading && b.install.Package == ev.Package {
+			ev.Bytes = max(ev.Bytes, b.install.Bytes) // never backwards
+		}
 		b.install = ev.Event
 		b.changed()
 		if ev.Phase == event.PhaseResolving || ev.Phase == event.PhaseDownloading {
