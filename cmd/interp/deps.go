@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
 )
 
 // depsFlags configure automatic installs.
@@ -84,6 +86,38 @@ func torchIndex(cfg *config.Config) (string, error) {
 		return "", &exitError{code: exitUsage, msg: fmt.Sprintf("install.torch_index: %q is neither cpu nor an http(s) index URL", v)}
 	}
 	return v, nil
+}
+
+// prewarm keeps the packages of install.prewarm in the package store,
+// installing them in the background, and has every new kernel's package
+// directory (the warm pool's too) link what is there, so that they import
+// at once in a new session.
+func prewarm(ctx context.Context, cfg *config.Config, auto *deps.Auto, kernel *session.Config, log *slog.Logger) error {
+	if len(cfg.Install.Prewarm) == 0 {
+		return nil
+	}
+	reqs := make([]deps.Requirement, len(cfg.Install.Prewarm))
+	for i, p := range cfg.Install.Prewarm {
+		r, err := deps.ParseRequirement(p)
+		if err != nil {
+			return &exitError{code: exitUsage, msg: fmt.Sprintf("install.prewarm: %v", err)}
+		}
+		reqs[i] = r
+	}
+	if auto == nil || auto.Installer.Store == nil {
+		log.Warn("install.prewarm is ignored: installs are off")
+		return nil
+	}
+	in := auto.Installer
+	kernel.PrepareSite = in.Store.LinkPinned
+	go func() {
+		if err := in.Pin(context.WithoutCancel(ctx), reqs, nil); err != nil {
+			log.Warn("prewarm", "packages", cfg.Install.Prewarm, "err", err)
+			return
+		}
+		log.Info("prewarmed", "packages", cfg.Install.Prewarm)
+	}()
+	return nil
 }
 
 func newDepsCmd(g *globalFlags) *cobra.Command {

@@ -361,8 +361,12 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 			return &exitError{code: exitInternal, msg: err.Error()}
 		}
 	}
+	kernel := session.Config{Backend: b, Runtime: rt}
+	if err := prewarm(ctx, cfg, auto, &kernel, log); err != nil {
+		return err
+	}
 	srv, err := server.New(sc, server.Deps{
-		Store: st, Kernel: session.Config{Backend: b, Runtime: rt}, Auto: auto, LLM: llmFactory, Logger: log,
+		Store: st, Kernel: kernel, Auto: auto, LLM: llmFactory, Logger: log,
 		UI: web.Handler(),
 	})
 	if err != nil {

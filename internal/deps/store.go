@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/interp-dev/interp/internal/session"
 )
 
 // Store is the content-addressed store of installed distributions that
@@ -557,4 +559,52 @@ func (s *Store) removeDanglingRefs() {
 			os.Remove(filepath.Join(s.refsDir(), r.Name()))
 		}
 	}
+}
+
+// pinnedDir is a package directory the store keeps for itself: what is
+// linked there counts as used, so it is never evicted.
+func (s *Store) pinnedDir() string { return filepath.Join(s.Dir, "pinned") }
+
+// Pin installs reqs (and what they need) into the store and keeps them
+// there, never evicted, for LinkPinned: the configured prewarm list.
+// Earlier pins stay; a new version of a pinned distribution replaces the
+// old one.
+func (in *Installer) Pin(ctx context.Context, reqs []Requirement, emit func(session.Event)) error {
+	if in.Store == nil {
+		return errors.New("package store: pinning packages needs a store")
+	}
+	if err := in.Store.init(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(in.Store.pinnedDir(), 0o755); err != nil {
+		return fmt.Errorf("package store: %w", err)
+	}
+	return in.Install(ctx, in.Store.pinnedDir(), reqs, emit)
+}
+
+// LinkPinned links every pinned distribution (see Pin) into the package
+// directory site, without uv or the network: a new session's packages
+// are then importable from its first cell. Nothing pinned, nothing done.
+func (s *Store) LinkPinned(ctx context.Context, site string) error {
+	infos, _ := filepath.Glob(filepath.Join(s.pinnedDir(), "*.dist-info"))
+	if len(infos) == 0 {
+		return nil
+	}
+	unlock, err := s.lock(ctx, false, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, di := range infos {
+		key, err := os.ReadFile(filepath.Join(di, storeMarker))
+		k := strings.TrimSpace(string(key))
+		if err != nil || !validKey(k) {
+			continue
+		}
+		if err := link(filepath.Join(s.entriesDir(), k), site); err != nil {
+			return err
+		}
+	}
+	touch(site)
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
@@ -268,5 +269,47 @@ func TestStoreCrashWhileStoring(t *testing.T) {
 	}
 	if tmps, _ := os.ReadDir(filepath.Join(in.Store.Dir, "tmp")); len(tmps) != 0 {
 		t.Errorf("pruning left %d crashed unpacks", len(tmps))
+	}
+}
+
+// TestStorePinnedPackagesInWarmPoolKernels: a pinned (prewarmed)
+// package survives any eviction and is importable in a warm-pool kernel's
+// first cell, with no install and no request to the index.
+func TestStorePinnedPackagesInWarmPoolKernels(t *testing.T) {
+	idx := pypitest.NewIndex(t, tinyPkgs...)
+	in, state := storeSetup(t, idx.URL())
+	ctx := context.Background()
+	if err := in.Pin(ctx, []deps.Requirement{{Name: "tinypkg"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Store.Prune(ctx, deps.CacheLimits{MaxBytes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	requests := len(idx.Requests())
+	m := session.NewManager(session.ManagerConfig{
+		Kernel: session.Config{Backend: sandboxtest.Backend(t), Runtime: runtime(t), StateDir: state, PrepareSite: in.Store.LinkPinned},
+		Pool:   session.PoolConfig{Size: 1},
+	})
+	t.Cleanup(m.Shutdown)
+	for i := 0; m.Pool().Ready() < 1; i++ {
+		if i == 600 {
+			t.Fatal("the warm pool has no kernel after a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s, err := m.Create(ctx, session.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, failure := run(t, s.Kernel(), "import tinypkg\nprint(tinypkg.VALUE)"); out != "42\n" {
+		t.Errorf("a pinned package in a new session: %q %+v", out, failure)
+	}
+	if n := len(idx.Requests()); n != requests {
+		t.Errorf("linking pinned packages asked the index %d times", n-requests)
+	}
+	// Without pins, a session starts with an empty package directory.
+	k := storeKernel(t, state)
+	if out, _ := run(t, k, "import importlib.util\nprint(importlib.util.find_spec('tinypkg'))"); out != "None\n" {
+		t.Errorf("a session without the hook sees tinypkg: %q", out)
 	}
 }

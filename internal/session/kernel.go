@@ -56,6 +56,10 @@ type Config struct {
 	// StateDir holds host-side state of kernels, such as the directories
 	// of packages installed per session. Default: a directory in TMPDIR.
 	StateDir string
+	// PrepareSite, if set, is called with a new kernel's package
+	// directory before its process starts, to put packages there (the
+	// prewarmed ones of the package store); an error fails the start.
+	PrepareSite func(ctx context.Context, site string) error
 	// siteDir, when set, is an existing package directory to reuse.
 	siteDir string
 }
@@ -137,6 +141,16 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		evR.Close()
 		evW.Close()
 		return nil, err
+	}
+	if cfg.PrepareSite != nil && cfg.siteDir == "" {
+		if err := cfg.PrepareSite(ctx, site); err != nil {
+			reqR.Close()
+			reqW.Close()
+			evR.Close()
+			evW.Close()
+			os.RemoveAll(site)
+			return nil, fmt.Errorf("session: prepare the package directory: %w", err)
+		}
 	}
 	k := &Kernel{
 		site:       site,
