@@ -62,6 +62,14 @@ func PruneCache(ctx context.Context, dir string, limits CacheLimits) (PruneResul
 	if err != nil {
 		return res, err
 	}
+	return evictOldest(entries, limits), nil
+}
+
+// evictOldest removes entries (oldest first) older than limits.MaxAge,
+// then the oldest until the rest hold at most limits.MaxBytes, sparing
+// those in use.
+func evictOldest(entries []cacheEntry, limits CacheLimits) PruneResult {
+	var res PruneResult
 	for _, e := range entries {
 		res.Size += e.size
 	}
@@ -69,24 +77,26 @@ func PruneCache(ctx context.Context, dir string, limits CacheLimits) (PruneResul
 	for _, e := range entries {
 		old := limits.MaxAge > 0 && now.Sub(e.mod) > limits.MaxAge
 		big := limits.MaxBytes > 0 && res.Size > limits.MaxBytes
-		if !old && !big {
+		if (!old && !big) || e.inUse {
 			continue
 		}
-		if err := os.RemoveAll(e.path); err != nil {
+		removeTree(e.path)
+		if _, err := os.Lstat(e.path); err == nil {
 			continue
 		}
 		res.Entries++
 		res.Freed += e.size
 		res.Size -= e.size
 	}
-	return res, nil
+	return res
 }
 
-// cacheEntry is one prunable entry of the cache.
+// cacheEntry is one prunable entry of the cache or the store.
 type cacheEntry struct {
-	path string
-	size int64
-	mod  time.Time
+	path  string
+	size  int64
+	mod   time.Time
+	inUse bool
 }
 
 // prunable says whether a directory directly under the cache holds
@@ -129,7 +139,7 @@ func cacheEntries(ctx context.Context, dir string) ([]cacheEntry, error) {
 			if fi.IsDir() {
 				size += dirSize(p)
 			}
-			entries = append(entries, cacheEntry{p, size, fi.ModTime()})
+			entries = append(entries, cacheEntry{path: p, size: size, mod: fi.ModTime()})
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].mod.Before(entries[j].mod) })

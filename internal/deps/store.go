@@ -527,24 +527,11 @@ func (s *Store) Prune(ctx context.Context, limits CacheLimits) (PruneResult, err
 	if err != nil {
 		return res, err
 	}
-	for _, e := range entries {
-		res.Size += e.Bytes
+	list := make([]cacheEntry, len(entries))
+	for i, e := range entries {
+		list[i] = cacheEntry{path: e.path, size: e.Bytes, mod: e.LastUsed, inUse: e.Users > 0}
 	}
-	now := time.Now()
-	for _, e := range entries {
-		old := limits.MaxAge > 0 && now.Sub(e.LastUsed) > limits.MaxAge
-		big := limits.MaxBytes > 0 && res.Size > limits.MaxBytes
-		if (!old && !big) || e.Users > 0 {
-			continue
-		}
-		removeTree(e.path)
-		if _, err := os.Stat(e.path); err == nil {
-			continue
-		}
-		res.Entries++
-		res.Freed += e.Bytes
-		res.Size -= e.Bytes
-	}
+	res = evictOldest(list, limits)
 	if res.Entries > 0 {
 		s.removeDanglingRefs()
 	}
