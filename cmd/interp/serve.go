@@ -319,6 +319,7 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	var llmFactory server.LLMFactory
+	var defModel *server.LLM
 	name, model, defaulted, err := resolveModel(ctx, cfg, f.provider, f.model)
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
@@ -335,7 +336,10 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 		}
 		m := &server.LLM{Provider: p, Name: name, Model: model, Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name)}
 		llmFactory = func(context.Context) (*server.LLM, error) { return m, nil }
+		defModel = m
 	}
+	choices, modelFor, closeModels := g.serveModels(cfg, defModel)
+	defer closeModels()
 
 	rt, err := g.runtime()
 	if err != nil {
@@ -366,7 +370,7 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 		return err
 	}
 	srv, err := server.New(sc, server.Deps{
-		Store: st, Kernel: kernel, Auto: auto, LLM: llmFactory, Logger: log,
+		Store: st, Kernel: kernel, Auto: auto, LLM: llmFactory, Models: choices, ModelFor: modelFor, Logger: log,
 		UI: web.Handler(),
 	})
 	if err != nil {

@@ -303,6 +303,7 @@ func (s *Server) register() {
 	}
 	huma.Register(api, resume, s.resumeStream)
 	s.registerConfirm()
+	s.registerSettings()
 
 	// History.
 	huma.Register(api, s.op("list-conversations", http.MethodGet, "/v1/conversations", "List your conversations", "history", authErrors), s.listConversations)

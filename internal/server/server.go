@@ -260,6 +260,11 @@ type Deps struct {
 	Auto *deps.Auto
 	// LLM gives the model of tasks; nil makes tasks answer 503.
 	LLM LLMFactory
+	// Models are the models users may choose in their settings, the
+	// default first, and ModelFor gives one of them; without ModelFor,
+	// every task uses LLM.
+	Models   []ModelChoice
+	ModelFor ModelFactory
 	// Logger gets one JSON line per request, and errors. Default: JSON on
 	// stderr.
 	Logger *slog.Logger

@@ -316,7 +316,11 @@ type interruptOutput struct {
 
 func (s *Server) createSession(ctx context.Context, in *createSessionInput) (*sessionOutput, error) {
 	u := userFrom(ctx)
-	memory, timeout := s.cfg.DefaultMemory, s.cfg.DefaultCellTimeout
+	prefs, err := s.userSettings(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	memory, timeout := s.sessionDefaults(prefs)
 	var env []string
 	if b := in.Body; b != nil {
 		for k, v := range b.Env {

@@ -81,7 +81,11 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, err := s.d.LLM(ctx)
+	prefs, err := s.userSettings(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	model, err := s.modelOf(ctx, prefs)
 	if err != nil {
 		s.log.Error("language model", "err", err)
 		s.metrics.errors.WithLabelValues("llm").Inc()
@@ -119,7 +123,8 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 	}
 	if e == nil {
 		longRequest(ctx, 2*time.Minute)
-		if e, err = s.newSession(ctx, u, s.cfg.DefaultMemory, s.cfg.DefaultCellTimeout, nil); err != nil {
+		memory, timeout := s.sessionDefaults(prefs)
+		if e, err = s.newSession(ctx, u, memory, timeout, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -81,3 +81,31 @@ func TestWebSessions(t *testing.T) {
 		}
 	})
 }
+
+func TestUserSettings(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		s := open(t, b, nil)
+		alice, err := s.CreateUser(ctx, "alice")
+		must(t, err)
+		type settings struct {
+			Model  string `json:"model"`
+			Memory int64  `json:"memory"`
+		}
+		got := settings{Model: "default"}
+		must(t, s.UserSettings(ctx, alice.ID, &got))
+		if got.Model != "default" {
+			t.Fatalf("no settings changed the value: %+v", got)
+		}
+		must(t, s.SetUserSettings(ctx, alice.ID, settings{Model: "a", Memory: 1 << 30}))
+		must(t, s.SetUserSettings(ctx, alice.ID, settings{Model: "b", Memory: 2 << 30}))
+		must(t, s.UserSettings(ctx, alice.ID, &got))
+		if got.Model != "b" || got.Memory != 2<<30 {
+			t.Fatalf("settings %+v", got)
+		}
+		if err := s.SetUserSettings(ctx, "user_nobody", settings{}); err == nil {
+			t.Error("settings saved for no user")
+		}
+	})
+}

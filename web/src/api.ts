@@ -10,6 +10,8 @@ import type {
   FileInfo,
   Me,
   SessionInfo,
+  SettingsDoc,
+  UserSettings,
   WebSession,
 } from "./types";
 
@@ -75,6 +77,8 @@ export const api = {
   signIn: (key: string) => json<WebSession>("POST", "/v1/auth/login", { key }),
   signOut: () => json<void>("POST", "/v1/auth/logout"),
   me: () => json<Me>("GET", "/v1/me"),
+  settings: () => json<SettingsDoc>("GET", "/v1/me/settings"),
+  saveSettings: (s: UserSettings) => json<SettingsDoc>("PUT", "/v1/me/settings", s),
   /** conversations lists the history; with q, what the server's search finds. */
   conversations: (q = "", signal?: AbortSignal) =>
     request("GET", `/v1/conversations?limit=500${q ? `&q=${encodeURIComponent(q)}` : ""}`, undefined, {

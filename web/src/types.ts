@@ -99,3 +99,30 @@ export interface Me {
   };
   usage: { sessions: number; tokens_today: number; workspace_bytes: number };
 }
+
+export interface ModelChoice {
+  provider: string;
+  model: string;
+  default?: boolean;
+  local?: boolean;
+}
+
+export interface UserSettings {
+  provider?: string;
+  model?: string;
+  memory?: number;
+  cell_timeout?: number;
+}
+
+export interface Range {
+  min: number;
+  max: number;
+  default: number;
+}
+
+/** GET /v1/me/settings: the user's settings and what the server allows. */
+export interface SettingsDoc {
+  settings: UserSettings;
+  models: ModelChoice[] | null;
+  limits: { memory: Range; cell_timeout: Range };
+}

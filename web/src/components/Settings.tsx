@@ -1,8 +1,10 @@
 import { useEffect, useState } from "react";
 import { api } from "../api";
 import type { Messages } from "../i18n";
-import type { Me } from "../types";
+import type { Me, SettingsDoc } from "../types";
 import { formatSize } from "./Outputs";
+
+const MiB = 1 << 20;
 
 export type Theme = "system" | "light" | "dark";
 export type Lang = "auto" | "en" | "zh";
@@ -26,10 +28,43 @@ export function Settings({
   onConfirmRun: (v: boolean) => void;
   onClose: () => void;
 }) {
-  const [me, setMe] = useState<Me & { model?: { provider: string; model: string } }>();
+  const [me, setMe] = useState<Me>();
+  // The model and limits are the user's, kept by the server, which says
+  // what it allows and checks what is saved.
+  const [doc, setDoc] = useState<SettingsDoc>();
+  const [choice, setChoice] = useState("");
+  const [memory, setMemory] = useState("");
+  const [timeout, setTimeoutS] = useState("");
+  const [status, setStatus] = useState<{ ok: boolean; text: string }>();
+  const load = (d: SettingsDoc) => {
+    setDoc(d);
+    setChoice(d.settings.provider ? `${d.settings.provider}\u0000${d.settings.model}` : "");
+    setMemory(d.settings.memory ? String(Math.round(d.settings.memory / MiB)) : "");
+    setTimeoutS(d.settings.cell_timeout ? String(d.settings.cell_timeout) : "");
+  };
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the dialog opens
   useEffect(() => {
     void api.me().then(setMe, () => undefined);
+    void api.settings().then(load, (e: Error) => setStatus({ ok: false, text: e.message }));
   }, []);
+  const save = async () => {
+    const [provider, model] = choice ? choice.split("\u0000") : [undefined, undefined];
+    try {
+      load(
+        await api.saveSettings({
+          provider,
+          model,
+          memory: memory ? Math.round(Number(memory) * MiB) : undefined,
+          cell_timeout: timeout ? Number(timeout) : undefined,
+        }),
+      );
+      setStatus({ ok: true, text: t.saved });
+    } catch (e) {
+      setStatus({ ok: false, text: (e as Error).message });
+    }
+  };
+  const lim = doc?.limits;
+  const def = doc?.models?.find((m) => m.default);
   const limit = (n: number | undefined, f: (n: number) => string = String) =>
     n === undefined || n < 0 ? "∞" : f(n);
   return (
@@ -64,7 +99,68 @@ export function Settings({
         </label>
         <p className="muted small">{t.confirmRunHelp}</p>
         <h3>{t.model}</h3>
-        <p data-testid="model">{me?.model ? `${me.model.provider} · ${me.model.model}` : "—"}</p>
+        <label>
+          {t.model}
+          <select value={choice} onChange={(e) => setChoice(e.target.value)} data-testid="model">
+            <option value="">
+              {t.serverDefault}
+              {def ? ` (${def.provider} · ${def.model})` : ""}
+            </option>
+            {(doc?.models ?? []).map((m) => (
+              <option key={`${m.provider}/${m.model}`} value={`${m.provider}\u0000${m.model}`}>
+                {m.provider} · {m.model}
+                {m.local ? ` (${t.localModel})` : ""}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t.memoryMiB}
+          <input
+            type="number"
+            inputMode="numeric"
+            value={memory}
+            placeholder={lim ? String(Math.round(lim.memory.default / MiB)) : ""}
+            min={lim ? Math.ceil(lim.memory.min / MiB) : undefined}
+            max={lim ? Math.floor(lim.memory.max / MiB) : undefined}
+            onChange={(e) => setMemory(e.target.value)}
+          />
+        </label>
+        {lim && (
+          <p className="muted small" data-testid="memory-range">
+            {t.allowed}: {Math.ceil(lim.memory.min / MiB)}–{Math.floor(lim.memory.max / MiB)} MiB
+          </p>
+        )}
+        <label>
+          {t.cellTimeoutS}
+          <input
+            type="number"
+            inputMode="decimal"
+            value={timeout}
+            placeholder={lim ? String(lim.cell_timeout.default) : ""}
+            min={lim?.cell_timeout.min}
+            max={lim?.cell_timeout.max}
+            onChange={(e) => setTimeoutS(e.target.value)}
+          />
+        </label>
+        {lim && (
+          <p className="muted small" data-testid="timeout-range">
+            {t.allowed}: {lim.cell_timeout.min}–{lim.cell_timeout.max} s
+          </p>
+        )}
+        <div className="settings-save">
+          <button type="button" onClick={() => void save()}>
+            {t.save}
+          </button>
+          {status && (
+            <span
+              role={status.ok ? "status" : "alert"}
+              className={status.ok ? "muted small" : "error-text small"}
+            >
+              {status.text}
+            </span>
+          )}
+        </div>
         <h3>{t.limits}</h3>
         <dl className="limits">
           <dt>{t.sessions}</dt>
