@@ -20,7 +20,7 @@ func (g *globalFlags) serveModels(cfg *config.Config, def *server.LLM) (choices 
 			return
 		}
 		seen[k] = true
-		choices = append(choices, server.ModelChoice{Provider: provider, Model: model, Default: len(choices) == 0 && def != nil, Local: provider == config.Local})
+		choices = append(choices, server.ModelChoice{Provider: provider, Model: model, Default: def != nil && provider == def.Name && model == def.Model, Local: provider == config.Local})
 	}
 	if def != nil {
 		add(def.Name, def.Model)
