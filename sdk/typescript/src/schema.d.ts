@@ -377,6 +377,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your settings, and what the server allows */
+        get: operations["get-settings"];
+        /**
+         * Save your settings
+         * @description Replaces your settings: the model your tasks use (one of GET /v1/models) and the limits of sessions you start without asking for others (within limits). 422 says what is out of range.
+         */
+        put: operations["put-settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the models tasks can use */
+        get: operations["list-models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions": {
         parameters: {
             query?: never;
@@ -1164,9 +1202,23 @@ export interface components {
              */
             type: "message";
         };
+        ModelChoice: {
+            /** @description Tasks use it when the user chose none. */
+            default?: boolean;
+            /** @description It runs on the server's own CPU (llama.cpp). */
+            local?: boolean;
+            /** @description The model's name at the provider. */
+            model: string;
+            /** @description The provider: local, openai, anthropic or ollama. */
+            provider: string;
+        };
         ModelInfo: {
             model: string;
             provider: string;
+        };
+        ModelList: {
+            /** @description The models users may choose, the default first; empty when tasks are off. */
+            models: components["schemas"]["ModelChoice"][] | null;
         };
         NewKey: {
             /** Format: date-time */
@@ -1206,6 +1258,14 @@ export interface components {
              * @description Bytes of files in all your sessions' workspaces together.
              */
             workspace_bytes: number;
+        };
+        Range: {
+            /** Format: double */
+            default: number;
+            /** Format: double */
+            max: number;
+            /** Format: double */
+            min: number;
         };
         RecordedEvent: {
             /** Format: date-time */
@@ -1326,6 +1386,19 @@ export interface components {
         };
         SessionList: {
             sessions: components["schemas"]["SessionInfo"][] | null;
+        };
+        SettingLimits: {
+            /** @description Seconds. */
+            cell_timeout: components["schemas"]["Range"];
+            /** @description Bytes. */
+            memory: components["schemas"]["Range"];
+        };
+        Settings: {
+            /** @description The ranges the server allows. */
+            limits: components["schemas"]["SettingLimits"];
+            /** @description The models to choose from, as GET /v1/models. */
+            models: components["schemas"]["ModelChoice"][] | null;
+            settings: components["schemas"]["UserSettings"];
         };
         SignInBody: {
             /** @description An API key (ik_...). */
@@ -1475,6 +1548,22 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "user" | "admin";
+        };
+        UserSettings: {
+            /**
+             * Format: double
+             * @description Time limit of one execution in seconds for those sessions, within limits.cell_timeout; 0: the server's default.
+             */
+            cell_timeout?: number;
+            /**
+             * Format: int64
+             * @description Memory limit in bytes of the sessions the user starts without asking for one, within limits.memory; 0: the server's default.
+             */
+            memory?: number;
+            /** @description The model tasks use, of provider. */
+            model?: string;
+            /** @description The provider of the model tasks use; with model, one of GET /v1/models. Absent: the server's default. */
+            provider?: string;
         };
         WebSession: {
             /** @description Send it as the X-CSRF-Token header with every request that changes something. Only for cookie sign-ins. */
@@ -2813,6 +2902,142 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "put-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserSettings"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Bad Request: the body is not JSON, or not valid UTF-8 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
                 };
             };
             /** @description Unauthorized */
