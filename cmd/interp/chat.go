@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
+	"github.com/interp-dev/interp/internal/termimage"
 )
 
 func newChatCmd(g *globalFlags) *cobra.Command {
@@ -64,7 +66,11 @@ func runChat(ctx context.Context, g *globalFlags, f *agentFlags, saveDir, resume
 		}
 	}
 	// The UI answers the agent's confirm, so it exists before the agent.
-	ui := chat.New(chat.Options{SaveDir: saveDir, Input: stdin, Output: stdout})
+	opts := chat.Options{SaveDir: saveDir, Input: stdin, Output: stdout}
+	if isTerminal(stdout) {
+		opts.Images = termimage.Detect(os.Getenv)
+	}
+	ui := chat.New(opts)
 	fmt.Fprintln(stderr, "interp: starting the Python session…")
 	wb, err := newWorkbench(ctx, g, f, ui.Confirm, stderr)
 	if err != nil {

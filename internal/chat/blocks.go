@@ -48,6 +48,7 @@ type block struct {
 	out     *output       // kindOutput
 	install session.Event // kindInstall: the latest event of the package
 	packs   []string      // kindCode: packages the call asked for
+	image   []byte        // kindDisplay: a PNG or JPEG, drawn in the final transcript
 
 	ver      int // bumped by every change
 	cacheVer int

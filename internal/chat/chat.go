@@ -26,6 +26,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/llm"
+	"github.com/interp-dev/interp/internal/termimage"
 )
 
 // Options configure the chat.
@@ -38,6 +39,10 @@ type Options struct {
 	SaveDir string
 	// NoSave keeps images from being saved at all.
 	NoSave bool
+	// Images is how Output draws images (termimage.Detect), if it can:
+	// the transcript printed when the chat ends draws each one under its
+	// line. The full-screen view, redrawn all the time, cannot.
+	Images termimage.Protocol
 	// Style is the glamour style of Markdown and code: "dark", "light"
 	// or another of glamour's; "" picks dark or light from the
 	// terminal's background.
@@ -189,7 +194,7 @@ func (u *UI) run(ctx context.Context, ag Runner) error {
 	}
 
 	if !opts.NoTranscript {
-		if lines := m.transcript(); len(lines) > 0 {
+		if lines := m.finalTranscript(); len(lines) > 0 {
 			io.WriteString(out, strings.Join(lines, "\n")+"\n")
 		}
 	}

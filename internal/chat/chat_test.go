@@ -22,6 +22,7 @@ import (
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/termimage"
 )
 
 // starter records the tasks a model starts.
@@ -637,4 +638,46 @@ func TestTemporaryImagesRemoved(t *testing.T) {
 		t.Errorf("temporary image directories left behind: %v", left)
 	}
 	mustContain(t, ansi.Strip(out.String()), "now removed")
+}
+
+// In a terminal that draws images, the transcript printed when the chat
+// ends draws each image under its line.
+func TestTranscriptDrawsImages(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	var out bytes.Buffer
+	u := New(Options{Style: "dark", Output: &out, Images: termimage.Kitty})
+	u.programOpts = []tea.ProgramOption{tea.WithInput(nil), tea.WithWindowSize(80, 24), tea.WithoutSignals()}
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 4, 3))); err != nil {
+		t.Fatal(err)
+	}
+	shown := make(chan struct{})
+	fa := &fakeAgent{}
+	fa.run = func(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
+		data := base64.StdEncoding.EncodeToString(img.Bytes())
+		emit(agent.Event{Event: session.Event{Type: event.Display, Data: map[string]any{"image/png": data, "text/plain": "<Figure>"}}, Step: 1})
+		emit(ev(event.Answer, "Plotted.", 1))
+		close(shown)
+		return &agent.Result{Answer: "Plotted.", Stop: event.StopAnswer, Steps: 1}, nil
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- u.run(context.Background(), fa) }()
+	for _, k := range []string{"plot", "/exit"} {
+		for _, r := range k {
+			u.q.push(tea.KeyPressMsg{Code: r, Text: string(r)})
+		}
+		u.q.push(tea.KeyPressMsg{Code: tea.KeyEnter})
+		if k == "plot" {
+			<-shown
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	want := "\x1b_Ga=T,f=100,q=2,m=0;" + base64.StdEncoding.EncodeToString(img.Bytes()) + "\x1b\\"
+	i, j := strings.Index(s, "drawn when the chat ends"), strings.LastIndex(s, want)
+	if i < 0 || j < i {
+		t.Errorf("the transcript does not draw the image under its line:\n%q", s[max(0, len(s)-600):])
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
+	"github.com/interp-dev/interp/internal/termimage"
 )
 
 // Messages from the agent's goroutine. Agent events come as agent.Event.
@@ -469,7 +470,8 @@ func (m *model) cellEvent(ev agent.Event) {
 		}
 		m.add(&block{kind: kindError, step: ev.Step, text: clean(tb)})
 	case event.Display:
-		m.add(&block{kind: kindDisplay, step: ev.Step, text: m.display(ev.Event)})
+		text, img := m.display(ev.Event)
+		m.add(&block{kind: kindDisplay, step: ev.Step, text: text, image: img})
 	case event.File:
 		if ev.Change != event.Deleted {
 			m.add(&block{kind: kindFile, step: ev.Step,
@@ -505,8 +507,9 @@ func (m *model) cellEvent(ev agent.Event) {
 }
 
 // display describes a display: its text, or a line about its image, which
-// is saved to a file as a terminal view cannot show it.
-func (m *model) display(ev session.Event) string {
+// is saved to a file as a terminal view cannot show it; and the image
+// itself when the final transcript can draw it.
+func (m *model) display(ev session.Event) (string, []byte) {
 	for _, mime := range []string{"image/png", "image/jpeg", "image/svg+xml"} {
 		s, ok := ev.Data[mime].(string)
 		if !ok {
@@ -527,22 +530,27 @@ func (m *model) display(ev session.Event) string {
 				desc = fmt.Sprintf("image %dx%d %s", cfg.Width, cfg.Height, kind)
 			}
 		}
+		var img []byte
+		inline := "not shown inline"
+		if m.opts.Images != termimage.None && mime != "image/svg+xml" && raw != nil {
+			img, inline = raw, "drawn when the chat ends"
+		}
 		path, err := m.saveImage(raw, kind)
 		switch {
 		case err != nil:
-			return fmt.Sprintf("[%s: not shown inline; could not save it: %v]", desc, err)
+			return fmt.Sprintf("[%s: %s; could not save it: %v]", desc, inline, err), img
 		case path != "":
-			return fmt.Sprintf("[%s saved to %s; not shown inline]", desc, path)
+			return fmt.Sprintf("[%s saved to %s; %s]", desc, path, inline), img
 		}
-		return fmt.Sprintf("[%s; not shown inline]", desc)
+		return fmt.Sprintf("[%s; %s]", desc, inline), img
 	}
 	if md, ok := ev.Data["text/markdown"].(string); ok {
-		return md
+		return md, nil
 	}
 	if text, ok := ev.Data["text/plain"].(string); ok {
-		return clean(text)
+		return clean(text), nil
 	}
-	return "[a rich display that a terminal cannot show]"
+	return "[a rich display that a terminal cannot show]", nil
 }
 
 // saveImage writes an image into the save directory, made on first use.
@@ -612,7 +620,13 @@ func (m *model) bottomHeight() int { return 1 + m.input.Height() + 1 }
 func (m *model) transcriptHeight() int { return max(m.height-m.bottomHeight(), 1) }
 
 // transcript renders every block.
-func (m *model) transcript() []string {
+func (m *model) transcript() []string { return m.renderAll(false) }
+
+// finalTranscript is the transcript printed when the chat ends, each
+// image drawn under its line where the terminal can.
+func (m *model) finalTranscript() []string { return m.renderAll(true) }
+
+func (m *model) renderAll(images bool) []string {
 	var lines []string
 	w := max(m.width-1, 10)
 	for i, b := range m.blocks {
@@ -620,6 +634,11 @@ func (m *model) transcript() []string {
 			lines = append(lines, "")
 		}
 		lines = append(lines, b.render(w, m.md, &m.st)...)
+		if images && b.image != nil {
+			if seq, err := termimage.Encode(m.opts.Images, b.image); err == nil {
+				lines = append(lines, strings.TrimSuffix(string(seq), "\n"))
+			}
+		}
 	}
 	return lines
 }
