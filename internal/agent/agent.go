@@ -7,6 +7,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -130,8 +131,11 @@ type Config struct {
 	// in the sandbox), temperature 0, a first step that must run code,
 	// fenced Python run as code, shorter answers and concise error
 	// feedback, and the requested answer format repeated with every
-	// result. Off, the loop is the plain one (the baseline they are
-	// measured against).
+	// result. With a provider that obeys grammars (llm.SupportsGrammar),
+	// the model works under the fenced protocol (protocol.go): each step
+	// is one fenced Python block or the final answer, as a grammar
+	// forces, and the answer is forced once a run printed a result. Off,
+	// the loop is the plain one (the baseline they are measured against).
 	SmallModel bool
 }
 
@@ -140,6 +144,9 @@ type Config struct {
 type Agent struct {
 	cfg    Config
 	limits Limits
+	// grammar says the small-model mode works under the fenced
+	// protocol, its steps constrained by grammars.
+	grammar bool
 
 	mu      sync.Mutex
 	history []llm.Message
@@ -159,7 +166,8 @@ func New(cfg Config) (*Agent, error) {
 			lim.MaxToolOutput = smallMaxToolOutput
 		}
 	}
-	return &Agent{cfg: cfg, limits: lim.withDefaults()}, nil
+	grammar := cfg.SmallModel && llm.SupportsGrammar(cfg.Provider)
+	return &Agent{cfg: cfg, limits: lim.withDefaults(), grammar: grammar}, nil
 }
 
 // History returns a copy of the conversation so far.
@@ -206,7 +214,12 @@ type Result struct {
 	// Reason says in one line why a run stopped early.
 	Reason string
 	Steps  int
-	Usage  llm.Usage
+	// Unparsed lists the steps whose output was not well formed under
+	// the protocol: a tool call whose arguments do not parse, a call
+	// printed as text, an answer cut short, or, under the fenced
+	// protocol, anything but one fenced block or a plain answer.
+	Unparsed []int
+	Usage    llm.Usage
 }
 
 // Run works on task until the model answers or a bound is hit. emit gets
@@ -245,6 +258,23 @@ type run struct {
 	// says the model was asked once to restate its answer in it.
 	format   *answerFormat
 	restated bool
+	// answerNow says the last run printed a result without error: under
+	// the fenced protocol the next step must be the answer.
+	answerNow bool
+	// tables are the data files loaded in the session by the preview,
+	// by name, with their columns: for hints on errors.
+	tables tables
+}
+
+// want is what the next step may be under the fenced protocol.
+func (r *run) want() stepWant {
+	switch {
+	case !r.codeOK:
+		return wantCode
+	case r.answerNow:
+		return wantAnswer
+	}
+	return wantEither
 }
 
 func (r *run) stop(why, reason string) {
@@ -277,7 +307,11 @@ func (r *run) loop(ctx context.Context) error {
 
 		req := &llm.Request{Model: a.cfg.Model, System: system, Messages: a.history,
 			MaxTokens: lim.StepTokens, Temperature: a.temperature()}
-		if !a.cfg.NoTools {
+		switch {
+		case a.grammar:
+			// No tools: llama-server takes a grammar or tools, not both.
+			req.Grammar = stepGrammar(r.want(), r.format)
+		case !a.cfg.NoTools:
 			req.Tools = []llm.Tool{runPythonTool}
 			// A small model answers at once and invents the numbers
 			// unless made to run code first: until some code of the
@@ -331,14 +365,35 @@ func (r *run) loop(ctx context.Context) error {
 		msg.Role = llm.RoleAssistant
 
 		calls := msg.ToolCalls
-		viaText := false
-		if len(calls) == 0 {
+		viaText, parsed := false, false
+		if a.grammar {
+			switch kind, code := parseStep(msg.Content); kind {
+			case stepCode:
+				calls, viaText, parsed = []llm.ToolCall{{Name: toolName, Arguments: encodeArgs(code, nil)}}, true, true
+			case stepAnswer:
+				parsed = true
+			}
+		} else if len(calls) > 0 {
+			parsed = wellFormed(calls)
+		}
+		if len(calls) == 0 && !(a.grammar && parsed) {
 			// Models without tools write fenced code, and some local
 			// models print their tool call as text.
-			if code, packages, ok := codeFromText(msg.Content, a.cfg.NoTools || a.cfg.SmallModel); ok {
+			if code, packages, ok := codeFromText(msg.Content, a.fenced() || a.cfg.SmallModel); ok {
 				calls = []llm.ToolCall{{Name: toolName, Arguments: encodeArgs(code, packages)}}
 				viaText = true
+				// Fenced code is the protocol without tools; a call
+				// printed as text never is.
+				parsed = a.cfg.NoTools && !a.grammar && fenceRE.MatchString(msg.Content)
+			} else if !a.grammar {
+				parsed = true // a plain answer
 			}
+		}
+		if truncated(resp.StopReason) || resp.StopReason == stopRunaway || strings.TrimSpace(msg.Content) == "" && len(calls) == 0 {
+			parsed = false
+		}
+		if !parsed {
+			r.res.Unparsed = append(r.res.Unparsed, step)
 		}
 		if len(calls) == 0 && (truncated(resp.StopReason) || resp.StopReason == stopRunaway) {
 			why := fmt.Sprintf("it reached the limit of %d tokens", lim.StepTokens)
@@ -373,7 +428,15 @@ func (r *run) loop(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if r.format != nil && a.cfg.SmallModel && !stopNow {
+			switch {
+			case stopNow:
+			case a.grammar && r.answerNow:
+				out.Content += "\n[next] Reply now with the final answer from this output, without code"
+				if r.format != nil {
+					out.Content += ", in the format the task asked for: " + r.format.describe()
+				}
+				out.Content += "."
+			case r.format != nil && a.cfg.SmallModel:
 				out.Content += "\n[when you answer] use the format the task asked for: " + r.format.describe()
 			}
 			if viaText {
@@ -449,8 +512,27 @@ func (a *Agent) temperature() *float64 {
 
 // howToRun tells the model how it runs code.
 func (a *Agent) howToRun() string {
-	if a.cfg.NoTools {
+	if a.fenced() {
 		return "run short code in one ```python block"
 	}
 	return "run short code with the " + toolName + " tool"
+}
+
+// fenced says the model runs code by writing fenced blocks, not by
+// calling a tool.
+func (a *Agent) fenced() bool { return a.cfg.NoTools || a.grammar }
+
+// wellFormed reports whether every tool call names the tool and has
+// arguments that parse as they should; no calls is a plain answer.
+func wellFormed(calls []llm.ToolCall) bool {
+	for _, c := range calls {
+		if c.Name != toolName {
+			return false
+		}
+		var args toolArgs
+		if json.Unmarshal([]byte(c.Arguments), &args) != nil || args.Code == "" {
+			return false
+		}
+	}
+	return true
 }

@@ -72,16 +72,34 @@ func (f *answerFormat) describe() string {
 	return strings.Join(f.templates, " ")
 }
 
-// templatePattern turns a template into a pattern: punctuation stays as
-// it is; a word before a bracket or an equals sign, or a quoted key
-// before a colon, is a name and stays; any other word, and anything
-// written <like this> or {like_this}, is a placeholder; whitespace is
-// optional. A template with no structure at all (just words) is not a
-// format.
-func templatePattern(t string) (*regexp.Regexp, bool) {
-	var b strings.Builder
+// A template is a sequence of segments: literal text, optional
+// whitespace, and placeholders that stand for any value.
+type segment struct {
+	kind int // segLiteral, segSpace or segHole
+	text string
+}
+
+const (
+	segLiteral = iota
+	segSpace
+	segHole
+)
+
+// templateSegments reads a template: punctuation stays as it is; a word
+// before a bracket or an equals sign, or a quoted key before a colon, is
+// a name and stays; any other word, and anything written <like this> or
+// {like_this}, is a placeholder; whitespace is optional. A template with
+// no structure at all (just words) is not a format.
+func templateSegments(t string) ([]segment, bool) {
+	var segs []segment
 	rs := []rune(t)
-	literals, wild := 0, false
+	literals := 0
+	last := func() int {
+		if len(segs) == 0 {
+			return -1
+		}
+		return segs[len(segs)-1].kind
+	}
 	nextSignificant := func(i int) rune {
 		for ; i < len(rs); i++ {
 			if !unicode.IsSpace(rs[i]) {
@@ -91,10 +109,17 @@ func templatePattern(t string) (*regexp.Regexp, bool) {
 		return 0
 	}
 	placeholder := func() {
-		if !wild {
-			b.WriteString(`.+?`)
-			wild = true
+		if last() != segHole {
+			segs = append(segs, segment{kind: segHole})
 		}
+	}
+	literal := func(s string) {
+		literals++
+		if last() == segLiteral {
+			segs[len(segs)-1].text += s
+			return
+		}
+		segs = append(segs, segment{kind: segLiteral, text: s})
 	}
 	for i := 0; i < len(rs); {
 		c := rs[i]
@@ -108,8 +133,8 @@ func templatePattern(t string) (*regexp.Regexp, bool) {
 			for i < len(rs) && unicode.IsSpace(rs[i]) {
 				i++
 			}
-			if !wild {
-				b.WriteString(`\s*`)
+			if last() != segHole {
+				segs = append(segs, segment{kind: segSpace})
 			}
 		case isWordRune(c) || c == '"' || c == '\'':
 			j := i + 1
@@ -131,22 +156,36 @@ func templatePattern(t string) (*regexp.Regexp, bool) {
 			next := nextSignificant(j)
 			quoted := c == '"' || c == '\''
 			if next == '[' || next == '(' || next == '=' || (quoted && (next == ':' || next == '：')) {
-				b.WriteString(regexp.QuoteMeta(string(rs[i:j])))
-				literals++
-				wild = false
+				literal(string(rs[i:j]))
 			} else {
 				placeholder()
 			}
 			i = j
 		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-			literals++
-			wild = false
+			literal(string(c))
 			i++
 		}
 	}
-	if literals == 0 {
+	return segs, literals > 0
+}
+
+// templatePattern turns a template into a pattern that an answer
+// following it matches.
+func templatePattern(t string) (*regexp.Regexp, bool) {
+	segs, ok := templateSegments(t)
+	if !ok {
 		return nil, false
+	}
+	var b strings.Builder
+	for _, sg := range segs {
+		switch sg.kind {
+		case segLiteral:
+			b.WriteString(regexp.QuoteMeta(sg.text))
+		case segSpace:
+			b.WriteString(`\s*`)
+		case segHole:
+			b.WriteString(`.+?`)
+		}
 	}
 	re, err := regexp.Compile(b.String())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 )
 
@@ -271,10 +272,10 @@ func TestSmallModelMeasures(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Answer != "@max[25.1]" || rec.text(event.Stdout) != "25.1\n" {
-		t.Fatalf("result %+v, stdout %q: fenced code should run for a small model", res, rec.text(event.Stdout))
+		t.Fatalf("result %+v, stdout %q, events %s: fenced code should run for a small model", res, rec.text(event.Stdout), rec.types())
 	}
 	first := requestText(t, f, 0)
-	for _, w := range []string{"weather.csv: 3 rows x 2 columns", "columns (dtype): city (", "temp (float64)", "Oslo"} {
+	for _, w := range []string{"weather.csv: 3 rows x 2 columns", "columns (dtype): 'city' (", "'temp' (float64)", "Oslo"} {
 		if !strings.Contains(first, w) {
 			t.Errorf("the system prompt lacks the data preview's %q: %s", w, first)
 		}
@@ -297,6 +298,113 @@ func TestSmallModelMustRunCodeFirst(t *testing.T) {
 	for i, want := range []bool{true, true, false} {
 		if got := strings.Contains(requestText(t, f, i), `"tool_choice":"required"`); got != want {
 			t.Errorf("request %d: tool_choice required %v, want %v", i, got, want)
+		}
+	}
+}
+
+// grammarProvider is a provider that says it obeys grammars, as the
+// local one does: the fenced protocol is used with it.
+type grammarProvider struct{ llm.Provider }
+
+func (grammarProvider) SupportsGrammar() bool { return true }
+
+// TestFencedProtocol drives the small-model mode under grammars: code is
+// forced until code has run, the answer once a run printed a result, and
+// the data file is loaded as df, with the columns quoted.
+func TestFencedProtocol(t *testing.T) {
+	s := newSession(t)
+	if _, err := s.Kernel().Workspace().Write("data.csv", strings.NewReader("x,y\n12,1\n45,2\n30.5,3\n61.5,4\n"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake(t, "openai",
+		llmtest.Turn{Text: "```python\nprint(df[x].mean())\n```"},
+		llmtest.Turn{Text: "```python\nprint(df['x'].mean())\n```"},
+		llmtest.Turn{Text: "@mean[37.25]"},
+	)
+	a := newAgent(t, f, s, func(c *agent.Config) {
+		c.SmallModel = true
+		c.Provider = grammarProvider{c.Provider}
+	})
+	var rec recorded
+	res, err := a.Run(context.Background(), "What is the average of column x in data.csv? Answer as @mean[value].", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answer != "@mean[37.25]" || res.Steps != 3 || len(res.Unparsed) != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if got := rec.text(event.Stdout); got != "37.25\n" {
+		t.Errorf("stdout %q: df should be loaded for the model", got)
+	}
+	reqs := f.server.Requests()
+	for i, want := range []string{"root ::= code\n", "root ::= code\n", "root ::= answer\n"} {
+		g, _ := reqs[i]["grammar"].(string)
+		if !strings.HasPrefix(g, want) {
+			t.Errorf("request %d: grammar %q, want it to start %q", i, g, want)
+		}
+		if _, ok := reqs[i]["tools"]; ok {
+			t.Errorf("request %d sent tools beside a grammar", i)
+		}
+	}
+	if g, _ := reqs[2]["grammar"].(string); !strings.Contains(g, `"@mean["`) {
+		t.Errorf("the answer's grammar does not follow the format: %q", g)
+	}
+	first, second, third := requestText(t, f, 0), requestText(t, f, 1), requestText(t, f, 2)
+	for _, w := range []string{"already loaded as df = pd.read_csv('data.csv')", `'x' (float64)`, "one ```python block"} {
+		if !strings.Contains(first, w) {
+			t.Errorf("the system prompt lacks %q: %s", w, first)
+		}
+	}
+	if !strings.Contains(second, `x is a column, not a variable: write df[\"x\"]`) {
+		t.Errorf("no hint for a column used as a name: %s", second)
+	}
+	if !strings.Contains(third, "Reply now with the final answer") {
+		t.Errorf("the model was not told to answer: %s", third)
+	}
+}
+
+// TestFencedProtocolEither: after a run that printed nothing, the model
+// may run more code or answer; a malformed step is recorded.
+func TestFencedProtocolEither(t *testing.T) {
+	f := newFake(t, "openai",
+		llmtest.Turn{Text: "```python\nv = 6 * 7\n```"},
+		llmtest.Turn{Text: "Sure:\n```python\nprint(v)\n```"},
+		llmtest.Turn{Text: "42"},
+	)
+	a := newAgent(t, f, newSession(t), func(c *agent.Config) {
+		c.SmallModel = true
+		c.Provider = grammarProvider{c.Provider}
+	})
+	res, err := a.Run(context.Background(), "compute 6*7", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answer != "42" || len(res.Unparsed) != 1 || res.Unparsed[0] != 2 {
+		t.Fatalf("result %+v: step 2 is malformed, yet still run", res)
+	}
+	reqs := f.server.Requests()
+	for i, want := range []string{"root ::= code\n", "root ::= code | answer\n", "root ::= answer\n"} {
+		if g, _ := reqs[i]["grammar"].(string); !strings.HasPrefix(g, want) {
+			t.Errorf("request %d: grammar %q, want it to start %q", i, g, want)
+		}
+	}
+}
+
+// TestNoGrammarWithoutSupport: a provider that does not say it obeys
+// grammars gets none, and the small-model mode keeps its tool.
+func TestNoGrammarWithoutSupport(t *testing.T) {
+	f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("print(2)")}}, llmtest.Turn{Text: "2"})
+	a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.SmallModel = true })
+	res, err := a.Run(context.Background(), "go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Unparsed) != 0 {
+		t.Errorf("well-formed steps recorded as unparsed: %v", res.Unparsed)
+	}
+	for i, r := range f.server.Requests() {
+		if _, ok := r["grammar"]; ok {
+			t.Errorf("request %d has a grammar", i)
 		}
 	}
 }

@@ -26,7 +26,9 @@ func (r *run) systemPrompt(ctx context.Context) (string, error) {
 		}
 	}
 	if a.cfg.SmallModel {
-		return a.compactPrompt(ctx, version, files), nil
+		prompt, tabs := a.compactPrompt(ctx, version, files)
+		r.tables = tabs
+		return prompt, nil
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "You are Interp, an assistant that solves tasks by writing and running Python code.\n\n")
@@ -61,23 +63,25 @@ func (r *run) systemPrompt(ctx context.Context) (string, error) {
 // compactPrompt is the system prompt for small models: short, since they
 // lose track of long instructions, and with a preview of the data so that
 // the first code they write uses the real column names.
-func (a *Agent) compactPrompt(ctx context.Context, version string, files []string) string {
+func (a *Agent) compactPrompt(ctx context.Context, version string, files []string) (string, tables) {
 	var b strings.Builder
+	var tabs tables
 	fmt.Fprintf(&b, "You solve tasks by running Python %s code in a persistent session (variables and files persist) in %s. There is no internet.\n", version, sandbox.WorkspaceDir)
 	if len(files) > 0 {
 		fmt.Fprintf(&b, "Files: %s.\n", strings.Join(files, ", "))
-		if p := a.dataPreview(ctx); p != "" {
+		var p string
+		if p, tabs = a.dataPreview(ctx); p != "" {
 			fmt.Fprintf(&b, "\nData preview:\n%s\n\n", p)
 		}
 	}
-	if a.cfg.NoTools {
-		fmt.Fprintf(&b, "To run code, write it in one ```python block.")
+	if a.fenced() {
+		fmt.Fprintf(&b, "To run code, reply with one ```python block; you get its output back.")
 	} else {
 		fmt.Fprintf(&b, "To run code, call %s.", toolName)
 	}
 	fmt.Fprintf(&b, " Compute every number with code and print it; never guess. Save files in the working directory.\n")
 	fmt.Fprintf(&b, "When the printed output answers the task, reply with the short final answer, in the user's language, without code.\n")
-	return b.String()
+	return b.String(), tabs
 }
 
 // estimate is a rough token count: four bytes a token, plus images.

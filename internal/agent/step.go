@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/event"
@@ -141,11 +142,13 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 	}
 	if class == "" {
 		r.failures, r.codeOK = 0, true
+		r.answerNow = strings.TrimSpace(out.Stdout()) != "" || len(out.Results()) > 0
 		r.repeats.reset()
 		msg.Content = "[status: ok]\n" + msg.Content
 		return msg, false, nil
 	}
 	r.failures++
+	r.answerNow = false
 	sig := class
 	if failure != nil {
 		sig = failure.EName + ": " + failure.EValue
@@ -153,6 +156,11 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 	hint := guidance[class]
 	if a.cfg.SmallModel {
 		hint = shortGuidance[class]
+		if failure != nil {
+			if h := r.tables.hint(failure.EName, failure.EValue); h != "" {
+				hint = h
+			}
+		}
 	}
 	v := r.repeats.record(args.Code, sig, a.limits.MaxRepeats)
 	if v == hintApproach {

@@ -29,8 +29,12 @@ type Summary struct {
 	CodeRan int `json:"code_ran"`
 	CodeOK  int `json:"code_ok"`
 	// Failed counts the tasks that could not be run at all.
-	Failed          int     `json:"failed"`
-	MeanSteps       float64 `json:"mean_steps"`
+	Failed    int     `json:"failed"`
+	MeanSteps float64 `json:"mean_steps"`
+	// StepsParsed counts the steps of all tasks whose output was well
+	// formed under the agent's protocol, of StepsTotal.
+	StepsParsed     int     `json:"steps_parsed"`
+	StepsTotal      int     `json:"steps_total"`
 	MeanTokens      float64 `json:"mean_tokens"`
 	TokensEstimated bool    `json:"tokens_estimated,omitempty"`
 	WallP50         float64 `json:"wall_p50_s"`
@@ -61,6 +65,8 @@ func summarise(rs []TaskResult) Summary {
 			s.Failed++
 		}
 		steps += r.Steps
+		s.StepsTotal += r.Steps
+		s.StepsParsed += r.Steps - len(r.Unparsed)
 		tokens += r.Tokens
 		s.TokensEstimated = s.TokensEstimated || r.TokensEstimated
 		walls = append(walls, r.Seconds)
@@ -95,7 +101,7 @@ func percentile(sorted []float64, p float64) float64 {
 // summary.
 func (r *Report) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tOK\tSTEPS\tCELLS\tERRORS\tTOKENS\tSECONDS\tANSWER / WHY")
+	fmt.Fprintln(tw, "TASK\tOK\tSTEPS\tPARSED\tCELLS\tERRORS\tTOKENS\tSECONDS\tANSWER / WHY")
 	for _, t := range r.Tasks {
 		ok := "no"
 		if t.Correct {
@@ -110,7 +116,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		case !t.Correct && t.Detail != "":
 			note = oneLine(t.Answer, 40) + " (" + t.Detail + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.1f\t%s\n", t.ID, ok, t.Steps, t.Cells, t.CellErrors, t.Tokens, t.Seconds, note)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%.1f\t%s\n", t.ID, ok, t.Steps, t.Steps-len(t.Unparsed), t.Cells, t.CellErrors, t.Tokens, t.Seconds, note)
 	}
 	tw.Flush()
 	s := r.Summary
@@ -133,7 +139,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	if s.Failed > 0 {
 		fmt.Fprintf(w, "not run       %d tasks (see the errors above)\n", s.Failed)
 	}
-	fmt.Fprintf(w, "steps         %.1f a task\n", s.MeanSteps)
+	fmt.Fprintf(w, "steps         %.1f a task; well formed %d/%d\n", s.MeanSteps, s.StepsParsed, s.StepsTotal)
 	fmt.Fprintf(w, "tokens        %.0f a task%s\n", s.MeanTokens, est)
 	fmt.Fprintf(w, "wall time     p50 %.1f s, p90 %.1f s a task\n", s.WallP50, s.WallP90)
 }

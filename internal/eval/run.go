@@ -63,6 +63,9 @@ type TaskResult struct {
 	Stop   string `json:"stop,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Steps  int    `json:"steps"`
+	// Unparsed lists the steps whose output was not well formed under
+	// the agent's protocol (agent.Result.Unparsed).
+	Unparsed []int `json:"unparsed_steps,omitempty"`
 	// Cells counts the runs of code, CellErrors those that failed.
 	Cells           int     `json:"cells"`
 	CellErrors      int     `json:"cell_errors"`
@@ -169,7 +172,7 @@ func runTask(parent context.Context, s *Suite, t Task, cfg Config) TaskResult {
 			res.Error = err.Error()
 			return res
 		}
-		res.Answer, res.Stop, res.Reason, res.Steps = out.Answer, out.Stop, out.Reason, out.Steps
+		res.Answer, res.Stop, res.Reason, res.Steps, res.Unparsed = out.Answer, out.Stop, out.Reason, out.Steps, out.Unparsed
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
 			res.Stop, res.Reason = "timeout", fmt.Sprintf("the task ran over its %v", cfg.TaskTimeout)
 		}

@@ -29,6 +29,10 @@ func NewProvider(srv *Server, model string) *Provider {
 // Name implements llm.Provider.
 func (p *Provider) Name() string { return ProviderName }
 
+// SupportsGrammar implements llm.GrammarProvider: llama-server obeys
+// GBNF grammars.
+func (p *Provider) SupportsGrammar() bool { return true }
+
 // Close stops the server.
 func (p *Provider) Close() error { return p.srv.Close() }
 

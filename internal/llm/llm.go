@@ -164,6 +164,20 @@ type Provider interface {
 	Stream(ctx context.Context, req *Request, emit func(Delta)) (*Response, error)
 }
 
+// GrammarProvider is a Provider that obeys Request.Grammar, as llama.cpp
+// does. Callers constrain answers only through providers that say so:
+// others refuse the field or ignore it.
+type GrammarProvider interface {
+	Provider
+	SupportsGrammar() bool
+}
+
+// SupportsGrammar reports whether p obeys Request.Grammar.
+func SupportsGrammar(p Provider) bool {
+	g, ok := p.(GrammarProvider)
+	return ok && g.SupportsGrammar()
+}
+
 // Error kinds, for callers that react differently to each.
 const (
 	ErrAuth        = "auth"        // 401, 403: the key is wrong
