@@ -29,7 +29,9 @@ var previewCode string
 
 // Bounds of the preview, so that it never crowds the prompt.
 const (
-	previewTimeout = 20 * time.Second
+	// Importing pandas takes a few seconds, and many more on a loaded
+	// machine.
+	previewTimeout = 60 * time.Second
 	maxPreview     = 4000 // bytes
 )
 

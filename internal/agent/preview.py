@@ -1,10 +1,18 @@
 def _interp_preview(ns):
     import json
     import os
+    import sys
     try:
         import pandas as pd
     except ImportError:
         return
+    except BaseException:
+        # Interrupted (the preview's time limit) halfway through the
+        # import: a half-made pandas in sys.modules would break every
+        # later import of it, so it goes, to be imported afresh.
+        for m in [m for m in sys.modules if m == "pandas" or m.startswith("pandas.")]:
+            del sys.modules[m]
+        raise
     readers = {
         ".csv": ("pd.read_csv({!r})", lambda p: pd.read_csv(p)),
         ".tsv": ("pd.read_csv({!r}, sep='\\t')", lambda p: pd.read_csv(p, sep="\t")),
