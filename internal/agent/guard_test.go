@@ -318,7 +318,8 @@ func TestFencedProtocol(t *testing.T) {
 	}
 	f := newFake(t, "openai",
 		llmtest.Turn{Text: "```python\nprint(df[x].mean())\n```"},
-		llmtest.Turn{Text: "```python\nprint(df['x'].mean())\n```"},
+		// The table is loaded under the names small models give it, too.
+		llmtest.Turn{Text: "```python\nprint(data['x'].mean())\n```"},
 		llmtest.Turn{Text: "@mean[37.25]"},
 	)
 	a := newAgent(t, f, s, func(c *agent.Config) {

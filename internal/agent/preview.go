@@ -90,13 +90,14 @@ func (ts tables) hint(ename, evalue string) string {
 			return ""
 		}
 		var loaded []string
-		tableLike := strings.HasPrefix(m[1], "df") || slices.Contains([]string{"data", "dataset", "table"}, m[1])
+		tableLike := strings.HasPrefix(m[1], "df") || strings.HasSuffix(m[1], "df") || slices.Contains([]string{"data", "dataset", "table"}, m[1])
 		for _, name := range ts.names() {
 			if slices.Contains(ts[name].Columns, m[1]) {
 				return fmt.Sprintf("%s is a column, not a variable: write %s[%q].", m[1], name, m[1])
 			}
 			path := ts[name].Path
-			tableLike = tableLike || strings.EqualFold(m[1], strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+			stem := strings.ToLower(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+			tableLike = tableLike || strings.Contains(strings.ToLower(m[1]), stem)
 			loaded = append(loaded, fmt.Sprintf("%s is loaded as %s", path, name))
 		}
 		if !tableLike {

@@ -1,5 +1,7 @@
 def _interp_preview(ns):
+    import builtins
     import json
+    import keyword
     import os
     import sys
     try:
@@ -50,6 +52,14 @@ def _interp_preview(ns):
             how = f"already loaded as {var} = {expr}"
         else:
             how = f"read it with {expr}"
+        # Small models name the table after its file whatever the prompt
+        # says (sales, sales_df, data): those names work too, where free.
+        stem = os.path.splitext(os.path.basename(path))[0]
+        aliases = [stem, stem + "_df", "df_" + stem] + (["data"] if len(found) == 1 else [])
+        for alias in aliases:
+            if alias.isidentifier() and not keyword.iskeyword(alias) and alias not in ns \
+                    and alias not in sys.modules and not hasattr(builtins, alias):
+                ns[alias] = df
         columns[var] = {"path": path, "columns": [str(c) for c in df.columns[:200]]}
         cols = ", ".join(f"{str(c)!r} ({t})" for c, t in list(df.dtypes.items())[:40])
         with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 24):

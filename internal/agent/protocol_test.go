@@ -206,6 +206,7 @@ func TestTableHints(t *testing.T) {
 		{"NameError", "name 'iris' is not defined", "iris is not defined: iris.csv is loaded as df."},
 		{"NameError", "name 'data' is not defined", "data is not defined: iris.csv is loaded as df."},
 		{"NameError", "name 'np' is not defined", ""},
+		{"NameError", "name 'iris_data' is not defined", "iris.csv is loaded as df"},
 		{"KeyError", "'petal length'", `There is no column "petal length". The columns of df are: "x", "petal_length".`},
 		{"KeyError", "'x'", ""},
 		{"ValueError", "bad", ""},

@@ -161,6 +161,11 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 				hint = h
 			}
 		}
+		if class == ClassSyntax && r.format != nil && r.format.matches(args.Code) {
+			// A model made to write code before it may answer writes
+			// the answer as code, with values it made up.
+			hint = "That is the answer's format, not code. First compute the values with code and print them."
+		}
 	}
 	v := r.repeats.record(args.Code, sig, a.limits.MaxRepeats)
 	if v == hintApproach {
