@@ -40,7 +40,34 @@ function typeset(src: string): string {
   });
 }
 
+/** BoundedCache keeps the last results of a costly function, up to max. */
+export class BoundedCache<K, V> {
+  private m = new Map<K, V>();
+  constructor(private max: number) {}
+  get(k: K, make: () => V): V {
+    let v = this.m.get(k);
+    if (v === undefined) {
+      v = make();
+      if (this.m.size >= this.max) this.m.delete(this.m.keys().next().value as K);
+      this.m.set(k, v);
+    }
+    return v;
+  }
+}
+
+const rendered = new BoundedCache<string, string>(500);
+
+/**
+ * renderMarkdown renders the model's markdown as safe HTML. Results are
+ * kept: a virtualised list renders a step again whenever it scrolls back.
+ * Text with math is not kept until KaTeX is loaded.
+ */
 export function renderMarkdown(src: string): string {
+  if (!katex && hasMath(src)) return render(src);
+  return rendered.get(src, () => render(src));
+}
+
+function render(src: string): string {
   const html = marked.parse(typeset(src), { async: false }) as string;
   return DOMPurify.sanitize(html, {
     FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe", "object", "embed"],

@@ -3,13 +3,19 @@ import python from "highlight.js/lib/languages/python";
 import { memo, useEffect, useMemo, useRef, useState } from "react";
 import { type Output, stripANSI } from "../events";
 import type { Messages } from "../i18n";
-import { renderMarkdown } from "../markdown";
+import { BoundedCache, renderMarkdown } from "../markdown";
 
 hljs.registerLanguage("python", python);
 
+// Highlighting is the costliest part of a step's first render, and a
+// virtualised list renders a step again each time it scrolls back into
+// view: the last few hundred results are kept.
+const highlighted = new BoundedCache<string, string>(500);
+
 export function Code({ code }: { code: string }) {
   const html = useMemo(
-    () => hljs.highlight(code, { language: "python", ignoreIllegals: true }).value,
+    () =>
+      highlighted.get(code, () => hljs.highlight(code, { language: "python", ignoreIllegals: true }).value),
     [code],
   );
   // highlight.js escapes the code; its output holds only its own spans.
@@ -74,6 +80,10 @@ function Display({ data, t }: { data: Record<string, unknown>; t: Messages }) {
           className="out-image"
           alt={str("text/plain") ?? t.imageOutput}
           src={`data:${mime};base64,${b64}`}
+          // Its size known before it is decoded (off the main thread),
+          // a row entering the list keeps its height: no relayout.
+          {...(mime === "image/png" ? pngSize(b64) : {})}
+          decoding="async"
         />
       );
   }
@@ -147,3 +157,23 @@ export const OutputView = memo(function OutputView({
 });
 
 export { size as formatSize };
+
+/** pngSize reads a PNG's width and height from its header, in base64. */
+export function pngSize(b64: string): { width?: number; height?: number } {
+  try {
+    // The IHDR chunk's width and height are bytes 16 to 24.
+    const head = atob(b64.slice(0, 32));
+    if (head.length < 24 || head.slice(1, 4) !== "PNG") return {};
+    const u32 = (i: number) =>
+      ((head.charCodeAt(i) << 24) |
+        (head.charCodeAt(i + 1) << 16) |
+        (head.charCodeAt(i + 2) << 8) |
+        head.charCodeAt(i + 3)) >>>
+      0;
+    const width = u32(16);
+    const height = u32(20);
+    return width > 0 && height > 0 && width < 1 << 16 && height < 1 << 16 ? { width, height } : {};
+  } catch {
+    return {};
+  }
+}
