@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ask, code, expect, script, test } from "./fixtures";
 
 test("upload a CSV, and download what the code made", async ({ signedIn: page, request }) => {
@@ -39,4 +41,27 @@ test("upload a CSV, and download what the code made", async ({ signedIn: page, r
   await expect(files.getByRole("button", { name: "out.csv" })).toHaveCount(0);
   await page.goto(url);
   await expect(files.getByRole("button", { name: "out.csv" })).toBeVisible();
+});
+
+test("drop a file from the desktop onto the files panel", async ({ signedIn: page }) => {
+  const dir = mkdtempSync(join(tmpdir(), "interp-drop-"));
+  const file = join(dir, "dropped.csv");
+  writeFileSync(file, "a,b\n1,2\n3,4\n");
+  const files = page.getByRole("region", { name: "Files" });
+  await expect(files).toBeVisible();
+  const box = await files.boundingBox();
+  if (!box) throw new Error("the files panel has no box");
+  // A real drag of a file from outside the browser, through Chromium's
+  // drag-and-drop (CDP Input.dispatchDragEvent with a file on disk), not a
+  // DataTransfer made up in the page.
+  const cdp = await page.context().newCDPSession(page);
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const data = { items: [], files: [file], dragOperationsMask: 1 };
+  await cdp.send("Input.dispatchDragEvent", { type: "dragEnter", ...at, data });
+  await cdp.send("Input.dispatchDragEvent", { type: "dragOver", ...at, data });
+  await expect(files).toHaveClass(/dragging/);
+  await cdp.send("Input.dispatchDragEvent", { type: "drop", ...at, data });
+  await expect(files.getByRole("button", { name: "dropped.csv" })).toBeVisible();
+  await files.getByRole("button", { name: "dropped.csv" }).click();
+  await expect(files.locator(".preview-table")).toContainText("3");
 });
