@@ -619,20 +619,7 @@ func TestTemporaryImagesRemoved(t *testing.T) {
 		close(shown)
 		return &agent.Result{Answer: "Plotted.", Stop: event.StopAnswer, Steps: 1}, nil
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- u.run(context.Background(), fa) }()
-	for _, k := range []string{"plot", "/exit"} {
-		for _, r := range k {
-			u.q.push(tea.KeyPressMsg{Code: r, Text: string(r)})
-		}
-		u.q.push(tea.KeyPressMsg{Code: tea.KeyEnter})
-		if k == "plot" {
-			<-shown // its events are queued before /exit
-		}
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	plotThenExit(t, u, fa, shown)
 	left, _ := filepath.Glob(filepath.Join(os.Getenv("TMPDIR"), "interp-chat-*"))
 	if len(left) != 0 {
 		t.Errorf("temporary image directories left behind: %v", left)
@@ -660,6 +647,19 @@ func TestTranscriptDrawsImages(t *testing.T) {
 		close(shown)
 		return &agent.Result{Answer: "Plotted.", Stop: event.StopAnswer, Steps: 1}, nil
 	}
+	plotThenExit(t, u, fa, shown)
+	s := out.String()
+	want := "\x1b_Ga=T,f=100,q=2,m=0;" + base64.StdEncoding.EncodeToString(img.Bytes()) + "\x1b\\"
+	i, j := strings.Index(s, "drawn when the chat ends"), strings.LastIndex(s, want)
+	if i < 0 || j < i {
+		t.Errorf("the transcript does not draw the image under its line:\n%q", s[max(0, len(s)-600):])
+	}
+}
+
+// plotThenExit runs the chat with fa, types "plot", waits until fa has
+// emitted its events (shown), types /exit and waits for the chat to end.
+func plotThenExit(t *testing.T, u *UI, fa *fakeAgent, shown chan struct{}) {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- u.run(context.Background(), fa) }()
 	for _, k := range []string{"plot", "/exit"} {
@@ -668,16 +668,10 @@ func TestTranscriptDrawsImages(t *testing.T) {
 		}
 		u.q.push(tea.KeyPressMsg{Code: tea.KeyEnter})
 		if k == "plot" {
-			<-shown
+			<-shown // its events are queued before /exit
 		}
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
-	}
-	s := out.String()
-	want := "\x1b_Ga=T,f=100,q=2,m=0;" + base64.StdEncoding.EncodeToString(img.Bytes()) + "\x1b\\"
-	i, j := strings.Index(s, "drawn when the chat ends"), strings.LastIndex(s, want)
-	if i < 0 || j < i {
-		t.Errorf("the transcript does not draw the image under its line:\n%q", s[max(0, len(s)-600):])
 	}
 }
