@@ -4,6 +4,7 @@ def _interp_preview(ns):
     import keyword
     import os
     import sys
+
     try:
         import pandas as pd
     except ImportError:
@@ -18,8 +19,10 @@ def _interp_preview(ns):
     readers = {
         ".csv": ("pd.read_csv({!r})", lambda p: pd.read_csv(p)),
         ".tsv": ("pd.read_csv({!r}, sep='\\t')", lambda p: pd.read_csv(p, sep="\t")),
-        ".xlsx": ("pd.read_excel({!r})", pd.read_excel), ".xls": ("pd.read_excel({!r})", pd.read_excel),
-        ".json": ("pd.read_json({!r})", pd.read_json), ".parquet": ("pd.read_parquet({!r})", pd.read_parquet),
+        ".xlsx": ("pd.read_excel({!r})", pd.read_excel),
+        ".xls": ("pd.read_excel({!r})", pd.read_excel),
+        ".json": ("pd.read_json({!r})", pd.read_json),
+        ".parquet": ("pd.read_parquet({!r})", pd.read_parquet),
     }
     found = []
     for root, dirs, files in os.walk("."):
@@ -57,14 +60,21 @@ def _interp_preview(ns):
         stem = os.path.splitext(os.path.basename(path))[0]
         aliases = [stem, stem + "_df", "df_" + stem] + (["data"] if len(found) == 1 else [])
         for alias in aliases:
-            if alias.isidentifier() and not keyword.iskeyword(alias) and alias not in ns \
-                    and alias not in sys.modules and not hasattr(builtins, alias):
+            if (
+                alias.isidentifier()
+                and not keyword.iskeyword(alias)
+                and alias not in ns
+                and alias not in sys.modules
+                and not hasattr(builtins, alias)
+            ):
                 ns[alias] = df
         columns[var] = {"path": path, "columns": [str(c) for c in df.columns[:200]]}
         cols = ", ".join(f"{str(c)!r} ({t})" for c, t in list(df.dtypes.items())[:40])
         with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 24):
             head = df.head(3).to_string()
-        print(f"{path}: {df.shape[0]} rows x {df.shape[1]} columns, {how}\ncolumns (dtype): {cols}\nfirst rows:\n{head}\n")
+        print(
+            f"{path}: {df.shape[0]} rows x {df.shape[1]} columns, {how}\ncolumns (dtype): {cols}\nfirst rows:\n{head}\n"
+        )
     if columns and "pd" not in ns:
         ns["pd"] = pd
     print("#interp-columns " + json.dumps(columns))
