@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -61,7 +62,9 @@ func newCgroupDriver() (cgroupDriver, error) {
 		}
 		d = v1
 	}
-	g, err := d.create(fmt.Sprintf("probe-%d", os.Getpid()), DefaultLimits)
+	// Random beside the PID: backends of one process may probe at once, and
+	// one's destroy would pull the cgroup from under the other's create.
+	g, err := d.create(fmt.Sprintf("probe-%d-%x", os.Getpid(), rand.Uint64()), DefaultLimits)
 	if err != nil {
 		hint := "run as root, or set " + ParentEnv + " to a cgroup delegated to this user"
 		if os.Geteuid() == 0 {
@@ -95,7 +98,7 @@ func kernelAtLeast(major, minor int) bool {
 }
 
 // aliveOwner reports whether the interp that named a cgroup "sbx-PID-..."
-// or "probe-PID" still runs.
+// or "probe-PID-..." still runs.
 func aliveOwner(name string) bool {
 	f := strings.Split(name, "-")
 	if len(f) < 2 {

@@ -626,3 +626,27 @@ func TestBackendsOfOneProcessApart(t *testing.T) {
 		t.Errorf("ending a sandbox of one backend ended the other backend's: %+v, %v, output %q", res, err, secondOut.String())
 	}
 }
+
+// TestBackendsStartTogether checks that backends made at once in one
+// process all come up: each probes its cgroup driver, and probes named for
+// the process alone pulled each other's cgroup away ("no usable cgroup").
+func TestBackendsStartTogether(t *testing.T) {
+	t.Parallel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			b, err := sandbox.NewNamespaces()
+			if err != nil {
+				errs <- err
+				return
+			}
+			b.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
