@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -32,16 +31,16 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&db, "db", "", "the database: a SQLite path or a postgres:// DSN (overrides --history)")
-	pf.String("blob-dir", "", "the history's blob directory; needed with a postgres:// database (env INTERP_BLOB_DIR)")
+	declare(pf, "server.blob_dir")
 	pf.BoolVar(&asJSON, "json", false, "print JSON")
 
 	withStore := func(run func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
-			cfg, err := config.Load(config.Path())
+			s, err := g.settings()
 			if err != nil {
-				return &exitError{code: exitUsage, msg: err.Error()}
+				return err
 			}
-			st, err := openServerStore(c.Context(), g, c, db, cfg)
+			st, err := openServerStore(c.Context(), s, db)
 			if err != nil {
 				return err
 			}

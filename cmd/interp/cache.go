@@ -42,7 +42,7 @@ func cacheLimits(cfg *config.Config) (cache, store deps.CacheLimits, err error) 
 		store.MaxAge = l.MaxAge
 	}
 	if cfg.Cache.StoreMaxSize != "" {
-		if store.MaxBytes, err = parseBytes(cfg.Cache.StoreMaxSize); err != nil {
+		if store.MaxBytes, err = config.ParseSize(cfg.Cache.StoreMaxSize); err != nil {
 			return l, store, &exitError{code: exitUsage, msg: fmt.Sprintf("cache.store_max_size: %v", err)}
 		}
 	}
@@ -53,7 +53,7 @@ func oneCacheLimits(cfg *config.Config) (deps.CacheLimits, error) {
 	l := deps.DefaultCacheLimits
 	var err error
 	if cfg.Cache.MaxSize != "" {
-		if l.MaxBytes, err = parseBytes(cfg.Cache.MaxSize); err != nil {
+		if l.MaxBytes, err = config.ParseSize(cfg.Cache.MaxSize); err != nil {
 			return l, &exitError{code: exitUsage, msg: fmt.Sprintf("cache.max_size: %v", err)}
 		}
 	}
@@ -111,12 +111,12 @@ func newCacheCmd(*globalFlags) *cobra.Command {
 				return err
 			}
 			if maxSize != "" {
-				if limits.MaxBytes, err = parseBytes(maxSize); err != nil {
+				if limits.MaxBytes, err = config.ParseSize(maxSize); err != nil {
 					return &exitError{code: exitUsage, msg: fmt.Sprintf("--max-size: %v", err)}
 				}
 			}
 			if storeMaxSize != "" {
-				if storeLimits.MaxBytes, err = parseBytes(storeMaxSize); err != nil {
+				if storeLimits.MaxBytes, err = config.ParseSize(storeMaxSize); err != nil {
 					return &exitError{code: exitUsage, msg: fmt.Sprintf("--store-max-size: %v", err)}
 				}
 			}

@@ -24,17 +24,17 @@ import (
 // depsFlags configure automatic installs.
 type depsFlags struct {
 	noInstall bool
-	indexURL  string
 }
 
 func (d *depsFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&d.noInstall, "no-install", false, "do not install missing packages")
-	cmd.Flags().StringVar(&d.indexURL, "index-url", envOr("INTERP_INDEX_URL", deps.DefaultIndexURL), "the package index to install from (env INTERP_INDEX_URL)")
+	declare(cmd.Flags(), "index_url")
 }
 
-// auto returns the automatic installer for rt, or nil when installs are off
-// or impossible, saying why in the latter case.
-func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, error) {
+// auto returns the automatic installer for rt, from the index the settings
+// name, or nil when installs are off or impossible, saying why in the
+// latter case.
+func (d *depsFlags) auto(s *config.Settings, rt *python.Runtime, stderr io.Writer) (*deps.Auto, error) {
 	if d.noInstall {
 		return nil, nil
 	}
@@ -65,7 +65,7 @@ func (d *depsFlags) auto(rt *python.Runtime, stderr io.Writer) (*deps.Auto, erro
 		CacheDir:    cacheDir(),
 		CacheLimits: limits,
 		Store:       &deps.Store{Dir: storeDir(), Limits: storeLimits},
-		IndexURL:    d.indexURL,
+		IndexURL:    s.IndexURL,
 		BaseLock:    rt.BaseLock(),
 		Map:         m,
 	}}, nil

@@ -70,12 +70,13 @@ func newDoctorCmd(g *globalFlags) *cobra.Command {
 // the key, the address and the model name work.
 func (g *globalFlags) doctorModel(ctx context.Context) finding {
 	f := finding{Area: "model", Check: "request"}
-	cfg, err := config.Load(config.Path())
+	s, err := g.settings()
 	if err != nil {
 		f.Status, f.Detail = statusFail, err.Error()
 		return f
 	}
-	name, model, _, err := resolveModel(ctx, cfg, "", "")
+	cfg := s.File
+	name, model, _, err := resolveModel(ctx, s)
 	if err == nil {
 		var p llm.Provider
 		if p, err = g.newProvider(cfg, name, model); err == nil {
@@ -162,10 +163,10 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 		}
 	}
 
-	cfg, err := config.Load(config.Path())
+	s, err := g.settings()
 	if err != nil {
-		add("model", "configuration", statusFail, err.Error(), "fix "+config.Path())
-	} else if provider, model, defaulted, err := cfg.ResolveDefault("", ""); err != nil {
+		add("model", "configuration", statusFail, err.Error(), "fix "+config.Path()+", the environment or the flags")
+	} else if provider, model, defaulted, err := s.ResolveModel(); err != nil {
 		add("model", "provider", statusFail, err.Error(), "")
 	} else if provider != config.Local {
 		if model == "" {
@@ -178,16 +179,16 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 			detail += " (the default: no cloud provider is configured)"
 		}
 		add("model", "provider", statusOK, detail, "")
-		fs = append(fs, g.doctorLocal(ctx, cfg, model, defaulted)...)
+		fs = append(fs, g.doctorLocal(ctx, s.File, model, defaulted)...)
 	}
 
 	if g.noHistory {
 		add("history", "store", statusOK, "off (--no-history)", "")
-	} else if cfg != nil {
-		dsn, err := g.historyDSN(cfg)
+	} else if s != nil {
+		dsn, err := historyDSN(s)
 		if err == nil {
 			var st *store.Store
-			if st, err = store.Open(ctx, dsn, historyOptions(cfg, dsn)); err == nil {
+			if st, err = store.Open(ctx, dsn, historyOptions(s, dsn)); err == nil {
 				st.Close()
 			}
 		}

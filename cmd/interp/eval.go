@@ -13,25 +13,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/agent"
-	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/eval"
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/session"
 )
 
 type evalFlags struct {
-	provider, model string
-	memory          string
-	deps            depsFlags
-	json            bool
-	out             string
-	only            []string
-	limit           int
-	smallModel      string
-	taskTimeout     time.Duration
-	replay          string
-	transcripts     string
-	label           string
+	deps        depsFlags
+	json        bool
+	out         string
+	only        []string
+	limit       int
+	smallModel  string
+	taskTimeout time.Duration
+	replay      string
+	transcripts string
+	label       string
 }
 
 func newEvalCmd(g *globalFlags) *cobra.Command {
@@ -49,9 +46,7 @@ func newEvalCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.provider, "provider", "", "the model provider (default: from the config file or the environment)")
-	fl.StringVar(&f.model, "model", "", "the model to use")
-	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of each task's sandbox")
+	declare(fl, "provider", "model", "limits.memory")
 	f.deps.register(cmd)
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of a table")
 	fl.StringVar(&f.out, "out", "", "also write the JSON report to this file")
@@ -74,10 +69,11 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 	if len(suite.Tasks) == 0 {
 		return &exitError{code: exitUsage, msg: "no task matches --only"}
 	}
-	cfg, err := config.Load(config.Path())
+	s, err := g.settings()
 	if err != nil {
-		return &exitError{code: exitUsage, msg: err.Error()}
+		return err
 	}
+	cfg := s.File
 	switch f.smallModel {
 	case "":
 	case "on", "off":
@@ -85,10 +81,6 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 		cfg.SmallModel = &on
 	default:
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("--small-model %q: use on or off", f.smallModel)}
-	}
-	mem, err := parseBytes(f.memory)
-	if err != nil {
-		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
 	}
 	rt, err := g.runtime()
 	if err != nil {
@@ -101,7 +93,7 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 	defer b.Close()
 	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt}, IdleTimeout: -1})
 	defer m.Shutdown()
-	limits := sandboxLimits(mem)
+	limits := sandboxLimits(s.Memory)
 	ecfg := eval.Config{
 		TaskTimeout: f.taskTimeout,
 		NewSession: func(ctx context.Context) (*session.Session, func(), error) {
@@ -128,7 +120,7 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 			label = "replayed from " + f.replay
 		}
 	} else {
-		name, model, _, err := resolveModel(ctx, cfg, f.provider, f.model)
+		name, model, _, err := resolveModel(ctx, s)
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
@@ -137,13 +129,12 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
 		defer closeProvider(provider)
-		auto, err := f.deps.auto(rt, stderr)
+		auto, err := f.deps.auto(s, rt, stderr)
 		if err != nil {
 			return err
 		}
 		small := cfg.SmallModelFor(name)
-		lim := agent.Limits{MaxSteps: cfg.Limits.MaxSteps, MaxFailures: cfg.Limits.MaxFailures,
-			MaxRepeats: cfg.Limits.MaxRepeats, TokenBudget: cfg.Limits.TokenBudget, StepTokens: cfg.Limits.StepTokens}
+		lim := agent.LimitsFrom(s)
 		ecfg.Agent = func(*session.Session) agent.Config {
 			return agent.Config{Provider: provider, Model: model, Auto: auto, Limits: lim, Vision: cfg.Vision,
 				NoTools: cfg.NoTools, Packages: rt.Packages(), Temperature: cfg.Temperature(name), SmallModel: small}

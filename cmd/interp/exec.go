@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/cell"
-	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
@@ -22,8 +21,7 @@ import (
 )
 
 type execFlags struct {
-	timeout time.Duration
-	memory  string
+	timeout time.Duration // repl's
 	json    bool
 	saveDir string
 	env     []string
@@ -44,8 +42,7 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.timeout, "timeout", config.DefaultCellTimeout, "time limit per cell")
-	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of the sandbox, e.g. 512MiB or 2GiB")
+	declare(fl, "limits.cell_timeout", "limits.memory")
 	fl.BoolVar(&f.json, "json", false, "print events as JSON Lines, one per line")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	registerEnv(cmd, &f.env)
@@ -55,12 +52,9 @@ func newExecCmd(g *globalFlags) *cobra.Command {
 }
 
 func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	mem, err := parseBytes(f.memory)
+	s, err := g.settings()
 	if err != nil {
-		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
-	}
-	if f.timeout <= 0 {
-		return &exitError{code: exitUsage, msg: "--timeout must be positive"}
+		return err
 	}
 	cells := make([]string, len(files))
 	for i, name := range files {
@@ -80,7 +74,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 			}
 		}
 	}
-	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{Memory: mem}, f.timeout, f.env)
+	sess, closeSession, err := g.startSession(ctx, sandbox.Limits{Memory: s.Memory}, s.CellTimeout, f.env)
 	if err != nil {
 		return err
 	}
@@ -113,7 +107,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 	if err != nil {
 		return err
 	}
-	auto, err := f.deps.auto(rt, stderr)
+	auto, err := f.deps.auto(s, rt, stderr)
 	if err != nil {
 		return err
 	}

@@ -22,30 +22,25 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
-// historyDSN is where the flags and config keep the history.
-func (g *globalFlags) historyDSN(cfg *config.Config) (string, error) {
-	dsn := g.history
-	if dsn == "" {
-		dsn = cfg.History.DSN
+// historyDSN is where the settings keep the history: the store's default
+// unless set.
+func historyDSN(s *config.Settings) (string, error) {
+	if s.History != "" {
+		return s.History, nil
 	}
-	if dsn == "" {
-		var err error
-		if dsn, err = store.DefaultDSN(); err != nil {
-			return "", &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
-		}
+	dsn, err := store.DefaultDSN()
+	if err != nil {
+		return "", &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
 	}
 	return dsn, nil
 }
 
 // historyOptions says where the history's large contents go: as for the
-// server (INTERP_BLOB_DIR, or server.blob_dir in the config), so that the
-// CLI and a server can share one PostgreSQL history; else the store's
-// default, beside a SQLite file or in the data directory for PostgreSQL.
-func historyOptions(cfg *config.Config, dsn string) *store.Options {
-	dir := os.Getenv("INTERP_BLOB_DIR")
-	if dir == "" {
-		dir = cfg.Server.BlobDir
-	}
+// server (server.blob_dir), so that the CLI and a server can share one
+// PostgreSQL history; else the store's default, beside a SQLite file or in
+// the data directory for PostgreSQL.
+func historyOptions(s *config.Settings, dsn string) *store.Options {
+	dir := s.BlobDir
 	if dialect, _, err := store.ParseDSN(dsn); dir == "" && err == nil && dialect != store.SQLite {
 		if d, err := store.DefaultDir(); err == nil {
 			dir = filepath.Join(d, "blobs")
@@ -54,21 +49,22 @@ func historyOptions(cfg *config.Config, dsn string) *store.Options {
 	return &store.Options{BlobDir: dir}
 }
 
-// openStore opens the history store the flags and config name, applying
-// the retention settings. It returns nil when history is off.
+// openStore opens the history store the settings name, applying the
+// retention settings. It returns nil when history is off.
 func (g *globalFlags) openStore(ctx context.Context) (*store.Store, error) {
 	if g.noHistory {
 		return nil, nil
 	}
-	cfg, err := config.Load(config.Path())
-	if err != nil {
-		return nil, &exitError{code: exitUsage, msg: err.Error()}
-	}
-	dsn, err := g.historyDSN(cfg)
+	s, err := g.settings()
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, dsn, historyOptions(cfg, dsn))
+	cfg := s.File
+	dsn, err := historyDSN(s)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, dsn, historyOptions(s, dsn))
 	if err != nil {
 		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
 	}
@@ -80,7 +76,7 @@ func (g *globalFlags) openStore(ctx context.Context) (*store.Store, error) {
 		}
 	}
 	if cfg.History.MaxSize != "" {
-		if maxSize, err = parseBytes(cfg.History.MaxSize); err != nil {
+		if maxSize, err = config.ParseSize(cfg.History.MaxSize); err != nil {
 			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("history.max_size: %v", err)}
 		}
 	}
@@ -212,7 +208,7 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 			var size int64
 			if maxSize != "" {
 				var err error
-				if size, err = parseBytes(maxSize); err != nil {
+				if size, err = config.ParseSize(maxSize); err != nil {
 					return &exitError{code: exitUsage, msg: fmt.Sprintf("--max-size: %v", err)}
 				}
 			}

@@ -377,9 +377,10 @@ func TestResume(t *testing.T) {
 	os.Remove("color.txt") // it comes back from the history
 
 	ctx := context.Background()
-	g := &globalFlags{home: envOr("INTERP_HOME", "/opt/interp")}
+	g := &globalFlags{}
+	t.Setenv("INTERP_MEMORY", "1GiB")
 	var stderr bytes.Buffer
-	wb, err := newWorkbench(ctx, g, &agentFlags{memory: "1GiB", deps: depsFlags{noInstall: true}}, nil, &stderr)
+	wb, err := newWorkbench(ctx, g, &agentFlags{deps: depsFlags{noInstall: true}}, nil, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

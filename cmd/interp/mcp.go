@@ -8,28 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/mcpserver"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
 
-// mcpFlags configure the MCP server.
+// mcpFlags are interp mcp's flags that are not settings.
 type mcpFlags struct {
-	http        string
-	token       string
-	timeout     time.Duration
-	maxTimeout  time.Duration
-	idleTimeout time.Duration
-	memory      string
-	maxSessions int
-	pool        int
-	verbose     bool
-	deps        depsFlags
+	verbose bool
+	deps    depsFlags
 }
 
 // newMCPCmd is `interp mcp`: a Model Context Protocol server over stdio
@@ -52,36 +42,25 @@ func newMCPCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.http, "http", "", "serve streamable HTTP on this address, e.g. 127.0.0.1:8765, instead of stdio")
-	fl.StringVar(&f.token, "token", os.Getenv("INTERP_MCP_TOKEN"), "with --http, the bearer token every request must carry (env INTERP_MCP_TOKEN); required off loopback")
-	fl.DurationVar(&f.timeout, "timeout", mcpserver.DefaultCellTimeout, "default time limit of one run_python call")
-	fl.DurationVar(&f.maxTimeout, "max-timeout", mcpserver.DefaultMaxCellTimeout, "the longest time limit a call may ask for")
-	fl.DurationVar(&f.idleTimeout, "idle-timeout", mcpserver.DefaultIdleTimeout, "close a client's Python session after this long unused (0: never)")
-	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of each session's sandbox")
-	fl.IntVar(&f.maxSessions, "max-sessions", mcpserver.DefaultMaxSessions, "the most Python sessions open at once (one per client)")
-	fl.IntVar(&f.pool, "pool", 0, "sandboxes to keep started, with numpy, pandas and matplotlib imported, for fast first calls")
+	declare(fl, "mcp.http", "mcp.token", "limits.cell_timeout", "mcp.max_cell_timeout", "mcp.idle_timeout",
+		"limits.memory", "mcp.max_sessions", "mcp.pool_size")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log sessions and requests to stderr")
 	f.deps.register(cmd)
 	return cmd
 }
 
 func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) error {
-	mem, err := parseBytes(f.memory)
+	s, err := g.settings()
 	if err != nil {
-		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
+		return err
 	}
-	if f.timeout <= 0 || f.maxTimeout <= 0 {
-		return &exitError{code: exitUsage, msg: "--timeout and --max-timeout must be positive"}
-	}
-	if f.maxSessions <= 0 || f.pool < 0 {
-		return &exitError{code: exitUsage, msg: "--max-sessions must be positive and --pool not negative"}
-	}
-	if f.http != "" {
-		if err := checkMCPAddr(f.http, f.token); err != nil {
+	m := s.MCP
+	if m.HTTP != "" {
+		if err := checkMCPAddr(m.HTTP, m.Token); err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}
 	}
-	idle := f.idleTimeout
+	idle := m.IdleTimeout
 	if idle == 0 {
 		idle = -1 // never
 	}
@@ -94,7 +73,7 @@ func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) 
 		return err
 	}
 	defer b.Close()
-	auto, err := f.deps.auto(rt, stderr)
+	auto, err := f.deps.auto(s, rt, stderr)
 	if err != nil {
 		return err
 	}
@@ -106,16 +85,16 @@ func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) 
 		Backend:        b,
 		Runtime:        rt,
 		Auto:           auto,
-		Limits:         sandbox.Limits{Memory: mem},
-		CellTimeout:    f.timeout,
-		MaxCellTimeout: f.maxTimeout,
+		Limits:         sandbox.Limits{Memory: s.Memory},
+		CellTimeout:    s.CellTimeout,
+		MaxCellTimeout: m.MaxCellTimeout,
 		IdleTimeout:    idle,
-		MaxSessions:    f.maxSessions,
-		PoolSize:       f.pool,
-		AuthToken:      f.token,
+		MaxSessions:    m.MaxSessions,
+		PoolSize:       m.PoolSize,
+		AuthToken:      m.Token,
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
-	if f.pool > 0 {
+	if m.PoolSize > 0 {
 		cfg.Preload = []string{"numpy", "pandas", "matplotlib.pyplot"}
 	}
 	st, err := g.openStore(ctx)
@@ -129,14 +108,14 @@ func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) 
 	srv := mcpserver.New(cfg)
 	defer srv.Close()
 
-	if f.http == "" {
+	if m.HTTP == "" {
 		// stdout carries the protocol: nothing else may be printed there.
 		if err := srv.RunStdio(ctx); err != nil {
 			return &exitError{code: exitInternal, msg: fmt.Sprintf("mcp: %v", err)}
 		}
 		return nil
 	}
-	return serveMCPHTTP(ctx, srv, f.http, stderr)
+	return serveMCPHTTP(ctx, srv, m.HTTP, stderr)
 }
 
 // checkMCPAddr refuses to serve code execution off the loopback interface

@@ -26,7 +26,7 @@ import (
 
 // modelStore is the models directory under the Interp home.
 func (g *globalFlags) modelStore() *models.Store {
-	return &models.Store{Dir: filepath.Join(g.home, "models")}
+	return &models.Store{Dir: filepath.Join(g.homeDir(), "models")}
 }
 
 // llamaServerPath is the llama-server to run: the configured one, else the
@@ -35,13 +35,13 @@ func (g *globalFlags) llamaServerPath(cfg *config.Config) string {
 	if cfg.Local.Server != "" {
 		return cfg.Local.Server
 	}
-	if p := filepath.Join(g.home, "bin", "llama-server"); fileExists(p) {
+	if p := filepath.Join(g.homeDir(), "bin", "llama-server"); fileExists(p) {
 		return p
 	}
 	if p, err := exec.LookPath("llama-server"); err == nil {
 		return p
 	}
-	return filepath.Join(g.home, "bin", "llama-server")
+	return filepath.Join(g.homeDir(), "bin", "llama-server")
 }
 
 func fileExists(p string) bool {
@@ -179,11 +179,11 @@ func newModelsServeCmd(g *globalFlags) *cobra.Command {
 			if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 				return &exitError{code: exitUsage, msg: fmt.Sprintf("--listen %q: give a loopback address such as 127.0.0.1:8081; the server has no authentication", listen)}
 			}
-			cfg, err := config.Load(config.Path())
+			s, err := g.settings()
 			if err != nil {
-				return &exitError{code: exitUsage, msg: err.Error()}
+				return err
 			}
-			lc, err := g.localServer(cfg, model)
+			lc, err := g.localServer(s.File, model)
 			if err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/cell"
-	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/store"
 )
@@ -28,7 +27,7 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of the sandbox")
+	declare(fl, "limits.memory")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	registerEnv(cmd, &f.env)
@@ -37,9 +36,9 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 }
 
 func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, out, errOut io.Writer) error {
-	mem, err := parseBytes(f.memory)
+	s, err := g.settings()
 	if err != nil {
-		return &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
+		return err
 	}
 	timeout := f.timeout
 	if timeout == 0 {
@@ -48,7 +47,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	// Ctrl-C interrupts the running cell, not the prompt.
 	signal.Ignore(os.Interrupt)
 	defer signal.Reset(os.Interrupt)
-	sess, closeSession, err := g.startSession(context.WithoutCancel(ctx), sandbox.Limits{Memory: mem}, timeout, f.env)
+	sess, closeSession, err := g.startSession(context.WithoutCancel(ctx), sandbox.Limits{Memory: s.Memory}, timeout, f.env)
 	if err != nil {
 		return err
 	}
@@ -65,7 +64,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	if err != nil {
 		return err
 	}
-	auto, err := f.deps.auto(rt, errOut)
+	auto, err := f.deps.auto(s, rt, errOut)
 	if err != nil {
 		return err
 	}

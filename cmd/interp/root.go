@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
@@ -29,10 +30,11 @@ func version() string {
 
 // globalFlags are shared by every command.
 type globalFlags struct {
-	home      string // where the base environment lives
-	unsafe    bool   // run without a sandbox
-	history   string // history store DSN
+	unsafe    bool // run without a sandbox
 	noHistory bool
+
+	cmd      *cobra.Command   // the command running, whose flags settings reads
+	resolved *config.Settings // its settings, once read
 }
 
 func newRootCmd() *cobra.Command {
@@ -45,16 +47,17 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       version(),
+		// Runs before every command.
+		PersistentPreRun: g.runningCommand,
 	}
 	root.SetVersionTemplate("interp {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("%v (see '%s --help')", err, c.CommandPath())}
 	})
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.home, "home", envOr("INTERP_HOME", python.DefaultHome), "directory of the base Python environment (env INTERP_HOME)")
+	declare(pf, "home", "history.dsn")
 	pf.BoolVar(&g.unsafe, "unsafe-no-sandbox", os.Getenv("INTERP_UNSAFE_NO_SANDBOX") == "1",
 		"run code directly on this host, WITHOUT isolation (env INTERP_UNSAFE_NO_SANDBOX=1)")
-	pf.StringVar(&g.history, "history", "", "where history is kept: a SQLite path or a postgres:// DSN (env INTERP_HISTORY; default ~/.local/share/interp/history.db)")
 	pf.BoolVar(&g.noHistory, "no-history", os.Getenv("INTERP_NO_HISTORY") == "1", "keep no history (env INTERP_NO_HISTORY=1)")
 	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g), newChatCmd(g), newHistoryCmd(g), newMCPCmd(g), newServeCmd(g), newUICmd(g), newAdminCmd(g), newDoctorCmd(g), newEvalCmd(g), newModelsCmd(g), newCacheCmd(g))
 	return root
@@ -84,7 +87,11 @@ func (g *globalFlags) backend() (sandbox.Backend, error) {
 
 // runtime returns the Python runtime sandboxes run.
 func (g *globalFlags) runtime() (*python.Runtime, error) {
-	rt, err := python.Find(g.home)
+	s, err := g.settings()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := python.Find(s.Home)
 	if err != nil {
 		return nil, err
 	}

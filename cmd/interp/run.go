@@ -23,23 +23,17 @@ import (
 
 // agentFlags configure the model and the loop.
 type agentFlags struct {
-	provider, model string
-	yes, json       bool
-	memory          string
-	env             []string
-	timeout         time.Duration
-	saveDir         string
-	deps            depsFlags
-	files           workspaceFiles
+	yes, json bool
+	env       []string
+	saveDir   string
+	deps      depsFlags
+	files     workspaceFiles
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.provider, "provider", "", "openai, anthropic or ollama (default: from the config file or the environment)")
-	fl.StringVar(&f.model, "model", "", "the model to use")
+	declare(fl, "provider", "model", "limits.memory", "limits.cell_timeout")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "run code without asking first")
-	fl.StringVar(&f.memory, "memory", config.FormatSize(config.DefaultMemory), "memory limit of the sandbox")
-	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per run of code (default: the config's limits.cell_timeout)")
 	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)
 	f.files.register(cmd)
@@ -74,11 +68,12 @@ type workbench struct {
 
 // newWorkbench builds the provider, a session and the agent.
 func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm func(context.Context, string) (bool, error), stderr io.Writer) (*workbench, error) {
-	cfg, err := config.Load(config.Path())
+	set, err := g.settings()
 	if err != nil {
-		return nil, &exitError{code: exitUsage, msg: err.Error()}
+		return nil, err
 	}
-	name, model, defaulted, err := resolveModel(ctx, cfg, f.provider, f.model)
+	cfg := set.File
+	name, model, defaulted, err := resolveModel(ctx, set)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
@@ -89,10 +84,6 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 	if defaulted {
 		fmt.Fprintln(stderr, "interp: "+config.LocalNotice(model))
 	}
-	mem, err := parseBytes(f.memory)
-	if err != nil {
-		return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("--memory: %v", err)}
-	}
 	rt, err := g.runtime()
 	if err != nil {
 		return nil, &exitError{code: exitUnsupported, msg: err.Error()}
@@ -102,7 +93,7 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 		return nil, err
 	}
 	m := session.NewManager(session.ManagerConfig{Kernel: session.Config{Backend: b, Runtime: rt}, IdleTimeout: -1})
-	limits := sandboxLimits(mem)
+	limits := sandboxLimits(set.Memory)
 	if err := session.CheckEnv(f.env); err != nil {
 		m.Shutdown()
 		b.Close()
@@ -114,25 +105,13 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 		b.Close()
 		return nil, &exitError{code: exitInternal, msg: err.Error()}
 	}
-	auto, err := f.deps.auto(rt, stderr)
+	auto, err := f.deps.auto(set, rt, stderr)
 	if err != nil {
 		m.Shutdown()
 		b.Close()
 		return nil, err
 	}
-	lim := agent.Limits{
-		MaxSteps: cfg.Limits.MaxSteps, MaxFailures: cfg.Limits.MaxFailures,
-		MaxRepeats: cfg.Limits.MaxRepeats, TokenBudget: cfg.Limits.TokenBudget,
-		StepTokens: cfg.Limits.StepTokens,
-	}
-	if cfg.Limits.CellTimeout != "" {
-		if lim.CellTimeout, err = time.ParseDuration(cfg.Limits.CellTimeout); err != nil {
-			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("limits.cell_timeout: %v", err)}
-		}
-	}
-	if f.timeout > 0 {
-		lim.CellTimeout = f.timeout
-	}
+	lim := agent.LimitsFrom(set)
 	if f.yes || cfg.Yes {
 		confirm = nil
 	}
@@ -162,8 +141,9 @@ func (wb *workbench) startRecording(ctx context.Context, st *store.Store, source
 // resolveModel picks the provider and model as cfg.ResolveDefault does,
 // and asks the server for the model when it is the server's to say (only
 // OPENAI_BASE_URL is set): its one model, or an error listing them.
-func resolveModel(ctx context.Context, cfg *config.Config, provider, model string) (name, resolved string, defaulted bool, err error) {
-	name, model, defaulted, err = cfg.ResolveDefault(provider, model)
+func resolveModel(ctx context.Context, s *config.Settings) (name, model string, defaulted bool, err error) {
+	cfg := s.File
+	name, model, defaulted, err = s.ResolveModel()
 	if err != nil || model != "" || !cfg.AskServerModel(name) {
 		return name, model, defaulted, err
 	}

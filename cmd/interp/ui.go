@@ -49,8 +49,7 @@ func newUICmd(g *globalFlags) *cobra.Command {
 	fl.IntVar(&ui.port, "port", 0, "the port on 127.0.0.1 to listen on (default: a free one)")
 	fl.BoolVar(&ui.noBrowser, "no-browser", false, "do not open a browser, only print the address")
 	fl.StringVar(&f.db, "db", "", "the history database (env INTERP_HISTORY)")
-	fl.StringVar(&f.provider, "provider", "", "the model's provider: openai, anthropic or ollama (default: from the config file or the environment)")
-	fl.StringVar(&f.model, "model", "", "the model for tasks")
+	declare(fl, "provider", "model")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.deps.register(cmd)
 	return cmd

@@ -46,16 +46,20 @@ type Limits struct {
 	StepTokens int
 }
 
-// DefaultLimits are used where Limits fields are zero.
-var DefaultLimits = Limits{
-	MaxSteps:      20,
-	MaxFailures:   5,
-	MaxRepeats:    2,
-	TokenBudget:   400_000,
-	ContextTokens: 100_000,
-	MaxToolOutput: 6000,
-	CellTimeout:   config.DefaultCellTimeout,
-	StepTokens:    4096,
+// DefaultLimits are used where Limits fields are zero: the defaults of
+// internal/config's settings, and the loop's own bounds.
+var DefaultLimits = func() Limits {
+	l := LimitsFrom(config.Defaults())
+	l.ContextTokens, l.MaxToolOutput = 100_000, 6000
+	return l
+}()
+
+// LimitsFrom are the limits the settings give: the file's limits section,
+// the environment and flags.
+func LimitsFrom(s *config.Settings) Limits {
+	a := s.Agent
+	return Limits{MaxSteps: a.MaxSteps, MaxFailures: a.MaxFailures, MaxRepeats: a.MaxRepeats,
+		TokenBudget: a.TokenBudget, StepTokens: a.StepTokens, CellTimeout: s.CellTimeout}
 }
 
 // Small models get shorter answers and results: they are slow to write

@@ -30,6 +30,10 @@ const (
 const (
 	DefaultMemory      int64 = 2 << 30 // a sandbox's memory limit, in bytes
 	DefaultCellTimeout       = 2 * time.Minute
+	// DefaultHome is where scripts/setup installs the base environment.
+	DefaultHome = "/opt/interp"
+	// DefaultIndexURL is the package index installs come from.
+	DefaultIndexURL = "https://pypi.org/simple"
 )
 
 // FormatSize writes a size of bytes as the settings read it, in the
@@ -73,6 +77,10 @@ type Config struct {
 	// models only.
 	SmallModel *bool        `yaml:"small_model"`
 	Limits     LimitsConfig `yaml:"limits"`
+	// Home is where the base Python environment lives.
+	Home string `yaml:"home"`
+	// IndexURL is the package index installs come from.
+	IndexURL string `yaml:"index_url"`
 	// History is where conversations are kept: a SQLite path or a
 	// postgres:// DSN.
 	History HistoryConfig `yaml:"history"`
@@ -82,6 +90,8 @@ type Config struct {
 	Cache CacheConfig `yaml:"cache"`
 	// Install configures package installs; see InstallConfig.
 	Install InstallConfig `yaml:"install"`
+	// MCP configures interp mcp; see MCPConfig.
+	MCP MCPConfig `yaml:"mcp"`
 }
 
 // InstallConfig configures package installs.
@@ -93,6 +103,16 @@ type InstallConfig struct {
 	// Prewarm lists packages kept installed in the package store and
 	// importable in warm-pool kernels.
 	Prewarm []string `yaml:"prewarm"`
+}
+
+// MCPConfig configures interp mcp; Table says what each key means.
+type MCPConfig struct {
+	HTTP           string `yaml:"http"`
+	Token          string `yaml:"token"`
+	MaxCellTimeout string `yaml:"max_cell_timeout"`
+	IdleTimeout    string `yaml:"idle_timeout"`
+	MaxSessions    string `yaml:"max_sessions"`
+	PoolSize       string `yaml:"pool_size"`
 }
 
 // CacheConfig bounds the package cache (downloaded and built wheels):
@@ -144,13 +164,15 @@ type LocalConfig struct {
 
 // LimitsConfig bounds the agent loop; zero means the default.
 type LimitsConfig struct {
-	MaxSteps    int    `yaml:"max_steps"`
-	MaxFailures int    `yaml:"max_failures"`
-	MaxRepeats  int    `yaml:"max_repeats"`
-	TokenBudget int    `yaml:"token_budget"`
+	MaxSteps    string `yaml:"max_steps"`
+	MaxFailures string `yaml:"max_failures"`
+	MaxRepeats  string `yaml:"max_repeats"`
+	TokenBudget string `yaml:"token_budget"`
 	CellTimeout string `yaml:"cell_timeout"`
+	// Memory is a sandbox's memory limit, a size like 2GiB.
+	Memory string `yaml:"memory"`
 	// StepTokens caps the tokens of each answer of the model.
-	StepTokens int `yaml:"step_tokens"`
+	StepTokens string `yaml:"step_tokens"`
 }
 
 // HistoryConfig configures the history store.
@@ -180,24 +202,36 @@ func Path() string {
 // Load reads the file at path (a missing file is an empty config) and
 // applies the environment.
 func Load(path string) (*Config, error) {
+	c, _, err := load(path, osGetenv)
+	return c, err
+}
+
+// load reads the file at path into a Config and a YAML tree (nil for no
+// file), and applies the environment getenv reads.
+func load(path string, getenv func(string) string) (*Config, *yaml.Node, error) {
 	c := &Config{}
+	var root *yaml.Node
 	if path != "" {
 		b, err := os.ReadFile(path)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 		case err != nil:
-			return nil, fmt.Errorf("config: %w", err)
+			return nil, nil, fmt.Errorf("config: %w", err)
 		default:
 			dec := yaml.NewDecoder(strings.NewReader(string(b)))
 			dec.KnownFields(true)
 			if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("config %s: %w", path, err)
+				return nil, nil, fmt.Errorf("config %s: %w", path, err)
+			}
+			root = &yaml.Node{}
+			if err := yaml.Unmarshal(b, root); err != nil {
+				return nil, nil, fmt.Errorf("config %s: %w", path, err)
 			}
 		}
 	}
-	c.applyEnv()
+	c.applyEnv(getenv)
 	c.History.DSN = expandHome(c.History.DSN)
-	return c, nil
+	return c, root, nil
 }
 
 // expandHome turns a leading ~/ into the home directory, as a shell would.
@@ -210,9 +244,9 @@ func expandHome(p string) string {
 	return p
 }
 
-func (c *Config) applyEnv() {
+func (c *Config) applyEnv(getenv func(string) string) {
 	set := func(dst *string, key string) {
-		if v := os.Getenv(key); v != "" {
+		if v := getenv(key); v != "" {
 			*dst = v
 		}
 	}

@@ -4,54 +4,54 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
-// TestREADMEDefaults checks the README's table of shared defaults against
-// the code: every default is in the table, with its value.
-func TestREADMEDefaults(t *testing.T) {
+// TestREADMESettings checks the README's table of settings against Table:
+// every setting is there, in order, with its environment variable, flag
+// and default. An empty default is written in parentheses, saying what
+// applies instead.
+func TestREADMESettings(t *testing.T) {
 	t.Parallel()
-	want := map[string]string{
-		"memory":       FormatSize(DefaultMemory),
-		"cell_timeout": formatDuration(DefaultCellTimeout),
-	}
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(b), "<!-- defaults:")
-	table, _, ok2 := strings.Cut(table, "<!-- end defaults -->")
+	_, table, ok := strings.Cut(string(b), "<!-- settings:")
+	table, _, ok2 := strings.Cut(table, "<!-- end settings -->")
 	if !ok || !ok2 {
-		t.Fatal("README.md has no table between <!-- defaults: --> and <!-- end defaults -->")
+		t.Fatal("README.md has no table between <!-- settings: --> and <!-- end settings -->")
 	}
-	got := map[string]string{}
+	var rows [][]string
 	for _, line := range strings.Split(table, "\n") {
 		cells := strings.Split(line, "|")
-		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+		if len(cells) < 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
 			continue
 		}
-		got[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+		row := make([]string, 4)
+		for i := range row {
+			row[i] = strings.Trim(strings.TrimSpace(cells[i+1]), "`")
+		}
+		rows = append(rows, row)
 	}
-	for name, v := range want {
-		if got[name] != v {
-			t.Errorf("README says %s defaults to %q; the code says %q", name, got[name], v)
+	if len(rows) != len(Table) {
+		t.Errorf("README lists %d settings; the code has %d", len(rows), len(Table))
+	}
+	for i, st := range Table {
+		if i >= len(rows) {
+			t.Errorf("README lacks %s", st.Key)
+			continue
+		}
+		r := rows[i]
+		flag := ""
+		if st.Flag != "" {
+			flag = "--" + st.Flag
+		}
+		def := r[1]
+		if st.Default == "" && strings.HasPrefix(def, "(") {
+			def = ""
+		}
+		if r[0] != st.Key || def != st.Default || r[2] != st.Env || r[3] != flag {
+			t.Errorf("README row %d says %q; the code says %s, default %q, env %q, flag %q", i+1, r, st.Key, st.Default, st.Env, flag)
 		}
 	}
-	for name := range got {
-		if _, ok := want[name]; !ok {
-			t.Errorf("README lists a default for %s, which this test does not know", name)
-		}
-	}
-}
-
-// formatDuration is d as the README writes it: 2m rather than 2m0s.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

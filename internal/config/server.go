@@ -8,14 +8,14 @@ type ServerConfig struct {
 	// Listen is the address to listen on, e.g. 127.0.0.1:8080.
 	Listen string `yaml:"listen"`
 	// MaxSessions caps the sessions open at once, all users together.
-	MaxSessions int `yaml:"max_sessions"`
+	MaxSessions string `yaml:"max_sessions"`
 	// SessionIdleTimeout closes sessions unused for this long.
 	SessionIdleTimeout string `yaml:"session_idle_timeout"`
 	// PoolSize is how many ready sessions to keep warm.
-	PoolSize int `yaml:"pool_size"`
+	PoolSize string `yaml:"pool_size"`
 	// PoolMax and PoolMemory: how many ready sessions the pool may grow
 	// to under demand, and the memory they may hold together.
-	PoolMax    int    `yaml:"pool_max"`
+	PoolMax    string `yaml:"pool_max"`
 	PoolMemory string `yaml:"pool_memory"`
 	// BlobDir is where the history's large content goes (needed with a
 	// postgres:// history DSN).
@@ -59,9 +59,9 @@ type ServerLimitsConfig struct {
 // QuotasConfig limits each user. Zero takes the default; negative means
 // no limit.
 type QuotasConfig struct {
-	Sessions            int   `yaml:"sessions"`              // open at once
-	ExecutionsPerMinute int   `yaml:"executions_per_minute"` // code executions
-	TokensPerDay        int64 `yaml:"tokens_per_day"`        // model tokens, UTC day
+	Sessions            string `yaml:"sessions"`              // open at once
+	ExecutionsPerMinute string `yaml:"executions_per_minute"` // code executions
+	TokensPerDay        string `yaml:"tokens_per_day"`        // model tokens, UTC day
 	// WorkspaceBytes caps the files of all a user's sessions together, a
 	// size like 2GiB, or -1 for no limit.
 	WorkspaceBytes string `yaml:"workspace_bytes"`

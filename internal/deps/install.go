@@ -21,12 +21,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
 // DefaultIndexURL is the package index used unless configured.
-const DefaultIndexURL = "https://pypi.org/simple"
+const DefaultIndexURL = config.DefaultIndexURL
 
 // Installer installs distributions into per-session package directories
 // with uv: from one configured index only, wheels only, within a time

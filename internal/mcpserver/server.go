@@ -35,14 +35,18 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
-// Defaults of the Config fields left zero.
-const (
+// Defaults of the Config fields left zero: those of internal/config's
+// settings, and the tools' own bounds.
+var (
 	DefaultCellTimeout    = config.DefaultCellTimeout
-	DefaultMaxCellTimeout = 30 * time.Minute
-	DefaultIdleTimeout    = 30 * time.Minute
-	DefaultMaxSessions    = 16
-	DefaultMaxFileBytes   = 4 << 20
-	DefaultMaxImageBytes  = 8 << 20
+	DefaultMaxCellTimeout = config.Defaults().MCP.MaxCellTimeout
+	DefaultIdleTimeout    = config.Defaults().MCP.IdleTimeout
+	DefaultMaxSessions    = config.Defaults().MCP.MaxSessions
+)
+
+const (
+	DefaultMaxFileBytes  = 4 << 20
+	DefaultMaxImageBytes = 8 << 20
 )
 
 // Config configures a Server.

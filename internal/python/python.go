@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/interp-dev/interp/internal/config"
 )
 
 // DefaultHome is where the set-up script puts the base environment.
-const DefaultHome = "/opt/interp"
+const DefaultHome = config.DefaultHome
 
 // Runtime is a Python installation that sandboxes can run.
 type Runtime struct {

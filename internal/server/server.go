@@ -136,35 +136,35 @@ type Quotas struct {
 // minMemory is the least memory a session may ask for.
 const minMemory = 64 << 20
 
-// DefaultConfig returns the defaults.
+// DefaultConfig returns the defaults: those of internal/config's
+// settings, and the server's own.
 func DefaultConfig() Config {
+	c := ConfigFrom(config.Defaults())
+	c.PoolPreload = []string{"numpy", "pandas", "matplotlib.pyplot"}
+	c.InstallTimeout = 3 * time.Minute
+	c.Version = "1.0.0"
+	return c
+}
+
+// ConfigFrom is the configuration the settings give (the config file's
+// server section, the environment and flags); New gives the fields they
+// do not set their defaults.
+func ConfigFrom(s *config.Settings) Config {
+	v := s.Server
 	return Config{
-		MaxSessions:        64,
-		SessionIdleTimeout: 30 * time.Minute,
-		PoolSize:           2,
-		PoolMax:            16,
-		PoolMemory:         1 << 30,
-		PoolPreload:        []string{"numpy", "pandas", "matplotlib.pyplot"},
-		DefaultMemory:      config.DefaultMemory,
-		MaxMemory:          4 << 30,
-		DefaultCellTimeout: config.DefaultCellTimeout,
-		MaxCellTimeout:     10 * time.Minute,
-		InstallTimeout:     3 * time.Minute,
-		TaskTimeout:        30 * time.Minute,
-		MaxBodyBytes:       1 << 20,
-		MaxUploadBytes:     100 << 20,
-		MaxDownloadBytes:   64 << 20,
-		ReadHeaderTimeout:  10 * time.Second,
-		ReadTimeout:        60 * time.Second,
-		WriteTimeout:       60 * time.Second,
-		IdleTimeout:        2 * time.Minute,
-		Quotas: Quotas{
-			Sessions:            4,
-			ExecutionsPerMinute: 60,
-			TokensPerDay:        1_000_000,
-			WorkspaceBytes:      2 << 30,
-		},
-		Version: "1.0.0",
+		MaxSessions: v.MaxSessions, SessionIdleTimeout: v.SessionIdleTimeout,
+		PoolSize: v.PoolSize, PoolMax: v.PoolMax, PoolMemory: v.PoolMemory,
+		DefaultMemory: v.DefaultMemory, MaxMemory: v.MaxMemory,
+		DefaultCellTimeout: v.DefaultCellTimeout, MaxCellTimeout: v.MaxCellTimeout,
+		MaxBodyBytes: v.MaxBody, MaxUploadBytes: v.MaxUpload, MaxDownloadBytes: v.MaxDownload,
+		ReadHeaderTimeout: v.ReadHeaderTimeout, ReadTimeout: v.ReadTimeout, WriteTimeout: v.WriteTimeout, IdleTimeout: v.IdleTimeout,
+		Quotas: Quotas{Sessions: v.Quotas.Sessions, ExecutionsPerMinute: v.Quotas.ExecutionsPerMinute,
+			TokensPerDay: v.Quotas.TokensPerDay, WorkspaceBytes: v.Quotas.WorkspaceBytes},
+		MetricsToken: v.MetricsToken,
+		TaskTimeout:  v.TaskTimeout,
+		Agent:        agent.LimitsFrom(s),
+		Vision:       s.File.Vision,
+		NoTools:      s.File.NoTools,
 	}
 }
 
