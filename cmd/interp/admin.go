@@ -17,10 +17,20 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
+// adminCmd holds what every admin subcommand shares: the database flag
+// and the output format.
+type adminCmd struct {
+	g      *globalFlags
+	db     string
+	asJSON bool
+}
+
+// adminRun is an admin subcommand's work on the opened database.
+type adminRun func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error
+
 // newAdminCmd is `interp admin`: the users and API keys of interp serve.
 func newAdminCmd(g *globalFlags) *cobra.Command {
-	var db string
-	var asJSON bool
+	a := &adminCmd{g: g}
 	cmd := &cobra.Command{
 		Use:   "admin",
 		Short: "Manage the users, roles and API keys of interp serve, and read its audit log",
@@ -30,56 +40,80 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			"Keys are shown once, when made: only their hash is kept.",
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&db, "db", "", "the database: a SQLite path or a postgres:// DSN (overrides --history)")
+	pf.StringVar(&a.db, "db", "", "the database: a SQLite path or a postgres:// DSN (overrides --history)")
 	declare(pf, "server.blob_dir")
-	pf.BoolVar(&asJSON, "json", false, "print JSON")
+	pf.BoolVar(&a.asJSON, "json", false, "print JSON")
+	cmd.AddCommand(a.userCmd(), a.keyCmd(), a.auditCmd())
+	return cmd
+}
 
-	withStore := func(run func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error) func(*cobra.Command, []string) error {
-		return func(c *cobra.Command, args []string) error {
-			s, err := g.settings()
-			if err != nil {
-				return err
-			}
-			st, err := openServerStore(c.Context(), s, db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return run(c.Context(), st, args, c.OutOrStdout(), c.ErrOrStderr())
+// withStore runs run on the database the settings and --db name.
+func (a *adminCmd) withStore(run adminRun) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		s, err := a.g.settings()
+		if err != nil {
+			return err
 		}
-	}
-	printJSON := func(out io.Writer, v any) error {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	// audit records what the command did, as done by the CLI (no user,
-	// no key), with the operating-system user in the detail.
-	audit := func(ctx context.Context, st *store.Store, errOut io.Writer, action, target, detail string) {
-		who := "unknown"
-		if u, err := user.Current(); err == nil {
-			who = u.Username
+		st, err := openServerStore(c.Context(), s, a.db)
+		if err != nil {
+			return err
 		}
-		host, _ := os.Hostname()
-		e := &store.AuditEntry{Action: action, Target: target, Detail: strings.TrimSpace(detail + " (interp admin, by " + who + "@" + host + ")")}
-		if err := st.Audit(ctx, e); err != nil {
-			fmt.Fprintf(errOut, "warning: the audit log: %v\n", err)
-		}
+		defer st.Close()
+		return run(c.Context(), st, args, c.OutOrStdout(), c.ErrOrStderr())
 	}
-	when := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.Local().Format("2006-01-02 15:04")
-	}
+}
 
+// printJSON prints v as indented JSON.
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// adminAudit records what the command did, as done by the CLI (no user, no
+// key), with the operating-system user in the detail.
+func adminAudit(ctx context.Context, st *store.Store, errOut io.Writer, action, target, detail string) {
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	host, _ := os.Hostname()
+	e := &store.AuditEntry{Action: action, Target: target, Detail: strings.TrimSpace(detail + " (interp admin, by " + who + "@" + host + ")")}
+	if err := st.Audit(ctx, e); err != nil {
+		fmt.Fprintf(errOut, "warning: the audit log: %v\n", err)
+	}
+}
+
+// when is a time for a table: local, to the minute, - for none.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// dash is s for a table, - for none.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// userCmd is `interp admin user`: create, set-role, list.
+func (a *adminCmd) userCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Create and list users, and set their role"}
+	cmd.AddCommand(a.createUserCmd(), a.setRoleCmd(), a.listUsersCmd())
+	return cmd
+}
+
+func (a *adminCmd) createUserCmd() *cobra.Command {
 	var makeAdmin bool
-	userCmd := &cobra.Command{Use: "user", Short: "Create and list users, and set their role"}
-	createUser := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a user (--admin: with the admin role)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
 			role := store.RoleUser
 			if makeAdmin {
 				role = store.RoleAdmin
@@ -91,20 +125,24 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}
-			audit(ctx, st, errOut, store.AuditUserCreate, u.ID, "name "+u.Name+", role "+u.Role)
-			if asJSON {
+			adminAudit(ctx, st, errOut, store.AuditUserCreate, u.ID, "name "+u.Name+", role "+u.Role)
+			if a.asJSON {
 				return printJSON(out, u)
 			}
 			fmt.Fprintf(out, "created user %s (%s), role %s\nmake a key with: interp admin key create %s\n", u.Name, u.ID, u.Role, u.Name)
 			return nil
 		}),
 	}
-	createUser.Flags().BoolVar(&makeAdmin, "admin", false, "give the user the admin role: /v1/admin (users, keys, the audit log)")
-	setRole := &cobra.Command{
+	cmd.Flags().BoolVar(&makeAdmin, "admin", false, "give the user the admin role: /v1/admin (users, keys, the audit log)")
+	return cmd
+}
+
+func (a *adminCmd) setRoleCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "set-role NAME admin|user",
 		Short: "Set a user's role",
 		Args:  cobra.ExactArgs(2),
-		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
 			u, err := st.SetUserRole(ctx, args[0], args[1])
 			if errors.Is(err, store.ErrNotFound) {
 				return &exitError{code: exitUsage, msg: fmt.Sprintf("no user %q", args[0])}
@@ -112,24 +150,27 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}
-			audit(ctx, st, errOut, store.AuditUserRole, u.ID, "name "+u.Name+", role "+u.Role)
-			if asJSON {
+			adminAudit(ctx, st, errOut, store.AuditUserRole, u.ID, "name "+u.Name+", role "+u.Role)
+			if a.asJSON {
 				return printJSON(out, u)
 			}
 			fmt.Fprintf(out, "user %s now has the role %s\n", u.Name, u.Role)
 			return nil
 		}),
 	}
-	userCmd.AddCommand(createUser, setRole, &cobra.Command{
+}
+
+func (a *adminCmd) listUsersCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: withStore(func(ctx context.Context, st *store.Store, _ []string, out, _ io.Writer) error {
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, _ []string, out, _ io.Writer) error {
 			users, err := st.ListUsers(ctx)
 			if err != nil {
 				return &exitError{code: exitInternal, msg: err.Error()}
 			}
-			if asJSON {
+			if a.asJSON {
 				if users == nil {
 					users = []store.User{}
 				}
@@ -142,24 +183,32 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			}
 			return tw.Flush()
 		}),
-	})
+	}
+}
 
-	var keyName, keyUser string
-	key := &cobra.Command{Use: "key", Short: "Create, list and revoke API keys"}
-	create := &cobra.Command{
+// keyCmd is `interp admin key`: create, list, revoke.
+func (a *adminCmd) keyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "Create, list and revoke API keys"}
+	cmd.AddCommand(a.createKeyCmd(), a.listKeysCmd(), a.revokeKeyCmd())
+	return cmd
+}
+
+func (a *adminCmd) createKeyCmd() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
 		Use:   "create USER",
 		Short: "Make an API key for a user (by name or ID), and print it: it is shown only once",
 		Args:  cobra.ExactArgs(1),
-		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
-			k, info, err := st.CreateAPIKey(ctx, args[0], keyName)
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
+			k, info, err := st.CreateAPIKey(ctx, args[0], name)
 			if errors.Is(err, store.ErrNotFound) {
 				return &exitError{code: exitUsage, msg: fmt.Sprintf("no user %q: create it with interp admin user create", args[0])}
 			}
 			if err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}
-			audit(ctx, st, errOut, store.AuditKeyCreate, info.ID, "key "+info.Prefix+"... for "+info.UserName+" ("+info.UserID+")")
-			if asJSON {
+			adminAudit(ctx, st, errOut, store.AuditKeyCreate, info.ID, "key "+info.Prefix+"... for "+info.UserName+" ("+info.UserID+")")
+			if a.asJSON {
 				return printJSON(out, struct {
 					Key string `json:"key"`
 					*store.APIKey
@@ -170,20 +219,25 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			return nil
 		}),
 	}
-	create.Flags().StringVar(&keyName, "name", "", "a name for the key, to tell keys apart")
-	list := &cobra.Command{
+	cmd.Flags().StringVar(&name, "name", "", "a name for the key, to tell keys apart")
+	return cmd
+}
+
+func (a *adminCmd) listKeysCmd() *cobra.Command {
+	var of string
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List API keys, revoked ones included",
 		Args:  cobra.NoArgs,
-		RunE: withStore(func(ctx context.Context, st *store.Store, _ []string, out, _ io.Writer) error {
-			keys, err := st.ListAPIKeys(ctx, keyUser)
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, _ []string, out, _ io.Writer) error {
+			keys, err := st.ListAPIKeys(ctx, of)
 			if errors.Is(err, store.ErrNotFound) {
-				return &exitError{code: exitUsage, msg: fmt.Sprintf("no user %q", keyUser)}
+				return &exitError{code: exitUsage, msg: fmt.Sprintf("no user %q", of)}
 			}
 			if err != nil {
 				return &exitError{code: exitInternal, msg: err.Error()}
 			}
-			if asJSON {
+			if a.asJSON {
 				if keys == nil {
 					keys = []store.APIKey{}
 				}
@@ -201,12 +255,16 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			return tw.Flush()
 		}),
 	}
-	list.Flags().StringVar(&keyUser, "user", "", "only this user's keys")
-	revoke := &cobra.Command{
+	cmd.Flags().StringVar(&of, "user", "", "only this user's keys")
+	return cmd
+}
+
+func (a *adminCmd) revokeKeyCmd() *cobra.Command {
+	return &cobra.Command{
 		Use:   "revoke KEYID",
 		Short: "Revoke an API key, by its ID or its prefix: it stops working at once",
 		Args:  cobra.ExactArgs(1),
-		RunE: withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, args []string, out, errOut io.Writer) error {
 			k, err := st.RevokeAPIKey(ctx, args[0])
 			switch {
 			case errors.Is(err, store.ErrNotFound):
@@ -214,60 +272,69 @@ func newAdminCmd(g *globalFlags) *cobra.Command {
 			case err != nil:
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}
-			audit(ctx, st, errOut, store.AuditKeyRevoke, k.ID, "key "+k.Prefix+"... of "+k.UserName+" ("+k.UserID+")")
-			if asJSON {
+			adminAudit(ctx, st, errOut, store.AuditKeyRevoke, k.ID, "key "+k.Prefix+"... of "+k.UserName+" ("+k.UserID+")")
+			if a.asJSON {
 				return printJSON(out, k)
 			}
 			fmt.Fprintf(out, "revoked key %s (%s...) of %s\n", k.ID, k.Prefix, k.UserName)
 			return nil
 		}),
 	}
-	key.AddCommand(create, list, revoke)
+}
 
-	var auditUser, auditAction, auditSince string
-	var auditLimit int
-	auditCmd := &cobra.Command{
+// auditCmd is `interp admin audit`: the audit log, filtered.
+func (a *adminCmd) auditCmd() *cobra.Command {
+	var f store.AuditFilter
+	var since string
+	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Print the audit log, the newest first",
 		Args:  cobra.NoArgs,
-		RunE: withStore(func(ctx context.Context, st *store.Store, _ []string, out, _ io.Writer) error {
-			f := store.AuditFilter{User: auditUser, Action: auditAction, Limit: auditLimit}
-			if auditSince != "" {
-				if d, err := time.ParseDuration(auditSince); err == nil {
-					f.Since = time.Now().Add(-d)
-				} else if t, err := time.Parse(time.RFC3339, auditSince); err == nil {
-					f.Since = t
-				} else {
-					return &exitError{code: exitUsage, msg: fmt.Sprintf("--since %q: give a duration such as 24h or an RFC 3339 time", auditSince)}
-				}
+		RunE: a.withStore(func(ctx context.Context, st *store.Store, _ []string, out, _ io.Writer) error {
+			var err error
+			if f.Since, err = parseSince(since, time.Now()); err != nil {
+				return &exitError{code: exitUsage, msg: err.Error()}
 			}
 			entries, err := st.AuditLog(ctx, f)
 			if err != nil {
 				return &exitError{code: exitInternal, msg: err.Error()}
 			}
-			if asJSON {
+			if a.asJSON {
 				return printJSON(out, entries)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tUSER\tKEY\tACTION\tRESULT\tTARGET\tIP\tDETAIL")
-			dash := func(s string) string {
-				if s == "" {
-					return "-"
-				}
-				return s
-			}
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), dash(e.UserName),
-					dash(e.KeyPrefix), e.Action, e.Result, dash(e.Target), dash(e.IP), e.Detail)
-			}
-			return tw.Flush()
+			return writeAuditLog(out, entries)
 		}),
 	}
-	af := auditCmd.Flags()
-	af.StringVar(&auditUser, "user", "", "only this user's entries (name or ID)")
-	af.StringVar(&auditAction, "action", "", "only this action: auth.failure, key.create, key.revoke, user.create, user.role, session.create, session.delete, file.upload, file.download, file.delete, task.start, quota.exceeded, admin.denied, admin.read")
-	af.StringVar(&auditSince, "since", "", "only entries since then: a duration (24h) or an RFC 3339 time")
-	af.IntVar(&auditLimit, "limit", 100, "at most this many entries (up to 1000)")
-	cmd.AddCommand(userCmd, key, auditCmd)
+	af := cmd.Flags()
+	af.StringVar(&f.User, "user", "", "only this user's entries (name or ID)")
+	af.StringVar(&f.Action, "action", "", "only this action: auth.failure, key.create, key.revoke, user.create, user.role, session.create, session.delete, file.upload, file.download, file.delete, task.start, quota.exceeded, admin.denied, admin.read")
+	af.StringVar(&since, "since", "", "only entries since then: a duration (24h) or an RFC 3339 time")
+	af.IntVar(&f.Limit, "limit", 100, "at most this many entries (up to 1000)")
 	return cmd
+}
+
+// parseSince reads --since: a duration back from now, or an RFC 3339
+// time; "" is the beginning.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: give a duration such as 24h or an RFC 3339 time", v)
+}
+
+// writeAuditLog prints audit entries as a table.
+func writeAuditLog(out io.Writer, entries []store.AuditEntry) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tUSER\tKEY\tACTION\tRESULT\tTARGET\tIP\tDETAIL")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), dash(e.UserName),
+			dash(e.KeyPrefix), e.Action, e.Result, dash(e.Target), dash(e.IP), e.Detail)
+	}
+	return tw.Flush()
 }

@@ -46,141 +46,183 @@ type taskOutput struct {
 	Body           func(huma.Context)
 }
 
+// taskRun is one task of a conversation, from its checks to the end of
+// its stream: what it works with, and what it holds until it ends.
+type taskRun struct {
+	u      *store.User
+	body   TaskBody
+	convID string
+	e      *sessionEntry
+	model  *LLM
+	prefs  UserSettings    // the user's settings: model, new sessions' limits
+	left   int64           // the user's tokens left today; negative: no limit
+	rctx   context.Context // the run's: ends with an interrupt or a shutdown
+	ag     *agent.Agent
+	rec    *store.Recorder
+	// send is the stream's, once it exists; step is the step running. The
+	// confirm events of a task with confirm use both.
+	send func(typ string, v any)
+	step int
+	// release lets go of what the task holds, in reverse order.
+	release []func()
+}
+
+func (t *taskRun) hold(release func()) { t.release = append(t.release, release) }
+
+func (t *taskRun) releaseAll() {
+	for i := len(t.release) - 1; i >= 0; i-- {
+		t.release[i]()
+	}
+	t.release = nil
+}
+
 // task runs one task: checks first (answered as JSON errors), then the
 // stream.
 func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
-	u := userFrom(ctx)
-	st := s.d.Store
-	if s.d.LLM == nil {
-		return nil, huma.Error503ServiceUnavailable("no language model is configured on this server")
-	}
-	convID := in.Body.ConversationID
-	if convID != "" {
-		owner, kind, err := st.ConversationUser(ctx, convID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && owner != u.ID) {
-			return nil, errNoConversation(convID)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if kind != store.KindChat {
-			return nil, huma.Error409Conflict(fmt.Sprintf("conversation %s records executions, not tasks: start a new conversation", convID))
-		}
-	}
-	var e *sessionEntry
-	if in.Body.SessionID != "" {
-		var err error
-		if e, err = s.lookup(u, in.Body.SessionID); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.checkWorkspace(ctx, u, in.Body.SessionID); err != nil {
-		return nil, err
-	}
-	left, err := s.tokensLeft(ctx, u)
-	if err != nil {
-		return nil, err
-	}
-	prefs, err := s.userSettings(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	model, err := s.modelOf(ctx, prefs)
-	if err != nil {
-		s.log.Error("language model", "err", err)
-		s.metrics.errors.WithLabelValues("llm").Inc()
-		return nil, huma.Error503ServiceUnavailable("the language model is not available: " + err.Error())
-	}
-	// The task goes on when the client goes away, so that it can resume
-	// the stream; interrupt stops it.
-	wctx, done, err := s.startWork(context.WithoutCancel(ctx))
-	if err != nil {
+	t := &taskRun{u: userFrom(ctx), body: in.Body, convID: in.Body.ConversationID}
+	if err := s.admitTask(ctx, t); err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			done()
+			t.releaseAll()
 		}
 	}()
-	if convID != "" {
-		if !s.lockConversation(convID) {
-			return nil, huma.Error409Conflict("the conversation already has a task running")
+	if err := s.claimTask(ctx, t); err != nil {
+		return nil, err
+	}
+	if err := s.prepareTask(ctx, t); err != nil {
+		return nil, err
+	}
+	ok = true
+	s.auditOK(ctx, store.AuditTaskStart, t.convID+" "+t.e.id, "task "+t.rec.TaskID())
+	return &taskOutput{ConversationID: t.convID, SessionID: t.e.id, Body: func(hctx huma.Context) {
+		s.streamTask(hctx, t)
+	}}, nil
+}
+
+// admitTask checks what the task asks for, holding nothing: a model, the
+// user's conversation and session, the workspace and token quotas.
+func (s *Server) admitTask(ctx context.Context, t *taskRun) error {
+	if s.d.LLM == nil {
+		return huma.Error503ServiceUnavailable("no language model is configured on this server")
+	}
+	if t.convID != "" {
+		owner, kind, err := s.d.Store.ConversationUser(ctx, t.convID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && owner != t.u.ID) {
+			return errNoConversation(t.convID)
 		}
-		defer func() {
-			if !ok {
-				s.unlockConversation(convID)
-			}
-		}()
-		if e == nil {
+		if err != nil {
+			return err
+		}
+		if kind != store.KindChat {
+			return huma.Error409Conflict(fmt.Sprintf("conversation %s records executions, not tasks: start a new conversation", t.convID))
+		}
+	}
+	if t.body.SessionID != "" {
+		var err error
+		if t.e, err = s.lookup(t.u, t.body.SessionID); err != nil {
+			return err
+		}
+	}
+	if err := s.checkWorkspace(ctx, t.u, t.body.SessionID); err != nil {
+		return err
+	}
+	var err error
+	if t.left, err = s.tokensLeft(ctx, t.u); err != nil {
+		return err
+	}
+	if t.prefs, err = s.userSettings(ctx, t.u.ID); err != nil {
+		return err
+	}
+	if t.model, err = s.modelOf(ctx, t.prefs); err != nil {
+		s.log.Error("language model", "err", err)
+		s.metrics.errors.WithLabelValues("llm").Inc()
+		return huma.Error503ServiceUnavailable("the language model is not available: " + err.Error())
+	}
+	return nil
+}
+
+// claimTask takes what the task runs with, each held until it ends: the
+// server's work, the conversation (one task at a time), and a session (the
+// one asked for, else the conversation's, else a new one) to run in.
+func (s *Server) claimTask(ctx context.Context, t *taskRun) error {
+	// The task goes on when the client goes away, so that it can resume
+	// the stream; interrupt stops it.
+	wctx, done, err := s.startWork(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	t.hold(done)
+	if t.convID != "" {
+		if err := s.claimConversation(t, t.convID); err != nil {
+			return err
+		}
+		if t.e == nil {
 			s.mu.Lock()
-			sid := s.convSession[convID]
+			sid := s.convSession[t.convID]
 			s.mu.Unlock()
 			if sid != "" {
-				e, _ = s.lookup(u, sid)
+				t.e, _ = s.lookup(t.u, sid)
 			}
 		}
 	}
-	if e == nil {
+	if t.e == nil {
 		longRequest(ctx, 2*time.Minute)
-		memory, timeout := s.sessionDefaults(prefs)
-		if e, err = s.newSession(ctx, u, memory, timeout, nil); err != nil {
-			return nil, err
+		memory, timeout := s.sessionDefaults(t.prefs)
+		if t.e, err = s.newSession(ctx, t.u, memory, timeout, nil); err != nil {
+			return err
 		}
 	}
-	if e.sess.Kernel() == nil {
-		return nil, huma.Error409Conflict("the session is closed: create another (POST /v1/sessions)")
+	if t.e.sess.Kernel() == nil {
+		return huma.Error409Conflict("the session is closed: create another (POST /v1/sessions)")
 	}
-	rctx, err := e.tryRun(wctx)
+	if t.rctx, err = t.e.tryRun(wctx); err != nil {
+		return err
+	}
+	t.hold(t.e.endRun)
+	if t.convID == "" {
+		id, err := s.d.Store.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Source: store.SourceServe,
+			Provider: t.model.Name, Model: t.model.Model, UserID: t.u.ID})
+		if err != nil {
+			return err
+		}
+		return s.claimConversation(t, id)
+	}
+	return nil
+}
+
+// claimConversation makes id the task's conversation, which runs one task
+// at a time.
+func (s *Server) claimConversation(t *taskRun, id string) error {
+	if !s.lockConversation(id) {
+		return huma.Error409Conflict("the conversation already has a task running")
+	}
+	t.convID = id
+	t.hold(func() { s.unlockConversation(id) })
+	return nil
+}
+
+// prepareTask makes the task's agent, with the conversation's memory, and
+// starts recording the task.
+func (s *Server) prepareTask(ctx context.Context, t *taskRun) error {
+	history, err := s.d.Store.LoadHistory(ctx, t.convID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer func() {
-		if !ok {
-			e.endRun()
-		}
-	}()
-	if convID == "" {
-		if convID, err = st.NewConversation(ctx, store.ConversationInfo{Kind: store.KindChat, Source: store.SourceServe, Provider: model.Name, Model: model.Model, UserID: u.ID}); err != nil {
-			return nil, err
-		}
-		if !s.lockConversation(convID) {
-			return nil, huma.Error409Conflict("the conversation already has a task running")
-		}
-		defer func() {
-			if !ok {
-				s.unlockConversation(convID)
-			}
-		}()
-	}
-	history, err := st.LoadHistory(ctx, convID)
-	if err != nil {
-		return nil, err
-	}
-	lim := s.cfg.Agent
-	if lim.TokenBudget == 0 {
-		lim.TokenBudget = agent.DefaultLimits.TokenBudget
-	}
-	if left >= 0 && left < int64(lim.TokenBudget) {
-		lim.TokenBudget = int(left)
-	}
-	if lim.CellTimeout == 0 {
-		lim.CellTimeout = agent.DefaultLimits.CellTimeout
-	}
-	lim.CellTimeout = min(lim.CellTimeout, e.timeout)
 	// With confirm, the agent's questions go out on the stream, which
 	// exists only once the body runs: send is set there.
-	var send func(typ string, v any)
-	var step int
 	var review func(context.Context, string) (agent.Verdict, error)
-	if in.Body.Confirm {
-		review = s.reviewer(convID, &step, func(typ string, v any) { send(typ, v) })
+	if t.body.Confirm {
+		review = s.reviewer(t.convID, &t.step, func(typ string, v any) { t.send(typ, v) })
 	}
-	ag, err := agent.New(agent.Config{
+	u, e := t.u, t.e
+	t.ag, err = agent.New(agent.Config{
 		Review:   review,
-		Provider: model.Provider, Model: model.Model, Session: e.sess, Auto: s.d.Auto, Limits: lim,
+		Provider: t.model.Provider, Model: t.model.Model, Session: e.sess, Auto: s.d.Auto, Limits: s.taskLimits(t),
 		Vision: s.cfg.Vision, NoTools: s.cfg.NoTools, Packages: s.d.Kernel.Runtime.Packages(),
-		Temperature: model.Temperature, SmallModel: model.SmallModel,
+		Temperature: t.model.Temperature, SmallModel: t.model.SmallModel,
 		// The workspace quota holds at every step, not only at the start:
 		// one task's code can fill the workspace.
 		Admit: func(ctx context.Context) error {
@@ -193,77 +235,100 @@ func (s *Server) task(ctx context.Context, in *taskInput) (*taskOutput, error) {
 		},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ag.SetHistory(history)
-	rec, err := st.StartTask(ctx, convID, in.Body.Prompt, &store.RecorderOptions{Files: e.sess})
-	if err != nil {
-		return nil, err
+	t.ag.SetHistory(history)
+	if t.rec, err = s.d.Store.StartTask(ctx, t.convID, t.body.Prompt, &store.RecorderOptions{Files: e.sess}); err != nil {
+		return err
 	}
 	s.mu.Lock()
-	s.convSession[convID] = e.id
+	s.convSession[t.convID] = e.id
 	s.mu.Unlock()
+	return nil
+}
 
-	ok = true
-	s.auditOK(ctx, store.AuditTaskStart, convID+" "+e.id, "task "+rec.TaskID())
-	prompt := in.Body.Prompt
-	return &taskOutput{ConversationID: convID, SessionID: e.id, Body: func(hctx huma.Context) {
-		defer done()
-		defer s.unlockConversation(convID)
-		defer e.endRun()
-		w := s.startStream(hctx, u.ID)
-		defer w.close()
-		send = w.send
-		s.setRunning(convID, w.j)
-		defer s.setRunning(convID, nil)
-		recOK := true
-		tctx, cancel := context.WithTimeout(rctx, s.cfg.TaskTimeout)
-		defer cancel()
-		res, err := ag.Run(tctx, prompt, func(ev agent.Event) {
-			step = ev.Step
-			s.countEvent(ev.Event)
-			if ev.Type == event.Done {
-				s.metrics.executions.WithLabelValues(ev.Status).Inc()
-				s.metrics.execDuration.Observe(ev.Duration)
-			}
-			// Recorded first, then sent: what a client saw is in the
-			// history.
-			if recOK {
-				if err := rec.Event(ev); err != nil {
-					s.historyError(err)
-					recOK = false
-				}
-			}
-			w.send(ev.Type, ev)
-		})
-		out := TaskResult{Type: "result", ConversationID: convID, TaskID: rec.TaskID(), SessionID: e.id}
-		bg := context.WithoutCancel(rctx)
-		if err != nil {
-			out.Stop, out.Reason = "failed", err.Error()
-			_ = rec.Fail(bg, err, ag.History())
-		} else {
-			out.Stop, out.Reason, out.Answer, out.Steps, out.Usage = res.Stop, res.Reason, res.Answer, res.Steps, res.Usage
-			if res.Stop == event.StopUser && errors.Is(tctx.Err(), context.DeadlineExceeded) && rctx.Err() == nil {
-				out.Reason = fmt.Sprintf("the task ran over its time limit of %s", s.cfg.TaskTimeout)
-			}
-			_ = rec.Finish(bg, &store.TaskResult{Answer: res.Answer, Stop: res.Stop, Reason: res.Reason, Steps: res.Steps, Usage: res.Usage}, ag.History())
-			if res.Stop == event.StopProvider {
-				s.metrics.errors.WithLabelValues("llm").Inc()
-			}
-			s.metrics.tokens.WithLabelValues("input").Add(float64(res.Usage.InputTokens))
-			s.metrics.tokens.WithLabelValues("output").Add(float64(res.Usage.OutputTokens))
-			if n := int64(res.Usage.InputTokens + res.Usage.OutputTokens); n > 0 {
-				if err := st.AddTokenUsage(bg, u.ID, store.Day(s.now()), n); err != nil {
-					s.historyError(err)
-				}
+// taskLimits are the server's agent limits, within what the user's token
+// quota has left and the session's time limit.
+func (s *Server) taskLimits(t *taskRun) agent.Limits {
+	lim := s.cfg.Agent
+	if lim.TokenBudget == 0 {
+		lim.TokenBudget = agent.DefaultLimits.TokenBudget
+	}
+	if t.left >= 0 && t.left < int64(lim.TokenBudget) {
+		lim.TokenBudget = int(t.left)
+	}
+	if lim.CellTimeout == 0 {
+		lim.CellTimeout = agent.DefaultLimits.CellTimeout
+	}
+	lim.CellTimeout = min(lim.CellTimeout, t.e.timeout)
+	return lim
+}
+
+// streamTask runs the task, streaming its events and then its result,
+// and lets go of what it held.
+func (s *Server) streamTask(hctx huma.Context, t *taskRun) {
+	defer t.releaseAll()
+	w := s.startStream(hctx, t.u.ID)
+	defer w.close()
+	t.send = w.send
+	s.setRunning(t.convID, w.j)
+	defer s.setRunning(t.convID, nil)
+	tctx, cancel := context.WithTimeout(t.rctx, s.cfg.TaskTimeout)
+	defer cancel()
+	recOK := true
+	res, err := t.ag.Run(tctx, t.body.Prompt, func(ev agent.Event) {
+		t.step = ev.Step
+		s.countEvent(ev.Event)
+		if ev.Type == event.Done {
+			s.metrics.executions.WithLabelValues(ev.Status).Inc()
+			s.metrics.execDuration.Observe(ev.Duration)
+		}
+		// Recorded first, then sent: what a client saw is in the
+		// history.
+		if recOK {
+			if err := t.rec.Event(ev); err != nil {
+				s.historyError(err)
+				recOK = false
 			}
 		}
-		if err := rec.Err(); err != nil && recOK {
-			s.historyError(err)
+		w.send(ev.Type, ev)
+	})
+	bg := context.WithoutCancel(t.rctx)
+	if err != nil {
+		_ = t.rec.Fail(bg, err, t.ag.History())
+	} else {
+		_ = t.rec.Finish(bg, &store.TaskResult{Answer: res.Answer, Stop: res.Stop, Reason: res.Reason, Steps: res.Steps, Usage: res.Usage}, t.ag.History())
+	}
+	if err := t.rec.Err(); err != nil && recOK {
+		s.historyError(err)
+	}
+	w.send("result", s.taskResult(tctx, t, res, err))
+}
+
+// taskResult is how the task ended, for its stream's result event; it
+// counts the task in the metrics and its tokens against the user's quota.
+func (s *Server) taskResult(tctx context.Context, t *taskRun, res *agent.Result, err error) TaskResult {
+	out := TaskResult{Type: "result", ConversationID: t.convID, TaskID: t.rec.TaskID(), SessionID: t.e.id}
+	if err != nil {
+		out.Stop, out.Reason = "failed", err.Error()
+	} else {
+		out.Stop, out.Reason, out.Answer, out.Steps, out.Usage = res.Stop, res.Reason, res.Answer, res.Steps, res.Usage
+		if res.Stop == event.StopUser && errors.Is(tctx.Err(), context.DeadlineExceeded) && t.rctx.Err() == nil {
+			out.Reason = fmt.Sprintf("the task ran over its time limit of %s", s.cfg.TaskTimeout)
 		}
-		s.metrics.tasks.WithLabelValues(out.Stop).Inc()
-		w.send("result", out)
-	}}, nil
+		if res.Stop == event.StopProvider {
+			s.metrics.errors.WithLabelValues("llm").Inc()
+		}
+		s.metrics.tokens.WithLabelValues("input").Add(float64(res.Usage.InputTokens))
+		s.metrics.tokens.WithLabelValues("output").Add(float64(res.Usage.OutputTokens))
+		if n := int64(res.Usage.InputTokens + res.Usage.OutputTokens); n > 0 {
+			if err := s.d.Store.AddTokenUsage(context.WithoutCancel(t.rctx), t.u.ID, store.Day(s.now()), n); err != nil {
+				s.historyError(err)
+			}
+		}
+	}
+	s.metrics.tasks.WithLabelValues(out.Stop).Inc()
+	return out
 }
 
 func (s *Server) lockConversation(id string) bool {
