@@ -155,16 +155,7 @@ func (r *recordingAgent) Run(ctx context.Context, task string, emit func(agent.E
 	}
 	r.convID = rec.ConversationID()
 	r.files.recordUploads(rec)
-	res, err := r.wb.agent.Run(ctx, task, func(ev agent.Event) {
-		_ = rec.Event(ev) // first: what was shown is in the history
-		emit(ev)
-	})
-	if err != nil {
-		_ = rec.Fail(context.WithoutCancel(ctx), err, r.wb.agent.History())
-	} else {
-		_ = rec.Finish(context.WithoutCancel(ctx), taskResult(res), r.wb.agent.History())
-	}
-	return res, err
+	return rec.RunTask(ctx, r.wb.agent, emit)
 }
 
 func (r *recordingAgent) SetHistory(h []llm.Message) {

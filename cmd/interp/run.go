@@ -226,22 +226,15 @@ func runTask(ctx context.Context, g *globalFlags, f *agentFlags, task string, st
 	} else {
 		show = newAgentPrinter(stdout, stderr, f.saveDir).event
 	}
-	res, err := wb.agent.Run(ctx, task, func(ev agent.Event) {
-		if rec != nil {
-			_ = rec.Event(ev) // first: what was shown is in the history
-		}
-		show(ev)
-	})
+	var res *agent.Result
 	if rec != nil {
 		// Recorded even when stopped with Ctrl-C.
-		if err != nil {
-			_ = rec.Fail(context.WithoutCancel(ctx), err, wb.agent.History())
-		} else {
-			_ = rec.Finish(context.WithoutCancel(ctx), taskResult(res), wb.agent.History())
-		}
+		res, err = rec.RunTask(ctx, wb.agent, show)
 		if rerr := rec.Err(); rerr != nil {
 			fmt.Fprintln(stderr, "interp: history:", rerr)
 		}
+	} else {
+		res, err = wb.agent.Run(ctx, task, show)
 	}
 	if err != nil {
 		return &exitError{code: exitInternal, msg: err.Error()}
@@ -326,9 +319,4 @@ func (p *agentPrinter) endCode() {
 // sandboxLimits are the sandbox limits of a task's session.
 func sandboxLimits(memory int64) sandbox.Limits {
 	return sandbox.Limits{Memory: memory}
-}
-
-// taskResult is what the history records of how a task ended.
-func taskResult(res *agent.Result) *store.TaskResult {
-	return &store.TaskResult{Answer: res.Answer, Stop: res.Stop, Reason: res.Reason, Steps: res.Steps, Usage: res.Usage}
 }

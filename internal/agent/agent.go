@@ -212,19 +212,7 @@ func (a *Agent) review(ctx context.Context, code string) (Verdict, error) {
 }
 
 // Result is how a task ended.
-type Result struct {
-	Answer string
-	Stop   string // one of the event.Stop constants
-	// Reason says in one line why a run stopped early.
-	Reason string
-	Steps  int
-	// Unparsed lists the steps whose output was not well formed under
-	// the protocol: a tool call whose arguments do not parse, a call
-	// printed as text, an answer cut short, or, under the fenced
-	// protocol, anything but one fenced block or a plain answer.
-	Unparsed []int
-	Usage    llm.Usage
-}
+type Result = event.Result
 
 // Run works on task until the model answers or a bound is hit. emit gets
 // every event in order. The error is non-nil only when the loop could not

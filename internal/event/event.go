@@ -134,3 +134,35 @@ type Task struct {
 	// Packages are those a tool call asked for.
 	Packages []string `json:"packages,omitempty"`
 }
+
+// Usage counts a model's tokens.
+type Usage struct {
+	InputTokens  int `json:"input_tokens"`
+	OutputTokens int `json:"output_tokens"`
+	// Estimated says the counts are Interp's estimate, because the
+	// server reported none.
+	Estimated bool `json:"estimated,omitempty"`
+}
+
+// Add adds u2 to u; the sum is estimated if either part is.
+func (u *Usage) Add(u2 Usage) {
+	u.InputTokens += u2.InputTokens
+	u.OutputTokens += u2.OutputTokens
+	u.Estimated = u.Estimated || u2.Estimated
+}
+
+// Result is how a task ended: what the agent returns, and what the
+// history records of it.
+type Result struct {
+	Answer string
+	Stop   string // one of the Stop constants
+	// Reason says in one line why a run stopped early.
+	Reason string
+	Steps  int
+	// Unparsed lists the steps whose output was not well formed under
+	// the protocol: a tool call whose arguments do not parse, a call
+	// printed as text, an answer cut short, or, under the fenced
+	// protocol, anything but one fenced block or a plain answer.
+	Unparsed []int
+	Usage    Usage
+}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/interp-dev/interp/internal/event"
 )
 
 // Roles of a Message.
@@ -95,21 +97,8 @@ type ToolCallDelta struct {
 	Arguments string // the next piece of the JSON text
 }
 
-// Usage counts tokens.
-type Usage struct {
-	InputTokens  int `json:"input_tokens"`
-	OutputTokens int `json:"output_tokens"`
-	// Estimated says the counts are Interp's estimate, because the
-	// server reported none.
-	Estimated bool `json:"estimated,omitempty"`
-}
-
-// Add adds u2 to u; the sum is estimated if either part is.
-func (u *Usage) Add(u2 Usage) {
-	u.InputTokens += u2.InputTokens
-	u.OutputTokens += u2.OutputTokens
-	u.Estimated = u.Estimated || u2.Estimated
-}
+// Usage counts tokens: the event vocabulary's, which tasks report.
+type Usage = event.Usage
 
 // EstimateTokens is a rough token count of text, for servers that report
 // none: about four bytes a token for ASCII, and a token per character

@@ -275,31 +275,18 @@ func (s *Server) streamTask(hctx huma.Context, t *taskRun) {
 	defer s.setRunning(t.convID, nil)
 	tctx, cancel := context.WithTimeout(t.rctx, s.cfg.TaskTimeout)
 	defer cancel()
-	recOK := true
-	res, err := t.ag.Run(tctx, t.body.Prompt, func(ev agent.Event) {
+	// Each event is recorded, then sent: what a client saw is in the
+	// history.
+	res, err := t.rec.RunTask(tctx, t.ag, func(ev agent.Event) {
 		t.step = ev.Step
 		s.countEvent(ev.Event)
 		if ev.Type == event.Done {
 			s.metrics.executions.WithLabelValues(ev.Status).Inc()
 			s.metrics.execDuration.Observe(ev.Duration)
 		}
-		// Recorded first, then sent: what a client saw is in the
-		// history.
-		if recOK {
-			if err := t.rec.Event(ev); err != nil {
-				s.historyError(err)
-				recOK = false
-			}
-		}
 		w.send(ev.Type, ev)
 	})
-	bg := context.WithoutCancel(t.rctx)
-	if err != nil {
-		_ = t.rec.Fail(bg, err, t.ag.History())
-	} else {
-		_ = t.rec.Finish(bg, &store.TaskResult{Answer: res.Answer, Stop: res.Stop, Reason: res.Reason, Steps: res.Steps, Usage: res.Usage}, t.ag.History())
-	}
-	if err := t.rec.Err(); err != nil && recOK {
+	if err := t.rec.Err(); err != nil {
 		s.historyError(err)
 	}
 	w.send("result", s.taskResult(tctx, t, res, err))

@@ -54,6 +54,7 @@ type Recorder struct {
 	ctx    context.Context
 	convID string
 	taskID string
+	prompt string // the task's, for RunTask
 	kind   string
 	files  Files
 
@@ -133,7 +134,7 @@ func (s *Store) StartTask(ctx context.Context, convID, prompt string, opts *Reco
 	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tasks WHERE conversation_id = ?`, convID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("store: start task: %w", err)
 	}
-	r.taskID = newID("task_")
+	r.taskID, r.prompt = newID("task_"), prompt
 	now := s.now()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.txExec(ctx, tx, `INSERT INTO tasks (id, conversation_id, seq, prompt, status, started_at,
@@ -573,6 +574,40 @@ func (r *Recorder) Finish(ctx context.Context, res *TaskResult, history []llm.Me
 		}
 	}
 	return r.finish(ctx, status, stop, reason, res, history)
+}
+
+// Agent is what RunTask runs a task with: an agent.Agent, as the history
+// sees it.
+type Agent interface {
+	Run(ctx context.Context, prompt string, emit func(event.Task)) (*TaskResult, error)
+	History() []llm.Message
+}
+
+// RunTask runs the recorder's task (StartTask's prompt) with ag: the one
+// way every front end records a task from its first event to its end.
+// Each event is recorded, then passed to emit, so what was shown is in
+// the history; after the first error of the history, events are only
+// passed on (Err returns the error). However ag ends, the task is
+// finished, once: with its result, or failed with its error, and with
+// ag's conversation to resume from; a task stopped by ctx is recorded
+// whole. It returns what ag.Run returned.
+func (r *Recorder) RunTask(ctx context.Context, ag Agent, emit func(event.Task)) (*TaskResult, error) {
+	if r.taskID == "" {
+		return nil, errors.New("store: RunTask needs a task's recorder (StartTask)")
+	}
+	recording := true
+	res, err := ag.Run(ctx, r.prompt, func(ev event.Task) {
+		if recording && r.Event(ev) != nil {
+			recording = false
+		}
+		emit(ev)
+	})
+	if err != nil {
+		_ = r.Fail(ctx, err, ag.History())
+	} else {
+		_ = r.Finish(ctx, res, ag.History())
+	}
+	return res, err
 }
 
 // Fail records that the task could not work at all: Run returned err.

@@ -131,14 +131,7 @@ type Cell struct {
 }
 
 // TaskResult is how a task ended: the agent's result, for Finish.
-type TaskResult struct {
-	Answer string
-	Stop   string // one of the event.Stop constants
-	// Reason says in one line why a task stopped early.
-	Reason string
-	Steps  int
-	Usage  llm.Usage
-}
+type TaskResult = event.Result
 
 // Event is one recorded event: the agent's or session's event as it was
 // emitted, with its place in the conversation.
