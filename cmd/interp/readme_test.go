@@ -55,12 +55,13 @@ var notRunHere = map[string]string{
 	"make test":                 "it is what runs this test",
 	"bin/interp chat":           "it needs a person at a terminal; its pieces are tested in internal/chat and TestChatResumeUnknownID",
 	"bin/interp eval":           "the suite takes many model turns; internal/eval tests it",
-	"bin/interp run --provider": "it needs the real local model or a cloud provider; TestLocalModelEndToEnd runs the local one",
+	"bin/interp run --provider": "it needs the real local model or a cloud provider; TestRunLocalModel runs the local one",
 	"bin/interp models pull":    "it downloads a model; internal/models tests fetching against a local index",
 	"bin/interp models rm":      "it would remove a model this machine's other tests use; internal/models tests removal",
 	"bin/interp models add":     "it needs a GGUF file of the user's; internal/models tests adding one",
 	"bin/interp models serve":   "it serves until stopped; internal/llamacpp tests the server",
 	"bin/interp ui":             "it serves until stopped and opens a browser; the web tests drive it",
+	"sudo eval/peer/run":        "it installs Open Interpreter and runs the suite on the model for many minutes; interp eval --replay, which checks its answers, is tested by TestEvalReplay",
 }
 
 // readmeCommandTimeout bounds one README command, so that a command that
