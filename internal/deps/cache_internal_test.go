@@ -1,10 +1,13 @@
 package deps
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -99,18 +103,40 @@ func TestProgressPerPackage(t *testing.T) {
 // say the bytes read of the total announced, and the time left.
 func TestProgressBytesOfTotal(t *testing.T) {
 	t.Parallel()
-	evs := make(chan session.Event, 16)
-	p := &progress{cache: t.TempDir(), emit: func(ev session.Event) { evs <- ev }}
-	// This process stands in for uv: what it reads counts.
-	p.started(os.Getpid())
-	p.line("Downloading big (4.0MiB)")
-	<-evs
+	rt, err := python.Find("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	data := filepath.Join(t.TempDir(), "data")
 	if err := os.WriteFile(data, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.ReadFile(data); err != nil {
+	// A child stands in for uv: it reads the 1 MiB when told, then waits.
+	// (Not this process: its parallel tests read too, and would count.)
+	uv := exec.Command(rt.Executable, "-I", "-S", "-c",
+		"import sys\nsys.stdin.readline()\nopen(sys.argv[1], 'rb').read()\nprint('read', flush=True)\nsys.stdin.readline()", data)
+	tell, err := uv.StdinPipe()
+	if err != nil {
 		t.Fatal(err)
+	}
+	out, err := uv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := uv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { tell.Close(); uv.Wait() }()
+	evs := make(chan session.Event, 16)
+	p := &progress{cache: t.TempDir(), emit: func(ev session.Event) { evs <- ev }}
+	p.started(uv.Process.Pid)
+	p.line("Downloading big (4.0MiB)")
+	<-evs
+	if _, err := io.WriteString(tell, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "read\n" {
+		t.Fatalf("the stand-in for uv said %q, %v", line, err)
 	}
 	done := make(chan struct{})
 	defer close(done)

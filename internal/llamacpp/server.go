@@ -223,6 +223,12 @@ func (s *Server) Wait(ctx context.Context) error {
 	}
 }
 
+// idleConnTimeout drops a kept-alive connection well before llama-server
+// (cpp-httplib) closes it after 5 idle seconds: a request sent on a
+// connection the server is closing fails with EOF, and a POST is not
+// retried.
+const idleConnTimeout = 2 * time.Second
+
 func (s *Server) start(ctx context.Context) (*process, error) {
 	if s.cfg.Model == "" {
 		return nil, errors.New("no model file given to the local model server")
@@ -247,11 +253,14 @@ func (s *Server) start(ctx context.Context) (*process, error) {
 				return d.DialContext(ctx, "unix", sock)
 			},
 			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     idleConnTimeout,
 		}
 		p.client = &http.Client{Transport: tr}
 	} else {
 		p.base = "http://" + s.cfg.Listen + "/"
-		p.client = &http.Client{}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.IdleConnTimeout = idleConnTimeout
+		p.client = &http.Client{Transport: tr}
 	}
 	args := []string{
 		"--model", s.cfg.Model,
