@@ -73,7 +73,7 @@ test("confirm before run: skip a step, edit the next, and the edit runs", async 
   signedIn: page,
   request,
 }) => {
-  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
   await page.getByRole("checkbox", { name: "Ask before running code" }).check();
   await page.getByRole("button", { name: "Close" }).click();
   await script(
@@ -99,7 +99,7 @@ test("confirm before run: skip a step, edit the next, and the edit runs", async 
   await expect(page.locator("pre.code").last()).toContainText("edited in the browser");
 
   // Off again, for the other tests of this browser.
-  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
   await page.getByRole("checkbox", { name: "Ask before running code" }).uncheck();
   await page.getByRole("button", { name: "Close" }).click();
 });

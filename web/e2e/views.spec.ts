@@ -62,7 +62,7 @@ test("the main views pass axe, in light and dark, wide and phone-wide", async ({
     await page.screenshot({ path: `${shots}/chat.png` });
   }
 
-  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
   await page.getByLabel("Theme").selectOption("dark");
   await expect(page.getByTestId("model")).toContainText("gpt-test");
   expect(await axe(page)).toEqual([]);
@@ -71,7 +71,7 @@ test("the main views pass axe, in light and dark, wide and phone-wide", async ({
   if (shots) await page.screenshot({ path: `${shots}/chat-dark.png` });
 
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.getByRole("button", { name: "Settings" }).click();
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
   await page.getByLabel("Theme").selectOption("light");
   await page.getByRole("button", { name: "Close" }).click();
   await expect(page.locator("img.out-image").last()).toBeVisible();

@@ -149,7 +149,7 @@ export function Settings({
           </p>
         )}
         <div className="settings-save">
-          <button type="button" onClick={() => void save()}>
+          <button type="button" className="primary" onClick={() => void save()}>
             {t.save}
           </button>
           {status && (

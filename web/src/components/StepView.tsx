@@ -114,6 +114,7 @@ function ConfirmBox({
         {!editing && (
           <button
             type="button"
+            className="secondary"
             disabled={sent}
             onClick={() => {
               setEditing(true);
@@ -123,7 +124,7 @@ function ConfirmBox({
             {t.edit}
           </button>
         )}
-        <button type="button" disabled={sent} onClick={() => answer("skip")}>
+        <button type="button" className="secondary" disabled={sent} onClick={() => answer("skip")}>
           {t.skip}
         </button>
       </div>
