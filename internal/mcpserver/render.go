@@ -108,13 +108,21 @@ func (c *collector) text(done session.Event) string {
 	return strings.Join(parts, "\n")
 }
 
-// progress reports installs to a client that asked for progress.
+// progress reports installs to a client that asked for progress. The
+// progress is in bytes downloaded where the installer says them, of a
+// total of the downloads announced so far; it grows with every
+// notification, as MCP asks, by at least one where no byte came in (a
+// resolve, an install's end), so the total is raised to stay at or above it.
 type progress struct {
 	ctx   context.Context
 	ss    *mcp.ServerSession
 	token any
-	mu    sync.Mutex
-	n     float64
+
+	mu       sync.Mutex
+	n        float64          // the last progress sent
+	sizes    map[string]int64 // announced download sizes, by package
+	finished map[string]bool  // packages whose download ended
+	inFlight struct{ bytes, total int64 }
 }
 
 func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
@@ -125,7 +133,7 @@ func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
 	if tok == nil {
 		return nil
 	}
-	return &progress{ctx: ctx, ss: req.Session, token: tok}
+	return &progress{ctx: ctx, ss: req.Session, token: tok, sizes: map[string]int64{}, finished: map[string]bool{}}
 }
 
 func (p *progress) event(ev session.Event) {
@@ -154,6 +162,39 @@ func (p *progress) event(ev session.Event) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.n++
-	_ = p.ss.NotifyProgress(p.ctx, &mcp.ProgressNotificationParams{ProgressToken: p.token, Progress: p.n, Message: msg})
+	bytes, total := p.count(ev)
+	next := max(float64(bytes), p.n+1)
+	p.n = next
+	params := &mcp.ProgressNotificationParams{ProgressToken: p.token, Progress: next, Message: msg}
+	if total > 0 {
+		params.Total = max(float64(total), next)
+	}
+	_ = p.ss.NotifyProgress(p.ctx, params)
+}
+
+// count takes in a download event and returns the bytes downloaded so
+// far, of the total announced. The installer sends three kinds: a
+// package's download begins (its size, nothing yet), ends (all of its
+// size), and, while several may be in flight, the bytes of all of them
+// together.
+func (p *progress) count(ev session.Event) (bytes, total int64) {
+	if ev.Phase == event.PhaseDownloading && ev.Total > 0 {
+		_, known := p.sizes[ev.Package]
+		switch {
+		case ev.Bytes == 0:
+			p.sizes[ev.Package] = ev.Total
+		case ev.Bytes == ev.Total && known:
+			p.finished[ev.Package] = true
+		default:
+			p.inFlight.bytes, p.inFlight.total = ev.Bytes, ev.Total
+		}
+	}
+	var done int64
+	for pkg, n := range p.sizes {
+		total += n
+		if p.finished[pkg] {
+			done += n
+		}
+	}
+	return max(done, p.inFlight.bytes), max(total, p.inFlight.total)
 }

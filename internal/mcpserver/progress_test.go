@@ -1,0 +1,139 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/deps/pypitest"
+)
+
+// TestInstallProgressNotifications: a run_python call that needs a
+// package, made with a progress token, gets notifications/progress while
+// the package installs: with the download's total, progress that only
+// grows, all before the result. uv announces downloads over 1 MiB, so
+// the package from the local index carries 2 MiB that do not compress.
+func TestInstallProgressNotifications(t *testing.T) {
+	t.Parallel()
+	noise := make([]byte, 3<<19)
+	rand.Read(noise)
+	idx := pypitest.NewIndex(t, pypitest.Package{Name: "bigwheel", Version: "1.0", Modules: map[string]string{
+		"bigwheel/__init__.py": "from bigwheel.data import DATA\nSIZE = len(DATA)\n",
+		"bigwheel/data.py":     "DATA = '" + base64.StdEncoding.EncodeToString(noise) + "'\n",
+	}})
+	srv := newServer(t, func(c *Config) {
+		if c.Auto == nil {
+			return
+		}
+		c.Auto.Installer.IndexURL = idx.URL()
+		c.Auto.Installer.Store = &deps.Store{Dir: filepath.Join(c.StateDir, "store")}
+	})
+	if srv.cfg.Auto == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv is not installed on CI: scripts/setup must install it")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+	// The client's side of the wire, in the order messages arrived.
+	wire := &lockedBuffer{}
+	st, ct := mcp.NewInMemoryTransports()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := srv.MCP().Connect(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).
+		Connect(ctx, &mcp.LoggingTransport{Transport: ct, Writer: wire}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	params := &mcp.CallToolParams{Name: ToolRunPython, Arguments: map[string]any{"code": "import bigwheel\nprint(bigwheel.SIZE)"}}
+	params.SetProgressToken("install-1")
+	res, err := cs.CallTool(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := structured[RunPythonOutput](t, res); res.IsError || out.Stdout != "2097152\n" {
+		t.Fatalf("run_python: %s", textOf(res))
+	}
+
+	var seen []mcp.ProgressNotificationParams
+	result := false
+	for _, line := range strings.Split(wire.String(), "\n") {
+		msg, ok := strings.CutPrefix(line, "read: ")
+		if !ok {
+			continue
+		}
+		var m struct {
+			Method string
+			Params mcp.ProgressNotificationParams
+			Result *json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(msg), &m); err != nil {
+			t.Fatalf("%s: %v", msg, err)
+		}
+		switch {
+		case m.Method == "notifications/progress" && result:
+			t.Errorf("progress after the result: %s", msg)
+		case m.Method == "notifications/progress":
+			seen = append(seen, m.Params)
+		case m.Result != nil && strings.Contains(msg, "bigwheel"):
+			result = true
+		}
+	}
+	var msgs []string
+	withTotal := false
+	for i, p := range seen {
+		msgs = append(msgs, fmt.Sprintf("%g/%g %s", p.Progress, p.Total, p.Message))
+		if p.ProgressToken != "install-1" {
+			t.Errorf("notification %d has token %v", i, p.ProgressToken)
+		}
+		if i > 0 && p.Progress <= seen[i-1].Progress {
+			t.Errorf("progress went from %g to %g", seen[i-1].Progress, p.Progress)
+		}
+		if p.Total > 0 {
+			withTotal = true
+			if p.Progress > p.Total || p.Total < 1<<20 {
+				t.Errorf("progress %g of %g: want a total of at least 1 MiB (the wheel is 1.5 MiB), and no more progress than that", p.Progress, p.Total)
+			}
+		}
+	}
+	t.Logf("%d notifications:\n%s", len(seen), strings.Join(msgs, "\n"))
+	if !withTotal {
+		t.Errorf("no notification has a total")
+	}
+	if len(seen) == 0 || !strings.Contains(seen[len(seen)-1].Message, "installed bigwheel") {
+		t.Errorf("the last notification before the result is not the install's end")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
