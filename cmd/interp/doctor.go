@@ -76,7 +76,7 @@ func (g *globalFlags) doctorModel(ctx context.Context) finding {
 		return f
 	}
 	cfg := s.File
-	name, model, _, err := resolveModel(ctx, s)
+	name, model, _, err := resolveModel(ctx, s, func(string) {})
 	if err == nil {
 		var p llm.Provider
 		if p, err = g.newProvider(cfg, name, model); err == nil {

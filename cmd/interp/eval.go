@@ -120,7 +120,7 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 			label = "replayed from " + f.replay
 		}
 	} else {
-		name, model, _, err := resolveModel(ctx, s)
+		name, model, _, err := resolveModel(ctx, s, func(msg string) { fmt.Fprintln(stderr, "interp: "+msg) })
 		if err != nil {
 			return &exitError{code: exitUsage, msg: err.Error()}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 		return nil, err
 	}
 	cfg := set.File
-	name, model, defaulted, err := resolveModel(ctx, set)
+	name, model, defaulted, err := resolveModel(ctx, set, func(s string) { fmt.Fprintln(stderr, "interp: "+s) })
 	if err != nil {
 		return nil, &exitError{code: exitUsage, msg: err.Error()}
 	}
@@ -139,22 +140,54 @@ func (wb *workbench) startRecording(ctx context.Context, st *store.Store, source
 }
 
 // resolveModel picks the provider and model as cfg.ResolveDefault does,
-// and asks the server for the model when it is the server's to say (only
-// OPENAI_BASE_URL is set): its one model, or an error listing them.
-func resolveModel(ctx context.Context, s *config.Settings) (name, model string, defaulted bool, err error) {
+// and asks the server for the model when it is the server's to say
+// (OPENAI_BASE_URL names a server other than OpenAI's, and no model is
+// configured): its one model, or an error listing them. With an API key
+// the server may be a proxy for OpenAI: when it lists several models
+// with OpenAI's default among them, or cannot be asked, the default is
+// used, and warn says why in one line.
+func resolveModel(ctx context.Context, s *config.Settings, warn func(string)) (name, model string, defaulted bool, err error) {
 	cfg := s.File
 	name, model, defaulted, err = s.ResolveModel()
 	if err != nil || model != "" || !cfg.AskServerModel(name) {
 		return name, model, defaulted, err
 	}
-	p, err := llm.NewOpenAI(llm.OpenAIConfig{BaseURL: cfg.OpenAI.BaseURL})
+	keyed := cfg.OpenAI.APIKey != ""
+	oc := llm.OpenAIConfig{APIKey: cfg.OpenAI.APIKey, BaseURL: cfg.OpenAI.BaseURL}
+	wait := time.Minute
+	if keyed {
+		// There is a fallback, so a server that does not answer soon
+		// is not waited for.
+		oc.MaxRetries, wait = -1, 10*time.Second
+	}
+	p, err := llm.NewOpenAI(oc)
 	if err != nil {
 		return "", "", false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	model, err = p.ServerModel(ctx)
+	if !keyed {
+		model, err = p.ServerModel(ctx)
+		return name, model, false, err
+	}
+	def := config.DefaultModels[config.OpenAI]
+	ids, err := p.Models(ctx)
+	switch {
+	case err != nil:
+		warn(fmt.Sprintf("could not ask %s for its models (%s): using %s; pass --model to choose another", cfg.OpenAI.BaseURL, oneLine(err), def))
+		return name, def, false, nil
+	case len(ids) == 1:
+		return name, ids[0], false, nil
+	case slices.Contains(ids, def) || len(ids) == 0:
+		return name, def, false, nil
+	}
+	model, err = p.ServerModelOf(ids) // several, none of them the default: it says which
 	return name, model, false, err
+}
+
+// oneLine is err's message on one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // newProvider builds the named provider from the configuration. The local

@@ -128,7 +128,7 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 
 	var llmFactory server.LLMFactory
 	var defModel *server.LLM
-	name, model, defaulted, err := resolveModel(ctx, s)
+	name, model, defaulted, err := resolveModel(ctx, s, func(msg string) { log.Warn(msg) })
 	if err != nil {
 		return &exitError{code: exitUsage, msg: err.Error()}
 	}

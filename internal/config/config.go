@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -299,15 +300,23 @@ func (c *Config) Resolve(provider, model string) (name, resolvedModel string, er
 
 // AskServerModel reports whether provider's model, when none is
 // configured, is the one its server lists: an OpenAI-compatible server
-// given by its URL alone, with no API key.
+// given by its URL (with or without an API key), not OpenAI's own.
 func (c *Config) AskServerModel(provider string) bool {
-	return provider == OpenAI && c.OpenAI.BaseURL != "" && c.OpenAI.APIKey == ""
+	return provider == OpenAI && c.OpenAI.BaseURL != "" && !officialOpenAI(c.OpenAI.BaseURL)
+}
+
+// officialOpenAI reports whether a base URL is OpenAI's own API, whose
+// models are many and whose default is known.
+func officialOpenAI(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && strings.EqualFold(u.Hostname(), "api.openai.com")
 }
 
 // ResolveDefault is Resolve, and reports whether the local model was
-// chosen because nothing else is configured. With only OPENAI_BASE_URL
-// (no key, no model) the model is left "": the server knows which it
-// serves (llm.OpenAI.Models), OpenAI's default would be a guess.
+// chosen because nothing else is configured. With OPENAI_BASE_URL of a
+// server other than OpenAI's and no model the model is left "": the
+// server knows which it serves (llm.OpenAI.Models), OpenAI's default
+// would be a guess.
 func (c *Config) ResolveDefault(provider, model string) (name, resolvedModel string, defaulted bool, err error) {
 	if provider == "" {
 		provider = c.Provider

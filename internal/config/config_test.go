@@ -24,7 +24,8 @@ func TestResolve(t *testing.T) {
 		{name: "openai key", env: map[string]string{"OPENAI_API_KEY": "k"}, provider: "openai", model: DefaultModels[OpenAI]},
 		// The server is asked which model it serves (resolveModel in cmd/interp).
 		{name: "compatible server", env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, provider: "openai", model: ""},
-		{name: "compatible server and key", env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "OPENAI_API_KEY": "k"}, provider: "openai", model: DefaultModels[OpenAI]},
+		{name: "compatible server and key", env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "OPENAI_API_KEY": "k"}, provider: "openai", model: ""},
+		{name: "openai's own URL and key", env: map[string]string{"OPENAI_BASE_URL": "https://api.openai.com/v1", "OPENAI_API_KEY": "k"}, provider: "openai", model: DefaultModels[OpenAI]},
 		{name: "compatible server and model", env: map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1", "INTERP_MODEL": "m"}, provider: "openai", model: "m"},
 		{name: "anthropic", env: map[string]string{"ANTHROPIC_API_KEY": "k"}, provider: "anthropic", model: DefaultModels[Anthropic]},
 		{name: "ollama", env: map[string]string{"OLLAMA_HOST": "127.0.0.1:11434"}, provider: "ollama", model: DefaultModels[Ollama]},

@@ -120,6 +120,11 @@ func (p *OpenAI) ServerModel(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return p.ServerModelOf(ids)
+}
+
+// ServerModelOf is ServerModel given what Models listed.
+func (p *OpenAI) ServerModelOf(ids []string) (string, error) {
 	switch len(ids) {
 	case 1:
 		return ids[0], nil

@@ -120,6 +120,27 @@ type Server struct {
 	served   int
 	requests []map[string]any
 	headers  []http.Header
+	models   []string // what GET /v1/models lists (OpenAI)
+	modelReq int      // how many asked
+}
+
+// defaultModels are what the fake OpenAI server lists, as OpenAI does:
+// several, among them Interp's default.
+var defaultModels = []string{"gpt-4.1", "gpt-4.1-mini", "gpt-4o-mini"}
+
+// SetModels sets the models the OpenAI server's GET /v1/models lists,
+// like a compatible server of one's own (vLLM, llama.cpp) does.
+func (s *Server) SetModels(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.models = ids
+}
+
+// ModelRequests is how many times GET /v1/models was asked.
+func (s *Server) ModelRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modelReq
 }
 
 // protocol is what differs between the providers' APIs.
@@ -139,7 +160,7 @@ type protocol interface {
 
 func newServer(t testing.TB, proto protocol, urlSuffix string, script []Turn) *Server {
 	t.Helper()
-	s := &Server{t: t, proto: proto, script: script, done: make(chan struct{})}
+	s := &Server{t: t, proto: proto, script: script, done: make(chan struct{}), models: defaultModels}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
 	s.URL = s.srv.URL + urlSuffix
 	t.Cleanup(func() {
@@ -201,6 +222,10 @@ func (s *Server) take() (Turn, int, bool) {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.proto.(openAIProto); ok && r.Method == http.MethodGet && r.URL.Path == "/v1/models" {
+		s.listModels(w, r)
+		return
+	}
 	raw, err := io.ReadAll(r.Body)
 	var body map[string]any
 	if err == nil {
@@ -386,4 +411,32 @@ func checkImageURL(u string) bool {
 
 func errorf(format string, args ...any) (int, string) {
 	return http.StatusBadRequest, fmt.Sprintf(format, args...)
+}
+
+// listModels answers GET /v1/models as OpenAI does: for a key, the
+// models it serves.
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.modelReq++
+	ids := s.models
+	s.mu.Unlock()
+	if key, ok := bearer(r.Header); !ok || key == "" || key == BadKey {
+		s.writeError(w, Turn{Status: http.StatusUnauthorized, ErrorMessage: "You didn't provide a valid API key."})
+		return
+	}
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	for _, id := range ids {
+		list.Data = append(list.Data, model{ID: id, Object: "model", OwnedBy: "llmtest"})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(list)
 }
