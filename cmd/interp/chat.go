@@ -172,6 +172,17 @@ func (r *recordingAgent) SetHistory(h []llm.Message) {
 // the chat to show.
 func resumeConversation(ctx context.Context, st *store.Store, wb *workbench, conv *store.Conversation, stdin io.Reader, stderr io.Writer) ([]chat.Turn, []string, error) {
 	wb.agent.SetHistory(conv.History)
+	// The cells go on numbering where the conversation stopped (In[4]
+	// after three), after any re-run, so the history keeps one In[N] each.
+	last := 0
+	for _, c := range conv.Cells {
+		last = max(last, c.ExecutionCount)
+	}
+	defer func() {
+		if k := wb.session.Kernel(); k != nil {
+			k.NumberFrom(last + 1)
+		}
+	}()
 	var turns []chat.Turn
 	for _, t := range conv.Tasks {
 		answer := t.Answer

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/interp-dev/interp/internal/agent"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
 	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
@@ -412,11 +414,47 @@ func TestResume(t *testing.T) {
 		t.Errorf("memory not restored: %+v", h)
 	}
 	var out strings.Builder
-	if _, err := wb.session.Execute(ctx, "print(color)", session.ExecOptions{}, func(ev session.Event) { out.WriteString(ev.Text) }); err != nil {
+	done, err := wb.session.Execute(ctx, "print(color)", session.ExecOptions{}, func(ev session.Event) { out.WriteString(ev.Text) })
+	if err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "teal\n" {
 		t.Errorf("session not rebuilt: %q (%s)", out.String(), stderr.String())
+	}
+	// Two cells were recorded (the second failed, so was not re-run):
+	// the next is In[3], and the one after In[4].
+	if done.ExecutionCount != 3 {
+		t.Errorf("the first cell after resuming is In[%d], want In[3]", done.ExecutionCount)
+	}
+	if done, err = wb.session.Execute(ctx, "x = 1", session.ExecOptions{}, nil); err != nil || done.ExecutionCount != 4 {
+		t.Errorf("the second cell after resuming is In[%d] (%v), want In[4]", done.ExecutionCount, err)
+	}
+
+	// Declining the re-run numbers on from the recorded cells too; the
+	// chat's agent records its cells with those numbers.
+	srv.Script(llmtest.Turn{ToolCalls: []llmtest.Call{{Name: "run_python", Arguments: `{"code": "print('again')"}`}}}, llmtest.Turn{Text: "Again."})
+	wb2, err := newWorkbench(ctx, g, &agentFlags{deps: depsFlags{noInstall: true}}, nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb2.close()
+	if _, _, err := resumeConversation(ctx, st, wb2, conv, strings.NewReader("n\n"), &stderr); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	rec := &recordingAgent{wb: wb2, st: st, stderr: &stderr, files: &workspaceFiles{}, convID: conv.ID}
+	if _, err := rec.Run(ctx, "again", func(agent.Event) {}); err != nil {
+		t.Fatal(err)
+	}
+	conv, err = getConversation(ctx, st, conv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []int
+	for _, c := range conv.Cells {
+		counts = append(counts, c.ExecutionCount)
+	}
+	if !slices.Equal(counts, []int{1, 2, 3}) {
+		t.Errorf("the conversation's cells are numbered %v, want [1 2 3]", counts)
 	}
 	if !strings.Contains(stderr.String(), "Re-run the 1 recorded cells") {
 		t.Errorf("the failed cell was offered for re-running, or nothing was asked: %s", stderr.String())

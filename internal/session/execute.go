@@ -27,6 +27,14 @@ const interruptGrace = 2 * time.Second
 // stops or the grace period ends.
 const resendInterrupt = 300 * time.Millisecond
 
+// NumberFrom makes the next cell In[n] and those after it go on from
+// there, as a resumed conversation's numbering does; n < 1 does nothing.
+func (k *Kernel) NumberFrom(n int) {
+	if n >= 1 {
+		k.nextCount.Store(int64(n))
+	}
+}
+
 // Execute runs code as the next cell and calls emit with each event, in
 // order, ending with exactly one done event, which it also returns. emit
 // runs on the calling goroutine. Cancelling ctx interrupts the cell, as
@@ -56,7 +64,8 @@ func (k *Kernel) Execute(ctx context.Context, code string, opts ExecOptions, emi
 
 	// Leftover raw output from between cells belongs to nobody.
 	k.drainRaw()
-	if err := k.send(&message{Type: "execute", ID: id, Code: code, MaxImageBytes: k.cfg.MaxImage, Name: opts.Name}); err != nil {
+	count := int(k.nextCount.Swap(0))
+	if err := k.send(&message{Type: "execute", ID: id, Code: code, MaxImageBytes: k.cfg.MaxImage, Name: opts.Name, Count: count}); err != nil {
 		return Event{}, err
 	}
 

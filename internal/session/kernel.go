@@ -112,6 +112,8 @@ type Kernel struct {
 
 	run     sync.Mutex // held while a cell runs
 	cellSeq atomic.Int64
+	// nextCount numbers the next cell, then is cleared (NumberFrom).
+	nextCount atomic.Int64
 
 	mu     sync.Mutex
 	dead   bool

@@ -24,6 +24,7 @@ type message struct {
 	// execute
 	Code          string `json:"code,omitempty"`
 	MaxImageBytes int64  `json:"max_image_bytes,omitempty"`
+	Count         int    `json:"count,omitempty"` // this cell's In[N], when set
 	// preload
 	Modules []string `json:"modules,omitempty"`
 	// complete

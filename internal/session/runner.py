@@ -32,10 +32,11 @@ Lifecycle
   cell runs (interrupt with SIGINT, see below).
 
 Requests
-  {"type":"execute","id":ID,"code":CODE,"max_image_bytes":N,"name":NAME}
+  {"type":"execute","id":ID,"code":CODE,"max_image_bytes":N,"name":NAME,"count":C}
       ID and CODE strings; max_image_bytes optional (default 10 MiB); NAME
       optional, what tracebacks call the cell (a file's name) instead of
-      <cell N>.
+      In[N]; C optional, an integer >= 1: this cell is In[C] and the ones
+      after it go on from there (a resumed conversation's numbering).
   {"type":"preload","id":ID,"modules":["numpy", ...]}
       Imports the modules (binding no names, not counted as a cell), e.g. to
       warm a pooled runner. Output during it is sent as stream events with ID;
@@ -1434,6 +1435,10 @@ class _PlainBackend:
             self.loop = asyncio.new_event_loop()
         return self.loop.run_until_complete(coro)
 
+    def number_from(self, n):
+        """Make the next cell In[n]."""
+        self.count = n - 1
+
     def run(self, code):
         if not code.strip():
             return "ok", self.count
@@ -1659,6 +1664,10 @@ class _IPythonBackend:
     @property
     def count(self):
         return self.shell.execution_count - 1
+
+    def number_from(self, n):
+        """Make the next cell In[n]."""
+        self.shell.execution_count = n
 
     def run(self, code):
         shell = self.shell
@@ -2216,6 +2225,9 @@ def _serve():
                 name = req.get("name")
                 if not isinstance(name, str) or not name.strip() or "\n" in name:
                     name = None
+                count = req.get("count")
+                if type(count) is int and count >= 1:
+                    _S.backend.number_from(count)
                 _handle_execute(cell, code, max_image, name)
             elif kind == "preload":
                 cell, modules = req.get("id"), req.get("modules")

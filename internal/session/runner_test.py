@@ -486,6 +486,15 @@ def test_system_exit_does_not_end_the_runner(kernel, code, status):
     assert displays(kernel.execute("'alive'")) == [{"text/plain": "'alive'"}]
 
 
+def test_count_numbers_on_from_a_given_cell(kernel):
+    # A resumed conversation's cells go on from its last In[N].
+    assert done(kernel.execute("a = 1", count=7))["execution_count"] == 7
+    assert done(kernel.execute("a += 1"))["execution_count"] == 8
+    ev = kernel.execute("1/0", count=20)
+    assert done(ev)["execution_count"] == 20
+    assert any("<cell 20>" in line for e in ev if e["type"] == "error" for line in e["traceback"])
+
+
 def test_rich_displays(kernel):
     ev = kernel.execute(
         "import matplotlib.pyplot as plt, pandas as pd\nplt.plot([1, 4, 9])\npd.DataFrame({'a': [1, 2]})"
