@@ -207,7 +207,7 @@ func (g *globalFlags) recordExec(ctx context.Context, sess *session.Session, sou
 
 // runCell runs one cell through runner, its events shown through r; rec,
 // if not nil, records the cell's code, and r its events. name is what
-// tracebacks call the cell ("" for <cell N>).
+// tracebacks call the cell ("" for Cell In[N]).
 func runCell(ctx context.Context, sess *session.Session, code, name string, runner *cell.Runner, rec *store.Recorder, r renderer) (event.Event, error) {
 	if rec != nil {
 		_ = rec.StartCell(code)

@@ -53,7 +53,7 @@ type Options struct {
 	// Timeout bounds the cell's run; 0 means the session's cell timeout.
 	Timeout time.Duration
 	// Name is what tracebacks call the cell (a file's name); "" keeps
-	// "<cell N>".
+	// "Cell In[N]".
 	Name string
 	// NoInstall runs the cell without installing anything.
 	NoInstall bool

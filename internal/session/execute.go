@@ -15,7 +15,7 @@ type ExecOptions struct {
 	// Timeout overrides the kernel's CellTimeout; negative means none.
 	Timeout time.Duration
 	// Name is what tracebacks call the cell, such as the file it came
-	// from; "" keeps "<cell N>".
+	// from; "" keeps IPython's "Cell In[N]".
 	Name string
 }
 

@@ -90,13 +90,15 @@ Events of an execute; each carries the request's "id"
       At most one per execute: the exception that ended the cell. The lines
       are plain text (no ANSI colours, no trailing newlines; join with "\\n")
       in Python's traceback format, with the user's frames shown as IPython
-      does: File "<cell N>" (N the execution count, or the execute's NAME),
-      line L, then the line marked "-->" among up to two lines either side,
+      does: "Cell In[N], line L" (N the execution count; ", in f" for a
+      function's frame), or 'File "NAME", line L, in <module>' for a cell
+      given a NAME, or 'File "helper.py", line L, in f' for a file of the
+      working directory, then the line marked "-->" among up to two lines either side,
       numbered. The user's frames are those of cells and of files in the
       working directory; runs of other frames (the standard library,
       installed packages) become one line, "[3 frames in pandas]", and the
       runner's and IPython's own frames are left out. A SyntaxError in the
-      cell has only the exception part (File "<cell N>", line L; the
+      cell has only the exception part (Cell In[N], line L; the
       evalue also names the line). Exceptions that do not end the cell (e.g. a
       failing _repr_html_) are written to stderr instead.
   {"type":"done","id":ID,"status":"ok"|"error"|"interrupted","execution_count":N,
@@ -1050,13 +1052,27 @@ def _name_cell(name):
 
 
 def _rename_cells(text):
-    """Put the NAMEs of named cells in place of their "<cell N>"."""
+    """Call cells as IPython does: 'File "<cell N>", line L, in f' becomes
+    "Cell In[N], line L, in f" (without ", in <module>"), and "<cell N>"
+    elsewhere (a SyntaxError's message) "Cell In[N]"; a cell given a NAME
+    (a file's) is 'File "NAME"' instead."""
     if "<cell " not in text:
         return text
+    import re
+
     for internal, name in _CELL_NAMES.items():
         if internal in text:
             text = text.replace('"%s"' % internal, '"%s"' % name).replace("(%s," % internal, "(%s," % name)
-    return text
+
+    def ipython(m):
+        if m.group(1) is None:
+            return "Cell In[%s]" % m.group(4)
+        out = "Cell In[%s], line %s" % (m.group(1), m.group(2))
+        if m.group(3) and m.group(3) != "<module>":
+            out += ", in " + m.group(3)
+        return out
+
+    return re.sub(r'File "<cell (\d+)>", line (\d+)(?:, in (\S+))?|<cell (\d+)>', ipython, text)
 
 
 def _is_user_file(filename):

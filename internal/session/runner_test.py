@@ -230,8 +230,10 @@ def test_traceback_shows_only_user_frames(r):
     assert lines[0] == "Traceback (most recent call last):"
     text = "\n".join(lines)
     # Each frame with its failing line marked among its neighbours.
-    assert '  File "<cell 3>", line 4, in <module>' in lines and "  --> 4 f(0)" in lines
-    assert '  File "<cell 3>", line 2, in f' in lines and "  --> 2     return 1 / x" in lines
+    # IPython's way of naming a cell: Cell In[N], line L (, in f).
+    assert "  Cell In[3], line 4" in lines and "  --> 4 f(0)" in lines
+    assert "  Cell In[3], line 2, in f" in lines and "  --> 2     return 1 / x" in lines
+    assert "<cell" not in text
     assert lines.index("  --> 4 f(0)") < lines.index("  --> 2     return 1 / x")
     assert lines[-1] == "ZeroDivisionError: division by zero"
     assert __file__ not in text and "runner.py" not in text  # the caller's frames are cut
@@ -252,8 +254,10 @@ def test_syntax_error_has_only_the_exception_part(r):
         compile("x = (1,\n", "<cell 1>", "exec")
     except SyntaxError as e:
         lines = r._format_exception(e, exc_only=True)
-    assert lines[0] == '  File "<cell 1>", line 1'
+        evalue = r._rename_cells(str(e))
+    assert lines[0] == "  Cell In[1], line 1"
     assert lines[-1].startswith("SyntaxError: ")
+    assert evalue.endswith("(Cell In[1], line 1)")
     assert not any(line.startswith("Traceback") for line in lines)
 
 
@@ -492,7 +496,7 @@ def test_count_numbers_on_from_a_given_cell(kernel):
     assert done(kernel.execute("a += 1"))["execution_count"] == 8
     ev = kernel.execute("1/0", count=20)
     assert done(ev)["execution_count"] == 20
-    assert any("<cell 20>" in line for e in ev if e["type"] == "error" for line in e["traceback"])
+    assert any("Cell In[20], line 1" in line for e in ev if e["type"] == "error" for line in e["traceback"])
 
 
 def test_rich_displays(kernel):

@@ -791,8 +791,8 @@ func TestTracebackUserFrames(t *testing.T) {
 						`File "helper.py", line 3, in parse`, "[3 frames in json]", "JSONDecodeError"},
 					[]string{"/usr/lib", "/tmp/lib", "/workspace", "<cell", "runner"}},
 				{"", "mylib.fail('k')",
-					[]string{"KeyError: 'k'", "direct cause", "Traceback (most recent call last):", `File "<cell `, "  --> 1 mylib.fail('k')", "[1 frame in mylib]", "ValueError: no k"},
-					[]string{"/tmp/lib", "return {}[x]"}},
+					[]string{"KeyError: 'k'", "direct cause", "Traceback (most recent call last):", "  Cell In[", "], line 1", "  --> 1 mylib.fail('k')", "[1 frame in mylib]", "ValueError: no k"},
+					[]string{"/tmp/lib", "return {}[x]", "<cell"}},
 				{"bad.py", "def f(:\n    pass\n", []string{`File "bad.py", line 1`, "SyntaxError"}, []string{"<cell"}},
 			}
 			for _, tt := range tests {
