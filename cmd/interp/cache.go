@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,10 +79,10 @@ func configuredCacheLimits() (cache, store deps.CacheLimits, err error) {
 	return cacheLimits(cfg)
 }
 
-func newCacheCmd(*globalFlags) *cobra.Command {
+func newCacheCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cache",
-		Short: "Inspect or prune the package cache and the store of installed packages: info, prune",
+		Short: "Inspect, prune or prewarm the package cache and the store of installed packages: info, prune, prewarm",
 	}
 	var infoJSON bool
 	info := &cobra.Command{
@@ -94,7 +98,11 @@ func newCacheCmd(*globalFlags) *cobra.Command {
 			if err != nil {
 				return &exitError{code: exitInternal, msg: fmt.Sprintf("package store: %v", err)}
 			}
-			return printCacheInfo(c.OutOrStdout(), st, store, infoJSON)
+			limits, storeLimits, err := configuredCacheLimits()
+			if err != nil {
+				return err
+			}
+			return printCacheInfo(c.OutOrStdout(), st, store, limits, storeLimits, infoJSON)
 		},
 	}
 	info.Flags().BoolVar(&infoJSON, "json", false, "print JSON")
@@ -148,7 +156,7 @@ func newCacheCmd(*globalFlags) *cobra.Command {
 			}
 			fmt.Fprintf(c.OutOrStdout(), "removed %d entries, freed %s; %s of entries left in %s\n",
 				res.Entries, sandbox.FormatBytes(res.Freed), sandbox.FormatBytes(res.Size), cacheDir())
-			fmt.Fprintf(c.OutOrStdout(), "removed %d stored packages, freed %s; %s left in %s (packages a session uses are kept)\n",
+			fmt.Fprintf(c.OutOrStdout(), "removed %d stored packages, freed %s; %s left in %s (packages in use or prewarmed are kept)\n",
 				stored.Entries, sandbox.FormatBytes(stored.Freed), sandbox.FormatBytes(stored.Size), storeDir())
 			return nil
 		},
@@ -157,29 +165,147 @@ func newCacheCmd(*globalFlags) *cobra.Command {
 	prune.Flags().StringVar(&storeMaxSize, "store-max-size", "", "prune the store down to this size, least recently used first (default cache.store_max_size, else 20GiB)")
 	prune.Flags().StringVar(&maxAge, "max-age", "", "remove entries older (stored packages unused for longer) than this, such as 720h (default cache.max_age, else 1440h)")
 	prune.Flags().BoolVar(&pruneJSON, "json", false, "print JSON")
-	cmd.AddCommand(info, prune)
+
+	var prewarmJSON, replace bool
+	prewarm := &cobra.Command{
+		Use:   "prewarm [PKG...] [--replace] [--json]",
+		Short: "Install packages into the store ahead of time and keep them there, so that new sessions get them at once (default: install.prewarm)",
+		Long: "prewarm installs the packages named (else those of install.prewarm in the config file),\n" +
+			"with what they need, into the store of installed packages, and keeps them there: prune\n" +
+			"never evicts them. A session that imports one of them later gets it linked from the store,\n" +
+			"with no uv run and no download; interp serve and interp mcp link them into every new\n" +
+			"session. Earlier prewarmed packages stay, unless --replace.",
+		RunE: func(c *cobra.Command, args []string) error {
+			return runPrewarm(c.Context(), g, args, replace, prewarmJSON, c.OutOrStdout(), c.ErrOrStderr())
+		},
+	}
+	declare(prewarm.Flags(), "index_url")
+	prewarm.Flags().BoolVar(&replace, "replace", false, "forget the packages prewarmed before: keep only these")
+	prewarm.Flags().BoolVar(&prewarmJSON, "json", false, "print JSON")
+	cmd.AddCommand(info, prune, prewarm)
 	return cmd
 }
 
-func printCacheInfo(w io.Writer, st deps.CacheStats, store deps.StoreStats, asJSON bool) error {
+// runPrewarm is interp cache prewarm.
+func runPrewarm(ctx context.Context, g *globalFlags, args []string, replace, asJSON bool, stdout, stderr io.Writer) error {
+	s, err := g.settings()
+	if err != nil {
+		return err
+	}
+	reqs, err := prewarmList(s.File, args)
+	if err != nil {
+		return err
+	}
+	if len(reqs) == 0 && !replace {
+		return &exitError{code: exitUsage, msg: fmt.Sprintf("nothing to prewarm: name packages (interp cache prewarm torch), or list them as install.prewarm in %s", config.Path())}
+	}
+	rt, err := g.runtime()
+	if err != nil {
+		return &exitError{code: exitUnsupported, msg: err.Error()}
+	}
+	if rt.UV == "" {
+		return &exitError{code: exitUnsupported, msg: "uv is not installed, so nothing can be prewarmed: run scripts/setup"}
+	}
+	auto, err := (&depsFlags{}).auto(s, rt, stderr)
+	if err != nil {
+		return err
+	}
+	in := auto.Installer
+	if replace {
+		if err := in.Store.Unpin(ctx); err != nil {
+			return &exitError{code: exitInternal, msg: err.Error()}
+		}
+	}
+	if len(reqs) > 0 {
+		r := newTextRenderer(stderr, stderr, "")
+		err = in.Pin(ctx, reqs, r.event)
+		r.endProgress()
+		if err != nil {
+			return &exitError{code: exitInternal, msg: err.Error()}
+		}
+	}
+	st, err := in.Store.Info(ctx)
+	if err != nil {
+		return &exitError{code: exitInternal, msg: fmt.Sprintf("package store: %v", err)}
+	}
+	pinned := []deps.StoreEntry{}
+	var size int64
+	for _, e := range st.Entries {
+		if e.Pinned {
+			pinned = append(pinned, e)
+			size += e.Bytes
+		}
+	}
+	sort.Slice(pinned, func(i, j int) bool { return pinned[i].Name < pinned[j].Name })
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"store": st.Dir, "prewarmed": pinned, "bytes": size})
+	}
+	if len(pinned) == 0 {
+		fmt.Fprintf(stdout, "no packages are prewarmed in %s\n", st.Dir)
+		return nil
+	}
+	fmt.Fprintf(stdout, "prewarmed %d packages, %s, in %s:\n", len(pinned), sandbox.FormatBytes(size), st.Dir)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, e := range pinned {
+		fmt.Fprintf(tw, "  %s\t%s\n", e.Name, sandbox.FormatBytes(e.Bytes))
+	}
+	return tw.Flush()
+}
+
+func printCacheInfo(w io.Writer, st deps.CacheStats, store deps.StoreStats, limits, storeLimits deps.CacheLimits, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			deps.CacheStats
-			Store deps.StoreStats `json:"store"`
-		}{st, store})
+			MaxBytes int64     `json:"max_bytes"`
+			Store    storeInfo `json:"store"`
+		}{st, limits.MaxBytes, storeInfo{store, storeLimits.MaxBytes}})
 	}
-	fmt.Fprintf(w, "dir      %s\nsize     %s\nentries  %d\n", st.Dir, sandbox.FormatBytes(st.Bytes), st.Entries)
+	fmt.Fprintf(w, "package cache  %s\n  %s in %d entries", st.Dir, sandbox.FormatBytes(st.Bytes), st.Entries)
 	if !st.Oldest.IsZero() {
-		fmt.Fprintf(w, "oldest   %s\n", st.Oldest.Format(time.DateTime))
+		fmt.Fprintf(w, ", the oldest from %s", st.Oldest.Format(time.DateTime))
 	}
-	inUse := 0
+	fmt.Fprintf(w, "; budget %s, and entries older than %s go\n", sandbox.FormatBytes(limits.MaxBytes), formatAge(limits.MaxAge))
+	inUse, pinned := 0, 0
 	for _, e := range store.Entries {
 		if e.Users > 0 {
 			inUse++
 		}
+		if e.Pinned {
+			pinned++
+		}
 	}
-	fmt.Fprintf(w, "store    %s\nstored   %s in %d packages, %d in use by sessions\n", store.Dir, sandbox.FormatBytes(store.Bytes), len(store.Entries), inUse)
-	return nil
+	fmt.Fprintf(w, "package store  %s\n  %s in %d packages, %d in use by sessions, %d prewarmed; budget %s (packages in use or prewarmed are kept)\n",
+		store.Dir, sandbox.FormatBytes(store.Bytes), len(store.Entries), inUse, pinned, sandbox.FormatBytes(storeLimits.MaxBytes))
+	if len(store.Entries) == 0 {
+		return nil
+	}
+	// Least recently used first: the order prune evicts in.
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PACKAGE\tSIZE\tLAST USED\tSESSIONS")
+	for _, e := range store.Entries {
+		note := ""
+		if e.Pinned {
+			note = "  prewarmed"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d%s\n", e.Name, sandbox.FormatBytes(e.Bytes), e.LastUsed.Format(time.DateTime), e.Users, note)
+	}
+	return tw.Flush()
+}
+
+// formatAge writes a maximum age as people read it: "60 days", "36h".
+func formatAge(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+}
+
+// storeInfo is the store's description with its budget, for --json.
+type storeInfo struct {
+	deps.StoreStats
+	MaxBytes int64 `json:"max_bytes"`
 }

@@ -4,9 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/interp-dev/interp/internal/deps"
+	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/python"
 )
 
 // TestCacheInfoPrune runs interp cache info and prune on a real cache
@@ -38,7 +43,8 @@ func TestCacheInfoPrune(t *testing.T) {
 	if info.Dir != cache || info.Bytes != 60000 || info.Entries != 3 {
 		t.Errorf("cache info %+v, want %s with 60000 bytes in 3 entries", info, cache)
 	}
-	if code, out, _ := interp(t, "", "cache", "info"); code != exitOK || !strings.Contains(out, cache) || !strings.Contains(out, "58.6 KiB") {
+	if code, out, _ := interp(t, "", "cache", "info"); code != exitOK || !strings.Contains(out, cache) ||
+		!strings.Contains(out, "58.6 KiB in 3 entries, the oldest from ") || !strings.Contains(out, "budget 40.0 KiB, and entries older than 30 days go") {
 		t.Errorf("cache info: exit %d\n%s", code, out)
 	}
 
@@ -76,7 +82,14 @@ func TestCacheInfoPrune(t *testing.T) {
 	if err := os.Link(filepath.Join(store, "entries", strings.Repeat("b", 64), "used-2.0.dist-info", "INTERP_STORE"), filepath.Join(site, "INTERP_STORE")); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ := interp(t, "", "cache", "info"); code != exitOK || !strings.Contains(out, "9.8 KiB in 2 packages, 1 in use by sessions") {
+	// Each stored package on a line, least recently used (the first to go) first.
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(store, "entries", strings.Repeat("b", 64)), old, old)
+	code, out, _ = interp(t, "", "cache", "info")
+	lines := strings.Split(out, "\n")
+	if code != exitOK || !strings.Contains(out, "9.8 KiB in 2 packages, 1 in use by sessions, 0 prewarmed; budget 20.0 GiB") ||
+		len(lines) < 7 || !strings.HasPrefix(strings.Join(strings.Fields(lines[5]), " "), "used-2.0 4.9 KiB "+old.Format(time.DateOnly)) ||
+		!strings.HasSuffix(strings.TrimSpace(lines[5]), " 1") || !strings.HasPrefix(strings.TrimSpace(lines[6]), "unused-1.0 ") {
 		t.Errorf("cache info with a store: exit %d\n%s", code, out)
 	}
 	code, out, errOut = interp(t, "", "cache", "prune", "--store-max-size", "1KiB")
@@ -92,9 +105,18 @@ func TestCacheInfoPrune(t *testing.T) {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
 	}
-	os.WriteFile(cfg, []byte("cache: {max_size: huge}\n"), 0o644)
-	if code, _, errOut := interp(t, "", "cache", "prune"); code != exitUsage || !strings.Contains(errOut, "cache.max_size") {
-		t.Errorf("a bad cache.max_size: exit %d, %q", code, errOut)
+	// A bad size in the config: one line naming the key, for every command that reads it.
+	for _, tt := range []struct{ config, key string }{
+		{"cache: {max_size: huge}\n", "cache.max_size"},
+		{"cache: {store_max_size: 12 parsecs}\n", "cache.store_max_size"},
+		{"cache: {max_age: forever}\n", "cache.max_age"},
+	} {
+		os.WriteFile(cfg, []byte(tt.config), 0o644)
+		for _, args := range [][]string{{"cache", "prune"}, {"cache", "info"}, {"exec", "-"}} {
+			if code, _, errOut := interp(t, "print(1)", args...); code != exitUsage || !strings.Contains(errOut, tt.key) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+				t.Errorf("%s: %v: exit %d, %q", tt.key, args, code, errOut)
+			}
+		}
 	}
 }
 
@@ -110,5 +132,85 @@ func TestTorchIndexConfig(t *testing.T) {
 	code, out, errOut := interp(t, "", "exec", script)
 	if code != exitUsage || out != "" || !strings.Contains(errOut, "install.torch_index") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestCachePrewarm: interp cache prewarm fills the store from the
+// configured list and says what it stored; a later session that imports
+// the package gets it linked from the store with no request to the index;
+// prune keeps it; --replace forgets it, and prune may then take it.
+func TestCachePrewarm(t *testing.T) {
+	needSandbox(t)
+	if rt, err := python.Find(""); err != nil || rt.UV == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv missing on CI")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+	idx := pypitest.NewIndex(t,
+		pypitest.Package{Name: "tinypkg", Version: "1.0", Modules: map[string]string{"tinypkg/__init__.py": "from tinydep import BASE\nVALUE = BASE + 41\n"}, Requires: []string{"tinydep"}},
+		pypitest.Package{Name: "tinydep", Version: "1.2", Modules: map[string]string{"tinydep.py": "BASE = 1\n"}},
+		pypitest.Package{Name: "tinymod", Version: "1.0", Modules: map[string]string{"tinymod/__init__.py": "X = 7\n"}})
+	t.Setenv("INTERP_INDEX_URL", idx.URL())
+	// uv runs as nobody, who cannot enter a test's temporary directory.
+	root, err := os.MkdirTemp("/var/tmp", "interp-test-prewarm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	t.Setenv("INTERP_CACHE_DIR", filepath.Join(root, "uv-cache"))
+	t.Setenv("INTERP_STORE_DIR", filepath.Join(root, "store"))
+	cfg := filepath.Join(root, "config.yaml")
+	t.Setenv("INTERP_CONFIG", cfg)
+
+	if code, _, errOut := interp(t, "", "cache", "prewarm"); code != exitUsage || !strings.Contains(errOut, "install.prewarm in "+cfg) {
+		t.Errorf("nothing to prewarm: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := interp(t, "", "cache", "prewarm", "tinypkg; rm -rf /"); code != exitUsage || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Errorf("a bad requirement: exit %d, %q", code, errOut)
+	}
+
+	os.WriteFile(cfg, []byte("install: {prewarm: [tinypkg]}\n"), 0o644)
+	code, out, errOut := interp(t, "", "cache", "prewarm")
+	if code != exitOK || !strings.Contains(out, "prewarmed 2 packages, ") || !strings.Contains(out, "tinypkg-1.0") || !strings.Contains(out, "tinydep-1.2") ||
+		!strings.Contains(errOut, "installed tinypkg 1.0") {
+		t.Fatalf("cache prewarm: exit %d\n%s\n%s", code, out, errOut)
+	}
+	requests := len(idx.Requests())
+
+	code, out, errOut = interp(t, "import tinypkg\nprint(tinypkg.VALUE)\n", "exec", "--json", "-")
+	var installed []string
+	for _, l := range strings.Split(out, "\n") {
+		var ev struct{ Type, Phase, Package, Message, Text string }
+		if json.Unmarshal([]byte(l), &ev) == nil && ev.Type == "install" {
+			installed = append(installed, ev.Phase+" "+ev.Package+": "+ev.Message)
+		}
+	}
+	if code != exitOK || !strings.Contains(out, `"text":"42\n"`) || strings.Join(installed, "|") != "installed tinypkg: "+deps.PrewarmedMessage {
+		t.Errorf("exec after prewarm: exit %d, install events %q\n%s\n%s", code, installed, out, errOut)
+	}
+	if n := len(idx.Requests()); n != requests {
+		t.Errorf("the session's install asked the index %d times", n-requests)
+	}
+
+	code, out, _ = interp(t, "", "cache", "info")
+	if code != exitOK || !strings.Contains(out, "2 prewarmed") || !regexp.MustCompile(`tinypkg-1\.0 .* 0  prewarmed\n`).MatchString(out) {
+		t.Errorf("cache info after prewarm: exit %d\n%s", code, out)
+	}
+	if code, out, _ := interp(t, "", "cache", "prune", "--store-max-size", "1B"); code != exitOK || !strings.Contains(out, "removed 0 stored packages") {
+		t.Errorf("prune with prewarmed packages: exit %d\n%s", code, out)
+	}
+
+	// --replace: only tinymod stays prewarmed; tinypkg can go.
+	code, out, errOut = interp(t, "", "cache", "prewarm", "--replace", "--json", "tinymod")
+	var res struct {
+		Prewarmed []struct{ Name string }
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || len(res.Prewarmed) != 1 || res.Prewarmed[0].Name != "tinymod-1.0" {
+		t.Errorf("prewarm --replace tinymod: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := interp(t, "", "cache", "prune", "--store-max-size", "1B"); code != exitOK || !strings.Contains(out, "removed 2 stored packages") {
+		t.Errorf("prune after --replace: exit %d\n%s", code, out)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
-	"github.com/interp-dev/interp/internal/session"
 )
 
 // depsFlags configure automatic installs.
@@ -88,28 +87,39 @@ func torchIndex(cfg *config.Config) (string, error) {
 	return v, nil
 }
 
-// prewarm keeps the packages of install.prewarm in the package store,
-// installing them in the background, and has every new kernel's package
-// directory (the warm pool's too) link what is there, so that they import
-// at once in a new session.
-func prewarm(ctx context.Context, cfg *config.Config, auto *deps.Auto, kernel *session.Config, log *slog.Logger) error {
-	if len(cfg.Install.Prewarm) == 0 {
-		return nil
+// prewarmList parses the packages to prewarm: args, else install.prewarm.
+func prewarmList(cfg *config.Config, args []string) ([]deps.Requirement, error) {
+	key := "install.prewarm"
+	list := cfg.Install.Prewarm
+	if len(args) > 0 {
+		key, list = "package", args
 	}
-	reqs := make([]deps.Requirement, len(cfg.Install.Prewarm))
-	for i, p := range cfg.Install.Prewarm {
+	reqs := make([]deps.Requirement, len(list))
+	for i, p := range list {
 		r, err := deps.ParseRequirement(p)
 		if err != nil {
-			return &exitError{code: exitUsage, msg: fmt.Sprintf("install.prewarm: %v", err)}
+			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("%s: %v", key, err)}
 		}
 		reqs[i] = r
 	}
+	return reqs, nil
+}
+
+// prewarm keeps the packages of install.prewarm in the package store,
+// installing them in the background, and returns the hook that has every
+// new kernel's package directory (the warm pool's too) link what is
+// there, so that they import at once in a new session: for a long-lived
+// server (serve, mcp). Nil when there is nothing to prewarm.
+func prewarm(ctx context.Context, cfg *config.Config, auto *deps.Auto, log *slog.Logger) (func(context.Context, string) error, error) {
+	reqs, err := prewarmList(cfg, nil)
+	if err != nil || len(reqs) == 0 {
+		return nil, err
+	}
 	if auto == nil || auto.Installer.Store == nil {
 		log.Warn("install.prewarm is ignored: installs are off")
-		return nil
+		return nil, nil
 	}
 	in := auto.Installer
-	kernel.PrepareSite = in.Store.LinkPinned
 	go func() {
 		if err := in.Pin(context.WithoutCancel(ctx), reqs, nil); err != nil {
 			log.Warn("prewarm", "packages", cfg.Install.Prewarm, "err", err)
@@ -117,7 +127,7 @@ func prewarm(ctx context.Context, cfg *config.Config, auto *deps.Auto, kernel *s
 		}
 		log.Info("prewarmed", "packages", cfg.Install.Prewarm)
 	}()
-	return nil
+	return in.Store.LinkPinned, nil
 }
 
 func newDepsCmd(g *globalFlags) *cobra.Command {

@@ -81,6 +81,11 @@ func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) 
 	if f.verbose {
 		level = slog.LevelInfo
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	prepareSite, err := prewarm(ctx, s.File, auto, log)
+	if err != nil {
+		return err
+	}
 	cfg := mcpserver.Config{
 		Backend:        b,
 		Runtime:        rt,
@@ -92,7 +97,8 @@ func runMCP(ctx context.Context, g *globalFlags, f *mcpFlags, stderr io.Writer) 
 		MaxSessions:    m.MaxSessions,
 		PoolSize:       m.PoolSize,
 		AuthToken:      m.Token,
-		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Logger:         log,
+		PrepareSite:    prepareSite,
 	}
 	if m.PoolSize > 0 {
 		cfg.Preload = []string{"numpy", "pandas", "matplotlib.pyplot"}

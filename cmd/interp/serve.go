@@ -173,10 +173,11 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 			return &exitError{code: exitInternal, msg: err.Error()}
 		}
 	}
-	kernel := session.Config{Backend: b, Runtime: rt}
-	if err := prewarm(ctx, cfg, auto, &kernel, log); err != nil {
+	prepareSite, err := prewarm(ctx, cfg, auto, log)
+	if err != nil {
 		return err
 	}
+	kernel := session.Config{Backend: b, Runtime: rt, PrepareSite: prepareSite}
 	srv, err := server.New(sc, server.Deps{
 		Store: st, Kernel: kernel, Auto: auto, LLM: llmFactory, Models: choices, ModelFor: modelFor, Logger: log,
 		UI: web.Handler(),

@@ -149,6 +149,12 @@ func contains(list []string, name string) bool {
 // environment has, into site, emitting install events. Nothing is installed
 // if anything fails.
 func (in *Installer) Install(ctx context.Context, site string, reqs []Requirement, emit func(session.Event)) error {
+	return in.install(ctx, site, reqs, emit, true)
+}
+
+// install is Install; with pinned, what is prewarmed is linked without
+// uv (see installPinned).
+func (in *Installer) install(ctx context.Context, site string, reqs []Requirement, emit func(session.Event), pinned bool) error {
 	if emit == nil {
 		emit = func(session.Event) {}
 	}
@@ -177,6 +183,14 @@ func (in *Installer) Install(ctx context.Context, site string, reqs []Requiremen
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if pinned {
+		if done, err := in.installPinned(ctx, site, reqs, emit); done {
+			if err != nil {
+				return fail(err)
+			}
+			return nil
+		}
+	}
 
 	emit(session.Event{Type: event.Install, Phase: event.PhaseResolving, Package: what})
 	pins, err := in.resolve(ctx, reqs)

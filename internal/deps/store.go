@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -448,8 +449,11 @@ type StoreEntry struct {
 	Name     string    `json:"name"` // the dist-info's name-version
 	Bytes    int64     `json:"bytes"`
 	LastUsed time.Time `json:"last_used"`
-	Users    int       `json:"users"` // package directories linking to it
-	path     string
+	// Users are the sessions' package directories linking to it.
+	Users int `json:"users"`
+	// Pinned says it is prewarmed (see Installer.Pin): never evicted.
+	Pinned bool `json:"pinned,omitempty"`
+	path   string
 }
 
 // StoreStats describe the store.
@@ -468,6 +472,7 @@ func (s *Store) entries(ctx context.Context) ([]StoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	pinned := s.pinnedKeys()
 	var out []StoreEntry
 	for _, it := range items {
 		if ctx.Err() != nil {
@@ -478,7 +483,10 @@ func (s *Store) entries(ctx context.Context) ([]StoreEntry, error) {
 		if err != nil || !fi.IsDir() {
 			continue
 		}
-		e := StoreEntry{Bytes: dirSize(p), LastUsed: fi.ModTime(), Users: users(p), path: p}
+		e := StoreEntry{Bytes: dirSize(p), LastUsed: fi.ModTime(), Users: users(p), Pinned: pinned[it.Name()], path: p}
+		if e.Pinned {
+			e.Users-- // the store's own link, in pinned/
+		}
 		if infos, _ := filepath.Glob(filepath.Join(p, "*.dist-info")); len(infos) == 1 {
 			e.Name = strings.TrimSuffix(filepath.Base(infos[0]), ".dist-info")
 		}
@@ -529,7 +537,7 @@ func (s *Store) Prune(ctx context.Context, limits CacheLimits) (PruneResult, err
 	}
 	list := make([]cacheEntry, len(entries))
 	for i, e := range entries {
-		list[i] = cacheEntry{path: e.path, size: e.Bytes, mod: e.LastUsed, inUse: e.Users > 0}
+		list[i] = cacheEntry{path: e.path, size: e.Bytes, mod: e.LastUsed, inUse: e.Users > 0 || e.Pinned}
 	}
 	res = evictOldest(list, limits)
 	if res.Entries > 0 {
@@ -566,15 +574,63 @@ func (in *Installer) Pin(ctx context.Context, reqs []Requirement, emit func(sess
 	if err := os.MkdirAll(in.Store.pinnedDir(), 0o755); err != nil {
 		return fmt.Errorf("package store: %w", err)
 	}
-	return in.Install(ctx, in.Store.pinnedDir(), reqs, emit)
+	return in.install(ctx, in.Store.pinnedDir(), reqs, emit, false)
+}
+
+// Unpin forgets every pinned distribution: their entries stay in the store,
+// evicted like any other once no session uses them.
+func (s *Store) Unpin(ctx context.Context) error {
+	if _, err := os.Stat(s.pinnedDir()); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := s.lock(ctx, true, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := os.RemoveAll(s.pinnedDir()); err != nil {
+		return fmt.Errorf("package store: unpin: %w", err)
+	}
+	return nil
+}
+
+// pinnedKeys returns the keys of the pinned entries, by the dist-info
+// directories of pinned/ (each holding its entry's marker).
+func (s *Store) pinnedKeys() map[string]bool {
+	keys := map[string]bool{}
+	for _, p := range s.pinned() {
+		keys[p.key] = true
+	}
+	return keys
+}
+
+// pinnedDist is one distribution of pinned/.
+type pinnedDist struct {
+	name, version, key string
+}
+
+// pinned lists the pinned distributions.
+func (s *Store) pinned() []pinnedDist {
+	infos, _ := filepath.Glob(filepath.Join(s.pinnedDir(), "*.dist-info"))
+	var out []pinnedDist
+	for _, di := range infos {
+		key, err := os.ReadFile(filepath.Join(di, storeMarker))
+		k := strings.TrimSpace(string(key))
+		if err != nil || !validKey(k) {
+			continue
+		}
+		name, version, _ := strings.Cut(strings.TrimSuffix(filepath.Base(di), ".dist-info"), "-")
+		out = append(out, pinnedDist{name: name, version: version, key: k})
+	}
+	return out
 }
 
 // LinkPinned links every pinned distribution (see Pin) into the package
 // directory site, without uv or the network: a new session's packages
 // are then importable from its first cell. Nothing pinned, nothing done.
 func (s *Store) LinkPinned(ctx context.Context, site string) error {
-	infos, _ := filepath.Glob(filepath.Join(s.pinnedDir(), "*.dist-info"))
-	if len(infos) == 0 {
+	pins := s.pinned()
+	if len(pins) == 0 {
 		return nil
 	}
 	unlock, err := s.lock(ctx, false, true)
@@ -582,16 +638,44 @@ func (s *Store) LinkPinned(ctx context.Context, site string) error {
 		return err
 	}
 	defer unlock()
-	for _, di := range infos {
-		key, err := os.ReadFile(filepath.Join(di, storeMarker))
-		k := strings.TrimSpace(string(key))
-		if err != nil || !validKey(k) {
-			continue
-		}
-		if err := link(filepath.Join(s.entriesDir(), k), site); err != nil {
+	for _, p := range pins {
+		if err := link(filepath.Join(s.entriesDir(), p.key), site); err != nil {
 			return err
 		}
 	}
 	touch(site)
 	return nil
 }
+
+// installPinned installs reqs by linking the pinned distributions into
+// site, without uv, when every one of them is pinned and asked for by
+// name alone; it returns false, having done nothing, otherwise. All that
+// is pinned is linked: pinned/ is one environment that uv resolved, so
+// what a pinned package needs is there too (replacing another version in
+// site, as an install through uv would).
+func (in *Installer) installPinned(ctx context.Context, site string, reqs []Requirement, emit func(session.Event)) (bool, error) {
+	if in.Store == nil {
+		return false, nil
+	}
+	versions := map[string]string{}
+	for _, p := range in.Store.pinned() {
+		versions[Normalize(p.name)] = p.version
+	}
+	for _, r := range reqs {
+		if _, ok := versions[Normalize(r.Name)]; !ok || r.Spec != "" || r.Extras != "" {
+			return false, nil
+		}
+	}
+	if err := in.Store.LinkPinned(ctx, site); err != nil {
+		return true, err
+	}
+	for _, r := range reqs {
+		emit(session.Event{Type: event.Install, Phase: event.PhaseInstalled, Package: r.Name, Version: versions[Normalize(r.Name)], Message: PrewarmedMessage})
+	}
+	return true, nil
+}
+
+// PrewarmedMessage is the message of the installed event of a package
+// linked from the prewarmed (pinned) packages of the store, with no uv
+// run and no download.
+const PrewarmedMessage = "prewarmed: linked from the package store"

@@ -14,6 +14,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
 	"github.com/interp-dev/interp/internal/session"
@@ -312,4 +313,49 @@ func TestStorePinnedPackagesInWarmPoolKernels(t *testing.T) {
 	if out, _ := run(t, k, "import importlib.util\nprint(importlib.util.find_spec('tinypkg'))"); out != "None\n" {
 		t.Errorf("a session without the hook sees tinypkg: %q", out)
 	}
+}
+
+// TestStorePrewarmedInstallSkipsUV: once a package is pinned (prewarmed),
+// a new session that imports it gets it linked from the store: no uv
+// run, no request to the index, an installed event that says so; the
+// store's listing marks it pinned and counts the session as its user.
+func TestStorePrewarmedInstallSkipsUV(t *testing.T) {
+	t.Parallel()
+	idx := pypitest.NewIndex(t, tinyPkgs...)
+	in, state := storeSetup(t, idx.URL())
+	ctx := context.Background()
+	if err := in.Pin(ctx, []deps.Requirement{{Name: "tinypkg"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	requests := len(idx.Requests())
+	// Another process's installer (nothing resolved yet), whose uv runs fail.
+	in = &deps.Installer{UV: filepath.Join(t.TempDir(), "no-uv"), Python: in.Python, BaseLock: in.BaseLock, CacheDir: in.CacheDir,
+		IndexURL: in.IndexURL, Map: in.Map, Timeout: in.Timeout, Store: &deps.Store{Dir: in.Store.Dir}}
+	k := storeKernel(t, state)
+	var evs []session.Event
+	if err := in.Install(ctx, k.SiteDir(), []deps.Requirement{{Name: "tinypkg"}}, func(ev session.Event) { evs = append(evs, ev) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Phase != event.PhaseInstalled || evs[0].Package != "tinypkg" || evs[0].Version != "1.0" || evs[0].Message != deps.PrewarmedMessage {
+		t.Errorf("events %+v, want one installed event of tinypkg 1.0, prewarmed", evs)
+	}
+	if n := len(idx.Requests()); n != requests {
+		t.Errorf("a prewarmed install asked the index %d times", n-requests)
+	}
+	if out, failure := run(t, k, "import tinypkg\nprint(tinypkg.VALUE)"); out != "42\n" {
+		t.Errorf("a prewarmed package: %q %+v", out, failure)
+	}
+	st, err := in.Store.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range st.Entries {
+		if !e.Pinned || e.Users != 1 {
+			t.Errorf("entry %+v: want pinned, with this session as its one user", e)
+		}
+	}
+	if len(st.Entries) != 2 {
+		t.Errorf("store entries %+v, want tinypkg and tinydep", st.Entries)
+	}
+
 }

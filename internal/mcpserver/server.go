@@ -75,6 +75,10 @@ type Config struct {
 	Preload  []string
 	// StateDir holds host-side state of sessions; see session.Config.
 	StateDir string
+	// PrepareSite, if set, puts packages into each new session's package
+	// directory before it starts (the prewarmed ones of the package
+	// store); see session.Config.
+	PrepareSite func(ctx context.Context, site string) error
 	// MaxFileBytes caps what read_file returns and write_file stores.
 	MaxFileBytes int64
 	// MaxImageBytes caps the images one run_python result carries.
@@ -170,6 +174,7 @@ func New(cfg Config) *Server {
 		Limits:      cfg.Limits,
 		CellTimeout: cfg.CellTimeout,
 		StateDir:    cfg.StateDir,
+		PrepareSite: cfg.PrepareSite,
 	}
 	s := &Server{
 		cfg: cfg,

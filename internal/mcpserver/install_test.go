@@ -120,6 +120,40 @@ func TestInstallProgressNotifications(t *testing.T) {
 	}
 }
 
+// TestPrewarmedPackages: with the store's prewarmed packages as
+// PrepareSite (as interp mcp wires install.prewarm), a client's first
+// run_python imports one with no install at all.
+func TestPrewarmedPackages(t *testing.T) {
+	t.Parallel()
+	idx := pypitest.NewIndex(t, pypitest.Package{Name: "warmpkg", Version: "1.0", Modules: map[string]string{"warmpkg/__init__.py": "X = 'warm'\n"}})
+	srv := newServer(t, func(c *Config) {
+		if c.Auto == nil {
+			return
+		}
+		in := c.Auto.Installer
+		in.IndexURL = idx.URL()
+		in.Store = &deps.Store{Dir: filepath.Join(c.StateDir, "store")}
+		if err := in.Pin(context.Background(), []deps.Requirement{{Name: "warmpkg"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		c.PrepareSite = in.Store.LinkPinned
+	})
+	if srv.cfg.Auto == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv is not installed on CI: scripts/setup must install it")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+	requests := len(idx.Requests())
+	_, out := run(t, connect(t, srv), "import warmpkg\nprint(warmpkg.X)")
+	if out.Stdout != "warm\n" || len(out.Installed) != 0 {
+		t.Errorf("a prewarmed package: stdout %q, installed %+v, want warm with no install", out.Stdout, out.Installed)
+	}
+	if n := len(idx.Requests()); n != requests {
+		t.Errorf("the index was asked %d times", n-requests)
+	}
+}
+
 // lockedBuffer is a bytes.Buffer safe for concurrent use.
 type lockedBuffer struct {
 	mu sync.Mutex
