@@ -63,6 +63,7 @@ func (w *workspaceFiles) upload(ws *session.Workspace, named string, stderr io.W
 		if err := w.copyIn(ws, name); err != nil {
 			return &exitError{code: exitUsage, msg: fmt.Sprintf("--file %s: %v", name, err)}
 		}
+		fmt.Fprintf(stderr, "[interp: copied %s into the sandbox as %s]\n", name, workspacePath(name))
 	}
 	w.uploadNamed(ws, named, func(msg string) { fmt.Fprintln(stderr, msg) })
 	return nil
@@ -84,7 +85,17 @@ func (w *workspaceFiles) uploadNamed(ws *session.Workspace, text string, say fun
 }
 
 func (w *workspaceFiles) copyIn(ws *session.Workspace, name string) error {
-	return w.copyInAs(ws, name, filepath.Base(name))
+	return w.copyInAs(ws, name, workspacePath(name))
+}
+
+// workspacePath is where the host file name lands in the workspace: a
+// relative path inside the current directory keeps its path (data/x.csv),
+// so code that opens it as written finds it; any other its base name.
+func workspacePath(name string) string {
+	if rel := filepath.Clean(name); !filepath.IsAbs(rel) && filepath.IsLocal(rel) {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.Base(name)
 }
 
 // copyInAs copies the host file name to the workspace path dst.
@@ -142,8 +153,8 @@ func missingFileHint(ev event.Event, more string) string {
 		return ""
 	}
 	lands := ""
-	if base := filepath.Base(name); base != name {
-		lands = ", and open it as " + base
+	if dst := workspacePath(name); dst != name {
+		lands = ", and open it as " + dst
 	}
 	return fmt.Sprintf("[interp: %s is on this machine but not in the sandbox: %spass it with -f %s%s]", name, more, name, lands)
 }

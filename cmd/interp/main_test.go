@@ -74,6 +74,9 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -703,6 +706,34 @@ func TestDoctorModel(t *testing.T) {
 	}
 }
 
+// TestFileKeepsItsRelativePath: -f data/x.csv lands as data/x.csv, so
+// code that opens the path as written finds it; an absolute path, or one
+// outside the current directory, lands under its base name. Each says
+// where it landed.
+func TestFileKeepsItsRelativePath(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"work/read.py":    "print(open('data/x.csv').read().strip(), open('y.csv').read().strip(), open('z.csv').read().strip())\n",
+		"work/data/x.csv": "x-data",
+		"y.csv":           "y-data",
+		"elsewhere/z.csv": "z-data",
+	})
+	t.Chdir(filepath.Join(dir, "work"))
+	code, out, errOut := interp(t, "", "--no-history", "exec", "--no-out",
+		"-f", "data/x.csv", "-f", "../y.csv", "-f", filepath.Join(dir, "elsewhere", "z.csv"), "read.py")
+	if code != exitOK || out != "x-data y-data z-data\n" {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"[interp: copied data/x.csv into the sandbox as data/x.csv]",
+		"[interp: copied ../y.csv into the sandbox as y.csv]",
+		"[interp: copied " + filepath.Join(dir, "elsewhere", "z.csv") + " into the sandbox as z.csv]",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
 // TestMissingFileHint: code that fails to open a file of the current
 // directory that was not passed in is told how to pass it.
 func TestMissingFileHint(t *testing.T) {
@@ -724,7 +755,7 @@ func TestMissingFileHint(t *testing.T) {
 	for _, tc := range []struct{ file, hint string }{
 		{"top.py", "[interp: data.csv is on this machine but not in the sandbox: pass it with -f data.csv]"},
 		{"abs.py", "[interp: data.csv is on this machine but not in the sandbox: pass it with -f data.csv]"},
-		{"sub.py", "[interp: in/more.csv is on this machine but not in the sandbox: pass it with -f in/more.csv, and open it as more.csv]"},
+		{"sub.py", "[interp: in/more.csv is on this machine but not in the sandbox: pass it with -f in/more.csv]"},
 		{"none.py", ""},
 	} {
 		code, _, errOut := interp(t, "", "--no-history", "exec", "--no-out", tc.file)
