@@ -330,18 +330,14 @@ func (s *Server) createSession(ctx context.Context, in *createSessionInput) (*se
 		if err := session.CheckEnv(env); err != nil {
 			return nil, huma.Error422UnprocessableEntity(err.Error())
 		}
+		if err := s.cfg.checkLimits(b.Memory, b.CellTimeout); err != nil {
+			return nil, huma.Error422UnprocessableEntity(err.Error())
+		}
 		if b.Memory != 0 {
-			if b.Memory > s.cfg.MaxMemory {
-				return nil, huma.Error422UnprocessableEntity(fmt.Sprintf("memory %d is over the server's maximum of %d bytes", b.Memory, s.cfg.MaxMemory))
-			}
 			memory = b.Memory
 		}
 		if b.CellTimeout != 0 {
-			t, err := seconds(b.CellTimeout, s.cfg.MaxCellTimeout, "cell_timeout")
-			if err != nil {
-				return nil, err
-			}
-			timeout = t
+			timeout = time.Duration(b.CellTimeout * float64(time.Second))
 		}
 	}
 	// Starting a sandbox takes a moment, more without the warm pool.

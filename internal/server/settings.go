@@ -10,9 +10,9 @@ import (
 )
 
 // Each user's settings, kept in the store: the model their tasks use,
-// chosen among those the server offers (GET /v1/models), and the limits of
+// chosen among those the server offers (GET /v1/models), the limits of
 // the sessions they start without asking for others, within the server's
-// range. The server checks them when they are saved, and again when they
+// range, and whether the web UI asks before running code. The server checks them when they are saved, and again when they
 // are used: a model the server no longer offers falls back to its default.
 
 // ModelChoice is a provider and model the server can run tasks with.
@@ -43,6 +43,9 @@ type UserSettings struct {
 	Model       string  `json:"model,omitempty" maxLength:"200" doc:"The model tasks use, of provider."`
 	Memory      int64   `json:"memory,omitempty" minimum:"0" doc:"Memory limit in bytes of the sessions the user starts without asking for one, within limits.memory; 0: the server's default."`
 	CellTimeout float64 `json:"cell_timeout,omitempty" minimum:"0" doc:"Time limit of one execution in seconds for those sessions, within limits.cell_timeout; 0: the server's default."`
+	// Confirm is kept for the front ends, which start the user's tasks
+	// with confirm when it is set; the API's tasks ask only when told.
+	Confirm bool `json:"confirm,omitempty" doc:"Ask before running code: the web UI starts your tasks with confirm (see POST /v1/tasks). A task's own confirm field decides for that task."`
 }
 
 // Range is what a setting may be: from Min to Max, Default when unset.
@@ -87,7 +90,7 @@ func (s *Server) listModels(context.Context, *struct{}) (*modelListOutput, error
 func (s *Server) settingsOf(st UserSettings) *settingsOutput {
 	return &settingsOutput{Body: Settings{Settings: st, Models: s.models(), Limits: SettingLimits{
 		Memory:      Range{Min: minMemory, Max: float64(s.cfg.MaxMemory), Default: float64(s.cfg.DefaultMemory)},
-		CellTimeout: Range{Min: 0.001, Max: s.cfg.MaxCellTimeout.Seconds(), Default: s.cfg.DefaultCellTimeout.Seconds()},
+		CellTimeout: Range{Min: minSeconds, Max: s.cfg.MaxCellTimeout.Seconds(), Default: s.cfg.DefaultCellTimeout.Seconds()},
 	}}}
 }
 
@@ -118,11 +121,20 @@ func (s *Server) checkSettings(st UserSettings) error {
 	if st.Provider != "" && !s.offers(st.Provider, st.Model) {
 		return fmt.Errorf("this server does not offer %s model %q: choose one of GET /v1/models", st.Provider, st.Model)
 	}
-	if st.Memory != 0 && (st.Memory < minMemory || st.Memory > s.cfg.MaxMemory) {
-		return fmt.Errorf("memory %d is not between %d and the server's maximum of %d bytes", st.Memory, int64(minMemory), s.cfg.MaxMemory)
+	return s.cfg.checkLimits(st.Memory, st.CellTimeout)
+}
+
+// checkLimits tells whether a session's memory (bytes) and cell time
+// limit (seconds) are within the server's range; 0 is the default and
+// always is. Settings, their later use and new sessions all check here,
+// so that they agree and say the same.
+func (c Config) checkLimits(memory int64, cellTimeout float64) error {
+	if memory != 0 && (memory < minMemory || memory > c.MaxMemory) {
+		return fmt.Errorf("memory %d is not between %d and the server's maximum of %d bytes", memory, int64(minMemory), c.MaxMemory)
 	}
-	if st.CellTimeout != 0 && (st.CellTimeout < 0.001 || st.CellTimeout > s.cfg.MaxCellTimeout.Seconds()) {
-		return fmt.Errorf("cell_timeout %g s is not between 0.001 and the server's maximum of %g s", st.CellTimeout, s.cfg.MaxCellTimeout.Seconds())
+	// NaN fails both comparisons: it is refused by asking the opposite.
+	if cellTimeout != 0 && !(cellTimeout >= minSeconds && cellTimeout <= c.MaxCellTimeout.Seconds()) {
+		return fmt.Errorf("cell_timeout %g s is not between %g and the server's maximum of %g s", cellTimeout, minSeconds, c.MaxCellTimeout.Seconds())
 	}
 	return nil
 }
@@ -146,10 +158,10 @@ func (s *Server) userSettings(ctx context.Context, userID string) (UserSettings,
 	if st.Provider != "" && (s.d.ModelFor == nil || !s.offers(st.Provider, st.Model)) {
 		st.Provider, st.Model = "", ""
 	}
-	if st.Memory != 0 && (st.Memory < minMemory || st.Memory > s.cfg.MaxMemory) {
+	if s.cfg.checkLimits(st.Memory, 0) != nil {
 		st.Memory = 0
 	}
-	if st.CellTimeout != 0 && (st.CellTimeout < 0.001 || st.CellTimeout > s.cfg.MaxCellTimeout.Seconds()) {
+	if s.cfg.checkLimits(0, st.CellTimeout) != nil {
 		st.CellTimeout = 0
 	}
 	return st, nil
@@ -181,6 +193,6 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, s.op("list-models", http.MethodGet, "/v1/models", "List the models tasks can use", "users", authErrors), s.listModels)
 	huma.Register(s.api, s.op("get-settings", http.MethodGet, "/v1/me/settings", "Your settings, and what the server allows", "users", authErrors), s.getSettings)
 	put := s.op("put-settings", http.MethodPut, "/v1/me/settings", "Save your settings", "users", authErrors, http.StatusUnprocessableEntity)
-	put.Description = "Replaces your settings: the model your tasks use (one of GET /v1/models) and the limits of sessions you start without asking for others (within limits). 422 says what is out of range."
+	put.Description = "Replaces your settings: the model your tasks use (one of GET /v1/models), the limits of sessions you start without asking for others (within limits), and whether the web UI asks before running code. 422 says what is out of range."
 	huma.Register(s.api, put, s.putSettings)
 }

@@ -56,10 +56,37 @@ func TestUserSettings(t *testing.T) {
 			t.Errorf("PUT %v: %s, want %q", c.body, r.body, c.want)
 		}
 	}
-	e.do(a, "PUT", "/v1/me/settings", map[string]any{"provider": "openai", "model": "gpt-other", "memory": 256 << 20, "cell_timeout": 5}).want(t, 200)
+	// A new session asking for the same is refused in the same words (the
+	// schema's bounds, in the OpenAPI document, answer first where they
+	// can, naming the field).
+	for _, c := range []struct {
+		body map[string]any
+		want string
+	}{
+		{map[string]any{"cell_timeout": 0.0001}, "cell_timeout 0.0001 s is not between 0.001 and the server's maximum of 60 s"},
+		{map[string]any{"memory": 2 << 30}, "body.memory"},
+		{map[string]any{"cell_timeout": 3600}, "body.cell_timeout"},
+	} {
+		put := e.do(a, "PUT", "/v1/me/settings", c.body).want(t, 422).obj(t)
+		post := e.do(a, "POST", "/v1/sessions", c.body).want(t, 422)
+		if !strings.Contains(string(post.body), c.want) {
+			t.Errorf("POST /v1/sessions %v: %s, want %q", c.body, post.body, c.want)
+		}
+		if p := post.obj(t); p["errors"] == nil && p["detail"] != put["detail"] {
+			t.Errorf("%v: settings say %q, sessions %q", c.body, put["detail"], p["detail"])
+		}
+	}
+	e.do(a, "PUT", "/v1/me/settings", map[string]any{"provider": "openai", "model": "gpt-other", "memory": 256 << 20, "cell_timeout": 5, "confirm": true}).want(t, 200)
 	e.do(a, "GET", "/v1/me/settings", nil).want(t, 200).json(t, &st)
-	if want := (server.UserSettings{Provider: "openai", Model: "gpt-other", Memory: 256 << 20, CellTimeout: 5}); st.Settings != want {
+	if want := (server.UserSettings{Provider: "openai", Model: "gpt-other", Memory: 256 << 20, CellTimeout: 5, Confirm: true}); st.Settings != want {
 		t.Fatalf("saved %+v, want %+v", st.Settings, want)
+	}
+	// Confirm is alice's alone, and it is kept as it was saved: bob's says
+	// nothing of it.
+	var bobs server.Settings
+	e.do(b, "GET", "/v1/me/settings", nil).want(t, 200).json(t, &bobs)
+	if bobs.Settings.Confirm {
+		t.Errorf("bob's settings %+v: alice's confirm leaked", bobs.Settings)
 	}
 
 	// A new session takes alice's limits; bob's the server's.

@@ -388,7 +388,7 @@ export interface paths {
         get: operations["get-settings"];
         /**
          * Save your settings
-         * @description Replaces your settings: the model your tasks use (one of GET /v1/models) and the limits of sessions you start without asking for others (within limits). 422 says what is out of range.
+         * @description Replaces your settings: the model your tasks use (one of GET /v1/models), the limits of sessions you start without asking for others (within limits), and whether the web UI asks before running code. 422 says what is out of range.
          */
         put: operations["put-settings"];
         post?: never;
@@ -1555,6 +1555,8 @@ export interface components {
              * @description Time limit of one execution in seconds for those sessions, within limits.cell_timeout; 0: the server's default.
              */
             cell_timeout?: number;
+            /** @description Ask before running code: the web UI starts your tasks with confirm (see POST /v1/tasks). A task's own confirm field decides for that task. */
+            confirm?: boolean;
             /**
              * Format: int64
              * @description Memory limit in bytes of the sessions the user starts without asking for one, within limits.memory; 0: the server's default.
