@@ -46,11 +46,49 @@ export async function api(request: APIRequestContext, method: string, path: stri
   return res;
 }
 
-export const test = base.extend<{ signedIn: Page }>({
+/**
+ * askBeforeRunning turns the Settings dialog's "Ask before running code"
+ * on or off, and waits until the server has saved it.
+ */
+export async function askBeforeRunning(page: Page, on: boolean): Promise<void> {
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
+  await page.getByRole("checkbox", { name: "Ask before running code" }).setChecked(on);
+  await expect(page.getByTestId("confirm-status")).toHaveText("Saved.");
+  await page.getByRole("button", { name: "Close" }).click();
+}
+
+/** settings reads the user's settings through the API. */
+export async function settings(request: APIRequestContext): Promise<Record<string, unknown>> {
+  const res = await api(request, "GET", "/v1/me/settings");
+  expect(res.status()).toBe(200);
+  return (await res.json()).settings;
+}
+
+/** putSettings replaces the user's settings through the API. */
+export async function putSettings(request: APIRequestContext, body: Record<string, unknown>): Promise<void> {
+  const res = await request.put("/v1/me/settings", {
+    headers: { Authorization: `Bearer ${key}` },
+    data: body,
+  });
+  expect(res.status()).toBe(200);
+}
+
+export const test = base.extend<{ signedIn: Page; confirmOff: undefined }>({
   signedIn: async ({ page }, use) => {
     await signIn(page);
     await use(page);
   },
+  // Asking before running code is the user's setting, on the server: a
+  // test that turned it on has it turned off after, even when it failed,
+  // or the next tests' tasks would wait for an answer.
+  confirmOff: [
+    async ({ request }, use) => {
+      await use(undefined);
+      const s = await settings(request);
+      if (s.confirm) await putSettings(request, { ...s, confirm: false });
+    },
+    { auto: true },
+  ],
 });
 
 export { expect };

@@ -1,4 +1,16 @@
-import { api, ask, code, expect, script, test } from "./fixtures";
+import {
+  api,
+  ask,
+  askBeforeRunning,
+  code,
+  expect,
+  key,
+  putSettings,
+  script,
+  settings,
+  signIn,
+  test,
+} from "./fixtures";
 
 test("settings: a model and limits, checked by the server and kept for the user", async ({
   signedIn: page,
@@ -56,4 +68,57 @@ test("settings: a model and limits, checked by the server and kept for the user"
   await dlg.getByLabel("Time limit of one cell (s)").fill("");
   await dlg.getByRole("button", { name: "Save" }).click();
   await expect(dlg.getByRole("status")).toHaveText("Saved.");
+});
+
+test("ask before running: the user's setting, so another browser asks too", async ({
+  signedIn: page,
+  browser,
+  request,
+}) => {
+  await askBeforeRunning(page, true);
+  expect((await settings(request)).confirm).toBe(true);
+
+  // A new browser context: nothing of the first one's storage, and its
+  // tasks ask all the same.
+  const other = await browser.newContext();
+  try {
+    const p2 = await other.newPage();
+    await signIn(p2);
+    await p2.getByRole("button", { name: "Settings", exact: true }).click();
+    await expect(p2.getByRole("checkbox", { name: "Ask before running code" })).toBeChecked();
+    await p2.getByRole("button", { name: "Close" }).click();
+    await script(request, code("print('asked first')"), { Text: "Ran after asking." });
+    await ask(p2, "Ask me before running");
+    const q = p2.getByRole("group", { name: "Run this code?" });
+    await expect(q).toContainText("asked first");
+    await q.getByRole("button", { name: "Run", exact: true }).click();
+    await expect(p2.locator(".out-stdout").last()).toContainText("asked first");
+    await expect(p2.locator(".step.answer").last()).toContainText("Ran after asking.");
+
+    // Turned off there, it is off here after a reload.
+    await askBeforeRunning(p2, false);
+  } finally {
+    await other.close();
+  }
+  await page.reload();
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
+  await expect(page.getByRole("checkbox", { name: "Ask before running code" })).not.toBeChecked();
+  await page.getByRole("button", { name: "Close" }).click();
+});
+
+test("ask before running: a browser that kept the switch itself hands it to the server once", async ({
+  page,
+  request,
+}) => {
+  const s = await settings(request);
+  await putSettings(request, { ...s, confirm: false });
+  await page.goto("/");
+  await page.evaluate(() => localStorage.setItem("interp.confirm", "1"));
+  await page.getByLabel(/API key/).fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("button", { name: /New chat/ })).toBeVisible();
+  await expect.poll(async () => (await settings(request)).confirm).toBe(true);
+  await expect.poll(() => page.evaluate(() => localStorage.getItem("interp.confirm"))).toBeNull();
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
+  await expect(page.getByRole("checkbox", { name: "Ask before running code" })).toBeChecked();
 });

@@ -1,4 +1,4 @@
-import { ask, code, expect, script, test, withText } from "./fixtures";
+import { ask, askBeforeRunning, code, expect, script, test, withText } from "./fixtures";
 
 test("a task with a plot and a table streams in", async ({ signedIn: page, request }) => {
   await script(
@@ -40,9 +40,16 @@ test("Stop interrupts a long cell, and the session lives on", async ({ signedIn:
   });
   await ask(page, "Sleep for two minutes");
   await expect(page.locator(".out-stdout").last()).toContainText("sleeping");
+  // The history marks the conversation as running, in words.
+  const history = page.getByRole("navigation", { name: "History" });
+  await expect(history.getByRole("button", { name: /Sleep for two minutes.*Running/ })).toBeVisible();
   await page.getByRole("button", { name: "Stop" }).click();
   await expect(page.locator(".turn-end").last()).toContainText("Stopped", { timeout: 30_000 });
   await expect(page.getByRole("button", { name: "Send" })).toBeVisible();
+  // Then as stopped, and no longer running.
+  const mark = history.locator("li.current").getByTestId("conv-state");
+  await expect(mark).toHaveAttribute("data-state", "stopped");
+  await expect(mark).toHaveText(/Stopped|Interrupted/);
 
   // Esc stops too.
   await script(request, code("import time\nprint('again', flush=True)\ntime.sleep(120)"), { Text: "x" });
@@ -73,9 +80,7 @@ test("confirm before run: skip a step, edit the next, and the edit runs", async 
   signedIn: page,
   request,
 }) => {
-  await page.getByRole("button", { name: "Settings", exact: true }).click();
-  await page.getByRole("checkbox", { name: "Ask before running code" }).check();
-  await page.getByRole("button", { name: "Close" }).click();
+  await askBeforeRunning(page, true);
   await script(
     request,
     code("open('skipped.txt', 'w').write('x')\nprint('skipped ran')"),
@@ -98,8 +103,6 @@ test("confirm before run: skip a step, edit the next, and the edit runs", async 
   await expect(page.locator(".out-stdout")).toHaveCount(1);
   await expect(page.locator("pre.code").last()).toContainText("edited in the browser");
 
-  // Off again, for the other tests of this browser.
-  await page.getByRole("button", { name: "Settings", exact: true }).click();
-  await page.getByRole("checkbox", { name: "Ask before running code" }).uncheck();
-  await page.getByRole("button", { name: "Close" }).click();
+  // Off again, for the other tests (the setting is the user's).
+  await askBeforeRunning(page, false);
 });

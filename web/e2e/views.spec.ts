@@ -62,10 +62,19 @@ test("the main views pass axe, in light and dark, wide and phone-wide", async ({
     await page.screenshot({ path: `${shots}/chat.png` });
   }
 
+  // The Settings dialog, light then dark; asking before running code is
+  // turned on here, for the confirm bar below.
+  const settings = page.getByRole("dialog", { name: "Settings" });
   await page.getByRole("button", { name: "Settings", exact: true }).click();
-  await page.getByLabel("Theme").selectOption("dark");
   await expect(page.getByTestId("model")).toContainText("gpt-test");
+  await expect(settings.getByTestId("memory-range")).toBeVisible();
+  await settings.getByRole("checkbox", { name: "Ask before running code" }).check();
+  await expect(settings.getByTestId("confirm-status")).toHaveText("Saved.");
   expect(await axe(page)).toEqual([]);
+  if (shots) await settings.screenshot({ path: `${shots}/settings.png` });
+  await page.getByLabel("Theme").selectOption("dark");
+  expect(await axe(page)).toEqual([]);
+  if (shots) await settings.screenshot({ path: `${shots}/settings-dark.png` });
   await page.getByRole("button", { name: "Close" }).click();
   expect(await axe(page)).toEqual([]);
   if (shots) await page.screenshot({ path: `${shots}/chat-dark.png` });
@@ -80,4 +89,34 @@ test("the main views pass axe, in light and dark, wide and phone-wide", async ({
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   if (shots) await page.screenshot({ path: `${shots}/phone.png` });
+
+  // The confirm bar (asking before running code was turned on above): the
+  // step's code waits for Run, Edit or Skip.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await script(
+    request,
+    withText(
+      "I'll add the growth from month to month.",
+      code("df['growth'] = df.sales.pct_change().round(3)\ndisplay(df)"),
+    ),
+    { Text: "Sales grew fastest in March (+18.5%)." },
+  );
+  await ask(page, "Add the monthly growth");
+  const bar = page.getByRole("group", { name: "Run this code?" });
+  await expect(bar).toContainText("pct_change");
+  await expect(bar.getByRole("button", { name: "Run", exact: true })).toBeVisible();
+  expect(await axe(page)).toEqual([]);
+  if (shots) await page.screenshot({ path: `${shots}/confirm.png` });
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
+  await page.getByLabel("Theme").selectOption("dark");
+  await page.getByRole("button", { name: "Close" }).click();
+  await expect(bar).toBeVisible();
+  expect(await axe(page)).toEqual([]);
+  if (shots) await page.screenshot({ path: `${shots}/confirm-dark.png` });
+  await bar.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page.locator(".step.answer").last()).toContainText("fastest in March");
+  await page.getByRole("button", { name: "Settings", exact: true }).click();
+  await settings.getByRole("checkbox", { name: "Ask before running code" }).uncheck();
+  await expect(settings.getByTestId("confirm-status")).toHaveText("Saved.");
+  await page.getByRole("button", { name: "Close" }).click();
 });

@@ -16,6 +16,21 @@ function convFromPath(): string | undefined {
   return m?.[1];
 }
 
+/**
+ * loadConfirm reads the user's ask-before-running setting from the server.
+ * Once, it takes over the switch this browser kept before the setting
+ * was the server's (localStorage "interp.confirm"): on there, it is
+ * saved on.
+ */
+async function loadConfirm(): Promise<boolean> {
+  const d = await api.settings();
+  let on = !!d.settings.confirm;
+  if (localStorage.getItem("interp.confirm") === "1" && !on)
+    on = !!(await api.saveSettings({ ...d.settings, confirm: true })).settings.confirm;
+  localStorage.removeItem("interp.confirm");
+  return on;
+}
+
 function stored<T extends string>(key: string, def: T): T {
   return (localStorage.getItem(key) as T) || def;
 }
@@ -24,7 +39,13 @@ export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [lang, setLang] = useState<Lang>(() => stored("interp.lang", "auto"));
   const [theme, setTheme] = useState<Theme>(() => stored("interp.theme", "system"));
-  const [confirmRun, setConfirmRun] = useState(() => localStorage.getItem("interp.confirm") === "1");
+  // Ask before running code: the user's setting, kept by the server so
+  // that every browser they sign in from asks. A task sent before it is
+  // known waits for it (settingsLoaded).
+  const [confirmRun, setConfirmRun] = useState(false);
+  const confirmRef = useRef(false);
+  confirmRef.current = confirmRun;
+  const settingsLoaded = useRef<Promise<unknown>>(Promise.resolve());
   const t = catalogs[lang === "auto" ? detectLanguage() : lang];
 
   const [list, setList] = useState<ConversationSummary[]>([]);
@@ -58,9 +79,6 @@ export function App() {
     document.documentElement.dataset.theme = theme;
     localStorage.setItem("interp.theme", theme);
   }, [theme]);
-  useEffect(() => {
-    localStorage.setItem("interp.confirm", confirmRun ? "1" : "");
-  }, [confirmRun]);
   useEffect(() => {
     localStorage.setItem("interp.lang", lang);
     document.documentElement.lang = lang === "auto" ? detectLanguage() : lang;
@@ -161,6 +179,7 @@ export function App() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: once per sign-in
   useEffect(() => {
     if (!user) return;
+    settingsLoaded.current = loadConfirm().then(setConfirmRun, () => setConfirmRun(false));
     void refreshList();
     const id = convFromPath();
     if (id) void open(id);
@@ -202,8 +221,9 @@ export function App() {
     abort.current = ctrl;
     setRunning(true);
     try {
+      await settingsLoaded.current;
       await runTask(
-        { prompt, conversation_id: convID, session_id: sessionID, confirm: confirmRun || undefined },
+        { prompt, conversation_id: convID, session_id: sessionID, confirm: confirmRef.current || undefined },
         {
           onOpen: (res) => {
             const c = res.headers.get("X-Conversation-ID");
@@ -334,7 +354,7 @@ export function App() {
         current={convID}
         onOpen={(id) => void open(id)}
         onNew={newChat}
-        onChanged={() => void refreshList()}
+        onChanged={refreshList}
         onError={showError}
       />
       <main className="main">

@@ -57,7 +57,10 @@ export interface ConversationSummary {
   updated_at: string;
   tasks: number;
   cells: number;
+  /** The last task's status: running, answered, stopped, interrupted, failed. */
   status?: string;
+  /** In a few words, how the last task ended: "step limit", "stopped", ... */
+  state?: string;
 }
 
 export interface RecordedTask {
@@ -112,6 +115,8 @@ export interface UserSettings {
   model?: string;
   memory?: number;
   cell_timeout?: number;
+  /** Ask before running code: tasks from the UI start with confirm. */
+  confirm?: boolean;
 }
 
 export interface Range {

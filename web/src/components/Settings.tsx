@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api } from "../api";
 import type { Messages } from "../i18n";
 import type { Me, SettingsDoc } from "../types";
@@ -36,11 +36,14 @@ export function Settings({
   const [memory, setMemory] = useState("");
   const [timeout, setTimeoutS] = useState("");
   const [status, setStatus] = useState<{ ok: boolean; text: string }>();
+  const [confirmStatus, setConfirmStatus] = useState<{ ok: boolean; text: string }>();
   const load = (d: SettingsDoc) => {
     setDoc(d);
     setChoice(d.settings.provider ? `${d.settings.provider}\u0000${d.settings.model}` : "");
     setMemory(d.settings.memory ? String(Math.round(d.settings.memory / MiB)) : "");
     setTimeoutS(d.settings.cell_timeout ? String(d.settings.cell_timeout) : "");
+    // Flipped in another browser meanwhile: this one follows.
+    onConfirmRun(!!d.settings.confirm);
   };
   // biome-ignore lint/correctness/useExhaustiveDependencies: once, when the dialog opens
   useEffect(() => {
@@ -56,12 +59,34 @@ export function Settings({
           model,
           memory: memory ? Math.round(Number(memory) * MiB) : undefined,
           cell_timeout: timeout ? Number(timeout) : undefined,
+          confirm: confirmRun || undefined,
         }),
       );
       setStatus({ ok: true, text: t.saved });
     } catch (e) {
       setStatus({ ok: false, text: (e as Error).message });
     }
+  };
+  // The switch is saved as it is flipped, alone: the model and limits
+  // above Save keep what is being typed.
+  // The box shows the change at once, and goes back if the server
+  // refuses it; saves go one after another, so the last click wins.
+  const saving = useRef<Promise<void>>(Promise.resolve());
+  const saveConfirm = (on: boolean) => {
+    if (!doc) return;
+    onConfirmRun(on);
+    setConfirmStatus(undefined);
+    saving.current = saving.current.then(async () => {
+      try {
+        const d = await api.saveSettings({ ...doc.settings, confirm: on || undefined });
+        setDoc(d);
+        onConfirmRun(!!d.settings.confirm);
+        setConfirmStatus({ ok: true, text: t.saved });
+      } catch (e) {
+        onConfirmRun(!on);
+        setConfirmStatus({ ok: false, text: (e as Error).message });
+      }
+    });
   };
   const lim = doc?.limits;
   const def = doc?.models?.find((m) => m.default);
@@ -94,10 +119,28 @@ export function Settings({
           </select>
         </label>
         <label className="check">
-          <input type="checkbox" checked={confirmRun} onChange={(e) => onConfirmRun(e.target.checked)} />
+          <input
+            type="checkbox"
+            checked={confirmRun}
+            disabled={!doc}
+            aria-describedby="confirm-help"
+            onChange={(e) => saveConfirm(e.target.checked)}
+          />
           {t.confirmRun}
         </label>
-        <p className="muted small">{t.confirmRunHelp}</p>
+        <p className="muted small" id="confirm-help">
+          {t.confirmRunHelp}
+          {confirmStatus && (
+            <span
+              role={confirmStatus.ok ? "status" : "alert"}
+              className={confirmStatus.ok ? "" : "error-text"}
+              data-testid="confirm-status"
+            >
+              {" "}
+              {confirmStatus.text}
+            </span>
+          )}
+        </p>
         <h3>{t.model}</h3>
         <label>
           {t.model}

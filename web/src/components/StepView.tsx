@@ -29,13 +29,18 @@ export const StepView = memo(function StepView({
       {step.code && (
         <div className="cell">
           <div className="cell-head">
-            <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
-              {open ? t.hideCode : t.showCode}
-            </button>
+            {/* Code waiting for an answer is always shown, below. */}
+            {step.confirm ? (
+              <span />
+            ) : (
+              <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
+                {open ? t.hideCode : t.showCode}
+              </button>
+            )}
             <span className={`status status-${status}`} data-testid="cell-status">
               {status === "running"
                 ? step.confirm
-                  ? t.confirmAsk
+                  ? t.confirmWaiting
                   : t.running
                 : status === "declined"
                   ? t.declined
