@@ -59,6 +59,7 @@ func (d *depsFlags) auto(s *config.Settings, rt *python.Runtime, stderr io.Write
 	}
 	return &deps.Auto{Map: m, Installer: &deps.Installer{
 		TorchIndex:  torchIndex,
+		ConfigFile:  config.Path(),
 		UV:          rt.UV,
 		Python:      rt.Executable,
 		CacheDir:    cacheDir(),

@@ -68,6 +68,9 @@ type Installer struct {
 	// torchvision, torchaudio) comes from, and the only thing that comes
 	// from it: TorchCPUIndex for PyTorch's CPU-only builds.
 	TorchIndex string
+	// ConfigFile is the config file that advice names (set
+	// install.torch_index in it); "the config file" if empty.
+	ConfigFile string
 	// Store, if set, is the shared store of installed distributions:
 	// installs unpack each distribution there once and link it into the
 	// session's package directory.
@@ -207,7 +210,8 @@ func (in *Installer) install(ctx context.Context, site string, reqs []Requiremen
 		return nil
 	}
 	if w := in.gpuWarning(ctx, in.unstored(pins)); w != "" {
-		emit(session.Event{Type: event.Install, Phase: event.PhaseResolving, Package: "torch", Message: w})
+		// A note of Interp's, as stderr: every front end shows those.
+		emit(session.Event{Type: event.Stderr, Text: "[interp: " + w + "]\n"})
 	}
 	if err := in.installPins(ctx, site, pins, emit); err != nil {
 		if ctx.Err() != nil {

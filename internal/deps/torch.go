@@ -122,7 +122,10 @@ func gpuOnly(name string) bool {
 
 // gpuWarning returns, when pins would bring GPU builds (torch with its
 // NVIDIA libraries) onto a host without a GPU and no TorchIndex is set, a
-// one-line warning with their download size and how to switch; "" else.
+// one-line warning with their download size and how to switch: the
+// setting, in the file it goes in (it has no environment variable or
+// flag); "" else. Install emits it as a note on stderr, which every front
+// end shows: the CLI, the API's streams, MCP's results and the history.
 func (in *Installer) gpuWarning(ctx context.Context, pins []pin) string {
 	if in.TorchIndex != "" || runtime.GOOS != "linux" || runtime.GOARCH != "amd64" || hasGPU() {
 		return ""
@@ -142,10 +145,17 @@ func (in *Installer) gpuWarning(ctx context.Context, pins []pin) string {
 	}
 	size := in.downloadSize(ctx, append(slices.Clone(gpu), pin{"torch", torch}))
 	what := fmt.Sprintf("torch %s from the package index is the CUDA build, with %d GPU-only packages", torch, len(gpu))
+	if len(gpu) == 1 {
+		what = strings.TrimSuffix(what, "s")
+	}
 	if size > 0 {
 		what += fmt.Sprintf(" (%s to download with them)", formatSize(size))
 	}
-	return what + ", and this host has no GPU: for PyTorch's CPU-only build, set install.torch_index: cpu in the config file"
+	file := "the config file"
+	if in.ConfigFile != "" {
+		file = in.ConfigFile
+	}
+	return what + ", and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + file
 }
 
 // downloadSize adds up the sizes the index gives for the Linux x86-64

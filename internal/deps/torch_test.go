@@ -73,16 +73,26 @@ func TestTorchIndexIsScopedToTheTorchFamily(t *testing.T) {
 		return
 	}
 	in, _ := storeSetup(t, main.URL())
+	in.ConfigFile = "/etc/interp.yaml"
 	var warnings []string
-	if err := in.Install(context.Background(), siteDir(t), []deps.Requirement{{Name: "torch"}}, func(ev session.Event) {
-		if ev.Type == event.Install && ev.Phase == event.PhaseResolving && ev.Message != "" {
-			warnings = append(warnings, ev.Message)
+	install := func() {
+		t.Helper()
+		warnings = nil
+		if err := in.Install(context.Background(), siteDir(t), []deps.Requirement{{Name: "torch"}}, func(ev session.Event) {
+			if ev.Type == event.Stderr {
+				warnings = append(warnings, ev.Text)
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "CUDA build, with 1 GPU-only packages (") ||
-		!strings.Contains(warnings[0], "kB to download") || !strings.Contains(warnings[0], "install.torch_index: cpu") {
+	install()
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "[interp: torch 2.0 from the package index is the CUDA build, with 1 GPU-only package (") ||
+		!strings.Contains(warnings[0], "kB to download") || !strings.HasSuffix(warnings[0], ", and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to /etc/interp.yaml]\n") {
 		t.Errorf("warnings %q", warnings)
+	}
+	// Once stored, nothing is downloaded: no warning.
+	if install(); len(warnings) != 0 {
+		t.Errorf("a second install warned: %q", warnings)
 	}
 }

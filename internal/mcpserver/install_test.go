@@ -154,6 +154,37 @@ func TestPrewarmedPackages(t *testing.T) {
 	}
 }
 
+// TestInstallPackagesGPUWarning: install_packages' message carries the
+// installer's notes, such as the warning about a GPU build on a host
+// without a GPU.
+func TestInstallPackagesGPUWarning(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/dev/nvidiactl"); err == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this CI host has a GPU: the warning is for hosts without one")
+		}
+		t.Skip("this host has a GPU: the warning is for hosts without one")
+	}
+	idx := pypitest.NewIndex(t,
+		pypitest.Package{Name: "torch", Version: "2.0", Modules: map[string]string{"torch/__init__.py": ""}, Requires: []string{"nvidia-fake-cu12"}},
+		pypitest.Package{Name: "nvidia-fake-cu12", Version: "1.0", Modules: map[string]string{"nvidia_fake/__init__.py": ""}})
+	srv := newServer(t, func(c *Config) {
+		if c.Auto != nil {
+			c.Auto.Installer.IndexURL = idx.URL()
+		}
+	})
+	if srv.cfg.Auto == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv is not installed on CI: scripts/setup must install it")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+	res := call(t, connect(t, srv), ToolInstallPackages, map[string]any{"packages": []string{"torch"}})
+	if text := textOf(res); res.IsError || !strings.Contains(text, "Installed: ") || !strings.Contains(text, "\n[interp: torch 2.0 from the package index is the CUDA build") {
+		t.Errorf("install_packages: %s", text)
+	}
+}
+
 // lockedBuffer is a bytes.Buffer safe for concurrent use.
 type lockedBuffer struct {
 	mu sync.Mutex

@@ -338,10 +338,14 @@ func (s *Server) installPackages(ctx context.Context, req *mcp.CallToolRequest, 
 	}
 	progress := newProgress(ctx, req)
 	out.Installed = []InstalledPackage{}
+	var notes []string // the installer's own, such as a GPU build's warning
 	err = s.cfg.Auto.Installer.Install(ctx, k.SiteDir(), reqs, func(ev session.Event) {
 		progress.event(ev)
-		if ev.Type == event.Install && ev.Phase == event.PhaseInstalled {
+		switch {
+		case ev.Type == event.Install && ev.Phase == event.PhaseInstalled:
 			out.Installed = append(out.Installed, InstalledPackage{Name: ev.Package, Version: ev.Version, Note: ev.Message})
+		case ev.Type == event.Stderr:
+			notes = append(notes, strings.TrimSpace(ev.Text))
 		}
 	})
 	if err != nil {
@@ -359,6 +363,9 @@ func (s *Server) installPackages(ctx context.Context, req *mcp.CallToolRequest, 
 		names = append(names, n)
 	}
 	out.Message = "Installed: " + strings.Join(names, ", ") + ". They can be imported from the next run_python call on."
+	for _, n := range notes {
+		out.Message += "\n" + n
+	}
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: out.Message}}}, out, nil
 }
 

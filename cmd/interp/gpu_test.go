@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/python"
+)
+
+// TestGPUWarningEveryFrontEnd: code importing torch, on a host without a
+// GPU and with no torch index set, gets one warning with the download
+// size and the setting to change, in the file to change it in: the same
+// line on the CLI's stderr, in the API's event stream and in MCP's
+// result. A local index stands in for PyPI: its torch needs a fake NVIDIA
+// package, as PyPI's CUDA build does.
+func TestGPUWarningEveryFrontEnd(t *testing.T) {
+	needSandbox(t)
+	if rt, err := python.Find(""); err != nil || rt.UV == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv missing on CI")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+	if _, err := os.Stat("/dev/nvidiactl"); err == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this CI host has a GPU: the warning is for hosts without one")
+		}
+		t.Skip("this host has a GPU: the warning is for hosts without one")
+	}
+	idx := pypitest.NewIndex(t,
+		pypitest.Package{Name: "torch", Version: "2.0", Modules: map[string]string{"torch/__init__.py": "BUILD = 'cuda'\n"}, Requires: []string{"nvidia-fake-cu12"}},
+		pypitest.Package{Name: "nvidia-fake-cu12", Version: "1.0", Modules: map[string]string{"nvidia_fake/__init__.py": ""}})
+	t.Setenv("INTERP_INDEX_URL", idx.URL())
+	root, err := os.MkdirTemp("/var/tmp", "interp-test-gpu-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	cfg := filepath.Join(root, "config.yaml")
+	t.Setenv("INTERP_CONFIG", cfg)
+	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_BLOB_DIR"} {
+		t.Setenv(k, "")
+	}
+	const code = "import torch\nprint(torch.BUILD)\n"
+	want := "[interp: torch 2.0 from the package index is the CUDA build, with 1 GPU-only package ("
+	wantEnd := " to download with them), and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + cfg + "]"
+
+	frontEnds := []struct {
+		name string
+		run  func(t *testing.T) string // what the front end showed
+	}{
+		{"cli", func(t *testing.T) string {
+			c, out, errOut := interp(t, code, "exec", "-")
+			if c != exitOK || out != "cuda\n" {
+				t.Fatalf("exec: exit %d\n%s\n%s", c, out, errOut)
+			}
+			return errOut
+		}},
+		{"sse", func(t *testing.T) string { return gpuSSE(t, code) }},
+		{"mcp", func(t *testing.T) string { return gpuMCP(t, code) }},
+	}
+	for _, fe := range frontEnds {
+		t.Run(fe.name, func(t *testing.T) {
+			// Each its own store: once torch is stored, nothing is
+			// downloaded, and nothing is said.
+			t.Setenv("INTERP_CACHE_DIR", filepath.Join(root, fe.name, "uv-cache"))
+			t.Setenv("INTERP_STORE_DIR", filepath.Join(root, fe.name, "store"))
+			t.Setenv("INTERP_HISTORY", filepath.Join(root, fe.name, "history.db"))
+			os.MkdirAll(filepath.Join(root, fe.name), 0o755)
+			shown := fe.run(t)
+			t.Logf("%s showed:\n%s", fe.name, shown)
+			if strings.Count(shown, want) != 1 || !strings.Contains(shown, wantEnd) {
+				t.Errorf("%s showed:\n%s\nwant once: %s...%s", fe.name, shown, want, wantEnd)
+			}
+		})
+	}
+}
+
+// gpuSSE runs code through interp serve's event stream and returns the
+// stderr text it streamed.
+func gpuSSE(t *testing.T, code string) string {
+	db := os.Getenv("INTERP_HISTORY")
+	mustInterp(t, "admin", "--db", db, "user", "create", "alice")
+	key, _ := mustInterp(t, "admin", "--db", db, "key", "create", "alice")
+	key = strings.TrimSpace(key)
+	base, logs, cancel, served := startServe(t, "--db", db, "--listen", "127.0.0.1:0", "--pool=-1")
+	defer func() {
+		cancel()
+		<-served
+	}()
+	post := func(path string, body any) []byte {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v\n%s", path, err, logs)
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		if res.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %s", path, res.StatusCode, data)
+		}
+		return data
+	}
+	var sess struct{ ID string }
+	if err := json.Unmarshal(post("/v1/sessions", map[string]any{}), &sess); err != nil {
+		t.Fatal(err)
+	}
+	stream := post("/v1/sessions/"+sess.ID+"/execute/stream", map[string]any{"code": code})
+	var stderr strings.Builder
+	for _, line := range strings.Split(string(stream), "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct{ Type, Text string }
+		if json.Unmarshal([]byte(data), &ev) == nil && ev.Type == "stderr" {
+			stderr.WriteString(ev.Text)
+		}
+	}
+	if !strings.Contains(string(stream), `"text":"cuda\n"`) {
+		t.Errorf("the stream has no output of the cell:\n%s", stream)
+	}
+	return stderr.String()
+}
+
+// gpuMCP runs code through interp mcp's run_python and returns the
+// result's stderr.
+func gpuMCP(t *testing.T, code string) string {
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &mcpAddr{addr: make(chan string, 1)}
+	addr := logs.addr
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"mcp", "--http", "127.0.0.1:0"})
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(logs)
+	served := make(chan error, 1)
+	go func() { served <- cmd.ExecuteContext(ctx) }()
+	defer func() {
+		cancel()
+		<-served
+	}()
+	var url string
+	select {
+	case url = <-addr:
+	case err := <-served:
+		t.Fatalf("mcp ended at once: %v\n%s", err, logs.buf.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mcp did not say where it listens")
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer ccancel()
+	res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{"code": code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Stdout, Stderr string }
+	b, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(b, &out); err != nil || out.Stdout != "cuda\n" {
+		t.Errorf("run_python: %s, %v", b, err)
+	}
+	return out.Stderr
+}
+
