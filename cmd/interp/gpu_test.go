@@ -182,4 +182,3 @@ func gpuMCP(t *testing.T, code string) string {
 	}
 	return out.Stderr
 }
-
