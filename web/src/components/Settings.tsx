@@ -141,7 +141,7 @@ export function Settings({
             </span>
           )}
         </p>
-        <h3>{t.model}</h3>
+        <h3>{t.modelAndLimits}</h3>
         <label>
           {t.model}
           <select value={choice} onChange={(e) => setChoice(e.target.value)} data-testid="model">
