@@ -90,8 +90,9 @@ func TestUserSettings(t *testing.T) {
 		alice, err := s.CreateUser(ctx, "alice")
 		must(t, err)
 		type settings struct {
-			Model  string `json:"model"`
-			Memory int64  `json:"memory"`
+			Model   string `json:"model"`
+			Memory  int64  `json:"memory"`
+			Confirm bool   `json:"confirm,omitempty"`
 		}
 		got := settings{Model: "default"}
 		must(t, s.UserSettings(ctx, alice.ID, &got))
@@ -99,9 +100,9 @@ func TestUserSettings(t *testing.T) {
 			t.Fatalf("no settings changed the value: %+v", got)
 		}
 		must(t, s.SetUserSettings(ctx, alice.ID, settings{Model: "a", Memory: 1 << 30}))
-		must(t, s.SetUserSettings(ctx, alice.ID, settings{Model: "b", Memory: 2 << 30}))
+		must(t, s.SetUserSettings(ctx, alice.ID, settings{Model: "b", Memory: 2 << 30, Confirm: true}))
 		must(t, s.UserSettings(ctx, alice.ID, &got))
-		if got.Model != "b" || got.Memory != 2<<30 {
+		if got.Model != "b" || got.Memory != 2<<30 || !got.Confirm {
 			t.Fatalf("settings %+v", got)
 		}
 		if err := s.SetUserSettings(ctx, "user_nobody", settings{}); err == nil {
