@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
 	"github.com/interp-dev/interp/internal/python"
+	"github.com/interp-dev/interp/internal/sandbox/sandboxtest"
+	"github.com/interp-dev/interp/internal/session"
 )
 
 // TestCacheInfoPrune runs interp cache info and prune on a real cache
@@ -210,7 +213,32 @@ func TestCachePrewarm(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || len(res.Prewarmed) != 1 || res.Prewarmed[0].Name != "tinymod-1.0" {
 		t.Errorf("prewarm --replace tinymod: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// A live session linking tinypkg and tinydep: prune keeps them, and
+	// the session can still import them after.
+	rt, _ := python.Find("")
+	m, err := deps.LoadMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := session.Start(context.Background(), session.Config{Backend: sandboxtest.Backend(t), Runtime: rt, StateDir: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	in := &deps.Installer{UV: rt.UV, Python: rt.Executable, BaseLock: rt.BaseLock(), CacheDir: filepath.Join(root, "uv-cache"), IndexURL: idx.URL(), Map: m,
+		Store: &deps.Store{Dir: filepath.Join(root, "store")}}
+	if err := in.Install(context.Background(), k.SiteDir(), []deps.Requirement{{Name: "tinypkg"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := interp(t, "", "cache", "prune", "--store-max-size", "1B"); code != exitOK || !strings.Contains(out, "removed 0 stored packages") {
+		t.Errorf("prune while a session uses tinypkg: exit %d\n%s", code, out)
+	}
+	var printed strings.Builder
+	if _, err := k.Execute(context.Background(), "import tinypkg; print(tinypkg.VALUE)", session.ExecOptions{}, func(ev session.Event) { printed.WriteString(ev.Text) }); err != nil || printed.String() != "42\n" {
+		t.Errorf("the live session after prune: %q, %v", printed.String(), err)
+	}
+	k.Close()
 	if code, out, _ := interp(t, "", "cache", "prune", "--store-max-size", "1B"); code != exitOK || !strings.Contains(out, "removed 2 stored packages") {
-		t.Errorf("prune after --replace: exit %d\n%s", code, out)
+		t.Errorf("prune after --replace and the session's end: exit %d\n%s", code, out)
 	}
 }

@@ -90,16 +90,16 @@ func torchIndex(cfg *config.Config) (string, error) {
 
 // prewarmList parses the packages to prewarm: args, else install.prewarm.
 func prewarmList(cfg *config.Config, args []string) ([]deps.Requirement, error) {
-	key := "install.prewarm"
+	where := "install.prewarm: "
 	list := cfg.Install.Prewarm
 	if len(args) > 0 {
-		key, list = "package", args
+		where, list = "", args
 	}
 	reqs := make([]deps.Requirement, len(list))
 	for i, p := range list {
 		r, err := deps.ParseRequirement(p)
 		if err != nil {
-			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("%s: %v", key, err)}
+			return nil, &exitError{code: exitUsage, msg: where + err.Error()}
 		}
 		reqs[i] = r
 	}
