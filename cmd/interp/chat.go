@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/agent"
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/chat"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm"
@@ -130,7 +131,7 @@ func (a namedFilesAgent) Run(ctx context.Context, task string, emit func(agent.E
 	}
 	return a.Runner.Run(ctx, task, func(ev agent.Event) {
 		emit(ev)
-		if hint := missingFileHint(ev.Event, "name it in a message, or "); hint != "" {
+		if hint := cell.FileHint(ev.Event, hostFileHow("name it in a message, or pass it with -f ")); hint != "" {
 			emit(agent.Event{Event: session.Event{Type: event.Stderr, Text: hint + "\n"}, Step: ev.Step})
 		}
 	})

@@ -97,9 +97,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		}
 	}()
 
-	text := newTextRenderer(stdout, stderr, f.saveDir)
-	text.fileHints = true
-	var r renderer = text
+	var r renderer = newTextRenderer(stdout, stderr, f.saveDir)
 	if f.json {
 		r = newJSONRenderer(stdout, f.saveDir)
 	}
@@ -133,7 +131,7 @@ func runExec(ctx context.Context, g *globalFlags, f *execFlags, files []string, 
 		case strings.HasSuffix(name, ".ipynb"):
 			name = ""
 		}
-		done, err := runCell(ctx, sess, code, name, runner, rec, r)
+		done, err := runCell(ctx, sess, code, name, hostFileHow("pass it with -f "), runner, rec, r)
 		if err != nil {
 			return &exitError{code: exitInternal, msg: fmt.Sprintf("%s: %v", files[i], err)}
 		}
@@ -207,12 +205,13 @@ func (g *globalFlags) recordExec(ctx context.Context, sess *session.Session, sou
 
 // runCell runs one cell through runner, its events shown through r; rec,
 // if not nil, records the cell's code, and r its events. name is what
-// tracebacks call the cell ("" for Cell In[N]).
-func runCell(ctx context.Context, sess *session.Session, code, name string, runner *cell.Runner, rec *store.Recorder, r renderer) (event.Event, error) {
+// tracebacks call the cell ("" for Cell In[N]); missing says how to bring
+// in a file the code fails to open (cell.Options.MissingFile).
+func runCell(ctx context.Context, sess *session.Session, code, name string, missing func(string) string, runner *cell.Runner, rec *store.Recorder, r renderer) (event.Event, error) {
 	if rec != nil {
 		_ = rec.StartCell(code)
 	}
-	res, err := runner.Run(ctx, sess, code, cell.Options{Name: name}, r.event)
+	res, err := runner.Run(ctx, sess, code, cell.Options{Name: name, MissingFile: missing}, r.event)
 	return res.Done, err
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/event"
-	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
@@ -128,35 +127,22 @@ func readCapped(name string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-// missingFile finds the path in a FileNotFoundError's message, as Python
-// quotes it: [Errno 2] No such file or directory: 'data.csv'.
-var missingFile = regexp.MustCompile(`No such file or directory: (?:'([^']+)'|"([^"]+)")`)
-
-// missingFileHint says how to pass in a file that the code failed to
-// open, when it is on this machine (in the current directory, or where an
-// absolute path says) but not in the sandbox; "" otherwise. more is what
-// else passes it in ("" for exec).
-func missingFileHint(ev event.Event, more string) string {
-	if ev.Type != event.Error || ev.EName != "FileNotFoundError" {
-		return ""
+// hostFileHow says, for cell.Options.MissingFile, how to bring in a file
+// that the code failed to open when it is on this machine (in the current
+// directory, or where an absolute path says); "" otherwise. bring is the
+// way in, followed by the file's name: "pass it with -f ".
+func hostFileHow(bring string) func(string) string {
+	return func(name string) string {
+		fi, err := os.Stat(name)
+		if err != nil || !fi.Mode().IsRegular() {
+			return ""
+		}
+		lands := ""
+		if dst := workspacePath(name); dst != name {
+			lands = ", and open it as " + dst
+		}
+		return "it is on this machine: " + bring + name + lands
 	}
-	m := missingFile.FindStringSubmatch(ev.EValue)
-	if m == nil {
-		return ""
-	}
-	name := m[1] + m[2]
-	if rel, ok := strings.CutPrefix(name, sandbox.WorkspaceDir+"/"); ok {
-		name = rel // the workspace's own path for it
-	}
-	fi, err := os.Stat(name)
-	if err != nil || !fi.Mode().IsRegular() {
-		return ""
-	}
-	lands := ""
-	if dst := workspacePath(name); dst != name {
-		lands = ", and open it as " + dst
-	}
-	return fmt.Sprintf("[interp: %s is on this machine but not in the sandbox: %spass it with -f %s%s]", name, more, name, lands)
 }
 
 // fileName finds the words of a text that look like file names (with an

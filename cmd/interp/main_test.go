@@ -734,6 +734,37 @@ func TestFileKeepsItsRelativePath(t *testing.T) {
 	}
 }
 
+// TestReplFiles: the REPL copies files in with -f and with %upload at
+// its prompt, and code that fails to open a file of this machine is told
+// to use %upload.
+func TestReplFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"data.csv": "a\n1\n", "data/first.csv": "first\n"})
+	t.Chdir(dir)
+	input := "print(open('data/first.csv').read().strip())\n" +
+		"open('da' + 'ta.csv')\n" +
+		"%upload data.csv nowhere.csv\n" +
+		"print(open('data.csv').read().split()[1])\n"
+	code, out, errOut := interp(t, input, "--no-history", "repl", "-f", "data/first.csv")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "first\n") || !strings.Contains(out, "1\n") {
+		t.Errorf("repl output %q (stderr %q)", out, errOut)
+	}
+	for _, want := range []string{
+		"[interp: copied data/first.csv into the sandbox as data/first.csv]",
+		"Cell In[2], line 1",
+		"FileNotFoundError",
+		"[interp: data.csv is not in the sandbox; it is on this machine: copy it in with %upload data.csv]",
+		"[interp: copied data.csv into the sandbox as data.csv]",
+		"interp: %upload nowhere.csv: ",
+	} {
+		if !strings.Contains(errOut+out, want) {
+			t.Errorf("the repl did not say %q:\nstdout: %s\nstderr: %s", want, out, errOut)
+		}
+	}
+}
+
 // TestMissingFileHint: code that fails to open a file of the current
 // directory that was not passed in is told how to pass it.
 func TestMissingFileHint(t *testing.T) {
@@ -753,9 +784,9 @@ func TestMissingFileHint(t *testing.T) {
 	}
 	t.Chdir(dir)
 	for _, tc := range []struct{ file, hint string }{
-		{"top.py", "[interp: data.csv is on this machine but not in the sandbox: pass it with -f data.csv]"},
-		{"abs.py", "[interp: data.csv is on this machine but not in the sandbox: pass it with -f data.csv]"},
-		{"sub.py", "[interp: in/more.csv is on this machine but not in the sandbox: pass it with -f in/more.csv]"},
+		{"top.py", "[interp: data.csv is not in the sandbox; it is on this machine: pass it with -f data.csv]"},
+		{"abs.py", "[interp: data.csv is not in the sandbox; it is on this machine: pass it with -f data.csv]"},
+		{"sub.py", "[interp: in/more.csv is not in the sandbox; it is on this machine: pass it with -f in/more.csv]"},
 		{"none.py", ""},
 	} {
 		code, _, errOut := interp(t, "", "--no-history", "exec", "--no-out", tc.file)
@@ -775,7 +806,7 @@ func TestMissingFileHint(t *testing.T) {
 	)
 	t.Setenv("OPENAI_BASE_URL", srv.URL)
 	_, _, errOut := interp(t, "", "--no-history", "run", "--yes", "--no-out", "read the file")
-	if !strings.Contains(errOut, "data.csv is on this machine but not in the sandbox: name it in the task, or pass it with -f data.csv") {
+	if !strings.Contains(errOut, "[interp: data.csv is not in the sandbox; it is on this machine: name it in the task, or pass it with -f data.csv]") {
 		t.Errorf("run: stderr %q lacks the hint", errOut)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/chat"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -77,10 +78,9 @@ type textRenderer struct {
 	width      int
 	inProgress bool // the progress line is on the screen
 	progress   progressLine
-	// fileHints turns on missingFileHint after a FileNotFoundError (for
-	// commands with -f), with hintMore its other way in.
-	fileHints bool
-	hintMore  string
+	// fileHow, if set, follows a FileNotFoundError with cell.FileHint:
+	// for cells the agent runs, which do not take cell.Options from here.
+	fileHow func(path string) string
 }
 
 func newTextRenderer(out, err io.Writer, saveDir string) *textRenderer {
@@ -150,8 +150,8 @@ func (r *textRenderer) event(ev session.Event) {
 			tb = ev.EName + ": " + ev.EValue
 		}
 		fmt.Fprintln(r.err, strings.TrimRight(tb, "\n"))
-		if r.fileHints {
-			if hint := missingFileHint(ev, r.hintMore); hint != "" {
+		if r.fileHow != nil {
+			if hint := cell.FileHint(ev, r.fileHow); hint != "" {
 				fmt.Fprintln(r.err, hint)
 			}
 		}

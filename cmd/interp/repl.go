@@ -13,6 +13,7 @@ import (
 
 	"github.com/interp-dev/interp/internal/cell"
 	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/session"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -30,6 +31,7 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 	declare(fl, "limits.memory")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
+	fl.StringArrayVarP(&f.files.in, "file", "f", nil, "copy this file into the session's workspace first (repeatable; "+uploadCommand+" FILE does it at the prompt)")
 	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)
 	return cmd
@@ -58,7 +60,10 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	if ipython {
 		mode = "IPython"
 	}
-	fmt.Fprintf(out, "Python %s in an interp sandbox (%s). Ctrl-C interrupts, Ctrl-D exits.\n", version, mode)
+	fmt.Fprintf(out, "Python %s in an interp sandbox (%s). Ctrl-C interrupts, Ctrl-D exits, %s FILE copies a file in.\n", version, mode, uploadCommand)
+	if err := f.files.upload(k.Workspace(), "", errOut); err != nil {
+		return err
+	}
 
 	rt, err := g.runtime()
 	if err != nil {
@@ -103,12 +108,52 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 		if strings.TrimSpace(code) == "" {
 			continue
 		}
+		if names, ok := uploadArgs(code); ok {
+			f.files.uploadREPL(sess.Kernel().Workspace(), names, errOut)
+			if rec != nil {
+				f.files.recordUploads(rec)
+			}
+			continue
+		}
 		cellCtx, stop := signal.NotifyContext(ctx, os.Interrupt)
-		_, err = runCell(cellCtx, sess, code, "", &cell.Runner{Auto: auto}, rec, r)
+		_, err = runCell(cellCtx, sess, code, "", hostFileHow("copy it in with "+uploadCommand+" "), &cell.Runner{Auto: auto}, rec, r)
 		stop()
 		signal.Ignore(os.Interrupt)
 		if err != nil {
 			return &exitError{code: exitInternal, msg: err.Error()}
 		}
+	}
+}
+
+// uploadCommand copies files of this machine into the workspace at the
+// REPL's prompt. IPython has no magic of that name, and plain Python no
+// line starting with %, so it takes nothing from either.
+const uploadCommand = "%upload"
+
+// uploadArgs reports whether code is an upload command, and its files.
+func uploadArgs(code string) ([]string, bool) {
+	line := strings.TrimSpace(code)
+	if strings.Contains(line, "\n") {
+		return nil, false
+	}
+	rest, ok := strings.CutPrefix(line, uploadCommand)
+	if !ok || rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+		return nil, false
+	}
+	return strings.Fields(rest), true
+}
+
+// uploadREPL copies the files names into ws, saying where each landed or
+// why it did not.
+func (w *workspaceFiles) uploadREPL(ws *session.Workspace, names []string, errOut io.Writer) {
+	if len(names) == 0 {
+		fmt.Fprintf(errOut, "interp: %s needs a file: %s data.csv\n", uploadCommand, uploadCommand)
+	}
+	for _, name := range names {
+		if err := w.copyIn(ws, name); err != nil {
+			fmt.Fprintf(errOut, "interp: %s %s: %v\n", uploadCommand, name, err)
+			continue
+		}
+		fmt.Fprintf(errOut, "[interp: copied %s into the sandbox as %s]\n", name, workspacePath(name))
 	}
 }

@@ -288,7 +288,7 @@ type agentPrinter struct {
 
 func newAgentPrinter(out, errOut io.Writer, saveDir string) *agentPrinter {
 	cell := newTextRenderer(out, errOut, saveDir)
-	cell.fileHints, cell.hintMore = true, "name it in the task, or "
+	cell.fileHow = hostFileHow("name it in the task, or pass it with -f ")
 	return &agentPrinter{out: out, err: errOut, cell: cell}
 }
 

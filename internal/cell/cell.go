@@ -15,8 +15,10 @@
 //  4. after an error, the reactive install's events and its stderr note
 //     (the cell is never re-run: it may have had side effects), and a
 //     stderr note when the session had to restart to use a new version;
-//  5. the caller's own events, from Options.BeforeDone;
-//  6. done, exactly once and always last, even when the cell could not
+//  5. after a FileNotFoundError for a file the workspace lacks, a stderr
+//     note saying how this front end brings it in (Options.MissingFile);
+//  6. the caller's own events, from Options.BeforeDone;
+//  7. done, exactly once and always last, even when the cell could not
 //     run at all (status died, with the reason).
 //
 // A cell that ends the Python process (a crash, the memory limit) ends
@@ -28,10 +30,13 @@ package cell
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -59,6 +64,12 @@ type Options struct {
 	NoInstall bool
 	// Packages are distributions the caller asks for, as a model's hints.
 	Packages []string
+	// MissingFile, if set, says how this front end brings a file into
+	// the workspace: when the cell fails to open a file that is not
+	// there (FileNotFoundError), it is given the path as the code wrote
+	// it (relative to the workspace if inside it), and what it returns,
+	// unless "", follows as a note (FileHint).
+	MissingFile func(path string) string
 	// BeforeDone, if set, is called with the done event before it is
 	// emitted, and may emit events of its own: they come just before it.
 	BeforeDone func(done event.Event, emit func(event.Event))
@@ -131,8 +142,51 @@ func (r *Runner) Run(ctx context.Context, s *session.Session, code string, opts 
 			emit(note("the session was restarted so that the new version is used: variables are gone, files remain"))
 		}
 	}
+	if res.Failure != nil && opts.MissingFile != nil {
+		if hint := FileHint(*res.Failure, opts.MissingFile); hint != "" {
+			emit(event.Event{Type: event.Stderr, Text: hint + "\n"})
+		}
+	}
 	finish(done)
 	return res, nil
+}
+
+// missingFile finds the path in a FileNotFoundError's message, as Python
+// quotes it: [Errno 2] No such file or directory: 'data.csv'.
+var missingFile = regexp.MustCompile(`No such file or directory: (?:'([^']+)'|"([^"]+)")`)
+
+// MissingPath returns the path that a FileNotFoundError error event says
+// is missing, relative to the workspace when it is inside it
+// (/workspace/data.csv is data.csv); "" for any other event.
+func MissingPath(failure event.Event) string {
+	if failure.Type != event.Error || failure.EName != "FileNotFoundError" {
+		return ""
+	}
+	m := missingFile.FindStringSubmatch(failure.EValue)
+	if m == nil {
+		return ""
+	}
+	name := m[1] + m[2]
+	if rel, ok := strings.CutPrefix(name, sandbox.WorkspaceDir+"/"); ok {
+		name = rel
+	}
+	return name
+}
+
+// FileHint is the note that follows a cell that failed to open a missing
+// file, every front end's the same but for how it says to bring the file
+// in: "[interp: data.csv is not in the sandbox; upload it with ...]".
+// It is "" when failure is not such an error or how has nothing to say.
+func FileHint(failure event.Event, how func(path string) string) string {
+	name := MissingPath(failure)
+	if name == "" {
+		return ""
+	}
+	h := how(name)
+	if h == "" {
+		return ""
+	}
+	return fmt.Sprintf("[interp: %s is not in the sandbox; %s]", name, h)
 }
 
 // revive returns the session's kernel, restarting the session first when

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -263,7 +264,12 @@ func (s *Server) runPython(ctx context.Context, req *mcp.CallToolRequest, in Run
 		col.Note(note)
 	}
 	runner := cell.Runner{Auto: s.cfg.Auto}
-	ran, err := runner.Run(ctx, sess, in.Code, cell.Options{Timeout: timeout}, emit)
+	ran, err := runner.Run(ctx, sess, in.Code, cell.Options{Timeout: timeout, MissingFile: func(name string) string {
+		if path.IsAbs(name) {
+			return "" // write_file writes into the workspace, not there
+		}
+		return fmt.Sprintf("write it into the workspace with the %s tool (path %s), then run the code again", ToolWriteFile, name)
+	}}, emit)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, out, ctx.Err()

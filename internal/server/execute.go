@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"path"
 	"reflect"
 	"time"
 
@@ -121,6 +122,12 @@ func (s *Server) run(x *execution, emit func(session.Event)) session.Event {
 	runner := cell.Runner{Auto: s.d.Auto, InstallTimeout: s.cfg.InstallTimeout}
 	res, _ := runner.Run(x.ctx, e.sess, x.code, cell.Options{
 		Timeout: x.timeout, NoInstall: !x.install,
+		MissingFile: func(name string) string {
+			if path.IsAbs(name) {
+				return "" // an upload lands in the workspace, not there
+			}
+			return fmt.Sprintf("upload it with POST /v1/sessions/%s/files (path %s), then run the code again", e.id, name)
+		},
 		BeforeDone: func(done event.Event, emit func(event.Event)) {
 			s.metrics.executions.WithLabelValues(done.Status).Inc()
 			s.metrics.execDuration.Observe(done.Duration)
