@@ -242,3 +242,76 @@ func TestCachePrewarm(t *testing.T) {
 		t.Errorf("prune after --replace and the session's end: exit %d\n%s", code, out)
 	}
 }
+
+// TestServeAndMCPPrewarm: interp serve and interp mcp prewarm
+// install.prewarm at start, in the background, and a session started
+// after that has the package at once: its first cell imports it with no
+// install event.
+func TestServeAndMCPPrewarm(t *testing.T) {
+	needSandbox(t)
+	if rt, err := python.Find(""); err != nil || rt.UV == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv missing on CI")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+	idx := pypitest.NewIndex(t, pypitest.Package{Name: "warmpkg", Version: "1.0", Modules: map[string]string{"warmpkg/__init__.py": "X = 42\n"}})
+	t.Setenv("INTERP_INDEX_URL", idx.URL())
+	root, err := os.MkdirTemp("/var/tmp", "interp-test-prewarm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	cfg := filepath.Join(root, "config.yaml")
+	os.WriteFile(cfg, []byte("install: {prewarm: [warmpkg]}\n"), 0o644)
+	t.Setenv("INTERP_CONFIG", cfg)
+	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_BLOB_DIR"} {
+		t.Setenv(k, "")
+	}
+	const code = "import warmpkg\nprint(warmpkg.X)\n"
+	for _, name := range []string{"serve", "mcp"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(root, name)
+			os.MkdirAll(dir, 0o755)
+			t.Setenv("INTERP_CACHE_DIR", filepath.Join(dir, "uv-cache"))
+			t.Setenv("INTERP_STORE_DIR", filepath.Join(dir, "store"))
+			t.Setenv("INTERP_HISTORY", filepath.Join(dir, "history.db"))
+			// The server prewarms in the background: wait for it.
+			prewarmed := func() {
+				store := &deps.Store{Dir: filepath.Join(dir, "store")}
+				for i := 0; ; i++ {
+					st, _ := store.Info(context.Background())
+					if len(st.Entries) == 1 && st.Entries[0].Pinned {
+						return
+					}
+					if i == 600 {
+						t.Fatalf("%s did not prewarm warmpkg in a minute: %+v", name, st)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			var stdout string
+			var installs []string
+			if name == "serve" {
+				for _, ev := range serveStream(t, code, prewarmed) {
+					switch ev.Type {
+					case "stdout":
+						stdout += ev.Text
+					case "install":
+						installs = append(installs, ev.Phase+" "+ev.Package)
+					}
+				}
+			} else {
+				out := mcpRunPython(t, code, prewarmed)
+				stdout = out.Stdout
+				for _, p := range out.Installed {
+					installs = append(installs, p.Name)
+				}
+			}
+			if stdout != "42\n" || len(installs) != 0 {
+				t.Errorf("%s: stdout %q, installs %q: want 42 and no install", name, stdout, installs)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/mcpserver"
 	"github.com/interp-dev/interp/internal/python"
 )
 
@@ -68,8 +69,28 @@ func TestGPUWarningEveryFrontEnd(t *testing.T) {
 			}
 			return errOut
 		}},
-		{"sse", func(t *testing.T) string { return gpuSSE(t, code) }},
-		{"mcp", func(t *testing.T) string { return gpuMCP(t, code) }},
+		{"sse", func(t *testing.T) string {
+			var stdout, stderr strings.Builder
+			for _, ev := range serveStream(t, code) {
+				switch ev.Type {
+				case "stdout":
+					stdout.WriteString(ev.Text)
+				case "stderr":
+					stderr.WriteString(ev.Text)
+				}
+			}
+			if stdout.String() != "cuda\n" {
+				t.Errorf("the stream's stdout: %q", stdout.String())
+			}
+			return stderr.String()
+		}},
+		{"mcp", func(t *testing.T) string {
+			out := mcpRunPython(t, code)
+			if out.Stdout != "cuda\n" {
+				t.Errorf("run_python: %+v", out)
+			}
+			return out.Stderr
+		}},
 	}
 	for _, fe := range frontEnds {
 		t.Run(fe.name, func(t *testing.T) {
@@ -88,9 +109,15 @@ func TestGPUWarningEveryFrontEnd(t *testing.T) {
 	}
 }
 
-// gpuSSE runs code through interp serve's event stream and returns the
-// stderr text it streamed.
-func gpuSSE(t *testing.T, code string) string {
+// streamed is an event of the API's stream, as far as these tests look.
+type streamed struct {
+	Type, Text, Phase, Package, Message string
+}
+
+// serveStream runs code in a new session of a new interp serve (history
+// in $INTERP_HISTORY) through the event stream, and returns its events;
+// ready, if given, is called once it listens.
+func serveStream(t *testing.T, code string, ready ...func()) []streamed {
 	db := os.Getenv("INTERP_HISTORY")
 	mustInterp(t, "admin", "--db", db, "user", "create", "alice")
 	key, _ := mustInterp(t, "admin", "--db", db, "key", "create", "alice")
@@ -100,6 +127,9 @@ func gpuSSE(t *testing.T, code string) string {
 		cancel()
 		<-served
 	}()
+	for _, f := range ready {
+		f()
+	}
 	post := func(path string, body any) []byte {
 		t.Helper()
 		b, _ := json.Marshal(body)
@@ -122,26 +152,23 @@ func gpuSSE(t *testing.T, code string) string {
 		t.Fatal(err)
 	}
 	stream := post("/v1/sessions/"+sess.ID+"/execute/stream", map[string]any{"code": code})
-	var stderr strings.Builder
+	var evs []streamed
 	for _, line := range strings.Split(string(stream), "\n") {
 		data, ok := strings.CutPrefix(line, "data: ")
 		if !ok {
 			continue
 		}
-		var ev struct{ Type, Text string }
-		if json.Unmarshal([]byte(data), &ev) == nil && ev.Type == "stderr" {
-			stderr.WriteString(ev.Text)
+		var ev streamed
+		if json.Unmarshal([]byte(data), &ev) == nil {
+			evs = append(evs, ev)
 		}
 	}
-	if !strings.Contains(string(stream), `"text":"cuda\n"`) {
-		t.Errorf("the stream has no output of the cell:\n%s", stream)
-	}
-	return stderr.String()
+	return evs
 }
 
-// gpuMCP runs code through interp mcp's run_python and returns the
-// result's stderr.
-func gpuMCP(t *testing.T, code string) string {
+// mcpRunPython runs code through a new interp mcp's run_python and
+// returns the result; ready, if given, is called once it listens.
+func mcpRunPython(t *testing.T, code string, ready ...func()) mcpserver.RunPythonOutput {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &mcpAddr{addr: make(chan string, 1)}
 	addr := logs.addr
@@ -164,6 +191,9 @@ func gpuMCP(t *testing.T, code string) string {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("mcp did not say where it listens")
 	}
+	for _, f := range ready {
+		f()
+	}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -175,10 +205,10 @@ func gpuMCP(t *testing.T, code string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out struct{ Stdout, Stderr string }
+	var out mcpserver.RunPythonOutput
 	b, _ := json.Marshal(res.StructuredContent)
-	if err := json.Unmarshal(b, &out); err != nil || out.Stdout != "cuda\n" {
-		t.Errorf("run_python: %s, %v", b, err)
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("run_python: %s, %v", b, err)
 	}
-	return out.Stderr
+	return out
 }
