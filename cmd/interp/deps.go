@@ -45,15 +45,9 @@ func (d *depsFlags) auto(s *config.Settings, rt *python.Runtime, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(config.Path())
-	if err != nil {
-		return nil, &exitError{code: exitUsage, msg: err.Error()}
-	}
-	limits, storeLimits, err := cacheLimits(cfg)
-	if err != nil {
-		return nil, err
-	}
-	torchIndex, err := torchIndex(cfg)
+	limits, storeLimits := cacheLimits(s)
+	cacheDir, storeDir := cacheDirs(s)
+	torchIndex, err := torchIndex(s.File)
 	if err != nil {
 		return nil, err
 	}
@@ -62,9 +56,9 @@ func (d *depsFlags) auto(s *config.Settings, rt *python.Runtime, stderr io.Write
 		ConfigFile:  config.Path(),
 		UV:          rt.UV,
 		Python:      rt.Executable,
-		CacheDir:    cacheDir(),
+		CacheDir:    cacheDir,
 		CacheLimits: limits,
-		Store:       &deps.Store{Dir: storeDir(), Limits: storeLimits},
+		Store:       &deps.Store{Dir: storeDir, Limits: storeLimits},
 		IndexURL:    s.IndexURL,
 		BaseLock:    rt.BaseLock(),
 		Map:         m,

@@ -179,10 +179,10 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 			detail += " (the default: no cloud provider is configured)"
 		}
 		add("model", "provider", statusOK, detail, "")
-		fs = append(fs, g.doctorLocal(ctx, s.File, model, defaulted)...)
+		fs = append(fs, g.doctorLocal(ctx, model, defaulted)...)
 	}
 
-	if g.noHistory {
+	if s != nil && s.NoHistory {
 		add("history", "store", statusOK, "off (--no-history)", "")
 	} else if s != nil {
 		dsn, err := historyDSN(s)
@@ -204,7 +204,7 @@ func (g *globalFlags) doctor(ctx context.Context) []finding {
 // doctorStart starts one sandbox, as every session does, and times it.
 func (g *globalFlags) doctorStart(ctx context.Context, rt *python.Runtime, rtErr error) finding {
 	f := finding{Area: "sandbox", Check: "start"}
-	if g.unsafe {
+	if s, err := g.settings(); err == nil && s.Unsafe {
 		f.Status, f.Detail = statusWarn, "--unsafe-no-sandbox: code runs on this host with no isolation"
 		return f
 	}

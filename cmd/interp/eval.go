@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,7 +24,6 @@ type evalFlags struct {
 	only        []string
 	limit       int
 	smallModel  string
-	taskTimeout time.Duration
 	replay      string
 	transcripts string
 	label       string
@@ -46,14 +44,13 @@ func newEvalCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	declare(fl, "provider", "model", "limits.memory")
+	declare(fl, "provider", "model", "limits.memory", "eval.task_timeout")
 	f.deps.register(cmd)
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of a table")
 	fl.StringVar(&f.out, "out", "", "also write the JSON report to this file")
 	fl.StringSliceVar(&f.only, "only", nil, "run only the tasks whose ID contains one of these")
 	fl.IntVar(&f.limit, "limit", 0, "run at most this many tasks")
 	fl.StringVar(&f.smallModel, "small-model", "", "on or off: the agent's measures for small models (default: the config's small_model, else on for local models)")
-	fl.DurationVar(&f.taskTimeout, "task-timeout", 10*time.Minute, "time limit of one task")
 	fl.StringVar(&f.replay, "replay", "", "check another agent's answers from this JSON Lines file ({id, answer, workspace, seconds}) instead of running Interp's")
 	fl.StringVar(&f.transcripts, "transcripts", "", "write each task's events (ID.jsonl) and conversation (ID.history.json) into this directory")
 	fl.StringVar(&f.label, "label", "", "what this run measures, for the report (default: the provider, model and configuration)")
@@ -95,7 +92,7 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 	defer m.Shutdown()
 	limits := sandboxLimits(s.Memory)
 	ecfg := eval.Config{
-		TaskTimeout: f.taskTimeout,
+		TaskTimeout: s.EvalTaskTimeout,
 		NewSession: func(ctx context.Context) (*session.Session, func(), error) {
 			s, err := m.Create(ctx, session.CreateOptions{Limits: &limits})
 			if err != nil {

@@ -21,7 +21,6 @@ import (
 )
 
 type execFlags struct {
-	timeout time.Duration // repl's
 	json    bool
 	saveDir string
 	env     []string

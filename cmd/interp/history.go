@@ -49,43 +49,43 @@ func historyOptions(s *config.Settings, dsn string) *store.Options {
 	return &store.Options{BlobDir: dir}
 }
 
-// openStore opens the history store the settings name, applying the
-// retention settings. It returns nil when history is off.
+// historyOff is what a history command says when history is off.
+func historyOff() error {
+	return &exitError{code: exitUsage, msg: "history is off (--no-history, INTERP_NO_HISTORY or history.disabled)"}
+}
+
+// openStore opens the history store the settings name, and prunes it to
+// history.max_age and history.max_size. It returns nil when history is
+// off.
 func (g *globalFlags) openStore(ctx context.Context) (*store.Store, error) {
-	if g.noHistory {
-		return nil, nil
-	}
-	s, err := g.settings()
-	if err != nil {
+	st, s, err := g.openHistory(ctx)
+	if st == nil || err != nil {
 		return nil, err
 	}
-	cfg := s.File
-	dsn, err := historyDSN(s)
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(ctx, dsn, historyOptions(s, dsn))
-	if err != nil {
-		return nil, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
-	}
-	var maxAge time.Duration
-	var maxSize int64
-	if cfg.History.MaxAge != "" {
-		if maxAge, err = time.ParseDuration(cfg.History.MaxAge); err != nil {
-			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("history.max_age: %v", err)}
-		}
-	}
-	if cfg.History.MaxSize != "" {
-		if maxSize, err = config.ParseSize(cfg.History.MaxSize); err != nil {
-			return nil, &exitError{code: exitUsage, msg: fmt.Sprintf("history.max_size: %v", err)}
-		}
-	}
-	if maxAge > 0 || maxSize > 0 {
-		if _, err := st.Prune(ctx, maxAge, maxSize); err != nil {
+	if s.HistoryMaxAge > 0 || s.HistoryMaxSize > 0 {
+		if _, err := st.Prune(ctx, s.HistoryMaxAge, max(s.HistoryMaxSize, 0)); err != nil {
 			fmt.Fprintln(os.Stderr, "interp: history: prune:", err)
 		}
 	}
 	return st, nil
+}
+
+// openHistory opens the history store the settings name, or returns nil
+// when history is off.
+func (g *globalFlags) openHistory(ctx context.Context) (*store.Store, *config.Settings, error) {
+	s, err := g.settings()
+	if err != nil || s.NoHistory {
+		return nil, s, err
+	}
+	dsn, err := historyDSN(s)
+	if err != nil {
+		return nil, s, err
+	}
+	st, err := store.Open(ctx, dsn, historyOptions(s, dsn))
+	if err != nil {
+		return nil, s, &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
+	}
+	return st, s, nil
 }
 
 func newHistoryCmd(g *globalFlags) *cobra.Command {
@@ -95,12 +95,12 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 	}
 	withStore := func(run func(ctx context.Context, st *store.Store, args []string, out io.Writer) error) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
-			if g.noHistory {
-				return &exitError{code: exitUsage, msg: "history is off (--no-history)"}
-			}
 			st, err := g.openStore(c.Context())
 			if err != nil {
 				return err
+			}
+			if st == nil {
+				return historyOff()
 			}
 			defer st.Close()
 			return run(c.Context(), st, args, c.OutOrStdout())
@@ -198,36 +198,36 @@ func newHistoryCmd(g *globalFlags) *cobra.Command {
 	exp.Flags().StringVarP(&format, "format", "f", export.IPynb, "one of "+strings.Join(export.Formats(), ", "))
 	exp.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of stdout")
 
-	var olderThan time.Duration
-	var maxSize string
 	prune := &cobra.Command{
 		Use:   "prune",
-		Short: "Delete the oldest conversations beyond an age or a total size",
+		Short: "Delete the oldest conversations beyond an age or a total size (history.max_age, history.max_size)",
 		Args:  cobra.NoArgs,
-		RunE: withStore(func(ctx context.Context, st *store.Store, _ []string, out io.Writer) error {
-			var size int64
-			if maxSize != "" {
-				var err error
-				if size, err = config.ParseSize(maxSize); err != nil {
-					return &exitError{code: exitUsage, msg: fmt.Sprintf("--max-size: %v", err)}
-				}
+		RunE: func(c *cobra.Command, _ []string) error {
+			// Not withStore: opening it there would prune first.
+			ctx := c.Context()
+			st, s, err := g.openHistory(ctx)
+			if err != nil {
+				return err
 			}
-			if olderThan <= 0 && size <= 0 {
-				return &exitError{code: exitUsage, msg: "give --older-than or --max-size"}
+			if st == nil {
+				return historyOff()
 			}
-			res, err := st.Prune(ctx, olderThan, size)
+			defer st.Close()
+			if s.HistoryMaxAge <= 0 && s.HistoryMaxSize <= 0 {
+				return &exitError{code: exitUsage, msg: "give --older-than or --max-size (or set history.max_age or history.max_size)"}
+			}
+			res, err := st.Prune(ctx, s.HistoryMaxAge, max(s.HistoryMaxSize, 0))
 			if err != nil {
 				return err
 			}
 			if _, err := st.GC(ctx, time.Hour); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "pruned: %+v\n", res)
+			fmt.Fprintf(c.OutOrStdout(), "pruned: %+v\n", res)
 			return nil
-		}),
+		},
 	}
-	prune.Flags().DurationVar(&olderThan, "older-than", 0, "delete conversations not updated for this long, e.g. 720h")
-	prune.Flags().StringVar(&maxSize, "max-size", "", "keep the history under this size, e.g. 1GiB")
+	declare(prune.Flags(), "history.max_age", "history.max_size")
 
 	files := &cobra.Command{
 		Use:   "files ID",

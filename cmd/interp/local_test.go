@@ -17,7 +17,10 @@ import (
 // a missing model fails it; elsewhere it is skipped without the model.
 // Temperature 0 and the small-model mode's grammars make it repeatable.
 func TestRunLocalModel(t *testing.T) {
-	home := envOr("INTERP_HOME", python.DefaultHome)
+	home := python.DefaultHome
+	if h := os.Getenv("INTERP_HOME"); h != "" {
+		home = h
+	}
 	for _, p := range []string{filepath.Join(home, "bin", "llama-server"), filepath.Join(home, "models")} {
 		if _, err := os.Stat(p); err != nil {
 			if os.Getenv("CI") == "true" {

@@ -18,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/interp-dev/interp/internal/config"
-	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/llamacpp"
 	"github.com/interp-dev/interp/internal/models"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -31,9 +30,9 @@ func (g *globalFlags) modelStore() *models.Store {
 
 // llamaServerPath is the llama-server to run: the configured one, else the
 // one scripts/setup installs, else one on the PATH.
-func (g *globalFlags) llamaServerPath(cfg *config.Config) string {
-	if cfg.Local.Server != "" {
-		return cfg.Local.Server
+func (g *globalFlags) llamaServerPath() string {
+	if s, err := g.settings(); err == nil && s.Local.Server != "" {
+		return s.Local.Server
 	}
 	if p := filepath.Join(g.homeDir(), "bin", "llama-server"); fileExists(p) {
 		return p
@@ -49,25 +48,26 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// localServer configures a llama-server for the named model.
-func (g *globalFlags) localServer(cfg *config.Config, model string) (llamacpp.Config, error) {
-	path, err := g.modelStore().Path(model)
+// localServer configures a llama-server for the named model, as the
+// local.* settings say.
+func (g *globalFlags) localServer(model string) (llamacpp.Config, error) {
+	s, err := g.settings()
 	if err != nil {
 		return llamacpp.Config{}, err
 	}
-	idle := time.Duration(0)
-	if cfg.Local.IdleTimeout != "" {
-		if idle, err = time.ParseDuration(cfg.Local.IdleTimeout); err != nil {
-			return llamacpp.Config{}, fmt.Errorf("local.idle_timeout %q: want a duration such as 5m", cfg.Local.IdleTimeout)
-		}
-		if idle == 0 {
-			idle = -1
-		}
+	lc := g.localConfig(s)
+	lc.Model, err = g.modelStore().Path(model)
+	return lc, err
+}
+
+// localConfig is the llama-server the local.* settings configure, for
+// any model.
+func (g *globalFlags) localConfig(s *config.Settings) llamacpp.Config {
+	idle := s.Local.IdleTimeout
+	if idle == 0 {
+		idle = -1 // llamacpp's never
 	}
-	return llamacpp.Config{
-		Binary: g.llamaServerPath(cfg), Model: path,
-		Threads: cfg.Local.Threads, ContextSize: cfg.Local.ContextSize, IdleTimeout: idle,
-	}, nil
+	return llamacpp.Config{Binary: g.llamaServerPath(), Threads: s.Local.Threads, ContextSize: s.Local.ContextSize, IdleTimeout: idle}
 }
 
 func newModelsCmd(g *globalFlags) *cobra.Command {
@@ -110,7 +110,6 @@ func newModelsListCmd(g *globalFlags) *cobra.Command {
 }
 
 func newModelsPullCmd(g *globalFlags) *cobra.Command {
-	var index string
 	cmd := &cobra.Command{
 		Use:   "pull [NAME]",
 		Short: "Download and verify a known model (default " + models.DefaultModel + ")",
@@ -119,12 +118,16 @@ func newModelsPullCmd(g *globalFlags) *cobra.Command {
 			"Interrupted, it resumes where it stopped.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.settings()
+			if err != nil {
+				return err
+			}
 			name := models.DefaultModel
 			if len(args) == 1 {
 				name = args[0]
 			}
 			bar := newByteBar(cmd.ErrOrStderr(), "pulling "+name)
-			path, err := g.modelStore().Pull(cmd.Context(), name, models.PullOptions{IndexURL: index, Progress: bar.update})
+			path, err := g.modelStore().Pull(cmd.Context(), name, models.PullOptions{IndexURL: s.IndexURL, Progress: bar.update})
 			bar.end()
 			if err != nil {
 				return &exitError{code: exitInternal, msg: err.Error()}
@@ -133,7 +136,7 @@ func newModelsPullCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&index, "index-url", envOr("INTERP_INDEX_URL", deps.DefaultIndexURL), "the package index to fetch from (env INTERP_INDEX_URL)")
+	declare(cmd.Flags(), "index_url")
 	return cmd
 }
 
@@ -166,7 +169,7 @@ func newModelsAddCmd(g *globalFlags) *cobra.Command {
 }
 
 func newModelsServeCmd(g *globalFlags) *cobra.Command {
-	var model, listen string
+	var listen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve a local model as an OpenAI-compatible API on a loopback port",
@@ -183,7 +186,11 @@ func newModelsServeCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lc, err := g.localServer(s.File, model)
+			_, model, _, err := s.ResolveLocalModel()
+			if err != nil {
+				return &exitError{code: exitUsage, msg: err.Error()}
+			}
+			lc, err := g.localServer(model)
 			if err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
 			}
@@ -204,8 +211,8 @@ func newModelsServeCmd(g *globalFlags) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&model, "model", models.DefaultModel, "the model to serve")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "the loopback address to serve on")
+	declare(cmd.Flags(), "model", "local.threads", "local.context_size")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "the loopback address to serve on (llama-server's, not interp serve's)")
 	return cmd
 }
 
@@ -269,7 +276,7 @@ func closeProvider(p any) {
 // doctorLocal checks the local model: its file and checksum, the runtime,
 // and how fast it generates on this machine. A missing default model only
 // warns: exec, repl and mcp work without one.
-func (g *globalFlags) doctorLocal(ctx context.Context, cfg *config.Config, model string, defaulted bool) []finding {
+func (g *globalFlags) doctorLocal(ctx context.Context, model string, defaulted bool) []finding {
 	var fs []finding
 	add := func(check, status, detail, fix string) {
 		fs = append(fs, finding{Area: "model", Check: check, Status: status, Detail: detail, Fix: fix})
@@ -298,7 +305,7 @@ func (g *globalFlags) doctorLocal(ctx context.Context, cfg *config.Config, model
 	default:
 		add("file", statusOK, fmt.Sprintf("%s, %s, SHA-256 %s… (added by hand: nothing to check it against)", m.Path, sandbox.FormatBytes(m.Size), sum[:12]), "")
 	}
-	lc, err := g.localServer(cfg, model)
+	lc, err := g.localServer(model)
 	if err != nil {
 		add("runtime", statusFail, err.Error(), "")
 		return fs

@@ -28,8 +28,7 @@ func newReplCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	declare(fl, "limits.memory")
-	fl.DurationVar(&f.timeout, "timeout", 0, "time limit per cell (0: none)")
+	declare(fl, "limits.memory", "repl.cell_timeout")
 	fl.StringVar(&f.saveDir, "save-dir", "", "save images the code displays into this directory")
 	fl.StringArrayVarP(&f.files.in, "file", "f", nil, "copy this file into the session's workspace first (repeatable; "+uploadCommand+" FILE does it at the prompt)")
 	registerEnv(cmd, &f.env)
@@ -42,7 +41,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	if err != nil {
 		return err
 	}
-	timeout := f.timeout
+	timeout := s.ReplCellTimeout
 	if timeout == 0 {
 		timeout = -1
 	}

@@ -30,9 +30,6 @@ func version() string {
 
 // globalFlags are shared by every command.
 type globalFlags struct {
-	unsafe    bool // run without a sandbox
-	noHistory bool
-
 	cmd      *cobra.Command   // the command running, whose flags settings reads
 	resolved *config.Settings // its settings, once read
 }
@@ -55,26 +52,20 @@ func newRootCmd() *cobra.Command {
 		return &exitError{code: exitUsage, msg: fmt.Sprintf("%v (see '%s --help')", err, c.CommandPath())}
 	})
 	pf := root.PersistentFlags()
-	declare(pf, "home", "history.dsn")
-	pf.BoolVar(&g.unsafe, "unsafe-no-sandbox", os.Getenv("INTERP_UNSAFE_NO_SANDBOX") == "1",
-		"run code directly on this host, WITHOUT isolation (env INTERP_UNSAFE_NO_SANDBOX=1)")
-	pf.BoolVar(&g.noHistory, "no-history", os.Getenv("INTERP_NO_HISTORY") == "1", "keep no history (env INTERP_NO_HISTORY=1)")
+	declare(pf, "home", "history.dsn", "unsafe_no_sandbox", "history.disabled")
 	root.AddCommand(newExecCmd(g), newReplCmd(g), newDepsCmd(g), newRunCmd(g), newChatCmd(g), newHistoryCmd(g), newMCPCmd(g), newServeCmd(g), newUICmd(g), newAdminCmd(g), newDoctorCmd(g), newEvalCmd(g), newModelsCmd(g), newCacheCmd(g))
 	return root
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // backend returns the sandbox backend the flags ask for. On a host that
 // cannot sandbox it refuses, unless the unsafe mode was chosen, which
 // warns every time.
 func (g *globalFlags) backend() (sandbox.Backend, error) {
-	if g.unsafe {
+	s, err := g.settings()
+	if err != nil {
+		return nil, err
+	}
+	if s.Unsafe {
 		fmt.Fprintln(os.Stderr, "interp: WARNING: --unsafe-no-sandbox: code runs on this host with no isolation and full access to your files, network and environment")
 		return sandbox.NewUnsafe(), nil
 	}

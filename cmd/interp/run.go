@@ -196,7 +196,7 @@ func oneLine(err error) string {
 func (g *globalFlags) newProvider(cfg *config.Config, name, model string) (llm.Provider, error) {
 	switch name {
 	case config.Local:
-		lc, err := g.localServer(cfg, model)
+		lc, err := g.localServer(model)
 		if err != nil {
 			return nil, err
 		}

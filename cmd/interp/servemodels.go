@@ -34,7 +34,7 @@ func (g *globalFlags) serveModels(cfg *config.Config, def *server.LLM) (choices 
 	if cfg.Ollama.Host != "" {
 		add(config.Ollama, config.DefaultModels[config.Ollama])
 	}
-	if fileExists(g.llamaServerPath(cfg)) {
+	if fileExists(g.llamaServerPath()) {
 		if ms, err := g.modelStore().List(); err == nil {
 			for _, m := range ms {
 				if m.Present {

@@ -39,6 +39,9 @@ func declare(fs *pflag.FlagSet, keys ...string) {
 			usage += " (default " + st.Default + ")"
 		}
 		fs.Var(&settingFlag{typ: st.Type()}, st.Flag, usage)
+		if st.Type() == "bool" {
+			fs.Lookup(st.Flag).NoOptDefVal = "true" // --no-history, not --no-history=true
+		}
 		_ = fs.SetAnnotation(st.Flag, keyAnnotation, []string{k})
 	}
 }

@@ -67,6 +67,8 @@ type Config struct {
 	Anthropic AnthropicConfig `yaml:"anthropic"`
 	Ollama    OllamaConfig    `yaml:"ollama"`
 	Local     LocalConfig     `yaml:"local"`
+	// UnsafeNoSandbox runs code with no sandbox (Table's unsafe_no_sandbox).
+	UnsafeNoSandbox string `yaml:"unsafe_no_sandbox"`
 	// Yes runs code without asking.
 	Yes bool `yaml:"yes"`
 	// Vision sends images to the model.
@@ -93,6 +95,14 @@ type Config struct {
 	Install InstallConfig `yaml:"install"`
 	// MCP configures interp mcp; see MCPConfig.
 	MCP MCPConfig `yaml:"mcp"`
+	// Repl and Eval hold interp repl's and interp eval's own settings;
+	// Table says what each key means.
+	Repl struct {
+		CellTimeout string `yaml:"cell_timeout"`
+	} `yaml:"repl"`
+	Eval struct {
+		TaskTimeout string `yaml:"task_timeout"`
+	} `yaml:"eval"`
 }
 
 // InstallConfig configures package installs.
@@ -116,14 +126,13 @@ type MCPConfig struct {
 	PoolSize       string `yaml:"pool_size"`
 }
 
-// CacheConfig bounds the package cache (downloaded and built wheels):
-// installs prune it to these once a day, and they are interp cache
-// prune's defaults. Empty means the built-in default (10GiB, 1440h).
+// CacheConfig places and bounds the package cache and the store of
+// installed packages; Table says what each key means.
 type CacheConfig struct {
-	MaxSize string `yaml:"max_size"`
-	MaxAge  string `yaml:"max_age"`
-	// StoreMaxSize bounds the store of installed packages that sessions
-	// share (built-in default 20GiB); MaxAge applies to it too.
+	Dir          string `yaml:"dir"`
+	StoreDir     string `yaml:"store_dir"`
+	MaxSize      string `yaml:"max_size"`
+	MaxAge       string `yaml:"max_age"`
 	StoreMaxSize string `yaml:"store_max_size"`
 }
 
@@ -149,18 +158,13 @@ type OllamaConfig struct {
 }
 
 // LocalConfig configures the local model's runtime, llama.cpp's
-// llama-server, which Interp starts when first needed.
+// llama-server, which Interp starts when first needed; Table says what
+// each key means.
 type LocalConfig struct {
-	// Server is the llama-server program; $INTERP_HOME/bin/llama-server
-	// (installed by scripts/setup), else one on the PATH, if empty.
-	Server string `yaml:"server"`
-	// IdleTimeout unloads the model after this long unused ("5m", the
-	// default; "-1s" never).
+	Server      string `yaml:"server"`
 	IdleTimeout string `yaml:"idle_timeout"`
-	// Threads generate; every core if zero.
-	Threads int `yaml:"threads"`
-	// ContextSize is the context window in tokens (16384 if zero).
-	ContextSize int `yaml:"context_size"`
+	Threads     string `yaml:"threads"`
+	ContextSize string `yaml:"context_size"`
 }
 
 // LimitsConfig bounds the agent loop; zero means the default.
@@ -176,11 +180,13 @@ type LimitsConfig struct {
 	StepTokens string `yaml:"step_tokens"`
 }
 
-// HistoryConfig configures the history store.
+// HistoryConfig configures the history store; Table says what each key
+// means.
 type HistoryConfig struct {
-	DSN     string `yaml:"dsn"`
-	MaxAge  string `yaml:"max_age"`
-	MaxSize string `yaml:"max_size"`
+	DSN      string `yaml:"dsn"`
+	MaxAge   string `yaml:"max_age"`
+	MaxSize  string `yaml:"max_size"`
+	Disabled string `yaml:"disabled"`
 }
 
 // Path returns the config file's path: $INTERP_CONFIG, else

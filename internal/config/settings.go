@@ -24,16 +24,50 @@ type Settings struct {
 	BlobDir  string // where the history's large content goes; "" for the store's default
 	IndexURL string // the package index installs come from
 
+	NoHistory bool // keep no history
+	// Unsafe runs code on the host with no sandbox; the commands warn
+	// each time.
+	Unsafe bool
+
+	// HistoryMaxAge and HistoryMaxSize prune the history whenever a
+	// command opens it; 0 (or -1 for the size) keeps everything.
+	HistoryMaxAge  time.Duration
+	HistoryMaxSize int64
+
+	Cache Cache
+	Local LocalModel
+
 	Provider, Model string // "" for Config.ResolveDefault's choice
 
 	Memory      int64         // a sandbox's memory limit, in bytes
 	CellTimeout time.Duration // the time limit of one cell
+	// ReplCellTimeout is the time limit of one cell of interp repl; 0
+	// for none: the user is there to interrupt it.
+	ReplCellTimeout time.Duration
+	EvalTaskTimeout time.Duration // the time limit of one task of interp eval
 
 	Agent  AgentLimits
 	Server Server
 	MCP    MCP
 
 	modelFlag bool // Model came from --model
+}
+
+// Cache is where installs keep downloads and installed packages, and
+// the bounds they are pruned to.
+type Cache struct {
+	Dir, StoreDir string // "" for their places in the state directory
+	MaxSize       int64  // the package cache's bound
+	StoreMaxSize  int64  // the store of installed packages' bound
+	MaxAge        time.Duration
+}
+
+// LocalModel configures the local model's runtime, llama.cpp's llama-server.
+type LocalModel struct {
+	Server      string        // the program; "" for $INTERP_HOME/bin/llama-server, else one on the PATH
+	IdleTimeout time.Duration // unload the model after this long unused; 0: never
+	Threads     int           // 0: every core
+	ContextSize int           // the context window, in tokens
 }
 
 // AgentLimits bound the agent loop of run, chat, eval and the server's
@@ -116,26 +150,57 @@ const (
 	sizeNone          // a size, or -1 for none
 	duration          // a positive duration such as 90s
 	durationZero      // a duration, 0 included
+	boolean           // true or false
 )
 
 // Table is every setting, in the README's order.
 var Table = []Setting{
 	{Key: "home", Env: "INTERP_HOME", Flag: "home", Default: DefaultHome, kind: text,
 		Help: "directory of the base Python environment", field: func(s *Settings) any { return &s.Home }},
+	{Key: "unsafe_no_sandbox", Env: "INTERP_UNSAFE_NO_SANDBOX", Flag: "unsafe-no-sandbox", Default: "false", kind: boolean,
+		Help: "run code directly on this host, WITHOUT isolation", field: func(s *Settings) any { return &s.Unsafe }},
 	{Key: "history.dsn", Env: "INTERP_HISTORY", Flag: "history", kind: text,
 		Help: "where history is kept: a SQLite path or a postgres:// DSN (default ~/.local/share/interp/history.db)", field: func(s *Settings) any { return &s.History }},
+	{Key: "history.max_age", Env: "INTERP_HISTORY_MAX_AGE", Flag: "older-than", kind: durationZero,
+		Help: "delete conversations not updated for this long, e.g. 2160h, whenever a command opens the history; 0 keeps them", field: func(s *Settings) any { return &s.HistoryMaxAge }},
+	{Key: "history.max_size", Env: "INTERP_HISTORY_MAX_SIZE", Flag: "max-size", kind: sizeNone,
+		Help: "delete the oldest conversations beyond this size, e.g. 2GiB, whenever a command opens the history; -1 keeps them", field: func(s *Settings) any { return &s.HistoryMaxSize }},
+	{Key: "history.disabled", Env: "INTERP_NO_HISTORY", Flag: "no-history", Default: "false", kind: boolean,
+		Help: "keep no history", field: func(s *Settings) any { return &s.NoHistory }},
 	{Key: "server.blob_dir", Env: "INTERP_BLOB_DIR", Flag: "blob-dir", kind: text,
 		Help: "where the history's large content goes; needed with a postgres:// history (default: beside a SQLite history)", field: func(s *Settings) any { return &s.BlobDir }},
 	{Key: "index_url", Env: "INTERP_INDEX_URL", Flag: "index-url", Default: DefaultIndexURL, kind: text,
 		Help: "the package index to install from", field: func(s *Settings) any { return &s.IndexURL }},
+	{Key: "cache.dir", Env: "INTERP_CACHE_DIR", kind: text,
+		Help: "the package cache (downloaded and built wheels) installs share (default /var/tmp/interp-<uid>/uv-cache)", field: func(s *Settings) any { return &s.Cache.Dir }},
+	{Key: "cache.store_dir", Env: "INTERP_STORE_DIR", kind: text,
+		Help: "the store of installed packages sessions share (default /var/tmp/interp-<uid>/store)", field: func(s *Settings) any { return &s.Cache.StoreDir }},
+	{Key: "cache.max_size", Env: "INTERP_CACHE_MAX_SIZE", Flag: "max-size", Default: "10GiB", kind: size,
+		Help: "installs prune the package cache to this size once a day, oldest first", field: func(s *Settings) any { return &s.Cache.MaxSize }},
+	{Key: "cache.store_max_size", Env: "INTERP_STORE_MAX_SIZE", Flag: "store-max-size", Default: "20GiB", kind: size,
+		Help: "the store of installed packages is kept within this size, least recently used first; packages a session uses stay", field: func(s *Settings) any { return &s.Cache.StoreMaxSize }},
+	{Key: "cache.max_age", Env: "INTERP_CACHE_MAX_AGE", Flag: "max-age", Default: "1440h", kind: duration,
+		Help: "cached packages older than this, and stored ones unused for this long, are removed", field: func(s *Settings) any { return &s.Cache.MaxAge }},
 	{Key: "provider", Env: "INTERP_PROVIDER", Flag: "provider", kind: text,
 		Help: "local, openai, anthropic or ollama (default: the first the environment configures, else local)", field: func(s *Settings) any { return &s.Provider }},
 	{Key: "model", Env: "INTERP_MODEL", Flag: "model", kind: text,
 		Help: "the model to use (default: the provider's)", field: func(s *Settings) any { return &s.Model }},
+	{Key: "local.server", Env: "INTERP_LOCAL_SERVER", kind: text,
+		Help: "the llama-server program that runs the local model (default $INTERP_HOME/bin/llama-server, else one on the PATH)", field: func(s *Settings) any { return &s.Local.Server }},
+	{Key: "local.idle_timeout", Env: "INTERP_LOCAL_IDLE_TIMEOUT", Default: "5m", kind: durationZero,
+		Help: "unload the local model after this long unused; 0 for never", field: func(s *Settings) any { return &s.Local.IdleTimeout }},
+	{Key: "local.threads", Env: "INTERP_LOCAL_THREADS", Flag: "threads", Default: "0", kind: number,
+		Help: "CPU threads the local model generates with; 0 for every core", field: func(s *Settings) any { return &s.Local.Threads }},
+	{Key: "local.context_size", Env: "INTERP_LOCAL_CONTEXT_SIZE", Flag: "context-size", Default: "16384", kind: count,
+		Help: "the local model's context window, in tokens", field: func(s *Settings) any { return &s.Local.ContextSize }},
 	{Key: "limits.memory", Env: "INTERP_MEMORY", Flag: "memory", Default: FormatSize(DefaultMemory), kind: size,
 		Help: "memory limit of a sandbox, e.g. 512MiB or 2GiB", field: func(s *Settings) any { return &s.Memory }},
 	{Key: "limits.cell_timeout", Env: "INTERP_CELL_TIMEOUT", Flag: "timeout", Default: FormatDuration(DefaultCellTimeout), kind: duration,
 		Help: "time limit of one run of code", field: func(s *Settings) any { return &s.CellTimeout }},
+	{Key: "repl.cell_timeout", Env: "INTERP_REPL_CELL_TIMEOUT", Flag: "timeout", Default: "0", kind: durationZero,
+		Help: "time limit of one cell in interp repl; 0 for none", field: func(s *Settings) any { return &s.ReplCellTimeout }},
+	{Key: "eval.task_timeout", Env: "INTERP_EVAL_TASK_TIMEOUT", Flag: "task-timeout", Default: "10m", kind: duration,
+		Help: "time limit of one task of interp eval's suite", field: func(s *Settings) any { return &s.EvalTaskTimeout }},
 	{Key: "limits.max_steps", Env: "INTERP_MAX_STEPS", Default: "20", kind: count,
 		Help: "the model's steps in one task", field: func(s *Settings) any { return &s.Agent.MaxSteps }},
 	{Key: "limits.max_failures", Env: "INTERP_MAX_FAILURES", Default: "5", kind: count,
@@ -275,6 +340,16 @@ func (s *Settings) ResolveModel() (provider, model string, defaulted bool, err e
 	return s.File.ResolveDefault(s.Provider, flagModel)
 }
 
+// ResolveLocalModel is ResolveModel for the local provider, whatever
+// provider is configured: for commands that run only the local model.
+func (s *Settings) ResolveLocalModel() (provider, model string, defaulted bool, err error) {
+	flagModel := ""
+	if s.modelFlag {
+		flagModel = s.Model
+	}
+	return s.File.ResolveDefault(Local, flagModel)
+}
+
 // Defaults are the settings when no source sets any.
 func Defaults() *Settings {
 	s := &Settings{File: &Config{}}
@@ -301,6 +376,8 @@ func (st *Setting) set(s *Settings, v string) error {
 			*p = 0
 		case *time.Duration:
 			*p = 0
+		case *bool:
+			*p = false
 		}
 		return nil
 	}
@@ -352,6 +429,16 @@ func (st *Setting) set(s *Settings, v string) error {
 			return errors.New("want a duration of 0 or more, such as 0, 90s or 2m")
 		}
 		*dst.(*time.Duration) = d
+		return nil
+	case boolean:
+		switch strings.ToLower(v) {
+		case "true", "1", "yes", "on":
+			*dst.(*bool) = true
+		case "false", "0", "no", "off":
+			*dst.(*bool) = false
+		default:
+			return errors.New("want true or false (or 1 or 0)")
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown kind %d", st.kind)
@@ -447,6 +534,8 @@ func (st Setting) Type() string {
 		return "size"
 	case duration, durationZero:
 		return "duration"
+	case boolean:
+		return "bool"
 	}
 	return "string"
 }

@@ -19,6 +19,8 @@ func sample(st Setting) (string, string) {
 		return "3MiB", "5MiB"
 	case duration, durationZero:
 		return "7s", "9s"
+	case boolean:
+		return "true", "false"
 	}
 	return "value-a", "value-b"
 }
@@ -32,6 +34,8 @@ func bad(st Setting) string {
 		return "big"
 	case duration, durationZero:
 		return "soon"
+	case boolean:
+		return "maybe"
 	}
 	return ""
 }
@@ -74,13 +78,16 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
+// sharedFlags are flag names two commands give to different settings.
+var sharedFlags = map[string]bool{"pool": true, "max-sessions": true, "idle-timeout": true, "max-size": true, "timeout": true, "task-timeout": true}
+
 // flags gives flags by name, or by key for those declared twice.
 func flags(m map[string]string) func(Setting) (string, bool) {
 	return func(st Setting) (string, bool) {
 		if v, ok := m[st.Key]; ok {
 			return v, true
 		}
-		if v, ok := m[st.Flag]; ok && st.Flag != "pool" && st.Flag != "max-sessions" && st.Flag != "idle-timeout" {
+		if v, ok := m[st.Flag]; ok && !sharedFlags[st.Flag] {
 			return v, true
 		}
 		return "", false
@@ -203,7 +210,7 @@ func TestResolveValues(t *testing.T) {
 		}},
 		{name: "zero sessions", flags: map[string]string{"server.max_sessions": "0"}, err: `--max-sessions "0": want a whole number of at least 1`},
 		{name: "negative memory", env: map[string]string{"INTERP_MEMORY": "-2GiB"}, err: `INTERP_MEMORY "-2GiB": want a size`},
-		{name: "negative timeout", flags: map[string]string{"timeout": "-1s"}, err: `--timeout "-1s": want a positive duration`},
+		{name: "negative timeout", flags: map[string]string{"limits.cell_timeout": "-1s"}, err: `--timeout "-1s": want a positive duration`},
 		{name: "unknown key", file: "server: {max_sesions: 3}\n", err: "max_sesions"},
 	}
 	for _, tt := range tests {
