@@ -6,16 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
 func TestRolesAndAudit(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		clk := newClock()
-		s := open(t, b, &Options{Now: clk.Now})
+	eachClockedStore(t, func(t *testing.T, ctx context.Context, s *testStore, clk *clock) {
 
 		alice, err := s.CreateUser(ctx, "alice")
 		must(t, err)

@@ -111,25 +111,11 @@ func (s *Store) SaveHistory(ctx context.Context, convID string, history []llm.Me
 // after the prompt unless it has a title): recording starts with one call. ctx bounds only the start: the recorder keeps recording after
 // ctx is cancelled, so a stopped task is still recorded whole.
 func (s *Store) StartTask(ctx context.Context, convID, prompt string, opts *RecorderOptions) (*Recorder, error) {
-	if convID == "" {
-		var info ConversationInfo
-		if opts != nil {
-			info = opts.New
-		}
-		info.Kind, info.Title = KindChat, cmp.Or(info.Title, titleOf(prompt))
-		id, err := s.NewConversation(ctx, info)
-		if err != nil {
-			return nil, err
-		}
-		convID = id
-	}
-	r, err := s.newRecorder(ctx, convID, opts)
+	r, err := s.startRecorder(ctx, convID, KindChat, titleOf(prompt), opts)
 	if err != nil {
 		return nil, err
 	}
-	if r.kind != KindChat {
-		return nil, fmt.Errorf("store: conversation %s is of kind %s, not chat", convID, r.kind)
-	}
+	convID = r.convID
 	var n int
 	if err := s.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM tasks WHERE conversation_id = ?`, convID).Scan(&n); err != nil {
 		return nil, fmt.Errorf("store: start task: %w", err)
@@ -156,12 +142,19 @@ func (s *Store) StartTask(ctx context.Context, convID, prompt string, opts *Reco
 // conversation; an empty convID creates one (opts.New). Call StartCell before each
 // cell's events.
 func (s *Store) StartExec(ctx context.Context, convID string, opts *RecorderOptions) (*Recorder, error) {
+	return s.startRecorder(ctx, convID, KindExec, "", opts)
+}
+
+// startRecorder returns a recorder for convID, which must be of kind; an
+// empty convID creates a conversation of kind (opts.New, titled title
+// unless it has a title).
+func (s *Store) startRecorder(ctx context.Context, convID, kind, title string, opts *RecorderOptions) (*Recorder, error) {
 	if convID == "" {
 		var info ConversationInfo
 		if opts != nil {
 			info = opts.New
 		}
-		info.Kind = KindExec
+		info.Kind, info.Title = kind, cmp.Or(info.Title, title)
 		id, err := s.NewConversation(ctx, info)
 		if err != nil {
 			return nil, err
@@ -172,8 +165,8 @@ func (s *Store) StartExec(ctx context.Context, convID string, opts *RecorderOpti
 	if err != nil {
 		return nil, err
 	}
-	if r.kind != KindExec {
-		return nil, fmt.Errorf("store: conversation %s is of kind %s, not exec", convID, r.kind)
+	if r.kind != kind {
+		return nil, fmt.Errorf("store: conversation %s is of kind %s, not %s", convID, r.kind, kind)
 	}
 	return r, nil
 }

@@ -76,6 +76,36 @@ func open(t testing.TB, b storetest.Backend, opts *Options) *testStore {
 	return &testStore{s, dsn, blobDir}
 }
 
+// eachStore runs body on a new store of each backend (storetest.Each),
+// in parallel.
+func eachStore(t *testing.T, body func(t *testing.T, ctx context.Context, s *testStore)) {
+	t.Helper()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		body(t, context.Background(), open(t, b, nil))
+	})
+}
+
+// eachClockedStore is eachStore with a store whose clock the test moves.
+func eachClockedStore(t *testing.T, body func(t *testing.T, ctx context.Context, s *testStore, clk *clock)) {
+	t.Helper()
+	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
+		clk := newClock()
+		body(t, context.Background(), open(t, b, &Options{Now: clk.Now}), clk)
+	})
+}
+
+// users creates users with these names.
+func users(t testing.TB, ctx context.Context, s *testStore, names ...string) []*User {
+	t.Helper()
+	us := make([]*User, len(names))
+	for i, name := range names {
+		u, err := s.CreateUser(ctx, name)
+		must(t, err)
+		us[i] = u
+	}
+	return us
+}
+
 // png makes distinct fake image bytes, bigger than the inline limit.
 func png(seed string, n int) []byte {
 	b := bytes.Repeat([]byte(seed), n/len(seed)+1)[:n]
@@ -295,9 +325,7 @@ func openAtVersion(t testing.TB, dsn string, version int64) *Store {
 
 func TestRecordTask(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		convID, err := s.NewConversation(ctx, ConversationInfo{Provider: "openai", Model: "gpt-test"})
 		must(t, err)
 		csv := []byte("n,square\n1,1\n2,4\n3,9\n")
@@ -433,9 +461,7 @@ func TestTaskOutcomes(t *testing.T) {
 			return r.Fail(context.Background(), errors.New("no session"), nil)
 		}, TaskFailed, event.StatusDied},
 	}
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := open(t, b, nil)
-		ctx := context.Background()
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel() // a conversation each
@@ -460,9 +486,7 @@ func TestTaskOutcomes(t *testing.T) {
 
 func TestRecordExec(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		rec, err := s.StartExec(ctx, "", nil)
 		must(t, err)
 		for i, code := range []string{"x = 1", "print(x + 1)"} {
@@ -508,9 +532,7 @@ func TestRecordExec(t *testing.T) {
 
 func TestBlobDedup(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		image := png("same", 30000)
 		long := strings.Repeat("a long line of output\n", 2000)
 		rec, err := s.StartTask(ctx, "", "twice", &RecorderOptions{Files: filesFunc(func(string, int64) ([]byte, error) { return image, nil })})
@@ -552,9 +574,7 @@ func TestBlobDedup(t *testing.T) {
 
 func TestDeleteConversation(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		shared := png("shared", 20000)
 		own := []byte("only in the first conversation")
 		record := func(file []byte) string {
@@ -613,10 +633,7 @@ func TestDeleteConversation(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		clk := newClock()
-		s := open(t, b, &Options{Now: clk.Now})
+	eachClockedStore(t, func(t *testing.T, ctx context.Context, s *testStore, clk *clock) {
 		// Five conversations a day apart, each with its own 20 kB image.
 		var ids []string
 		for i := range 5 {
@@ -697,9 +714,7 @@ func deadPID(t testing.TB) int {
 
 func TestRecoverInterrupted(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		start := func() *Recorder {
 			rec, err := s.StartTask(ctx, "", "work", nil)
 			must(t, err)
@@ -759,9 +774,7 @@ func TestRecoverInterrupted(t *testing.T) {
 
 func TestGC(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		// An orphan: content put by a process that died before its commit.
 		orphan, _, err := s.blobs.Put(ctx, strings.NewReader("orphan"))
 		must(t, err)
@@ -800,9 +813,7 @@ func TestGC(t *testing.T) {
 // reference committed.
 func TestBlobRaceWithDelete(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		image := png("race", 10000)
 		var wg sync.WaitGroup
 		errs := make(chan error, 100)
@@ -942,9 +953,7 @@ func TestMessageCoalescing(t *testing.T) {
 // TestOpenRecovers: Open marks what dead processes left running.
 func TestOpenRecovers(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		rec, err := s.StartTask(ctx, "", "left running", nil)
 		must(t, err)
 		_, err = s.exec(ctx, `UPDATE tasks SET owner_pid = ?`, deadPID(t))
@@ -962,9 +971,7 @@ func TestOpenRecovers(t *testing.T) {
 
 func TestResolveID(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		for _, id := range []string{"conv_abcdef", "conv_abcxyz", "conv_a_b"} {
 			_, err := s.exec(ctx, `INSERT INTO conversations (id, created_at, updated_at) VALUES (?, 0, 0)`, id)
 			must(t, err)
@@ -1046,9 +1053,7 @@ func TestListSourcesAndStates(t *testing.T) {
 		{SourceChat, event.StopMaxSteps, "step limit"},
 		{SourceServe, event.StopProvider, "model error"},
 	}
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		want := map[string][2]string{} // ID: source, state
 		for _, c := range cells {
 			rec, err := s.StartExec(ctx, "", &RecorderOptions{New: ConversationInfo{Source: c.source}})

@@ -8,15 +8,11 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/event"
-	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
 func TestUsersAndKeys(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		clk := newClock()
-		s := open(t, b, &Options{Now: clk.Now})
+	eachClockedStore(t, func(t *testing.T, ctx context.Context, s *testStore, clk *clock) {
 
 		alice, err := s.CreateUser(ctx, "alice")
 		must(t, err)
@@ -117,14 +113,9 @@ func TestUsersAndKeys(t *testing.T) {
 
 func TestConversationOwnersAndUsage(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		clk := newClock()
-		s := open(t, b, &Options{Now: clk.Now})
-		alice, err := s.CreateUser(ctx, "alice")
-		must(t, err)
-		bob, err := s.CreateUser(ctx, "bob")
-		must(t, err)
+	eachClockedStore(t, func(t *testing.T, ctx context.Context, s *testStore, clk *clock) {
+		us := users(t, ctx, s, "alice", "bob")
+		alice, bob := us[0], us[1]
 
 		a1, err := s.NewConversation(ctx, ConversationInfo{Title: "a1"})
 		must(t, err)
@@ -191,16 +182,11 @@ func TestConversationOwnersAndUsage(t *testing.T) {
 
 func TestSearchUserConversations(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
+	eachClockedStore(t, func(t *testing.T, ctx context.Context, s *testStore, clk *clock) {
 		// A clock of its own: the empty search lists the latest first, and
 		// conversations made in the same millisecond would tie.
-		clk := newClock()
-		s := open(t, b, &Options{Now: clk.Now})
-		alice, err := s.CreateUser(ctx, "alice")
-		must(t, err)
-		bob, err := s.CreateUser(ctx, "bob")
-		must(t, err)
+		us := users(t, ctx, s, "alice", "bob")
+		alice, bob := us[0], us[1]
 		conv := func(user, title, prompt, code, answer string) string {
 			t.Helper()
 			clk.Add(time.Second)

@@ -5,20 +5,13 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
 func TestWebSessions(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		clk := newClock()
-		s := open(t, b, &Options{Now: clk.Now})
-		alice, err := s.CreateUser(ctx, "alice")
-		must(t, err)
-		bob, err := s.CreateUser(ctx, "bob")
-		must(t, err)
+	eachClockedStore(t, func(t *testing.T, ctx context.Context, s *testStore, clk *clock) {
+		us := users(t, ctx, s, "alice", "bob")
+		alice, bob := us[0], us[1]
 		_, info, err := s.CreateAPIKey(ctx, "alice", "")
 		must(t, err)
 		week := clk.Now().Add(7 * 24 * time.Hour)
@@ -84,9 +77,7 @@ func TestWebSessions(t *testing.T) {
 
 func TestUserSettings(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		ctx := context.Background()
-		s := open(t, b, nil)
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		alice, err := s.CreateUser(ctx, "alice")
 		must(t, err)
 		type settings struct {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/interp-dev/interp/internal/event"
-	"github.com/interp-dev/interp/internal/store/storetest"
 )
 
 // TestRecordersAtOnce records from many recorders at once, as a server
@@ -17,9 +16,7 @@ import (
 // with its cells.
 func TestRecordersAtOnce(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := open(t, b, nil)
-		ctx := context.Background()
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		const recorders, cells = 40, 10
 		ids := make([]string, recorders)
 		var wg sync.WaitGroup
@@ -83,9 +80,7 @@ func TestRecordersAtOnce(t *testing.T) {
 // commit leaves nothing behind and fails no other write of the group.
 func TestGroupCommitIsolation(t *testing.T) {
 	t.Parallel()
-	storetest.Each(t, func(t *testing.T, b storetest.Backend) {
-		s := open(t, b, nil)
-		ctx := context.Background()
+	eachStore(t, func(t *testing.T, ctx context.Context, s *testStore) {
 		const n = 60
 		ids := make([]string, n)
 		for i := range ids {
