@@ -260,7 +260,7 @@ func TestCacheSettingsReachCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, out, errOut := interp(t, "", "cache", "info"); code != exitOK || !strings.Contains(out, cache) || !strings.Contains(out, "entries  2") {
+	if code, out, errOut := interp(t, "", "cache", "info"); code != exitOK || !strings.Contains(out, cache) || !strings.Contains(out, "in 2 entries") {
 		t.Errorf("cache info with cache.dir in the file: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Setenv("INTERP_CACHE_MAX_SIZE", "25KiB")
