@@ -1,5 +1,7 @@
 // Package chat is Interp's interactive terminal chat: a full-screen Bubble
-// Tea program in which a person talks to the agent. It shows the
+// Tea program in which a person talks to the agent (in a terminal that
+// draws images, an inline one that prints each finished block above its
+// live region, images with it: Options.Images). It shows the
 // conversation as it happens: prompts, the model's text streaming and then
 // rendered as Markdown, its code streaming and then highlighted, what the
 // code prints, its errors, displays, files and package installs, and the
@@ -39,9 +41,11 @@ type Options struct {
 	SaveDir string
 	// NoSave keeps images from being saved at all.
 	NoSave bool
-	// Images is how Output draws images (termimage.Detect), if it can:
-	// the transcript printed when the chat ends draws each one under its
-	// line. The full-screen view, redrawn all the time, cannot.
+	// Images is how Output draws images (termimage.Detect), if it can.
+	// Then the chat is not full-screen, as a view redrawn all the time
+	// cannot keep an image: each finished block is printed above the
+	// live region, an image drawn under its line as the cell shows it,
+	// once, into the terminal's scrollback.
 	Images termimage.Protocol
 	// Style is the glamour style of Markdown and code: "dark", "light"
 	// or another of glamour's; "" picks dark or light from the

@@ -627,32 +627,104 @@ func TestTemporaryImagesRemoved(t *testing.T) {
 	mustContain(t, ansi.Strip(out.String()), "now removed")
 }
 
-// In a terminal that draws images, the transcript printed when the chat
-// ends draws each image under its line.
-func TestTranscriptDrawsImages(t *testing.T) {
+// syncBuffer is a terminal's output that a test reads while the chat
+// writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// In a terminal that draws images the chat is not full-screen: each
+// finished block is printed above the live region, an image drawn under
+// its line as the cell shows it, during the chat, once, into the
+// terminal's scrollback, in the lines it takes.
+func TestLiveViewDrawsImages(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
-	var out bytes.Buffer
-	u := New(Options{Style: "dark", Output: &out, Images: termimage.Kitty})
+	out := &syncBuffer{}
+	u := New(Options{Style: "dark", Output: out, Images: termimage.Kitty})
 	u.programOpts = []tea.ProgramOption{tea.WithInput(nil), tea.WithWindowSize(80, 24), tea.WithoutSignals()}
 	var img bytes.Buffer
-	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 4, 3))); err != nil {
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 200, 100))); err != nil {
 		t.Fatal(err)
 	}
-	shown := make(chan struct{})
+	data := base64.StdEncoding.EncodeToString(img.Bytes())
+	// 200×100 pixels in cells of 10×20: 20 columns, 5 lines, drawn at
+	// the gutter, the cursor put back and moved past it on each line.
+	draw := "  \x1b7\x1b_Ga=T,f=100,q=2,C=1,c=20,r=5,m=0;" + data + "\x1b\\\x1b8\x1b[20C\x1b[K\r\n" +
+		strings.Repeat("\x1b[22C\x1b[K\r\n", 4)
+	release := make(chan struct{})
 	fa := &fakeAgent{}
 	fa.run = func(ctx context.Context, task string, emit func(agent.Event)) (*agent.Result, error) {
-		data := base64.StdEncoding.EncodeToString(img.Bytes())
+		emit(ev(event.Message, "Plotting.", 1))
+		emit(agent.Event{Event: session.Event{Type: event.Tool, Text: "plot()"}, Step: 1})
 		emit(agent.Event{Event: session.Event{Type: event.Display, Data: map[string]any{"image/png": data, "text/plain": "<Figure>"}}, Step: 1})
-		emit(ev(event.Answer, "Plotted.", 1))
-		close(shown)
-		return &agent.Result{Answer: "Plotted.", Stop: event.StopAnswer, Steps: 1}, nil
+		emit(agent.Event{Event: session.Event{Type: event.Done, Status: event.StatusOK, Duration: 0.1}, Step: 1})
+		<-release // the task is still running while the image is drawn
+		emit(ev(event.Answer, "Plotted.", 2))
+		return &agent.Result{Answer: "Plotted.", Stop: event.StopAnswer, Steps: 2}, nil
 	}
-	plotThenExit(t, u, fa, shown)
+	errc := make(chan error, 1)
+	go func() { errc <- u.run(context.Background(), fa) }()
+	keys := func(s string) {
+		for _, r := range s {
+			u.q.push(tea.KeyPressMsg{Code: r, Text: string(r)})
+		}
+		u.q.push(tea.KeyPressMsg{Code: tea.KeyEnter})
+	}
+	keys("plot")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), draw) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the image is not drawn during the chat:\n%q", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	during := out.String()
+	close(release)
+	time.Sleep(100 * time.Millisecond) // frames go by: the spinner, the answer
+	keys("/exit")
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
 	s := out.String()
-	want := "\x1b_Ga=T,f=100,q=2,m=0;" + base64.StdEncoding.EncodeToString(img.Bytes()) + "\x1b\\"
-	i, j := strings.Index(s, "drawn when the chat ends"), strings.LastIndex(s, want)
-	if i < 0 || j < i {
-		t.Errorf("the transcript does not draw the image under its line:\n%q", s[max(0, len(s)-600):])
+	if strings.Contains(s, "\x1b[?1049h") {
+		t.Error("the chat went full-screen, where an image cannot stay")
+	}
+	if n := strings.Count(s, "\x1b_Ga=T"); n != 1 {
+		t.Errorf("the image is drawn %d times, want once", n)
+	}
+	i, j := strings.Index(during, "[image 200x100 png saved to "), strings.Index(during, draw)
+	if i < 0 || j < i || strings.Contains(during, "not shown inline") {
+		t.Errorf("the image is not drawn under its line:\n%q", during)
+	}
+	text := ansi.Strip(s)
+	mustContain(t, text, "› plot", "Plotting.", "plot()", "Plotted.")
+	if strings.Count(text, "Plotting.") != 1 || strings.Count(text, "› plot") != 1 {
+		t.Errorf("blocks printed twice:\n%s", text)
+	}
+}
+
+// In inline mode the conversation scrolls in the terminal's scrollback:
+// the keys that scroll the full-screen view say so.
+func TestInlineScrollKeys(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestModel(t, Options{Images: termimage.ITerm2})
+	press(m, "pgup")
+	mustContain(t, screen(m), "scroll it with the terminal's scrollback")
+	if v := m.View(); v.AltScreen {
+		t.Error("inline mode is full-screen")
 	}
 }
 

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"charm.land/bubbles/v2/textarea"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	uv "github.com/charmbracelet/ultraviolet"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/interp-dev/interp/internal/agent"
@@ -41,6 +43,8 @@ type (
 	}
 	// batchMsg carries messages that queued up while the UI was busy.
 	batchMsg []tea.Msg
+	// printedMsg says the blocks handed to tea.Println are on the screen.
+	printedMsg struct{}
 )
 
 // What the agent is doing, for the activity line.
@@ -87,6 +91,20 @@ type model struct {
 	// follow is set.
 	top    int
 	follow bool
+
+	// inline is set where the terminal draws images (opts.Images): the
+	// chat is then not full-screen but the live region under what it has
+	// printed. Each block is printed above it once finished, its image
+	// drawn with it, once, into the terminal's own scrollback, which
+	// scrolls it; a full-screen view, redrawn all the time, cannot keep
+	// an image. printed blocks are handed to tea.Println, one print at a
+	// time (printing) so that they come in order; cell is a cell's size
+	// in pixels, for sixel, once the terminal says.
+	inline          bool
+	printed         int
+	printing        bool
+	quitWhenPrinted bool
+	cell            image.Point
 
 	// start runs a task in the background and returns what cancels it;
 	// reset forgets the conversation.
@@ -146,6 +164,7 @@ func newModel(opts Options) *model {
 		spin:   spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(st.accent)),
 		follow: true,
 		now:    time.Now,
+		inline: opts.Images != termimage.None,
 	}
 	m.layout()
 	m.welcome()
@@ -168,15 +187,54 @@ func (m *model) welcome() {
 }
 
 func (m *model) Init() tea.Cmd {
+	var cmds []tea.Cmd
 	if m.opts.Style == "" {
-		return tea.RequestBackgroundColor
+		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
-	return nil
+	if m.opts.Images == termimage.Sixel {
+		cmds = append(cmds, tea.Raw(ansi.WindowOp(ansi.RequestCellSizeWinOp)))
+	}
+	return tea.Batch(append(cmds, m.print())...)
 }
 
 // Update handles one message.
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
-	return m, m.update(msg)
+	cmd := m.update(msg)
+	if p := m.print(); p != nil {
+		cmd = tea.Batch(cmd, p)
+	}
+	return m, cmd
+}
+
+// print prints the blocks finished since the last print above the live
+// region, in inline mode.
+func (m *model) print() tea.Cmd {
+	if !m.inline || m.printing || m.quitting {
+		return nil
+	}
+	end := m.finished()
+	if end <= m.printed {
+		return nil
+	}
+	text := strings.Join(m.renderRange(m.printed, end, imagesInCells), "\n")
+	m.printed, m.printing = end, true
+	return tea.Sequence(tea.Println(text), func() tea.Msg { return printedMsg{} })
+}
+
+// finished is the end of the blocks that will not change any more: all
+// but the last while a task runs, and but the installs still under way.
+func (m *model) finished() int {
+	for i := m.printed; i < len(m.blocks); i++ {
+		b := m.blocks[i]
+		switch {
+		case !m.busy && !m.stopping:
+		case i == len(m.blocks)-1:
+			return i
+		case b.kind == kindInstall && b.install.Phase != event.PhaseInstalled && b.install.Phase != event.PhaseFailed:
+			return i
+		}
+	}
+	return len(m.blocks)
 }
 
 func (m *model) update(msg tea.Msg) tea.Cmd {
@@ -221,6 +279,17 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case runDoneMsg:
 		m.finish(msg)
 		return nil
+	case printedMsg:
+		m.printing = false
+		if m.quitWhenPrinted {
+			return tea.Quit
+		}
+		return nil
+	case uv.CellSizeEvent:
+		if msg.Width > 0 && msg.Height > 0 {
+			m.cell = image.Pt(msg.Width, msg.Height)
+		}
+		return nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -247,6 +316,13 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 		if m.input.Value() == "" {
 			return m.quit()
 		}
+	case "pgup", "pgdown", "ctrl+end", "ctrl+home":
+		if m.inline {
+			m.hint = "The conversation is printed above: scroll it with the terminal's scrollback"
+			return nil
+		}
+	}
+	switch k.String() {
 	case "pgup":
 		m.scroll(-max(m.transcriptHeight()-2, 1))
 		return nil
@@ -324,7 +400,7 @@ func (m *model) command(text string) tea.Cmd {
 		if m.reset != nil {
 			m.reset()
 		}
-		m.blocks, m.step = nil, 0
+		m.blocks, m.step, m.printed = nil, 0, 0
 		m.welcome()
 		m.add(&block{kind: kindNote, text: "The conversation was cleared: the model remembers nothing of it. Variables and files in the Python session remain."})
 	default:
@@ -349,6 +425,12 @@ func (m *model) quit() tea.Cmd {
 	m.quitting = true
 	if m.busy {
 		m.stop()
+	}
+	if m.printing {
+		// What is being printed is on the screen before the chat ends,
+		// which prints the rest.
+		m.quitWhenPrinted = true
+		return nil
 	}
 	return tea.Quit
 }
@@ -531,18 +613,18 @@ func (m *model) display(ev session.Event) (string, []byte) {
 			}
 		}
 		var img []byte
-		inline := "not shown inline"
-		if m.opts.Images != termimage.None && mime != "image/svg+xml" && raw != nil {
-			img, inline = raw, "drawn when the chat ends"
+		inline := "; not shown inline"
+		if m.inline && mime != "image/svg+xml" && raw != nil {
+			img, inline = raw, "" // drawn under this line
 		}
 		path, err := m.saveImage(raw, kind)
 		switch {
 		case err != nil:
-			return fmt.Sprintf("[%s: %s; could not save it: %v]", desc, inline, err), img
+			return fmt.Sprintf("[%s%s; could not save it: %v]", desc, inline, err), img
 		case path != "":
-			return fmt.Sprintf("[%s saved to %s; %s]", desc, path, inline), img
+			return fmt.Sprintf("[%s saved to %s%s]", desc, path, inline), img
 		}
-		return fmt.Sprintf("[%s; %s]", desc, inline), img
+		return fmt.Sprintf("[%s%s]", desc, inline), img
 	}
 	if md, ok := ev.Data["text/markdown"].(string); ok {
 		return md, nil
@@ -619,26 +701,82 @@ func (m *model) bottomHeight() int { return 1 + m.input.Height() + 1 }
 
 func (m *model) transcriptHeight() int { return max(m.height-m.bottomHeight(), 1) }
 
-// transcript renders every block.
-func (m *model) transcript() []string { return m.renderAll(false) }
+// How renderRange draws images.
+const (
+	imagesNone    = iota
+	imagesNatural // at their size: printed after the program has ended
+	imagesInCells // in as many lines as they take: printed above the live region
+)
 
-// finalTranscript is the transcript printed when the chat ends, each
-// image drawn under its line where the terminal can.
-func (m *model) finalTranscript() []string { return m.renderAll(true) }
+// transcript renders the blocks the screen shows: in inline mode those
+// not printed above it yet.
+func (m *model) transcript() []string {
+	if m.inline {
+		return m.renderRange(m.printed, len(m.blocks), imagesNone)
+	}
+	return m.renderRange(0, len(m.blocks), imagesNone)
+}
 
-func (m *model) renderAll(images bool) []string {
+// finalTranscript is what is printed when the chat ends: the whole
+// conversation, each image drawn under its line where the terminal can;
+// in inline mode only what was not printed yet.
+func (m *model) finalTranscript() []string {
+	if m.inline {
+		return m.renderRange(m.printed, len(m.blocks), imagesNatural)
+	}
+	return m.renderRange(0, len(m.blocks), imagesNatural)
+}
+
+// renderRange renders blocks from up to to, with the blank line that
+// goes before from's if it follows another.
+func (m *model) renderRange(from, to int, images int) []string {
 	var lines []string
 	w := max(m.width-1, 10)
-	for i, b := range m.blocks {
+	for i := from; i < to; i++ {
+		b := m.blocks[i]
 		if i > 0 && !b.tight() {
 			lines = append(lines, "")
 		}
 		lines = append(lines, b.render(w, m.md, &m.st)...)
-		if images && b.image != nil {
-			if seq, err := termimage.Encode(m.opts.Images, b.image); err == nil {
-				lines = append(lines, strings.TrimSuffix(string(seq), "\n"))
-			}
+		if b.image == nil || images == imagesNone {
+			continue
 		}
+		if images == imagesInCells {
+			lines = append(lines, m.imageLines(b.image)...)
+		} else if seq, err := termimage.Encode(m.opts.Images, b.image); err == nil {
+			lines = append(lines, strings.TrimSuffix(string(seq), "\n"))
+		}
+	}
+	return lines
+}
+
+// imageLines are the lines that draw img under a block, as many as it
+// takes: the first draws it and puts the cursor back, and each moves
+// the cursor past it, so that the erasing of a line's rest that each
+// printed line ends with (insertAbove) spares it.
+func (m *model) imageLines(img []byte) []string {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(img))
+	if err != nil {
+		return nil
+	}
+	cell := m.cell
+	if cell == (image.Point{}) {
+		// Until the terminal says: kitty and iTerm2 scale to the cells,
+		// so only the shape matters; sixel is drawn small rather than
+		// over the lines below it.
+		cell = image.Pt(10, 20)
+		if m.opts.Images == termimage.Sixel {
+			cell = image.Pt(7, 14)
+		}
+	}
+	cols, rows := termimage.Fit(cfg.Width, cfg.Height, cell, max(min(m.width-len(gutter)-1, 100), 1), max(min(m.height/2, 24), 1))
+	seq, err := termimage.EncodeInCells(m.opts.Images, img, cols, rows, cell)
+	if err != nil {
+		return nil
+	}
+	lines := []string{gutter + string(seq) + ansi.CursorForward(cols)}
+	for range rows - 1 {
+		lines = append(lines, ansi.CursorForward(len(gutter)+cols))
 	}
 	return lines
 }
@@ -653,11 +791,15 @@ func (m *model) scroll(by int) {
 	m.follow = m.top >= total-h
 }
 
-// View draws the screen.
+// View draws the screen: full-screen, or in inline mode the live region
+// under what was printed, as high as it needs.
 func (m *model) View() tea.View {
+	if m.inline && m.quitting {
+		return tea.NewView("") // the chat prints the rest as it ends
+	}
 	lines := m.transcript()
 	h := m.transcriptHeight()
-	if m.follow || m.top > len(lines)-h {
+	if m.follow || m.inline || m.top > len(lines)-h {
 		m.top = max(len(lines)-h, 0)
 	}
 	win := lines[m.top:min(m.top+h, len(lines))]
@@ -665,6 +807,9 @@ func (m *model) View() tea.View {
 	for _, l := range win {
 		b.WriteString(l)
 		b.WriteByte('\n')
+	}
+	if m.inline {
+		h = len(win)
 	}
 	for range h - len(win) {
 		b.WriteByte('\n')
@@ -676,7 +821,7 @@ func (m *model) View() tea.View {
 	b.WriteString(ansi.Truncate(m.status(len(lines)), m.width, "…"))
 
 	v := tea.NewView(b.String())
-	v.AltScreen = true
+	v.AltScreen = !m.inline
 	v.WindowTitle = "interp chat"
 	if c := m.input.Cursor(); c != nil {
 		c.Y += h + 1

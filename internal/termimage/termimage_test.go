@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -174,4 +175,52 @@ func atoi(s string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+func TestFit(t *testing.T) {
+	t.Parallel()
+	cell := image.Pt(10, 20)
+	cases := []struct {
+		w, h, maxCols, maxRows int
+		cols, rows             int
+	}{
+		{100, 100, 80, 20, 10, 5},  // natural size
+		{640, 480, 40, 24, 40, 15}, // narrower: the width rules
+		{640, 480, 80, 12, 32, 12}, // shorter: the height rules
+		{3, 3, 80, 20, 1, 1},       // at least a cell
+		{0, 10, 80, 20, 1, 1},
+	}
+	for _, c := range cases {
+		if cols, rows := Fit(c.w, c.h, cell, c.maxCols, c.maxRows); cols != c.cols || rows != c.rows {
+			t.Errorf("Fit(%d×%d in %d×%d) = %d×%d, want %d×%d", c.w, c.h, c.maxCols, c.maxRows, cols, rows, c.cols, c.rows)
+		}
+	}
+}
+
+// TestEncodeInCells: each protocol draws into the cells given and puts
+// the cursor back, with no newline of its own.
+func TestEncodeInCells(t *testing.T) {
+	t.Parallel()
+	data := testPNG(t, 200, 100)
+	cell := image.Pt(10, 20)
+	for _, tc := range []struct {
+		p    Protocol
+		want string
+	}{
+		{Kitty, "\x1b_Ga=T,f=100,q=2,C=1,c=8,r=2,m=0;"},
+		{ITerm2, "\x1b]1337;File=inline=1;size=" + strconv.Itoa(len(data)) + ";width=8;height=2;preserveAspectRatio=1:"},
+		{Sixel, "\x1bP0;1;0q\"1;1;80;40"}, // 200×100 scaled to fit 8×2 cells of 10×20
+	} {
+		seq, err := EncodeInCells(tc.p, data, 8, 2, cell)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.p, err)
+		}
+		s := string(seq)
+		if !strings.HasPrefix(s, "\x1b7") || !strings.HasSuffix(s, "\x1b8") || strings.Contains(s, "\n") {
+			t.Errorf("%s: not saved and restored around the image, or a newline: %q...%q", tc.p, s[:min(len(s), 40)], s[max(0, len(s)-10):])
+		}
+		if !strings.Contains(s, tc.want) {
+			t.Errorf("%s: lacks %q: %q", tc.p, tc.want, s[:min(len(s), 120)])
+		}
+	}
 }
