@@ -143,29 +143,13 @@ func TestTorchIndexConfig(t *testing.T) {
 // the package gets it linked from the store with no request to the index;
 // prune keeps it; --replace forgets it, and prune may then take it.
 func TestCachePrewarm(t *testing.T) {
-	needSandbox(t)
-	if rt, err := python.Find(""); err != nil || rt.UV == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("uv missing on CI")
-		}
-		t.Skip("uv is not installed: run scripts/setup")
-	}
+	root := installEnv(t)
 	idx := pypitest.NewIndex(t,
 		pypitest.Package{Name: "tinypkg", Version: "1.0", Modules: map[string]string{"tinypkg/__init__.py": "from tinydep import BASE\nVALUE = BASE + 41\n"}, Requires: []string{"tinydep"}},
 		pypitest.Package{Name: "tinydep", Version: "1.2", Modules: map[string]string{"tinydep.py": "BASE = 1\n"}},
 		pypitest.Package{Name: "tinymod", Version: "1.0", Modules: map[string]string{"tinymod/__init__.py": "X = 7\n"}})
 	t.Setenv("INTERP_INDEX_URL", idx.URL())
-	// uv runs as nobody, who cannot enter a test's temporary directory.
-	root, err := os.MkdirTemp("/var/tmp", "interp-test-prewarm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chmod(root, 0o755)
-	t.Setenv("INTERP_CACHE_DIR", filepath.Join(root, "uv-cache"))
-	t.Setenv("INTERP_STORE_DIR", filepath.Join(root, "store"))
-	cfg := filepath.Join(root, "config.yaml")
-	t.Setenv("INTERP_CONFIG", cfg)
+	cfg := os.Getenv("INTERP_CONFIG")
 
 	if code, _, errOut := interp(t, "", "cache", "prewarm"); code != exitUsage || !strings.Contains(errOut, "install.prewarm in "+cfg) {
 		t.Errorf("nothing to prewarm: exit %d, %q", code, errOut)
@@ -248,35 +232,14 @@ func TestCachePrewarm(t *testing.T) {
 // after that has the package at once: its first cell imports it with no
 // install event.
 func TestServeAndMCPPrewarm(t *testing.T) {
-	needSandbox(t)
-	if rt, err := python.Find(""); err != nil || rt.UV == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("uv missing on CI")
-		}
-		t.Skip("uv is not installed: run scripts/setup")
-	}
+	root := installEnv(t)
 	idx := pypitest.NewIndex(t, pypitest.Package{Name: "warmpkg", Version: "1.0", Modules: map[string]string{"warmpkg/__init__.py": "X = 42\n"}})
 	t.Setenv("INTERP_INDEX_URL", idx.URL())
-	root, err := os.MkdirTemp("/var/tmp", "interp-test-prewarm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chmod(root, 0o755)
-	cfg := filepath.Join(root, "config.yaml")
-	os.WriteFile(cfg, []byte("install: {prewarm: [warmpkg]}\n"), 0o644)
-	t.Setenv("INTERP_CONFIG", cfg)
-	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_BLOB_DIR"} {
-		t.Setenv(k, "")
-	}
+	os.WriteFile(os.Getenv("INTERP_CONFIG"), []byte("install: {prewarm: [warmpkg]}\n"), 0o644)
 	const code = "import warmpkg\nprint(warmpkg.X)\n"
 	for _, name := range []string{"serve", "mcp"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(root, name)
-			os.MkdirAll(dir, 0o755)
-			t.Setenv("INTERP_CACHE_DIR", filepath.Join(dir, "uv-cache"))
-			t.Setenv("INTERP_STORE_DIR", filepath.Join(dir, "store"))
-			t.Setenv("INTERP_HISTORY", filepath.Join(dir, "history.db"))
+			dir := installDirs(t, root, name)
 			// The server prewarms in the background: wait for it.
 			prewarmed := func() {
 				store := &deps.Store{Dir: filepath.Join(dir, "store")}
@@ -314,4 +277,50 @@ func TestServeAndMCPPrewarm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// needUV skips where uv is missing, except on CI.
+func needUV(t *testing.T) {
+	t.Helper()
+	if rt, err := python.Find(""); err != nil || rt.UV == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("uv missing on CI")
+		}
+		t.Skip("uv is not installed: run scripts/setup")
+	}
+}
+
+// installEnv readies a test that installs packages with the CLI: a
+// sandbox and uv, and a root directory under /var/tmp (uv runs as nobody,
+// who cannot enter a test's temporary directory) holding the config file
+// ($INTERP_CONFIG, empty), the package cache, the store and the history;
+// no model is configured.
+func installEnv(t *testing.T) string {
+	t.Helper()
+	needSandbox(t)
+	needUV(t)
+	root, err := os.MkdirTemp("/var/tmp", "interp-test-install-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	t.Setenv("INTERP_CONFIG", filepath.Join(root, "config.yaml"))
+	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_BLOB_DIR"} {
+		t.Setenv(k, "")
+	}
+	installDirs(t, root, ".")
+	return root
+}
+
+// installDirs points the package cache, the store and the history into
+// root/name, and returns that directory.
+func installDirs(t *testing.T, root, name string) string {
+	t.Helper()
+	dir := filepath.Join(root, name)
+	os.MkdirAll(dir, 0o755)
+	t.Setenv("INTERP_CACHE_DIR", filepath.Join(dir, "uv-cache"))
+	t.Setenv("INTERP_STORE_DIR", filepath.Join(dir, "store"))
+	t.Setenv("INTERP_HISTORY", filepath.Join(dir, "history.db"))
+	return dir
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/interp-dev/interp/internal/deps/pypitest"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
-	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/store"
 )
 
@@ -43,12 +42,7 @@ var frontendCells = []string{
 // documents, whoever ran the cell.
 func TestFrontEndsRunCellsAlike(t *testing.T) {
 	needSandbox(t)
-	if rt, err := python.Find(""); err != nil || rt.UV == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("uv missing on CI")
-		}
-		t.Skip("uv is not installed: run scripts/setup")
-	}
+	needUV(t)
 	idx := pypitest.NewIndex(t,
 		pypitest.Package{Name: "tinypkg", Version: "1.0", Modules: map[string]string{"tinypkg/__init__.py": "VALUE = 42\n"}},
 		pypitest.Package{Name: "tinymod", Version: "1.0", Modules: map[string]string{"tinymod/__init__.py": "X = 7\n"}})
@@ -205,16 +199,20 @@ func runCellsAgent(t *testing.T, _ string) {
 	}
 }
 
-func runCellsHTTP(t *testing.T, db string) {
+// serveAs starts interp serve on db with a user, alice, and returns a
+// function that POSTs JSON as her and returns the response's body, and
+// stop, which ends the server and waits for it (its history written).
+func serveAs(t *testing.T, db string) (post func(path string, body any) []byte, stop func()) {
+	t.Helper()
 	mustInterp(t, "admin", "--db", db, "user", "create", "alice")
 	key, _ := mustInterp(t, "admin", "--db", db, "key", "create", "alice")
 	key = strings.TrimSpace(key)
 	base, logs, cancel, served := startServe(t, "--db", db, "--listen", "127.0.0.1:0", "--pool=-1")
-	defer func() {
+	stop = func() {
 		cancel()
 		<-served
-	}()
-	post := func(path string, body any) map[string]any {
+	}
+	post = func(path string, body any) []byte {
 		t.Helper()
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
@@ -229,15 +227,20 @@ func runCellsHTTP(t *testing.T, db string) {
 		if res.StatusCode >= 300 {
 			t.Fatalf("POST %s: %d %s", path, res.StatusCode, data)
 		}
-		var m map[string]any
-		if err := json.Unmarshal(data, &m); err != nil {
-			t.Fatalf("POST %s: %v", path, err)
-		}
-		return m
+		return data
 	}
-	id, _ := post("/v1/sessions", map[string]any{})["id"].(string)
+	return post, stop
+}
+
+func runCellsHTTP(t *testing.T, db string) {
+	post, stop := serveAs(t, db)
+	defer stop()
+	var sess struct{ ID string }
+	if err := json.Unmarshal(post("/v1/sessions", map[string]any{}), &sess); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range frontendCells {
-		post("/v1/sessions/"+id+"/execute", map[string]any{"code": c})
+		post("/v1/sessions/"+sess.ID+"/execute", map[string]any{"code": c})
 	}
 }
 
@@ -261,7 +264,10 @@ func (w *mcpAddr) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func runCellsMCP(t *testing.T, _ string) {
+// startMCP starts interp mcp --http in this process and returns its URL,
+// and stop, which ends it and waits for it (its history written).
+func startMCP(t *testing.T) (url string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &mcpAddr{addr: make(chan string, 1)}
 	addr := logs.addr
@@ -272,18 +278,26 @@ func runCellsMCP(t *testing.T, _ string) {
 	cmd.SetErr(logs)
 	served := make(chan error, 1)
 	go func() { served <- cmd.ExecuteContext(ctx) }()
-	defer func() {
+	stop = func() {
 		cancel()
 		<-served
-	}()
-	var url string
+	}
 	select {
 	case url = <-addr:
 	case err := <-served:
+		cancel()
 		t.Fatalf("mcp ended at once: %v\n%s", err, logs.buf.String())
 	case <-time.After(30 * time.Second):
+		stop()
 		t.Fatalf("mcp did not say where it listens")
 	}
+	return url, stop
+}
+
+func runCellsMCP(t *testing.T, _ string) {
+	url, stop := startMCP(t)
+	defer stop()
+	ctx := context.Background()
 	client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
 	if err != nil {

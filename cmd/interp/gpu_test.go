@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +12,6 @@ import (
 
 	"github.com/interp-dev/interp/internal/deps/pypitest"
 	"github.com/interp-dev/interp/internal/mcpserver"
-	"github.com/interp-dev/interp/internal/python"
 )
 
 // TestGPUWarningEveryFrontEnd: code importing torch, on a host without a
@@ -26,13 +21,7 @@ import (
 // result. A local index stands in for PyPI: its torch needs a fake NVIDIA
 // package, as PyPI's CUDA build does.
 func TestGPUWarningEveryFrontEnd(t *testing.T) {
-	needSandbox(t)
-	if rt, err := python.Find(""); err != nil || rt.UV == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("uv missing on CI")
-		}
-		t.Skip("uv is not installed: run scripts/setup")
-	}
+	root := installEnv(t)
 	if _, err := os.Stat("/dev/nvidiactl"); err == nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("this CI host has a GPU: the warning is for hosts without one")
@@ -43,17 +32,7 @@ func TestGPUWarningEveryFrontEnd(t *testing.T) {
 		pypitest.Package{Name: "torch", Version: "2.0", Modules: map[string]string{"torch/__init__.py": "BUILD = 'cuda'\n"}, Requires: []string{"nvidia-fake-cu12"}},
 		pypitest.Package{Name: "nvidia-fake-cu12", Version: "1.0", Modules: map[string]string{"nvidia_fake/__init__.py": ""}})
 	t.Setenv("INTERP_INDEX_URL", idx.URL())
-	root, err := os.MkdirTemp("/var/tmp", "interp-test-gpu-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chmod(root, 0o755)
-	cfg := filepath.Join(root, "config.yaml")
-	t.Setenv("INTERP_CONFIG", cfg)
-	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_BLOB_DIR"} {
-		t.Setenv(k, "")
-	}
+	cfg := os.Getenv("INTERP_CONFIG")
 	const code = "import torch\nprint(torch.BUILD)\n"
 	want := "[interp: torch 2.0 from the package index is the CUDA build, with 1 GPU-only package ("
 	wantEnd := " to download with them), and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + cfg + "]"
@@ -96,10 +75,7 @@ func TestGPUWarningEveryFrontEnd(t *testing.T) {
 		t.Run(fe.name, func(t *testing.T) {
 			// Each its own store: once torch is stored, nothing is
 			// downloaded, and nothing is said.
-			t.Setenv("INTERP_CACHE_DIR", filepath.Join(root, fe.name, "uv-cache"))
-			t.Setenv("INTERP_STORE_DIR", filepath.Join(root, fe.name, "store"))
-			t.Setenv("INTERP_HISTORY", filepath.Join(root, fe.name, "history.db"))
-			os.MkdirAll(filepath.Join(root, fe.name), 0o755)
+			installDirs(t, root, fe.name)
 			shown := fe.run(t)
 			t.Logf("%s showed:\n%s", fe.name, shown)
 			if strings.Count(shown, want) != 1 || !strings.Contains(shown, wantEnd) {
@@ -118,34 +94,10 @@ type streamed struct {
 // in $INTERP_HISTORY) through the event stream, and returns its events;
 // ready, if given, is called once it listens.
 func serveStream(t *testing.T, code string, ready ...func()) []streamed {
-	db := os.Getenv("INTERP_HISTORY")
-	mustInterp(t, "admin", "--db", db, "user", "create", "alice")
-	key, _ := mustInterp(t, "admin", "--db", db, "key", "create", "alice")
-	key = strings.TrimSpace(key)
-	base, logs, cancel, served := startServe(t, "--db", db, "--listen", "127.0.0.1:0", "--pool=-1")
-	defer func() {
-		cancel()
-		<-served
-	}()
+	post, stop := serveAs(t, os.Getenv("INTERP_HISTORY"))
+	defer stop()
 	for _, f := range ready {
 		f()
-	}
-	post := func(path string, body any) []byte {
-		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
-		if err != nil {
-			t.Fatalf("POST %s: %v\n%s", path, err, logs)
-		}
-		defer res.Body.Close()
-		data, _ := io.ReadAll(res.Body)
-		if res.StatusCode >= 300 {
-			t.Fatalf("POST %s: %d %s", path, res.StatusCode, data)
-		}
-		return data
 	}
 	var sess struct{ ID string }
 	if err := json.Unmarshal(post("/v1/sessions", map[string]any{}), &sess); err != nil {
@@ -169,31 +121,12 @@ func serveStream(t *testing.T, code string, ready ...func()) []streamed {
 // mcpRunPython runs code through a new interp mcp's run_python and
 // returns the result; ready, if given, is called once it listens.
 func mcpRunPython(t *testing.T, code string, ready ...func()) mcpserver.RunPythonOutput {
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &mcpAddr{addr: make(chan string, 1)}
-	addr := logs.addr
-	cmd := newRootCmd()
-	cmd.SetArgs([]string{"mcp", "--http", "127.0.0.1:0"})
-	cmd.SetIn(strings.NewReader(""))
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(logs)
-	served := make(chan error, 1)
-	go func() { served <- cmd.ExecuteContext(ctx) }()
-	defer func() {
-		cancel()
-		<-served
-	}()
-	var url string
-	select {
-	case url = <-addr:
-	case err := <-served:
-		t.Fatalf("mcp ended at once: %v\n%s", err, logs.buf.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("mcp did not say where it listens")
-	}
+	url, stop := startMCP(t)
+	defer stop()
 	for _, f := range ready {
 		f()
 	}
+	ctx := context.Background()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
 	if err != nil {
 		t.Fatal(err)
