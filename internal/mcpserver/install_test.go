@@ -18,6 +18,8 @@ import (
 
 	"github.com/interp-dev/interp/internal/deps"
 	"github.com/interp-dev/interp/internal/deps/pypitest"
+	"github.com/interp-dev/interp/internal/event"
+	"github.com/interp-dev/interp/internal/session"
 )
 
 // TestInstallProgressNotifications: a run_python call that needs a
@@ -117,6 +119,33 @@ func TestInstallProgressNotifications(t *testing.T) {
 	}
 	if len(seen) == 0 || !strings.Contains(seen[len(seen)-1].Message, "installed bigwheel") {
 		t.Errorf("the last notification before the result is not the install's end")
+	}
+}
+
+// TestProgressCount: the installer's three kinds of download event (a
+// package begins, ends, and the bytes of all in flight) add up to bytes
+// of a total that never goes back, whatever their order.
+func TestProgressCount(t *testing.T) {
+	t.Parallel()
+	dl := func(pkg string, bytes, total int64) session.Event {
+		return session.Event{Type: event.Install, Phase: event.PhaseDownloading, Package: pkg, Bytes: bytes, Total: total}
+	}
+	p := &progress{sizes: map[string]int64{}, finished: map[string]bool{}}
+	for i, tt := range []struct {
+		ev           session.Event
+		bytes, total int64
+	}{
+		{dl("a", 0, 100), 0, 100},
+		{dl("b", 0, 300), 0, 400},
+		{dl("a b", 150, 400), 150, 400},
+		{dl("a", 100, 100), 150, 400}, // a is done; b's bytes were counted above
+		{dl("b", 350, 400), 350, 400},
+		{dl("b", 300, 300), 400, 400},
+		{session.Event{Type: event.Install, Phase: event.PhaseInstalled, Package: "a"}, 400, 400},
+	} {
+		if b, total := p.count(tt.ev); b != tt.bytes || total != tt.total {
+			t.Errorf("event %d (%+v): %d of %d, want %d of %d", i, tt.ev, b, total, tt.bytes, tt.total)
+		}
 	}
 }
 
