@@ -94,6 +94,40 @@ func TestFlagsFromTable(t *testing.T) {
 	}
 }
 
+// differentDefaults are flag names outside config.Table that commands
+// give different defaults, and why.
+var differentDefaults = map[string]string{
+	"limit":     "a count of different things: conversations listed, tasks run, audit entries",
+	"log-level": "ui runs for one person at a terminal, which warnings alone should reach; serve logs for an operator",
+	"model":     "doctor's --model is a switch; see notSettings",
+}
+
+// TestOtherFlagsOneDefault: a flag that is not a setting's has one default
+// wherever it appears, unless listed in differentDefaults.
+func TestOtherFlagsOneDefault(t *testing.T) {
+	t.Parallel()
+	first := map[string]string{} // name: "command: default"
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.NonInheritedFlags().VisitAll(func(f *pflag.Flag) {
+			if len(f.Annotations[keyAnnotation]) > 0 || differentDefaults[f.Name] != "" {
+				return
+			}
+			here := c.CommandPath() + ": " + f.DefValue
+			if prev, ok := first[f.Name]; ok && !strings.HasSuffix(prev, ": "+f.DefValue) {
+				t.Errorf("--%s defaults differ: %s, %s; make them one, or list it in differentDefaults with the reason", f.Name, prev, here)
+			}
+			if _, ok := first[f.Name]; !ok {
+				first[f.Name] = here
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd())
+}
+
 // TestHelpShowsOneDefault renders every command's --help and checks that
 // each flag of a setting shows the same default wherever it appears.
 func TestHelpShowsOneDefault(t *testing.T) {
