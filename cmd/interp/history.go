@@ -22,17 +22,26 @@ import (
 	"github.com/interp-dev/interp/internal/store"
 )
 
-// historyDSN is where the settings keep the history: the store's default
-// unless set.
+// dataDir is where the history and the REPL's typed lines are kept by
+// default: data_dir, else the store's default.
+func dataDir(s *config.Settings) (string, error) {
+	if s.DataDir != "" {
+		return s.DataDir, nil
+	}
+	return store.DefaultDir()
+}
+
+// historyDSN is where the settings keep the history: history.db in the
+// data directory unless set.
 func historyDSN(s *config.Settings) (string, error) {
 	if s.History != "" {
 		return s.History, nil
 	}
-	dsn, err := store.DefaultDSN()
+	dir, err := dataDir(s)
 	if err != nil {
 		return "", &exitError{code: exitInternal, msg: fmt.Sprintf("history: %v (or pass --no-history)", err)}
 	}
-	return dsn, nil
+	return filepath.Join(dir, "history.db"), nil
 }
 
 // historyOptions says where the history's large contents go: as for the
@@ -42,7 +51,7 @@ func historyDSN(s *config.Settings) (string, error) {
 func historyOptions(s *config.Settings, dsn string) *store.Options {
 	dir := s.BlobDir
 	if dialect, _, err := store.ParseDSN(dsn); dir == "" && err == nil && dialect != store.SQLite {
-		if d, err := store.DefaultDir(); err == nil {
+		if d, err := dataDir(s); err == nil {
 			dir = filepath.Join(d, "blobs")
 		}
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/peterh/liner"
 	"golang.org/x/term"
 
+	"github.com/interp-dev/interp/internal/config"
 	"github.com/interp-dev/interp/internal/session"
-	"github.com/interp-dev/interp/internal/store"
 )
 
 // errPromptInterrupted is Ctrl-C at a prompt: the cell being typed is dropped.
@@ -62,8 +62,8 @@ type termPrompter struct {
 }
 
 // replHistoryFile is where the REPL's typed lines are kept between runs.
-func replHistoryFile() string {
-	dir, err := store.DefaultDir()
+func replHistoryFile(s *config.Settings) string {
+	dir, err := dataDir(s)
 	if err != nil {
 		return ""
 	}

@@ -84,7 +84,7 @@ func runRepl(ctx context.Context, g *globalFlags, f *execFlags, in io.Reader, ou
 	}
 	cells := &cellReader{}
 	if isStdinTerminal(in) {
-		tp := newTermPrompter(replHistoryFile(), cells.completer(ctx, k))
+		tp := newTermPrompter(replHistoryFile(s), cells.completer(ctx, k))
 		defer tp.close()
 		cells.p = tp
 	} else {

@@ -82,6 +82,8 @@ type Config struct {
 	Limits     LimitsConfig `yaml:"limits"`
 	// Home is where the base Python environment lives.
 	Home string `yaml:"home"`
+	// DataDir is where the history is kept by default (Table's data_dir).
+	DataDir string `yaml:"data_dir"`
 	// IndexURL is the package index installs come from.
 	IndexURL string `yaml:"index_url"`
 	// History is where conversations are kept: a SQLite path or a

@@ -20,6 +20,7 @@ type Settings struct {
 	File *Config
 
 	Home     string // where the base Python environment lives
+	DataDir  string // where the history and the REPL's lines are kept by default; "" for the store's default
 	History  string // the history's SQLite path or postgres:// DSN; "" for the store's default
 	BlobDir  string // where the history's large content goes; "" for the store's default
 	IndexURL string // the package index installs come from
@@ -159,6 +160,8 @@ var Table = []Setting{
 		Help: "directory of the base Python environment", field: func(s *Settings) any { return &s.Home }},
 	{Key: "unsafe_no_sandbox", Env: "INTERP_UNSAFE_NO_SANDBOX", Flag: "unsafe-no-sandbox", Default: "false", kind: boolean,
 		Help: "run code directly on this host, WITHOUT isolation", field: func(s *Settings) any { return &s.Unsafe }},
+	{Key: "data_dir", Env: "INTERP_DATA_DIR", kind: text,
+		Help: "where the history (history.db, blobs/) and the REPL's typed lines are kept unless history.dsn says otherwise (default $XDG_DATA_HOME/interp, else ~/.local/share/interp)", field: func(s *Settings) any { return &s.DataDir }},
 	{Key: "history.dsn", Env: "INTERP_HISTORY", Flag: "history", kind: text,
 		Help: "where history is kept: a SQLite path or a postgres:// DSN (default ~/.local/share/interp/history.db)", field: func(s *Settings) any { return &s.History }},
 	{Key: "history.max_age", Env: "INTERP_HISTORY_MAX_AGE", Flag: "older-than", kind: durationZero,

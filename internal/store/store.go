@@ -140,12 +140,9 @@ func ParseDSN(dsn string) (dialect, target string, err error) {
 	return SQLite, target, nil
 }
 
-// DefaultDir is where Interp keeps its history by default:
-// $INTERP_DATA_DIR, else $XDG_DATA_HOME/interp, else ~/.local/share/interp.
+// DefaultDir is where Interp keeps its history unless configured
+// (config's data_dir): $XDG_DATA_HOME/interp, else ~/.local/share/interp.
 func DefaultDir() (string, error) {
-	if d := os.Getenv("INTERP_DATA_DIR"); d != "" {
-		return d, nil
-	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "interp"), nil
 	}
@@ -154,15 +151,6 @@ func DefaultDir() (string, error) {
 		return "", fmt.Errorf("store: no data directory: %w", err)
 	}
 	return filepath.Join(home, ".local", "share", "interp"), nil
-}
-
-// DefaultDSN is the SQLite database in DefaultDir.
-func DefaultDSN() (string, error) {
-	d, err := DefaultDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "history.db"), nil
 }
 
 // Open opens (creating if needed) the database dsn names, migrates it to
