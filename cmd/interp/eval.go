@@ -23,7 +23,6 @@ type evalFlags struct {
 	out         string
 	only        []string
 	limit       int
-	smallModel  string
 	replay      string
 	transcripts string
 	label       string
@@ -44,13 +43,12 @@ func newEvalCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	declare(fl, "provider", "model", "limits.memory", "eval.task_timeout")
+	declare(fl, "provider", "model", "limits.memory", "eval.task_timeout", "small_model")
 	f.deps.register(cmd)
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON instead of a table")
 	fl.StringVar(&f.out, "out", "", "also write the JSON report to this file")
 	fl.StringSliceVar(&f.only, "only", nil, "run only the tasks whose ID contains one of these")
 	fl.IntVar(&f.limit, "limit", 0, "run at most this many tasks")
-	fl.StringVar(&f.smallModel, "small-model", "", "on or off: the agent's measures for small models (default: the config's small_model, else on for local models)")
 	fl.StringVar(&f.replay, "replay", "", "check another agent's answers from this JSON Lines file ({id, answer, workspace, seconds}) instead of running Interp's")
 	fl.StringVar(&f.transcripts, "transcripts", "", "write each task's events (ID.jsonl) and conversation (ID.history.json) into this directory")
 	fl.StringVar(&f.label, "label", "", "what this run measures, for the report (default: the provider, model and configuration)")
@@ -71,14 +69,6 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 		return err
 	}
 	cfg := s.File
-	switch f.smallModel {
-	case "":
-	case "on", "off":
-		on := f.smallModel == "on"
-		cfg.SmallModel = &on
-	default:
-		return &exitError{code: exitUsage, msg: fmt.Sprintf("--small-model %q: use on or off", f.smallModel)}
-	}
 	rt, err := g.runtime()
 	if err != nil {
 		return &exitError{code: exitUnsupported, msg: err.Error()}
@@ -130,11 +120,11 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, path string, std
 		if err != nil {
 			return err
 		}
-		small := cfg.SmallModelFor(name)
+		small := s.SmallModelFor(name)
 		lim := agent.LimitsFrom(s)
 		ecfg.Agent = func(*session.Session) agent.Config {
-			return agent.Config{Provider: provider, Model: model, Auto: auto, Limits: lim, Vision: cfg.Vision,
-				NoTools: cfg.NoTools, Packages: rt.Packages(), Temperature: cfg.Temperature(name), SmallModel: small}
+			return agent.Config{Provider: provider, Model: model, Auto: auto, Limits: lim, Vision: s.Vision,
+				NoTools: s.NoTools, Packages: rt.Packages(), Temperature: cfg.Temperature(name), SmallModel: small}
 		}
 		if label == "" {
 			mode := "plain loop"

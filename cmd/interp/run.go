@@ -24,17 +24,16 @@ import (
 
 // agentFlags configure the model and the loop.
 type agentFlags struct {
-	yes, json bool
-	env       []string
-	saveDir   string
-	deps      depsFlags
-	files     workspaceFiles
+	json    bool
+	env     []string
+	saveDir string
+	deps    depsFlags
+	files   workspaceFiles
 }
 
 func (f *agentFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	declare(fl, "provider", "model", "limits.memory", "limits.cell_timeout")
-	fl.BoolVarP(&f.yes, "yes", "y", false, "run code without asking first")
+	declare(fl, "provider", "model", "limits.memory", "limits.cell_timeout", "yes")
 	registerEnv(cmd, &f.env)
 	f.deps.register(cmd)
 	f.files.register(cmd)
@@ -113,13 +112,13 @@ func newWorkbench(ctx context.Context, g *globalFlags, f *agentFlags, confirm fu
 		return nil, err
 	}
 	lim := agent.LimitsFrom(set)
-	if f.yes || cfg.Yes {
+	if set.Yes {
 		confirm = nil
 	}
 	ag, err := agent.New(agent.Config{
 		Provider: provider, Model: model, Session: s, Auto: auto, Limits: lim,
-		Confirm: confirm, Vision: cfg.Vision, NoTools: cfg.NoTools, Packages: rt.Packages(),
-		Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name),
+		Confirm: confirm, Vision: set.Vision, NoTools: set.NoTools, Packages: rt.Packages(),
+		Temperature: cfg.Temperature(name), SmallModel: set.SmallModelFor(name),
 	})
 	if err != nil {
 		closeProvider(provider)

@@ -142,11 +142,11 @@ func runServe(cmd *cobra.Command, g *globalFlags, f *serveFlags, ui *uiOptions) 
 		if defaulted {
 			log.Info(config.LocalNotice(model))
 		}
-		m := &server.LLM{Provider: p, Name: name, Model: model, Temperature: cfg.Temperature(name), SmallModel: cfg.SmallModelFor(name)}
+		m := &server.LLM{Provider: p, Name: name, Model: model, Temperature: cfg.Temperature(name), SmallModel: s.SmallModelFor(name)}
 		llmFactory = func(context.Context) (*server.LLM, error) { return m, nil }
 		defModel = m
 	}
-	choices, modelFor, closeModels := g.serveModels(cfg, defModel)
+	choices, modelFor, closeModels := g.serveModels(s, defModel)
 	defer closeModels()
 
 	rt, err := g.runtime()

@@ -12,7 +12,8 @@ import (
 // the default (def) first, then the default model of each other provider
 // the configuration enables, then every installed local model. The factory
 // makes each provider once, on first use; closeAll closes those it made.
-func (g *globalFlags) serveModels(cfg *config.Config, def *server.LLM) (choices []server.ModelChoice, factory server.ModelFactory, closeAll func()) {
+func (g *globalFlags) serveModels(s *config.Settings, def *server.LLM) (choices []server.ModelChoice, factory server.ModelFactory, closeAll func()) {
+	cfg := s.File
 	seen := map[[2]string]bool{}
 	add := func(provider, model string) {
 		k := [2]string{provider, model}
@@ -59,7 +60,7 @@ func (g *globalFlags) serveModels(cfg *config.Config, def *server.LLM) (choices 
 		if err != nil {
 			return nil, err
 		}
-		m := &server.LLM{Provider: p, Name: provider, Model: model, Temperature: cfg.Temperature(provider), SmallModel: cfg.SmallModelFor(provider)}
+		m := &server.LLM{Provider: p, Name: provider, Model: model, Temperature: cfg.Temperature(provider), SmallModel: s.SmallModelFor(provider)}
 		made[k] = m
 		return m, nil
 	}

@@ -38,7 +38,7 @@ func declare(fs *pflag.FlagSet, keys ...string) {
 		case st.Default != "":
 			usage += " (default " + st.Default + ")"
 		}
-		fs.Var(&settingFlag{typ: st.Type()}, st.Flag, usage)
+		fs.VarP(&settingFlag{typ: st.Type()}, st.Flag, st.Short, usage)
 		if st.Type() == "bool" {
 			fs.Lookup(st.Flag).NoOptDefVal = "true" // --no-history, not --no-history=true
 		}

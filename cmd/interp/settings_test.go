@@ -111,6 +111,12 @@ func TestSettingsMovedBadValues(t *testing.T) {
 		{args: []string{"run", "task"}, env: map[string]string{"INTERP_LOCAL_THREADS": "-2"}, source: `INTERP_LOCAL_THREADS "-2"`},
 		{args: []string{"run", "task"}, env: map[string]string{"INTERP_LOCAL_IDLE_TIMEOUT": "later"}, source: `INTERP_LOCAL_IDLE_TIMEOUT "later"`},
 		{args: []string{"run", "task"}, file: "local: {context_size: wide}\n", source: `local.context_size "wide"`},
+		{args: []string{"run", "--yes=perhaps", "task"}, source: `--yes "perhaps": want true or false`},
+		{args: []string{"run", "task"}, env: map[string]string{"INTERP_YES": "perhaps"}, source: `INTERP_YES "perhaps"`},
+		{args: []string{"run", "task"}, file: "vision: maybe\n", source: `vision "maybe": want true or false`},
+		{args: []string{"run", "task"}, env: map[string]string{"INTERP_NO_TOOLS": "maybe"}, source: `INTERP_NO_TOOLS "maybe"`},
+		{args: []string{"eval", "--small-model", "maybe", filepath.Join(pkgDir, "..", "..", "eval", "suite.jsonl")}, source: `--small-model "maybe": want on or off`},
+		{args: []string{"run", "task"}, file: "small_model: sometimes\n", source: `small_model "sometimes": want on or off`},
 	} {
 		t.Run(strings.Join(tt.args, " ")+fmt.Sprint(tt.env)+tt.file, func(t *testing.T) {
 			for k, v := range tt.env {

@@ -69,16 +69,11 @@ type Config struct {
 	Local     LocalConfig     `yaml:"local"`
 	// UnsafeNoSandbox runs code with no sandbox (Table's unsafe_no_sandbox).
 	UnsafeNoSandbox string `yaml:"unsafe_no_sandbox"`
-	// Yes runs code without asking.
-	Yes bool `yaml:"yes"`
-	// Vision sends images to the model.
-	Vision bool `yaml:"vision"`
-	// NoTools asks the model for fenced code instead of tool calls.
-	NoTools bool `yaml:"no_tools"`
-	// SmallModel turns the agent's measures for small models on or off
-	// (see agent.Config.SmallModel); unset, they are on for local
-	// models only.
-	SmallModel *bool        `yaml:"small_model"`
+	// Yes, Vision, NoTools and SmallModel: Table says what each means.
+	Yes        string       `yaml:"yes"`
+	Vision     string       `yaml:"vision"`
+	NoTools    string       `yaml:"no_tools"`
+	SmallModel string       `yaml:"small_model"`
 	Limits     LimitsConfig `yaml:"limits"`
 	// Home is where the base Python environment lives.
 	Home string `yaml:"home"`
@@ -281,15 +276,6 @@ func (c *Config) Temperature(provider string) *float64 {
 		return c.Ollama.Temperature
 	}
 	return nil
-}
-
-// SmallModelFor says whether the agent's measures for small models are on
-// for provider: as configured, else for local models only.
-func (c *Config) SmallModelFor(provider string) bool {
-	if c.SmallModel != nil {
-		return *c.SmallModel
-	}
-	return provider == "local"
 }
 
 // LocalNotice is what front ends say, once, when they fall back to the

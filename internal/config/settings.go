@@ -40,6 +40,13 @@ type Settings struct {
 
 	Provider, Model string // "" for Config.ResolveDefault's choice
 
+	Yes     bool // run the model's code without asking
+	Vision  bool // send the images the code displays to the model
+	NoTools bool // ask the model for fenced code instead of tool calls
+	// SmallModel turns the agent's measures for small models on or off
+	// (see agent.Config.SmallModel); nil: on for local models only.
+	SmallModel *bool
+
 	Memory      int64         // a sandbox's memory limit, in bytes
 	CellTimeout time.Duration // the time limit of one cell
 	// ReplCellTimeout is the time limit of one cell of interp repl; 0
@@ -134,6 +141,8 @@ type Setting struct {
 	Default string
 	// Help says what it is, for the flag's usage and the README's table.
 	Help string
+	// Short is the flag's one-letter form, if any.
+	Short string
 
 	kind  kind
 	field func(*Settings) any // the typed field it sets
@@ -152,6 +161,7 @@ const (
 	duration          // a positive duration such as 90s
 	durationZero      // a duration, 0 included
 	boolean           // true or false
+	onOff             // on or off; unset for the default's choice
 )
 
 // Table is every setting, in the README's order.
@@ -196,6 +206,14 @@ var Table = []Setting{
 		Help: "CPU threads the local model generates with; 0 for every core", field: func(s *Settings) any { return &s.Local.Threads }},
 	{Key: "local.context_size", Env: "INTERP_LOCAL_CONTEXT_SIZE", Flag: "context-size", Default: "16384", kind: count,
 		Help: "the local model's context window, in tokens", field: func(s *Settings) any { return &s.Local.ContextSize }},
+	{Key: "yes", Env: "INTERP_YES", Flag: "yes", Short: "y", Default: "false", kind: boolean,
+		Help: "run the model's code without asking first", field: func(s *Settings) any { return &s.Yes }},
+	{Key: "vision", Env: "INTERP_VISION", Default: "false", kind: boolean,
+		Help: "send the images the code displays to the model", field: func(s *Settings) any { return &s.Vision }},
+	{Key: "no_tools", Env: "INTERP_NO_TOOLS", Default: "false", kind: boolean,
+		Help: "ask the model for fenced code instead of tool calls", field: func(s *Settings) any { return &s.NoTools }},
+	{Key: "small_model", Env: "INTERP_SMALL_MODEL", Flag: "small-model", kind: onOff,
+		Help: "on or off: the agent's measures for small models (default: on for local models)", field: func(s *Settings) any { return &s.SmallModel }},
 	{Key: "limits.memory", Env: "INTERP_MEMORY", Flag: "memory", Default: FormatSize(DefaultMemory), kind: size,
 		Help: "memory limit of a sandbox, e.g. 512MiB or 2GiB", field: func(s *Settings) any { return &s.Memory }},
 	{Key: "limits.cell_timeout", Env: "INTERP_CELL_TIMEOUT", Flag: "timeout", Default: FormatDuration(DefaultCellTimeout), kind: duration,
@@ -343,6 +361,15 @@ func (s *Settings) ResolveModel() (provider, model string, defaulted bool, err e
 	return s.File.ResolveDefault(s.Provider, flagModel)
 }
 
+// SmallModelFor says whether the agent's measures for small models are on
+// for provider: as configured, else for local models only.
+func (s *Settings) SmallModelFor(provider string) bool {
+	if s.SmallModel != nil {
+		return *s.SmallModel
+	}
+	return provider == Local
+}
+
 // ResolveLocalModel is ResolveModel for the local provider, whatever
 // provider is configured: for commands that run only the local model.
 func (s *Settings) ResolveLocalModel() (provider, model string, defaulted bool, err error) {
@@ -381,6 +408,8 @@ func (st *Setting) set(s *Settings, v string) error {
 			*p = 0
 		case *bool:
 			*p = false
+		case **bool:
+			*p = nil
 		}
 		return nil
 	}
@@ -442,6 +471,17 @@ func (st *Setting) set(s *Settings, v string) error {
 		default:
 			return errors.New("want true or false (or 1 or 0)")
 		}
+		return nil
+	case onOff:
+		var on bool
+		switch strings.ToLower(v) {
+		case "on", "true", "1", "yes":
+			on = true
+		case "off", "false", "0", "no":
+		default:
+			return errors.New("want on or off")
+		}
+		*dst.(**bool) = &on
 		return nil
 	}
 	return fmt.Errorf("unknown kind %d", st.kind)
@@ -539,6 +579,8 @@ func (st Setting) Type() string {
 		return "duration"
 	case boolean:
 		return "bool"
+	case onOff:
+		return "on|off"
 	}
 	return "string"
 }

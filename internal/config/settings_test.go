@@ -21,6 +21,8 @@ func sample(st Setting) (string, string) {
 		return "7s", "9s"
 	case boolean:
 		return "true", "false"
+	case onOff:
+		return "on", "off"
 	}
 	return "value-a", "value-b"
 }
@@ -34,7 +36,7 @@ func bad(st Setting) string {
 		return "big"
 	case duration, durationZero:
 		return "soon"
-	case boolean:
+	case boolean, onOff:
 		return "maybe"
 	}
 	return ""
@@ -61,7 +63,14 @@ func fileFor(t *testing.T, key, v string) string {
 
 // value is the typed field st sets in s, as text.
 func value(st Setting, s *Settings) string {
-	return fmt.Sprint(reflect.ValueOf(st.field(s)).Elem().Interface())
+	v := reflect.ValueOf(st.field(s)).Elem()
+	if v.Kind() == reflect.Pointer { // small_model's *bool: nil is unset
+		if v.IsNil() {
+			return "unset"
+		}
+		v = v.Elem()
+	}
+	return fmt.Sprint(v.Interface())
 }
 
 // want is what st's field holds after reading v.
@@ -237,6 +246,30 @@ func TestResolveValues(t *testing.T) {
 				t.Errorf("settings %+v", s)
 			}
 		})
+	}
+}
+
+// TestSmallModelFor: the measures for small models are on for local
+// models unless small_model says otherwise, from any source.
+func TestSmallModelFor(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		env           map[string]string
+		flags         map[string]string
+		local, openai bool
+	}{
+		{local: true},
+		{env: map[string]string{"INTERP_SMALL_MODEL": "off"}},
+		{env: map[string]string{"INTERP_SMALL_MODEL": "true"}, local: true, openai: true},
+		{env: map[string]string{"INTERP_SMALL_MODEL": "off"}, flags: map[string]string{"small-model": "on"}, local: true, openai: true},
+	} {
+		s, err := Resolve(Sources{Getenv: env(tt.env), Flag: flags(tt.flags)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, o := s.SmallModelFor(Local), s.SmallModelFor(OpenAI); l != tt.local || o != tt.openai {
+			t.Errorf("env %v flags %v: local %v, openai %v; want %v, %v", tt.env, tt.flags, l, o, tt.local, tt.openai)
+		}
 	}
 }
 

@@ -163,8 +163,8 @@ func ConfigFrom(s *config.Settings) Config {
 		MetricsToken: v.MetricsToken,
 		TaskTimeout:  v.TaskTimeout,
 		Agent:        agent.LimitsFrom(s),
-		Vision:       s.File.Vision,
-		NoTools:      s.File.NoTools,
+		Vision:       s.Vision,
+		NoTools:      s.NoTools,
 	}
 }
 
