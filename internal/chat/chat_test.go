@@ -17,6 +17,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	uv "github.com/charmbracelet/ultraviolet"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/interp-dev/interp/internal/agent"
@@ -736,6 +737,40 @@ func printedAbove(out string) string {
 		printed = append(printed, lines[:min(n, len(lines))]...)
 	}
 	return ansi.Strip(strings.Join(printed, "\n"))
+}
+
+// A sixel image is scaled to the cells it is given, in the cell size the
+// terminal reports (pixels cannot be scaled by the terminal).
+func TestSixelUsesTheCellSize(t *testing.T) {
+	t.Parallel()
+	m, _ := newTestModel(t, Options{Images: termimage.Sixel})
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 400, 200))); err != nil {
+		t.Fatal(err)
+	}
+	// Until the terminal says, small cells: 400×200 is 58×15 cells of
+	// 7×14, within the 20 lines (half the window) an image may take.
+	lines := m.imageLines(img.Bytes())
+	if len(lines) != 15 || !strings.Contains(lines[0], "\"1;1;400;200") {
+		t.Errorf("before the cell size: %d lines, %q", len(lines), lines[0][:min(len(lines[0]), 40)])
+	}
+	m.Update(uv.CellSizeEvent{Width: 20, Height: 40})
+	// 20×10 cells of 20×40: the image scaled to fit 20 lines of them.
+	if lines = m.imageLines(img.Bytes()); len(lines) != 5 || !strings.Contains(lines[0], "\"1;1;400;200") {
+		t.Errorf("with cells of 20×40: %d lines, %q", len(lines), lines[0][:min(len(lines[0]), 40)])
+	}
+	m.Update(uv.CellSizeEvent{Width: 10, Height: 20})
+	if lines = m.imageLines(img.Bytes()); len(lines) != 10 {
+		t.Errorf("with cells of 10×20: %d lines, want 10", len(lines))
+	}
+	// A big one is scaled down to the 20 lines: 40×20 cells, 400×400.
+	img.Reset()
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 2000, 2000))); err != nil {
+		t.Fatal(err)
+	}
+	if lines = m.imageLines(img.Bytes()); len(lines) != 20 || !strings.Contains(lines[0], "\"1;1;400;400") || !strings.HasSuffix(lines[0], "\x1b8\x1b[40C") {
+		t.Errorf("a big image: %d lines, %q...%q", len(lines), lines[0][:min(len(lines[0]), 40)], lines[0][max(0, len(lines[0])-20):])
+	}
 }
 
 // In inline mode the conversation scrolls in the terminal's scrollback:
