@@ -21,9 +21,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/interp-dev/interp/internal/syncbuf"
 
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
@@ -92,12 +93,12 @@ func TestBrowser(t *testing.T) {
 	}
 
 	addr := freeAddr(t)
-	serveLog := &lockedBuffer{}
+	serveLog := &syncbuf.Buffer{}
 	startProcess(t, env, serveLog, bin, "serve", "--listen", addr, "--db", db, "--provider", "openai", "--model", "gpt-test",
 		"--log-level", "warn", "--pool", "1", "--quota-sessions", "-1", "--quota-executions", "-1")
 	waitHealthy(t, "http://"+addr, serveLog)
 
-	uiLog := &lockedBuffer{}
+	uiLog := &syncbuf.Buffer{}
 	uiOut := startProcess(t, env, uiLog, bin, "ui", "--no-browser", "--db", filepath.Join(dir, "ui.db"), "--provider", "openai", "--model", "gpt-test")
 	uiURL := readUIURL(t, uiOut)
 
@@ -107,7 +108,7 @@ func TestBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"E2E_BASE_URL=http://"+addr, "E2E_KEY="+key, "E2E_CONTROL="+control.URL, "E2E_UI_URL="+uiURL,
 		"E2E_CHROMIUM="+chromium(), "E2E_BENCH_CONV="+benchConv)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	var w io.Writer = out
 	if testing.Verbose() {
 		w = io.MultiWriter(out, os.Stderr)
@@ -254,7 +255,7 @@ func startProcess(t *testing.T, env []string, log io.Writer, bin string, args ..
 	return stdout
 }
 
-func waitHealthy(t *testing.T, base string, log *lockedBuffer) {
+func waitHealthy(t *testing.T, base string, log *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -296,23 +297,6 @@ func readUIURL(t *testing.T, r io.Reader) string {
 		t.Fatal("interp ui printed no link")
 		return ""
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func stderrOf(err error) string {

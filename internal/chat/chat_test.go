@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interp-dev/interp/internal/syncbuf"
+
 	tea "charm.land/bubbletea/v2"
 	uv "github.com/charmbracelet/ultraviolet"
 	"github.com/charmbracelet/x/ansi"
@@ -629,32 +631,13 @@ func TestTemporaryImagesRemoved(t *testing.T) {
 	mustContain(t, ansi.Strip(out.String()), "now removed")
 }
 
-// syncBuffer is a terminal's output that a test reads while the chat
-// writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // In a terminal that draws images the chat is not full-screen: each
 // finished block is printed above the live region, an image drawn under
 // its line as the cell shows it, during the chat, once, into the
 // terminal's scrollback, in the lines it takes.
 func TestLiveViewDrawsImages(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	u := New(Options{Style: "dark", Output: out, Images: termimage.Kitty})
 	u.programOpts = []tea.ProgramOption{tea.WithInput(nil), tea.WithWindowSize(80, 24), tea.WithoutSignals()}
 	var img bytes.Buffer

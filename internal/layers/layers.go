@@ -19,6 +19,8 @@ var Layers = map[string]int{
 	"internal/config": 0, // settings from the file, the environment and flags
 	// termimage draws images in terminals, for the CLI and the chat.
 	"internal/termimage": 0,
+	// syncbuf is a buffer written and read at once, for tests.
+	"internal/syncbuf": 0,
 
 	// 1: the sandbox, with its first process and the process that forks it.
 	"internal/sandbox/sandboxinit": 10,

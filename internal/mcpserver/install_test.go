@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,9 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/interp-dev/interp/internal/syncbuf"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -49,7 +49,7 @@ func TestInstallProgressNotifications(t *testing.T) {
 		t.Skip("uv is not installed: run scripts/setup")
 	}
 	// The client's side of the wire, in the order messages arrived.
-	wire := &lockedBuffer{}
+	wire := &syncbuf.Buffer{}
 	st, ct := mcp.NewInMemoryTransports()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -212,22 +212,4 @@ func TestInstallPackagesGPUWarning(t *testing.T) {
 	if text := textOf(res); res.IsError || !strings.Contains(text, "Installed: ") || !strings.Contains(text, "\n[interp: torch 2.0 from the package index is the CUDA build") {
 		t.Errorf("install_packages: %s", text)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

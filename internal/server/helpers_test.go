@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/interp-dev/interp/internal/syncbuf"
+
 	"github.com/interp-dev/interp/internal/llm"
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
@@ -50,7 +52,7 @@ type env struct {
 	st    *store.Store
 	alice user
 	bob   user
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 	llm   *llmSlot
 }
 
@@ -79,23 +81,6 @@ func (l *llmSlot) factory(context.Context) (*server.LLM, error) {
 	return &server.LLM{Provider: l.p, Name: l.p.Name(), Model: "test-model"}, nil
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func backend(t testing.TB) sandbox.Backend { return sandboxtest.Backend(t) }
 
 // newEnv starts a server. mod adjusts its config; the pool is off unless
@@ -116,7 +101,7 @@ func newEnv(t *testing.T, mod func(*server.Config), deps ...func(*server.Deps)) 
 	if mod != nil {
 		mod(&cfg)
 	}
-	e := &env{t: t, st: st, logs: &syncBuffer{}, llm: &llmSlot{}}
+	e := &env{t: t, st: st, logs: &syncbuf.Buffer{}, llm: &llmSlot{}}
 	d := server.Deps{
 		Store:  st,
 		Kernel: session.Config{Backend: b, Runtime: rt},
