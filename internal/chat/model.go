@@ -192,7 +192,8 @@ func (m *model) Init() tea.Cmd {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
 	if m.opts.Images == termimage.Sixel {
-		cmds = append(cmds, tea.Raw(ansi.WindowOp(ansi.RequestCellSizeWinOp)))
+		// XTWINOPS 16: report the cell size in pixels (CSI 6 ; h ; w t).
+		cmds = append(cmds, tea.Raw(ansi.WindowOp(16)))
 	}
 	return tea.Batch(append(cmds, m.print())...)
 }
