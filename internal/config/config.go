@@ -203,16 +203,9 @@ func Path() string {
 	return filepath.Join(dir, "interp", "config.yaml")
 }
 
-// Load reads the file at path (a missing file is an empty config) and
-// applies the environment.
-func Load(path string) (*Config, error) {
-	c, _, err := load(path, osGetenv)
-	return c, err
-}
-
 // load reads the file at path into a Config and a YAML tree (nil for no
-// file), and applies the environment getenv reads.
-func load(path string, getenv func(string) string) (*Config, *yaml.Node, error) {
+// file); a missing file is an empty config. Resolve applies the rest.
+func load(path string) (*Config, *yaml.Node, error) {
 	c := &Config{}
 	var root *yaml.Node
 	if path != "" {
@@ -233,8 +226,6 @@ func load(path string, getenv func(string) string) (*Config, *yaml.Node, error) 
 			}
 		}
 	}
-	c.applyEnv(getenv)
-	c.History.DSN = expandHome(c.History.DSN)
 	return c, root, nil
 }
 
@@ -246,22 +237,6 @@ func expandHome(p string) string {
 		}
 	}
 	return p
-}
-
-func (c *Config) applyEnv(getenv func(string) string) {
-	set := func(dst *string, key string) {
-		if v := getenv(key); v != "" {
-			*dst = v
-		}
-	}
-	set(&c.OpenAI.APIKey, "OPENAI_API_KEY")
-	set(&c.OpenAI.BaseURL, "OPENAI_BASE_URL")
-	set(&c.Anthropic.APIKey, "ANTHROPIC_API_KEY")
-	set(&c.Anthropic.BaseURL, "ANTHROPIC_BASE_URL")
-	set(&c.Ollama.Host, "OLLAMA_HOST")
-	set(&c.Provider, "INTERP_PROVIDER")
-	set(&c.Model, "INTERP_MODEL")
-	set(&c.History.DSN, "INTERP_HISTORY")
 }
 
 // Temperature is the sampling temperature configured for provider, or nil
@@ -282,14 +257,6 @@ func (c *Config) Temperature(provider string) *float64 {
 // local model because no provider is configured.
 func LocalNotice(model string) string {
 	return "Using the local model " + model + " (no provider configured; set OPENAI_API_KEY, ANTHROPIC_API_KEY or OLLAMA_HOST, or pass --provider, for another)"
-}
-
-// Resolve picks the provider and model: the flags' if given, else the
-// file's, else the first provider the environment configures, else the
-// local model. defaulted reports that last case.
-func (c *Config) Resolve(provider, model string) (name, resolvedModel string, err error) {
-	name, resolvedModel, _, err = c.ResolveDefault(provider, model)
-	return name, resolvedModel, err
 }
 
 // AskServerModel reports whether provider's model, when none is

@@ -7,10 +7,8 @@ import (
 	"testing"
 )
 
-func TestResolve(t *testing.T) {
-	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OLLAMA_HOST", "INTERP_PROVIDER", "INTERP_MODEL", "INTERP_HISTORY"} {
-		t.Setenv(k, "")
-	}
+func TestResolveProvider(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                    string
 		file                    string
@@ -37,19 +35,24 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
+			t.Parallel()
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			if tt.file != "" {
 				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			c, err := Load(path)
+			given := map[string]string{}
+			if tt.flagProvider != "" {
+				given["provider"] = tt.flagProvider
+			}
+			if tt.flagModel != "" {
+				given["model"] = tt.flagModel
+			}
+			s, err := Resolve(Sources{Path: path, Getenv: env(tt.env), Flag: flags(given)})
 			var p, m string
 			if err == nil {
-				p, m, err = c.Resolve(tt.flagProvider, tt.flagModel)
+				p, m, _, err = s.ResolveModel()
 			}
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -78,11 +81,11 @@ func TestHistoryPathExpandsHome(t *testing.T) {
 	if err := os.WriteFile(path, []byte("history: {dsn: ~/h/history.db}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(path)
+	s, err := Resolve(Sources{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(home, "h", "history.db"); c.History.DSN != want {
-		t.Errorf("dsn %q, want %q", c.History.DSN, want)
+	if want := filepath.Join(home, "h", "history.db"); s.History != want || s.File.History.DSN != want {
+		t.Errorf("dsn %q (the file's %q), want %q", s.History, s.File.History.DSN, want)
 	}
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +14,10 @@ import (
 // from a flag if given, else from the environment, else from the config
 // file, else its default (see Table).
 type Settings struct {
-	// File is the config file as read, with the environment's API keys
-	// and hosts applied: what the table does not hold.
+	// File is the config file as read, with the providers' keys, URLs
+	// and hosts, the provider and the model resolved by Table (which
+	// Config.ResolveDefault reads), and what Table does not hold
+	// (temperatures, install.*).
 	File *Config
 
 	Home     string // where the base Python environment lives
@@ -198,6 +199,16 @@ var Table = []Setting{
 		Help: "local, openai, anthropic or ollama (default: the first the environment configures, else local)", field: func(s *Settings) any { return &s.Provider }},
 	{Key: "model", Env: "INTERP_MODEL", Flag: "model", kind: text,
 		Help: "the model to use (default: the provider's)", field: func(s *Settings) any { return &s.Model }},
+	{Key: "openai.api_key", Env: "OPENAI_API_KEY", kind: text,
+		Help: "OpenAI's API key, or an OpenAI-compatible server's; set, openai is the default provider", field: func(s *Settings) any { return &s.File.OpenAI.APIKey }},
+	{Key: "openai.base_url", Env: "OPENAI_BASE_URL", kind: text,
+		Help: "an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; set without a model, the server is asked for its model (default: OpenAI's)", field: func(s *Settings) any { return &s.File.OpenAI.BaseURL }},
+	{Key: "anthropic.api_key", Env: "ANTHROPIC_API_KEY", kind: text,
+		Help: "Anthropic's API key; set, anthropic is the default provider unless openai is configured", field: func(s *Settings) any { return &s.File.Anthropic.APIKey }},
+	{Key: "anthropic.base_url", Env: "ANTHROPIC_BASE_URL", kind: text,
+		Help: "another address of Anthropic's API (default: Anthropic's)", field: func(s *Settings) any { return &s.File.Anthropic.BaseURL }},
+	{Key: "ollama.host", Env: "OLLAMA_HOST", kind: text,
+		Help: "an Ollama server, e.g. 127.0.0.1:11434; set, ollama is the default provider unless openai or anthropic is configured", field: func(s *Settings) any { return &s.File.Ollama.Host }},
 	{Key: "local.server", Env: "INTERP_LOCAL_SERVER", kind: text,
 		Help: "the llama-server program that runs the local model (default $INTERP_HOME/bin/llama-server, else one on the PATH)", field: func(s *Settings) any { return &s.Local.Server }},
 	{Key: "local.idle_timeout", Env: "INTERP_LOCAL_IDLE_TIMEOUT", Default: "5m", kind: durationZero,
@@ -320,7 +331,7 @@ func Resolve(src Sources) (*Settings, error) {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	file, root, err := load(src.Path, getenv)
+	file, root, err := load(src.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -333,6 +344,14 @@ func Resolve(src Sources) (*Settings, error) {
 		}
 		if ev := getenv(st.Env); st.Env != "" && ev != "" {
 			v, from = ev, st.Env
+		}
+		// Config.ResolveDefault tells the provider and model of the file
+		// and the environment from a flag's.
+		switch st.Key {
+		case "provider":
+			file.Provider = strings.TrimSpace(v)
+		case "model":
+			file.Model = strings.TrimSpace(v)
 		}
 		if src.Flag != nil && st.Flag != "" {
 			if fv, ok := src.Flag(*st); ok {
@@ -551,9 +570,6 @@ func lookup(root *yaml.Node, key string) (string, bool) {
 	}
 	return n.Value, true
 }
-
-// osGetenv is os.Getenv, for Load.
-var osGetenv = os.Getenv
 
 // FormatDuration writes d as the settings read it: 2m rather than 2m0s.
 func FormatDuration(d time.Duration) string {

@@ -76,7 +76,7 @@ func value(st Setting, s *Settings) string {
 // want is what st's field holds after reading v.
 func want(t *testing.T, st Setting, v string) string {
 	t.Helper()
-	s := &Settings{}
+	s := &Settings{File: &Config{}}
 	if err := st.set(s, v); err != nil {
 		t.Fatalf("%s: %q: %v", st.Key, v, err)
 	}
@@ -313,7 +313,7 @@ func TestTable(t *testing.T) {
 			t.Errorf("%s or %s is in the table twice", st.Key, st.Env)
 		}
 		keys[st.Key], envs[st.Env] = true, true
-		if err := st.set(&Settings{}, st.Default); err != nil {
+		if err := st.set(&Settings{File: &Config{}}, st.Default); err != nil {
 			t.Errorf("%s: default %q: %v", st.Key, st.Default, err)
 		}
 		a, _ := sample(st)
