@@ -35,7 +35,7 @@ func TestGPUWarningEveryFrontEnd(t *testing.T) {
 	cfg := os.Getenv("INTERP_CONFIG")
 	const code = "import torch\nprint(torch.BUILD)\n"
 	want := "[interp: torch 2.0 from the package index is the CUDA build, with 1 GPU-only package ("
-	wantEnd := " to download with them), and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + cfg + "]"
+	wantEnd := " to download with them), and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + cfg + " or set INTERP_TORCH_INDEX=cpu]"
 
 	frontEnds := []struct {
 		name string

@@ -185,6 +185,8 @@ var Table = []Setting{
 		Help: "where the history's large content goes; needed with a postgres:// history (default: beside a SQLite history)", field: func(s *Settings) any { return &s.BlobDir }},
 	{Key: "index_url", Env: "INTERP_INDEX_URL", Flag: "index-url", Default: DefaultIndexURL, kind: text,
 		Help: "the package index to install from", field: func(s *Settings) any { return &s.IndexURL }},
+	{Key: "install.torch_index", Env: "INTERP_TORCH_INDEX", kind: text,
+		Help: "where torch, torchvision and torchaudio come from, and nothing else: cpu for PyTorch's CPU-only builds, or an index URL (default: the package index)", field: func(s *Settings) any { return &s.File.Install.TorchIndex }},
 	{Key: "cache.dir", Env: "INTERP_CACHE_DIR", kind: text,
 		Help: "the package cache (downloaded and built wheels) installs share (default /var/tmp/interp-<uid>/uv-cache)", field: func(s *Settings) any { return &s.Cache.Dir }},
 	{Key: "cache.store_dir", Env: "INTERP_STORE_DIR", kind: text,

@@ -155,7 +155,7 @@ func (in *Installer) gpuWarning(ctx context.Context, pins []pin) string {
 	if in.ConfigFile != "" {
 		file = in.ConfigFile
 	}
-	return what + ", and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + file
+	return what + ", and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to " + file + " or set INTERP_TORCH_INDEX=cpu"
 }
 
 // downloadSize adds up the sizes the index gives for the Linux x86-64

@@ -88,7 +88,7 @@ func TestTorchIndexIsScopedToTheTorchFamily(t *testing.T) {
 	}
 	install()
 	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "[interp: torch 2.0 from the package index is the CUDA build, with 1 GPU-only package (") ||
-		!strings.Contains(warnings[0], "kB to download") || !strings.HasSuffix(warnings[0], ", and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to /etc/interp.yaml]\n") {
+		!strings.Contains(warnings[0], "kB to download") || !strings.HasSuffix(warnings[0], ", and this host has no GPU. For PyTorch's CPU-only build, add install: {torch_index: cpu} to /etc/interp.yaml or set INTERP_TORCH_INDEX=cpu]\n") {
 		t.Errorf("warnings %q", warnings)
 	}
 	// Once stored, nothing is downloaded: no warning.
