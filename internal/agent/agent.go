@@ -256,6 +256,12 @@ type run struct {
 	// tables are the data files loaded in the session by the preview,
 	// by name, with their columns: for hints on errors.
 	tables tables
+	// stuck is the last run if it got nowhere (retry.go); nil after a
+	// run that printed a result.
+	stuck *stuckRun
+	// answerChecked says a small model's answer was sent back once for
+	// a problem answerProblem found.
+	answerChecked bool
 }
 
 // want is what the next step may be under the fenced protocol.
@@ -299,6 +305,10 @@ func (r *run) loop(ctx context.Context) error {
 
 		req := &llm.Request{Model: a.cfg.Model, System: system, Messages: a.history,
 			MaxTokens: lim.StepTokens, Temperature: a.temperature()}
+		if r.stuck != nil && r.stuck.resent > 0 {
+			t := max(retryTemperature(r.stuck.resent), *req.Temperature)
+			req.Temperature = &t
+		}
 		switch {
 		case a.grammar:
 			// No tools: llama-server takes a grammar or tools, not both.
@@ -397,6 +407,12 @@ func (r *run) loop(ctx context.Context) error {
 			}
 			continue
 		}
+		if len(calls) == 1 && r.resent(step, calls[0]) {
+			if r.res.Stop != "" {
+				return nil
+			}
+			continue
+		}
 		a.history = append(a.history, msg)
 		if len(calls) == 0 {
 			answer := strings.TrimSpace(msg.Content)
@@ -408,6 +424,17 @@ func (r *run) loop(ctx context.Context) error {
 					Text: "[interp: the answer does not follow the format the task asked for; asking the model to restate it]\n"}, Step: step})
 				a.history = append(a.history, llm.Message{Role: llm.RoleUser, Content: restatePrompt(r.format)})
 				continue
+			}
+			if a.cfg.SmallModel && r.codeOK && !r.answerChecked {
+				if why := answerProblem(answer, r.sources()); why != "" {
+					// Once: the model may run code for the value, or
+					// answer again from what was printed.
+					r.answerChecked, r.answerNow = true, false
+					r.emit(Event{Event: session.Event{Type: event.Stderr,
+						Text: "[interp: the answer is not backed by the output; asking the model again]\n"}, Step: step})
+					a.history = append(a.history, llm.Message{Role: llm.RoleUser, Content: why})
+					continue
+				}
 			}
 			r.res.Answer = answer
 			r.stop(event.StopAnswer, "")
@@ -428,7 +455,9 @@ func (r *run) loop(ctx context.Context) error {
 					out.Content += ", in the format the task asked for: " + r.format.describe()
 				}
 				out.Content += "."
-			case r.format != nil && a.cfg.SmallModel:
+			case r.format != nil && a.cfg.SmallModel && r.failures == 0:
+				// Only after a run that worked: after an error, the
+				// reminder makes a small model write the answer as code.
 				out.Content += "\n[when you answer] use the format the task asked for: " + r.format.describe()
 			}
 			if viaText {
@@ -454,10 +483,53 @@ func (r *run) loop(ctx context.Context) error {
 			a.history = append(a.history, llm.Message{Role: llm.RoleUser,
 				Content: "Result of running your code:\n" + strings.Join(feedback, "\n\n")})
 		}
+		if r.stuck != nil {
+			r.stuck.feedback = len(a.history) - 1
+		}
 		if r.res.Stop != "" {
 			return nil
 		}
 	}
+}
+
+// resent handles a call that sends again the code of the last run that
+// got nowhere: the code does not run, the report of that run gets the
+// sharper digest, and the next step samples warmer. It reports whether
+// the call was such a re-send; the task stops (r.res.Stop) after
+// MaxRepeats re-sends in a row.
+func (r *run) resent(step int, call llm.ToolCall) bool {
+	s := r.stuck
+	if s == nil || call.Name != toolName {
+		return false
+	}
+	args, ok := parseArgs(call.Arguments)
+	if !ok || normaliseCode(args.Code) != s.code {
+		return false
+	}
+	a := r.a
+	s.resent++
+	if s.resent > a.limits.MaxRepeats {
+		r.stop(event.StopRepeatedError, fmt.Sprintf("the model sent the same code %d times, and it %s", s.resent+1, s.sig))
+		return true
+	}
+	r.emit(Event{Event: session.Event{Type: event.Stderr,
+		Text: "[interp: the model sent the same code again; not run, asking for a different attempt]\n"}, Step: step})
+	if fb := &a.history[s.feedback]; !strings.Contains(fb.Content, s.digest) {
+		fb.Content += "\n" + s.digest
+	}
+	return true
+}
+
+// sources are what a small model's answer may take its numbers from: the
+// task, and what the loop told the model since.
+func (r *run) sources() []string {
+	var out []string
+	for _, m := range r.a.history[r.taskIndex:] {
+		if m.Role != llm.RoleAssistant {
+			out = append(out, m.Content)
+		}
+	}
+	return out
 }
 
 // stopRunaway is the stop reason of an answer cut for repeating itself.

@@ -16,18 +16,24 @@ import (
 
 func TestIdenticalSyntaxErrorIsARepeat(t *testing.T) {
 	// Each run's SyntaxError names its own cell (<cell 1>, <cell 2>...):
-	// the same code must still count as a repeat.
+	// the same code must still count as a repeat. It runs once; each
+	// time it is sent again it is not run, and the task stops after
+	// MaxRepeats (2) such re-sends.
 	f := newFake(t, "openai", llmtest.Turn{ToolCalls: []llmtest.Call{call("d = {'a': 1}}\nprint(d)")}, Repeat: true})
 	a := newAgent(t, f, newSession(t), func(c *agent.Config) { c.Limits = agent.Limits{MaxSteps: 10} })
-	res, err := a.Run(context.Background(), "go", nil)
+	var rec recorded
+	res, err := a.Run(context.Background(), "go", rec.add)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Stop != event.StopRepeatedError || res.Steps != 2 || !strings.Contains(res.Reason, "SyntaxError") {
-		t.Errorf("result %+v, want a repeated_error stop after 2 steps", res)
+	if res.Stop != event.StopRepeatedError || res.Steps != 4 || !strings.Contains(res.Reason, "SyntaxError") {
+		t.Errorf("result %+v, want a repeated_error stop after 4 steps", res)
 	}
 	if strings.Contains(res.Reason, "<cell 2>") {
 		t.Errorf("the reason names a cell: %s", res.Reason)
+	}
+	if n := strings.Count(rec.types(), event.Done); n != 1 {
+		t.Errorf("the code ran %d times, want once: %s", n, rec.types())
 	}
 }
 

@@ -15,13 +15,40 @@ import (
 // answer once its code has printed a result.
 
 // Grammars of one step, by what the loop wants next.
-const (
-	codeRules = "code ::= \"```python\\n\" line+ \"```\"\n" +
-		// A line starts with anything but a backtick, so the block
-		// ends only at a closing fence at the start of a line.
-		"line ::= ([^`\\n] [^\\n]*)? \"\\n\"\n"
-	freeAnswerRules = "answer ::= [^`\\n \\t] [^`]*\n"
-)
+const freeAnswerRules = "answer ::= [^`\\n \\t] [^`]*\n"
+
+// codeRules are the rules of a fenced block of code. A line starts with
+// anything but a backtick, so the block ends only at a closing fence at
+// the start of a line. If the task's answer format starts with a
+// character no Python statement of a task like it starts with ('@', as in
+// @mean[value]), lines may not start with it either: a small model made
+// to write code first writes the answer as code, with made-up values.
+func codeRules(format *answerFormat) string {
+	not := "`\\n"
+	if c, ok := format.lead(); ok {
+		not += gbnfClassChar(c)
+	}
+	return "code ::= \"```python\\n\" line+ \"```\"\n" +
+		"line ::= ([^" + not + "] [^\\n]*)? \"\\n\"\n"
+}
+
+// lead is the character every template of the format starts with, if
+// that is one no Python statement needs to start with (only a decorator
+// starts with '@').
+func (f *answerFormat) lead() (rune, bool) {
+	if f == nil || len(f.templates) == 0 {
+		return 0, false
+	}
+	var c rune
+	for i, t := range f.templates {
+		r := []rune(t)[0]
+		if i > 0 && r != c {
+			return 0, false
+		}
+		c = r
+	}
+	return c, c == '@'
+}
 
 // stepGrammar is the GBNF grammar of the next step: code until some code
 // has run without error, the answer once a run printed output, and
@@ -33,11 +60,11 @@ func stepGrammar(want stepWant, format *answerFormat) string {
 	}
 	switch want {
 	case wantCode:
-		return "root ::= code\n" + codeRules
+		return "root ::= code\n" + codeRules(format)
 	case wantAnswer:
 		return "root ::= answer\n" + answer
 	}
-	return "root ::= code | answer\n" + codeRules + answer
+	return "root ::= code | answer\n" + codeRules(format) + answer
 }
 
 // stepWant is what the next step of the model may be.

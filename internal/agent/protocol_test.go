@@ -163,6 +163,11 @@ func TestGrammarAndParser(t *testing.T) {
 			t.Errorf("grammar %s refuses %q", name, text)
 		}
 	}
+	// Under a format that starts with @, code may not start with it: a
+	// small model made to write code writes the answer as code.
+	if re := gbnfRegexp(t, stepGrammar(wantCode, format)); re.MatchString("```python\n@species[setosa] @mean[3.5]\n```") || !re.MatchString(tests[1].text) {
+		t.Error("the code grammar under an @ format accepts the answer as code, or refuses code")
+	}
 	for name, text := range map[string]string{
 		"code":   "The answer is 3.",
 		"answer": tests[0].text,

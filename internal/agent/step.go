@@ -144,6 +144,10 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		r.failures, r.codeOK = 0, true
 		r.answerNow = strings.TrimSpace(out.Stdout()) != "" || len(out.Results()) > 0
 		r.repeats.reset()
+		r.stuck = nil
+		if !r.answerNow && len(out.Images()) == 0 {
+			r.stuck = &stuckRun{code: normaliseCode(args.Code), digest: silentDigest, sig: "printed nothing"}
+		}
 		msg.Content = "[status: ok]\n" + msg.Content
 		return msg, false, nil
 	}
@@ -167,6 +171,7 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 			hint = "That is the answer's format, not code. First compute the values with code and print them."
 		}
 	}
+	r.stuck = &stuckRun{code: normaliseCode(args.Code), digest: failedDigest(args.Code, failure, sig), sig: "failed with " + normaliseError(sig)}
 	v := r.repeats.record(args.Code, sig, a.limits.MaxRepeats)
 	if v == hintApproach {
 		hint = approachHint

@@ -1,0 +1,167 @@
+package agent
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// Re-sent code. A model decoding greedily (temperature 0, as small models
+// run) that reads its failed code and the error often writes the very
+// same code again: the context barely changed, so neither does the most
+// likely answer. Running it again only repeats the error. Instead the
+// loop does not run it, sharpens the feedback the model already has (the
+// failing line, the error), and samples the retry warmer, so that the
+// next attempt can differ; only after limits.MaxRepeats such re-sends in
+// a row does the task stop.
+
+// stuckRun is the last run of code that got nowhere: it failed, or it ran
+// and printed nothing.
+type stuckRun struct {
+	code     string // normalised
+	digest   string // what the model is told when it sends the code again
+	sig      string // the error, for the stop's reason
+	feedback int    // the history index of the message that reported the run
+	resent   int    // times in a row the model sent the code again
+}
+
+// retryTemperatures are the sampling temperatures of the steps after a
+// re-send, by how many re-sends came in a row: warm enough to leave the
+// greedy path, not so hot that the code falls apart.
+var retryTemperatures = []float64{0.7, 1.0}
+
+// retryTemperature is the temperature of the step after the n-th re-send
+// in a row (n ≥ 1).
+func retryTemperature(n int) float64 {
+	return retryTemperatures[min(n, len(retryTemperatures))-1]
+}
+
+// cellLineRE finds the line of the cell a traceback points at.
+var cellLineRE = regexp.MustCompile(`File "<cell \d+>", line (\d+)`)
+
+// failingLine is the line of code a failure points at, with its number,
+// or 0 if the traceback does not say.
+func failingLine(code string, failure *session.Event) (int, string) {
+	if failure == nil {
+		return 0, ""
+	}
+	m := cellLineRE.FindAllStringSubmatch(strings.Join(failure.Traceback, "\n"), -1)
+	if len(m) == 0 {
+		return 0, ""
+	}
+	n, _ := strconv.Atoi(m[len(m)-1][1])
+	lines := strings.Split(code, "\n")
+	if n < 1 || n > len(lines) {
+		return 0, ""
+	}
+	return n, strings.TrimSpace(lines[n-1])
+}
+
+// failedDigest is what a model that re-sends failed code is told: the
+// error and where, and that the same code cannot work.
+func failedDigest(code string, failure *session.Event, sig string) string {
+	var b strings.Builder
+	b.WriteString("[not run] You sent this same code again. It cannot work: it fails with " + sig)
+	if n, line := failingLine(code, failure); n > 0 {
+		fmt.Fprintf(&b, " at line %d: `%s`", n, line)
+	}
+	b.WriteString(". Write different code: change that line, or solve the task another way.")
+	return b.String()
+}
+
+// silentDigest is what a model that re-sends code that printed nothing is
+// told.
+const silentDigest = "[not run] You sent this same code again. It ran but printed nothing, so it does not help. " +
+	"Write code that prints the values the task asks for, with print()."
+
+// Answer checks for small models: an answer that copies the markup of the
+// feedback, or states numbers no run printed (small models make numbers
+// up, or do arithmetic in their head and get it wrong), is sent back once.
+
+// feedbackMarkup is markup the loop writes into results, which an answer
+// never needs.
+var feedbackMarkup = []string{"[status:", "[next]", "[guidance]", "[when you answer]", "[not run]"}
+
+var (
+	// A number in an answer: not part of a name (s2, int64, x1).
+	numberRE = regexp.MustCompile(`\d+(?:\.\d+)?(?:[eE][-+]?\d+)?`)
+	// Thousands separators, to drop: 86,968.84.
+	thousandsRE = regexp.MustCompile(`(\d),(\d{3})\b`)
+)
+
+// numbers are the numbers in s, by value, with the decimals each was
+// written with; digits that are part of a word are not numbers.
+func numbers(s string) (vals []float64, decimals []int) {
+	s = thousandsRE.ReplaceAllString(thousandsRE.ReplaceAllString(s, "$1$2"), "$1$2")
+	for _, loc := range numberRE.FindAllStringIndex(s, -1) {
+		if loc[0] > 0 {
+			c := s[loc[0]-1]
+			if c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				continue
+			}
+		}
+		if loc[1] < len(s) {
+			if c := s[loc[1]]; c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+				continue
+			}
+		}
+		text := s[loc[0]:loc[1]]
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			continue
+		}
+		d := 0
+		if i := strings.IndexByte(text, '.'); i >= 0 && !strings.ContainsAny(text, "eE") {
+			d = len(text) - i - 1
+		}
+		vals, decimals = append(vals, v), append(decimals, d)
+	}
+	return vals, decimals
+}
+
+// ungrounded lists the numbers of answer that none of sources shows, as
+// written or rounded, or as a percentage of a fraction shown.
+func ungrounded(answer string, sources []string) []string {
+	var shown []float64
+	for _, s := range sources {
+		v, _ := numbers(s)
+		shown = append(shown, v...)
+	}
+	vals, decimals := numbers(answer)
+	var out []string
+	seen := map[float64]bool{}
+	for i, a := range vals {
+		tol := 0.5*math.Pow(10, -float64(decimals[i]))*(1+1e-9) + 1e-12
+		ok := false
+		for _, o := range shown {
+			if math.Abs(a-o) <= tol || math.Abs(a-100*o) <= tol {
+				ok = true
+				break
+			}
+		}
+		if !ok && !seen[a] {
+			seen[a] = true
+			out = append(out, strconv.FormatFloat(a, 'f', decimals[i], 64))
+		}
+	}
+	return out
+}
+
+// answerProblem says what is wrong with a small model's answer, or "".
+// sources are the task and the results of its runs.
+func answerProblem(answer string, sources []string) string {
+	for _, m := range feedbackMarkup {
+		if strings.Contains(answer, m) {
+			return "Your answer copied the markup of the output (" + m + " …). Reply with the answer itself: the values the task asks for, in plain words."
+		}
+	}
+	if miss := ungrounded(answer, sources); len(miss) > 0 {
+		return "No output of your code shows " + strings.Join(miss, ", ") + ". Do not calculate in your head or guess: " +
+			"run code that prints the value the task asks for, or answer with the values the output shows."
+	}
+	return ""
+}

@@ -1,0 +1,35 @@
+package agent
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestUngrounded(t *testing.T) {
+	t.Parallel()
+	sources := []string{"How many rows since 1957, in the top 10?", "stdout:\nsensor_id 0\ntemperature 12\nhumidity 9\ndtype: int64\n0.301519\n86968.84\n1.5e-05\n-0.3156369"}
+	tests := []struct {
+		answer string
+		want   []string
+	}{
+		{"12 and 9", nil},
+		{"1", []string{"1"}},
+		{"21", []string{"21"}},
+		{"30.15%", nil},              // a percentage of a fraction shown
+		{"0.3015", nil},              // rounded
+		{"0.30", nil},                // rounded more
+		{"0.31", []string{"0.31"}},   // not a rounding of 0.301519
+		{"86,968.84 in total", nil},  // thousands separator
+		{"sensor s2 has int64", nil}, // digits in words are not numbers
+		{"-0.3156", nil},             // the sign aside
+		{"0.000015", nil},            // written out
+		{"1957 and the top 10", nil}, // from the task
+		{"@mean[14.23]", []string{"14.23"}},
+		{"1957年", nil},
+	}
+	for _, tt := range tests {
+		if got := ungrounded(tt.answer, sources); !slices.Equal(got, tt.want) {
+			t.Errorf("ungrounded(%q) = %v, want %v", tt.answer, got, tt.want)
+		}
+	}
+}
