@@ -28,10 +28,11 @@ type Event = event.Task
 type Limits struct {
 	MaxSteps    int // model calls per task
 	MaxFailures int // consecutive failed runs of code
-	// MaxRepeats stops the loop when the same code fails with the same
-	// error this many times in a row: the model is not getting anywhere.
-	// The same error from different code gets a hint to change approach
-	// at this count, and a stop two failures later.
+	// MaxRepeats is how many times in a row the model may send again,
+	// unchanged, code that failed or printed nothing: such code does not
+	// run, the attempt leaves the conversation, and the retry is sampled
+	// warmer (retry.go); one more stops the loop. The same error from different code gets a hint to
+	// change approach at this count, and a stop two failures later.
 	MaxRepeats int
 	// TokenBudget caps the tokens of one task, input and output.
 	TokenBudget int
@@ -413,6 +414,7 @@ func (r *run) loop(ctx context.Context) error {
 			}
 			continue
 		}
+		attempt := len(a.history)
 		a.history = append(a.history, msg)
 		if len(calls) == 0 {
 			answer := strings.TrimSpace(msg.Content)
@@ -484,7 +486,7 @@ func (r *run) loop(ctx context.Context) error {
 				Content: "Result of running your code:\n" + strings.Join(feedback, "\n\n")})
 		}
 		if r.stuck != nil {
-			r.stuck.feedback = len(a.history) - 1
+			r.stuck.attempt = attempt
 		}
 		if r.res.Stop != "" {
 			return nil
@@ -493,10 +495,10 @@ func (r *run) loop(ctx context.Context) error {
 }
 
 // resent handles a call that sends again the code of the last run that
-// got nowhere: the code does not run, the report of that run gets the
-// sharper digest, and the next step samples warmer. It reports whether
-// the call was such a re-send; the task stops (r.res.Stop) after
-// MaxRepeats re-sends in a row.
+// got nowhere (retry.go): the code does not run, the attempt and its
+// result in the history give way to the note, and the next step samples
+// warmer. It reports whether the call was such a re-send; the task stops
+// (r.res.Stop) after MaxRepeats re-sends in a row.
 func (r *run) resent(step int, call llm.ToolCall) bool {
 	s := r.stuck
 	if s == nil || call.Name != toolName {
@@ -514,9 +516,7 @@ func (r *run) resent(step int, call llm.ToolCall) bool {
 	}
 	r.emit(Event{Event: session.Event{Type: event.Stderr,
 		Text: "[interp: the model sent the same code again; not run, asking for a different attempt]\n"}, Step: step})
-	if fb := &a.history[s.feedback]; !strings.Contains(fb.Content, s.digest) {
-		fb.Content += "\n" + s.digest
-	}
+	a.history = append(a.history[:s.attempt], llm.Message{Role: llm.RoleUser, Content: s.note})
 	return true
 }
 

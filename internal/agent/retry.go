@@ -12,27 +12,33 @@ import (
 
 // Re-sent code. A model decoding greedily (temperature 0, as small models
 // run) that reads its failed code and the error often writes the very
-// same code again: the context barely changed, so neither does the most
-// likely answer. Running it again only repeats the error. Instead the
-// loop does not run it, sharpens the feedback the model already has (the
-// failing line, the error), and samples the retry warmer, so that the
-// next attempt can differ; only after limits.MaxRepeats such re-sends in
-// a row does the task stop.
+// same code again: it copies what is in front of it, so confidently that
+// a warmer temperature alone does not change it (Qwen2.5-Coder-0.5B sent
+// the same code again at 0.7 and at 1.0). Running it again only repeats the
+// error. Instead the loop does not run it, takes the failed attempt and
+// its result out of the conversation, so that there is nothing to copy,
+// puts in their place a note of what failed and where, and samples the
+// retry warmer; only after limits.MaxRepeats such re-sends in a row does
+// the task stop.
 
 // stuckRun is the last run of code that got nowhere: it failed, or it ran
 // and printed nothing.
 type stuckRun struct {
-	code     string // normalised
-	digest   string // what the model is told when it sends the code again
-	sig      string // the error, for the stop's reason
-	feedback int    // the history index of the message that reported the run
-	resent   int    // times in a row the model sent the code again
+	code string // normalised
+	note string // what replaces the attempt when the model sends it again
+	sig  string // the error, for the stop's reason
+	// attempt is the history index of the model's message that sent
+	// the code: it and the report of the run after it are what a
+	// re-send replaces with the note.
+	attempt int
+	resent  int // times in a row the model sent the code again
 }
 
 // retryTemperatures are the sampling temperatures of the steps after a
 // re-send, by how many re-sends came in a row: warm enough to leave the
-// greedy path, not so hot that the code falls apart.
-var retryTemperatures = []float64{0.7, 1.0}
+// greedy path, not so hot that the code falls apart (at 1.0 the 0.5B
+// model once wrote on until the task's time limit).
+var retryTemperatures = []float64{0.6, 0.8}
 
 // retryTemperature is the temperature of the step after the n-th re-send
 // in a row (n ≥ 1).
@@ -61,21 +67,20 @@ func failingLine(code string, failure *session.Event) (int, string) {
 	return n, strings.TrimSpace(lines[n-1])
 }
 
-// failedDigest is what a model that re-sends failed code is told: the
-// error and where, and that the same code cannot work.
-func failedDigest(code string, failure *session.Event, sig string) string {
+// failedNote stands for a failed attempt the model sent again: the error,
+// where, and the hint it had.
+func failedNote(code string, failure *session.Event, sig, hint string) string {
 	var b strings.Builder
-	b.WriteString("[not run] You sent this same code again. It cannot work: it fails with " + sig)
+	b.WriteString("[note] Your code failed with " + sig)
 	if n, line := failingLine(code, failure); n > 0 {
 		fmt.Fprintf(&b, " at line %d: `%s`", n, line)
 	}
-	b.WriteString(". Write different code: change that line, or solve the task another way.")
+	b.WriteString(". " + hint + " You wrote the same code again, so it was taken out: do not write it again. Write different code for the task.")
 	return b.String()
 }
 
-// silentDigest is what a model that re-sends code that printed nothing is
-// told.
-const silentDigest = "[not run] You sent this same code again. It ran but printed nothing, so it does not help. " +
+// silentNote stands for code that printed nothing, sent again.
+const silentNote = "[note] Your code ran but printed nothing, and you wrote the same code again, so it was taken out. " +
 	"Write code that prints the values the task asks for, with print()."
 
 // Answer checks for small models: an answer that copies the markup of the
@@ -84,7 +89,7 @@ const silentDigest = "[not run] You sent this same code again. It ran but printe
 
 // feedbackMarkup is markup the loop writes into results, which an answer
 // never needs.
-var feedbackMarkup = []string{"[status:", "[next]", "[guidance]", "[when you answer]", "[not run]"}
+var feedbackMarkup = []string{"[status:", "[next]", "[guidance]", "[when you answer]", "[note]"}
 
 var (
 	// A number in an answer: not part of a name (s2, int64, x1).

@@ -14,9 +14,20 @@ import (
 // suite (13 of its 28 misses): at temperature 0 it sends the code that
 // just failed again, unchanged.
 
+// smallFenced is an agent in the small-model mode under the fenced
+// protocol, as with the local model.
+func smallFenced(t *testing.T, f *fake) *agent.Agent {
+	t.Helper()
+	return newAgent(t, f, newSession(t), func(c *agent.Config) {
+		c.SmallModel = true
+		c.Provider = grammarProvider{c.Provider}
+	})
+}
+
 // TestResentCodeIsRetriedWarmer: code sent again after it failed does
-// not run; the model is told the failing line and sampled warmer, and
-// different code then runs as usual, at the usual temperature.
+// not run; the attempt gives way to a note of the failing line, the
+// model is sampled warmer, and different code then runs as usual, at the
+// usual temperature.
 func TestResentCodeIsRetriedWarmer(t *testing.T) {
 	failing := "x = [1, 2]\nprint(x[5])"
 	f := newFake(t, "openai",
@@ -39,11 +50,16 @@ func TestResentCodeIsRetriedWarmer(t *testing.T) {
 	if !strings.Contains(rec.text(event.Stderr), "not run") {
 		t.Error("the user was not told the re-sent code did not run")
 	}
+	// The failed attempt left the conversation, for a note of it: a
+	// small model copies what it sees.
 	third := requestText(t, f, 2)
-	if !strings.Contains(third, "sent this same code again") || !strings.Contains(third, "IndexError: list index out of range at line 2: `print(x[5])`") {
+	if !strings.Contains(third, "[note] Your code failed with IndexError: list index out of range at line 2: `print(x[5])`") {
 		t.Errorf("the model was not told the failing line: %s", third)
 	}
-	for i, want := range []string{`"temperature":0,`, `"temperature":0,`, `"temperature":0.7`, `"temperature":0,`} {
+	if strings.Contains(third, "tool_calls") || strings.Contains(third, "Traceback") {
+		t.Errorf("the failed attempt is still in the conversation: %s", third)
+	}
+	for i, want := range []string{`"temperature":0,`, `"temperature":0,`, `"temperature":0.6`, `"temperature":0,`} {
 		if got := requestText(t, f, i); !strings.Contains(got, want) {
 			t.Errorf("request %d lacks %s", i, want)
 		}
@@ -59,10 +75,7 @@ func TestResentSilentCode(t *testing.T) {
 		llmtest.Turn{Text: "```python\nprint(2.5)\n```"},
 		llmtest.Turn{Text: "@slope[2.5]"},
 	)
-	a := newAgent(t, f, newSession(t), func(c *agent.Config) {
-		c.SmallModel = true
-		c.Provider = grammarProvider{c.Provider}
-	})
+	a := smallFenced(t, f)
 	var rec recorded
 	res, err := a.Run(context.Background(), "What is the slope? Answer in the format @slope[value].", rec.add)
 	if err != nil {
@@ -74,8 +87,8 @@ func TestResentSilentCode(t *testing.T) {
 	if n := strings.Count(rec.types(), event.Done); n != 2 {
 		t.Errorf("%d runs, want 2: %s", n, rec.types())
 	}
-	if !strings.Contains(requestText(t, f, 2), "printed nothing") {
-		t.Error("the model was not told its code printed nothing")
+	if third := requestText(t, f, 2); !strings.Contains(third, "printed nothing") || strings.Contains(third, "slope = 0.0") {
+		t.Errorf("the model was not told its code printed nothing, or its code is still there: %s", third)
 	}
 }
 
@@ -90,10 +103,7 @@ func TestAnswerIsBackedByOutput(t *testing.T) {
 			llmtest.Turn{Text: "```python\nprint(12 + 9)\n```"},
 			llmtest.Turn{Text: "21"},
 		)
-		a := newAgent(t, f, newSession(t), func(c *agent.Config) {
-			c.SmallModel = true
-			c.Provider = grammarProvider{c.Provider}
-		})
+		a := smallFenced(t, f)
 		res, err := a.Run(context.Background(), "How many values are missing in total?", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -115,10 +125,7 @@ func TestAnswerIsBackedByOutput(t *testing.T) {
 			llmtest.Turn{Text: "[status: ok]"},
 			llmtest.Turn{Text: "[status: ok] 0.7156"},
 		)
-		a := newAgent(t, f, newSession(t), func(c *agent.Config) {
-			c.SmallModel = true
-			c.Provider = grammarProvider{c.Provider}
-		})
+		a := smallFenced(t, f)
 		res, err := a.Run(context.Background(), "What is the first coefficient?", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -135,10 +142,7 @@ func TestAnswerIsBackedByOutput(t *testing.T) {
 			llmtest.Turn{Text: "```python\nprint(12.27873)\nprint(0.3015)\n```"},
 			llmtest.Turn{Text: "Cultivar 2 (of 3): 12.28, a share of 30.15%, about 12.3 in 1957"},
 		)
-		a := newAgent(t, f, newSession(t), func(c *agent.Config) {
-			c.SmallModel = true
-			c.Provider = grammarProvider{c.Provider}
-		})
+		a := smallFenced(t, f)
 		res, err := a.Run(context.Background(), "Which of the 3 cultivars, since 1957? Cultivar 2 is the default.", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -157,10 +161,7 @@ func TestErrorFeedbackHasNoFormatReminder(t *testing.T) {
 		llmtest.Turn{Text: "```python\nprint(3)\n```"},
 		llmtest.Turn{Text: "@mean[3]"},
 	)
-	a := newAgent(t, f, newSession(t), func(c *agent.Config) {
-		c.SmallModel = true
-		c.Provider = grammarProvider{c.Provider}
-	})
+	a := smallFenced(t, f)
 	res, err := a.Run(context.Background(), "What is the mean? Answer as @mean[value].", nil)
 	if err != nil {
 		t.Fatal(err)

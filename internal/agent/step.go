@@ -146,7 +146,7 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		r.repeats.reset()
 		r.stuck = nil
 		if !r.answerNow && len(out.Images()) == 0 {
-			r.stuck = &stuckRun{code: normaliseCode(args.Code), digest: silentDigest, sig: "printed nothing"}
+			r.stuck = &stuckRun{code: normaliseCode(args.Code), note: silentNote, sig: "printed nothing"}
 		}
 		msg.Content = "[status: ok]\n" + msg.Content
 		return msg, false, nil
@@ -171,11 +171,11 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 			hint = "That is the answer's format, not code. First compute the values with code and print them."
 		}
 	}
-	r.stuck = &stuckRun{code: normaliseCode(args.Code), digest: failedDigest(args.Code, failure, sig), sig: "failed with " + normaliseError(sig)}
 	v := r.repeats.record(args.Code, sig, a.limits.MaxRepeats)
 	if v == hintApproach {
 		hint = approachHint
 	}
+	r.stuck = &stuckRun{code: normaliseCode(args.Code), note: failedNote(args.Code, failure, normaliseError(sig), hint), sig: "failed with " + normaliseError(sig)}
 	msg.Content = fmt.Sprintf("[status: error, %s]\n%s\n[guidance] %s", class, msg.Content, hint)
 	switch {
 	case v == stopRepeat:
