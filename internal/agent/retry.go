@@ -46,8 +46,9 @@ func retryTemperature(n int) float64 {
 	return retryTemperatures[min(n, len(retryTemperatures))-1]
 }
 
-// cellLineRE finds the line of the cell a traceback points at.
-var cellLineRE = regexp.MustCompile(`File "<cell \d+>", line (\d+)`)
+// cellLineRE finds the line of the cell a traceback points at, in the
+// forms the kernel writes: File "<cell 2>", line 3 and Cell In[2], line 3.
+var cellLineRE = regexp.MustCompile(`(?:File "<cell \d+>"|Cell In\s*\[\d+\]), line (\d+)`)
 
 // failingLine is the line of code a failure points at, with its number,
 // or 0 if the traceback does not say.

@@ -3,7 +3,25 @@ package agent
 import (
 	"slices"
 	"testing"
+
+	"github.com/interp-dev/interp/internal/session"
 )
+
+func TestFailingLine(t *testing.T) {
+	t.Parallel()
+	code := "import pandas as pd\nx = [1, 2]\nprint(x[5])"
+	for _, tb := range [][]string{
+		{"Traceback (most recent call last):", `  File "<cell 4>", line 3, in <module>`, "IndexError: list index out of range"},
+		{"Traceback (most recent call last):", "  Cell In[4], line 3", "IndexError: list index out of range"},
+	} {
+		if n, line := failingLine(code, &session.Event{Traceback: tb}); n != 3 || line != "print(x[5])" {
+			t.Errorf("failingLine(%q) = %d, %q", tb, n, line)
+		}
+	}
+	if n, _ := failingLine(code, &session.Event{Traceback: []string{"  Cell In[4], line 9"}}); n != 0 {
+		t.Errorf("a line past the code's end: %d", n)
+	}
+}
 
 func TestUngrounded(t *testing.T) {
 	t.Parallel()
