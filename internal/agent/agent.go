@@ -247,6 +247,9 @@ type run struct {
 	failures int
 	repeats  repeatTracker
 	codeOK   bool // some code of this task ran without error
+	// printed says some run of this task printed a result (text or an
+	// image): under the fenced protocol there is no answer before.
+	printed bool
 	// format is the answer format the task asks for, if any; restated
 	// says the model was asked once to restate its answer in it.
 	format   *answerFormat
@@ -268,7 +271,9 @@ type run struct {
 // want is what the next step may be under the fenced protocol.
 func (r *run) want() stepWant {
 	switch {
-	case !r.codeOK:
+	case !r.codeOK, !r.printed:
+		// A small model whose code printed nothing answers with
+		// values it made up.
 		return wantCode
 	case r.answerNow:
 		return wantAnswer

@@ -162,7 +162,7 @@ func ungrounded(answer string, sources []string) []string {
 func answerProblem(answer string, sources []string) string {
 	for _, m := range feedbackMarkup {
 		if strings.Contains(answer, m) {
-			return "Your answer copied the markup of the output (" + m + " …). Reply with the answer itself: the values the task asks for, in plain words."
+			return "Your answer copied the markup of the output (" + m + " …). Write your final answer to the task again, without it."
 		}
 	}
 	if miss := ungrounded(answer, sources); len(miss) > 0 {

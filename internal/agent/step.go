@@ -145,6 +145,7 @@ func (r *run) runCall(ctx context.Context, step int, call llm.ToolCall) (llm.Mes
 		r.answerNow = strings.TrimSpace(out.Stdout()) != "" || len(out.Results()) > 0
 		r.repeats.reset()
 		r.stuck = nil
+		r.printed = r.printed || r.answerNow || len(out.Images()) > 0
 		if !r.answerNow && len(out.Images()) == 0 {
 			r.stuck = &stuckRun{code: normaliseCode(args.Code), note: silentNote, sig: "printed nothing"}
 		}
