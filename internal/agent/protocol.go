@@ -11,8 +11,8 @@ import (
 // the task. A small model writes a fenced block far more reliably than a
 // JSON tool call (it puts its code in Python triple quotes, or prints
 // the call as text), and a GBNF grammar makes every step well formed: the
-// model cannot answer before code has run, nor write anything but the
-// answer once its code has printed a result.
+// model cannot answer before a run has printed a result, nor write
+// anything but the answer once its code has printed one.
 
 // Grammars of one step, by what the loop wants next.
 const freeAnswerRules = "answer ::= [^`\\n \\t] [^`]*\n"
@@ -50,8 +50,8 @@ func (f *answerFormat) lead() (rune, bool) {
 	return c, c == '@'
 }
 
-// stepGrammar is the GBNF grammar of the next step: code until some code
-// has run without error, the answer once a run printed output, and
+// stepGrammar is the GBNF grammar of the next step: code until some run
+// has printed a result, the answer once the last run printed one, and
 // either in between. format, if set, shapes the answer.
 func stepGrammar(want stepWant, format *answerFormat) string {
 	answer := freeAnswerRules
