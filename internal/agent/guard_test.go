@@ -15,7 +15,7 @@ import (
 // replayed by a scripted server.
 
 func TestIdenticalSyntaxErrorIsARepeat(t *testing.T) {
-	// Each run's SyntaxError names its own cell (<cell 1>, <cell 2>...):
+	// Each run's SyntaxError names its own cell (Cell In[1], Cell In[2]...):
 	// the same code must still count as a repeat. It runs once; each
 	// time it is sent again it is not run, and the task stops after
 	// MaxRepeats (2) such re-sends.
@@ -29,7 +29,7 @@ func TestIdenticalSyntaxErrorIsARepeat(t *testing.T) {
 	if res.Stop != event.StopRepeatedError || res.Steps != 4 || !strings.Contains(res.Reason, "SyntaxError") {
 		t.Errorf("result %+v, want a repeated_error stop after 4 steps", res)
 	}
-	if strings.Contains(res.Reason, "<cell 2>") {
+	if strings.Contains(res.Reason, "Cell In[") || strings.Contains(res.Reason, "<cell 1>") {
 		t.Errorf("the reason names a cell: %s", res.Reason)
 	}
 	if n := strings.Count(rec.types(), event.Done); n != 1 {
