@@ -328,12 +328,18 @@ func (r *run) loop(ctx context.Context) error {
 			req.RequireTool = a.cfg.SmallModel && !r.codeOK
 		}
 		stream := newCodeStream()
+		split := &fenceSplitter{on: a.grammar}
+		show := func(ps []piece) {
+			for _, p := range ps {
+				r.emit(Event{Event: session.Event{Type: p.typ, Text: p.text}, Step: step})
+			}
+		}
 		watch := &runawayDetector{}
 		stepCtx, cancel := context.WithCancelCause(ctx)
 		resp, err := a.cfg.Provider.Stream(stepCtx, req, func(d llm.Delta) {
 			piece := d.Text
 			if d.Text != "" {
-				r.emit(Event{Event: session.Event{Type: event.Message, Text: d.Text}, Step: step})
+				show(split.add(d.Text))
 			}
 			if d.ToolCall != nil {
 				piece = d.ToolCall.Arguments
@@ -345,6 +351,7 @@ func (r *run) loop(ctx context.Context) error {
 				cancel(errRunaway)
 			}
 		})
+		show(split.flush())
 		runaway := errors.Is(context.Cause(stepCtx), errRunaway)
 		cancel(nil)
 		estimated := false

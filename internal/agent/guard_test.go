@@ -416,3 +416,31 @@ func TestNoGrammarWithoutSupport(t *testing.T) {
 		}
 	}
 }
+
+// TestFencedStepStreamsAsCode: under the fenced protocol a step's code
+// streams as code events, fences stripped, and never as the model's text,
+// so front ends show it once; an answer streams as text.
+func TestFencedStepStreamsAsCode(t *testing.T) {
+	f := newFake(t, "openai",
+		llmtest.Turn{Text: "```python\nprint(6 * 7)\n```"},
+		llmtest.Turn{Text: "42"},
+	)
+	a := newAgent(t, f, newSession(t), func(c *agent.Config) {
+		c.SmallModel = true
+		c.Provider = grammarProvider{c.Provider}
+	})
+	var rec recorded
+	res, err := a.Run(context.Background(), "compute 6*7", rec.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Answer != "42" {
+		t.Fatalf("result %+v", res)
+	}
+	if got := rec.text(event.Code); got != "print(6 * 7)" {
+		t.Errorf("code events %q, want the code without its fences", got)
+	}
+	if got := rec.text(event.Message); strings.Contains(got, "```") || strings.Contains(got, "print") || got != "42" {
+		t.Errorf("message events %q, want only the answer", got)
+	}
+}
