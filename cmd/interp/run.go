@@ -282,6 +282,7 @@ type agentPrinter struct {
 	out, err io.Writer
 	cell     *textRenderer
 	inText   bool // the model's text is streaming
+	textStep int  // the step whose text it is
 	inCode   bool // the model's code is streaming
 }
 
@@ -300,7 +301,7 @@ func (p *agentPrinter) event(ev agent.Event) {
 	case event.Message:
 		p.endCode()
 		io.WriteString(p.out, ev.Text)
-		p.inText = true
+		p.inText, p.textStep = true, ev.Step
 	case event.Code:
 		if !p.inCode {
 			p.endText()
@@ -319,7 +320,10 @@ func (p *agentPrinter) event(ev agent.Event) {
 		p.endCode()
 	case event.Answer:
 		p.endCode()
-		if !p.inText {
+		if !p.inText || p.textStep != ev.Step {
+			// The answer did not stream as this step's text (a fenced
+			// step's answer comes whole): show it now.
+			p.endText()
 			fmt.Fprintln(p.out, ev.Text)
 		}
 		p.endText()

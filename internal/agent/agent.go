@@ -266,6 +266,17 @@ type run struct {
 	// answerChecked says a small model's answer was sent back once for
 	// a problem answerProblem found.
 	answerChecked bool
+	// held is a fenced step's text, shown once the loop knows it is not
+	// the final answer (which the answer event carries, cleaned).
+	held []piece
+}
+
+// showHeld emits the text held back from the last step.
+func (r *run) showHeld(step int) {
+	for _, p := range r.held {
+		r.emit(Event{Event: session.Event{Type: p.typ, Text: p.text}, Step: step})
+	}
+	r.held = nil
 }
 
 // want is what the next step may be under the fenced protocol.
@@ -292,7 +303,9 @@ func (r *run) loop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer func() { r.showHeld(r.res.Steps) }()
 	for {
+		r.showHeld(r.res.Steps)
 		if ctx.Err() != nil {
 			r.stop(event.StopUser, "stopped by the user")
 			return nil
@@ -351,7 +364,13 @@ func (r *run) loop(ctx context.Context) error {
 				cancel(errRunaway)
 			}
 		})
-		show(split.flush())
+		for _, p := range split.flush() {
+			if p.typ == event.Message {
+				r.held = append(r.held, p)
+			} else {
+				show([]piece{p})
+			}
+		}
 		runaway := errors.Is(context.Cause(stepCtx), errRunaway)
 		cancel(nil)
 		estimated := false
@@ -450,6 +469,10 @@ func (r *run) loop(ctx context.Context) error {
 					continue
 				}
 			}
+			if a.cfg.SmallModel {
+				answer = withoutMarkup(answer)
+			}
+			r.held = nil // the answer event carries it
 			r.res.Answer = answer
 			r.stop(event.StopAnswer, "")
 			r.emit(Event{Event: session.Event{Type: event.Answer, Text: r.res.Answer}, Step: step})

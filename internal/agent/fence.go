@@ -11,7 +11,8 @@ import (
 // block or an answer, so a step that opens with a fence streams its code
 // as code events, without the fence lines, as a tool call's code streams:
 // front ends then show the code once, not as the model's text and again
-// as the code that runs. Anything else streams as the model's text.
+// as the code that runs. Anything else is the model's text, given whole
+// when the step ends: the loop may still clean it or send it back.
 type fenceSplitter struct {
 	on   bool // the fenced protocol's grammar is in use
 	mode fenceMode
@@ -59,9 +60,7 @@ func (f *fenceSplitter) add(s string) []piece {
 	}
 	switch f.mode {
 	case fenceText:
-		text := f.buf
-		f.buf = ""
-		return []piece{{event.Message, text}}
+		return nil // a fenced step's text is its answer: shown whole (flush)
 	case fenceCode:
 		if i := strings.Index(f.buf, closingFence); i >= 0 {
 			code := f.buf[:i]
@@ -89,7 +88,7 @@ func (f *fenceSplitter) flush() []piece {
 	text := f.buf
 	f.buf = ""
 	switch f.mode {
-	case fenceUndecided:
+	case fenceUndecided, fenceText:
 		if text != "" {
 			return []piece{{event.Message, text}}
 		}

@@ -419,7 +419,7 @@ func TestNoGrammarWithoutSupport(t *testing.T) {
 
 // TestFencedStepStreamsAsCode: under the fenced protocol a step's code
 // streams as code events, fences stripped, and never as the model's text,
-// so front ends show it once; an answer streams as text.
+// so front ends show it once; the final answer is the answer event's.
 func TestFencedStepStreamsAsCode(t *testing.T) {
 	f := newFake(t, "openai",
 		llmtest.Turn{Text: "```python\nprint(6 * 7)\n```"},
@@ -440,7 +440,11 @@ func TestFencedStepStreamsAsCode(t *testing.T) {
 	if got := rec.text(event.Code); got != "print(6 * 7)" {
 		t.Errorf("code events %q, want the code without its fences", got)
 	}
-	if got := rec.text(event.Message); strings.Contains(got, "```") || strings.Contains(got, "print") || got != "42" {
-		t.Errorf("message events %q, want only the answer", got)
+	// The answer is the answer event's, not streamed as text first.
+	if got := rec.text(event.Message); got != "" {
+		t.Errorf("message events %q, want none", got)
+	}
+	if got := rec.text(event.Answer); got != "42" {
+		t.Errorf("answer event %q, want 42", got)
 	}
 }

@@ -171,3 +171,43 @@ func answerProblem(answer string, sources []string) string {
 	}
 	return ""
 }
+
+// outcomeSections are the headers of a run's result as the loop writes it
+// (session.Outcome.Text); copied into an answer, they are noise.
+var outcomeSections = map[string]bool{"stdout:": true, "stderr:": true, "result:": true, "error:": true}
+
+// withoutMarkup is a small model's final answer without the lines it
+// copied from the loop's feedback: status lines, section headers, image
+// placeholders and the loop's instructions. What the lines carried (a
+// value under result:, the files line) stays. An answer that was nothing
+// but markup becomes a plain sentence pointing at the output.
+func withoutMarkup(answer string) string {
+	copied := false
+	for _, m := range feedbackMarkup {
+		copied = copied || strings.Contains(answer, m)
+	}
+	if !copied {
+		return answer
+	}
+	var kept []string
+	for _, line := range strings.Split(answer, "\n") {
+		t := strings.TrimSpace(line)
+		// A status is a tag; what follows it on its line may be the
+		// model's. The loop's instructions fill their lines.
+		for strings.HasPrefix(t, "[status:") && strings.Contains(t, "]") {
+			t = strings.TrimSpace(t[strings.Index(t, "]")+1:])
+			line = t
+		}
+		drop := t == "" || outcomeSections[t] || strings.HasPrefix(t, "[image ") || strings.HasPrefix(t, "installed: ")
+		for _, m := range feedbackMarkup {
+			drop = drop || strings.HasPrefix(t, m)
+		}
+		if !drop {
+			kept = append(kept, line)
+		}
+	}
+	if out := strings.TrimSpace(strings.Join(kept, "\n")); out != "" {
+		return out
+	}
+	return "Done: the code ran without error; its output is above."
+}

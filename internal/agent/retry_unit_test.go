@@ -51,3 +51,22 @@ func TestUngrounded(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutMarkup(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"The mean is 3.0.", "The mean is 3.0."},
+		{"[status: ok]\nresult:\n3.0\n[next]", "3.0"},
+		{"[status: ok]\nresult:\n[image 1: 588x454 png] <Figure size 640x480 with 1 Axes>\nfiles: sine.png (created, 29.8 KiB)\n[next]", "files: sine.png (created, 29.8 KiB)"},
+		{"[status: ok]", "Done: the code ran without error; its output is above."},
+		{"[status: ok] 0.7156", "0.7156"},
+		{"The slope is 2.\n\n[next] Reply now with the final answer", "The slope is 2."},
+		// Without copied markup nothing is touched, headers included.
+		{"result:\n42", "result:\n42"},
+	}
+	for _, tt := range tests {
+		if got := withoutMarkup(tt.in); got != tt.want {
+			t.Errorf("withoutMarkup(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
