@@ -61,8 +61,13 @@ type termPrompter struct {
 	file string // the history file, "" when there is none
 }
 
-// replHistoryFile is where the REPL's typed lines are kept between runs.
+// replHistoryFile is where the REPL's typed lines are kept between runs;
+// "" with history.disabled, which keeps nothing of a run, typed lines
+// included.
 func replHistoryFile(s *config.Settings) string {
+	if s.NoHistory {
+		return ""
+	}
 	dir, err := dataDir(s)
 	if err != nil {
 		return ""

@@ -74,14 +74,14 @@ func (s *screen) waitFor(t *testing.T, want string, n int) {
 
 // The REPL in a real terminal: Tab completes from the kernel, Up recalls a
 // line, Ctrl-C drops the line being typed, Ctrl-D exits, and the lines typed
-// are there again in the next run.
+// are there again in the next run, unless history is off.
 func TestReplInTerminal(t *testing.T) {
 	needSandbox(t)
 	data := t.TempDir()
-	run := func(keys ...string) string {
+	run := func(args []string, keys ...string) string {
 		master, slave := openPTY(t)
 		defer master.Close()
-		cmd := exec.Command(os.Args[0], "repl", "--no-history")
+		cmd := exec.Command(os.Args[0], append([]string{"repl"}, args...)...)
 		cmd.Env = append(os.Environ(), "INTERP_TEST_RUN_MAIN=1", "INTERP_DATA_DIR="+data, "TERM=xterm")
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
@@ -110,7 +110,7 @@ func TestReplInTerminal(t *testing.T) {
 		}
 		return scr.String()
 	}
-	out := run("value_one = 41\r", "value_o\t", "wait:value_one", " + 1\r", "wait:42", "typo\x03", "\x1b[A\r")
+	out := run(nil, "value_one = 41\r", "value_o\t", "wait:value_one", " + 1\r", "wait:42", "typo\x03", "\x1b[A\r")
 	if n := strings.Count(out, "42\r\n"); n != 2 {
 		t.Errorf("Tab then Up did not give value_one + 1 twice (%d):\n%s", n, out)
 	}
@@ -122,9 +122,14 @@ func TestReplInTerminal(t *testing.T) {
 		t.Fatalf("history not kept: %v %q", err, hist)
 	}
 	// The next run recalls the last line with Up.
-	out = run("value_one = 1\r", "\x1b[A\x1b[A\r")
+	out = run(nil, "value_one = 1\r", "\x1b[A\x1b[A\r")
 	if !strings.Contains(out, "2\r\n") {
 		t.Errorf("history of the last run not recalled:\n%s", out)
+	}
+	// With history off, nothing typed is kept, nor recalled.
+	run([]string{"--no-history"}, "secret_value = 7\r")
+	if hist, err := os.ReadFile(filepath.Join(data, "repl_history")); err != nil || strings.Contains(string(hist), "secret_value") {
+		t.Errorf("--no-history kept the lines typed: %v %q", err, hist)
 	}
 }
 

@@ -180,7 +180,7 @@ var Table = []Setting{
 	{Key: "history.max_size", Env: "INTERP_HISTORY_MAX_SIZE", Flag: "max-size", kind: sizeNone,
 		Help: "delete the oldest conversations beyond this size, e.g. 2GiB, whenever a command opens the history; -1 keeps them", field: func(s *Settings) any { return &s.HistoryMaxSize }},
 	{Key: "history.disabled", Env: "INTERP_NO_HISTORY", Flag: "no-history", Default: "false", kind: boolean,
-		Help: "keep no history", field: func(s *Settings) any { return &s.NoHistory }},
+		Help: "keep no history, nor the REPL's typed lines", field: func(s *Settings) any { return &s.NoHistory }},
 	{Key: "server.blob_dir", Env: "INTERP_BLOB_DIR", Flag: "blob-dir", kind: text,
 		Help: "where the history's large content goes; needed with a postgres:// history (default: beside a SQLite history)", field: func(s *Settings) any { return &s.BlobDir }},
 	{Key: "index_url", Env: "INTERP_INDEX_URL", Flag: "index-url", Default: DefaultIndexURL, kind: text,
