@@ -21,7 +21,6 @@ import (
 	"github.com/interp-dev/interp/internal/deps/pypitest"
 	"github.com/interp-dev/interp/internal/event"
 	"github.com/interp-dev/interp/internal/llm/llmtest"
-	"github.com/interp-dev/interp/internal/store"
 )
 
 // frontendCells are run by every front end, in one session: a package
@@ -122,23 +121,7 @@ func formatCells(cells [][]string) string {
 // download progress, which depends on timing, is left out.
 func recordedCells(t *testing.T, db string) [][]string {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, db, &store.Options{NoRecover: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	convs, err := st.ListConversations(ctx, 10, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(convs) != 1 {
-		t.Fatalf("%d conversations recorded, want 1", len(convs))
-	}
-	c, err := st.GetConversation(ctx, convs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := onlyConversation(t, db, db)
 	var cells [][]string
 	index := map[string]int{}
 	for _, e := range c.Events {

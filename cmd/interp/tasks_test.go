@@ -107,9 +107,9 @@ func recordHTTPTask(t *testing.T, db string) {
 	}
 }
 
-// recordedTask checks the one task recorded in db and says what was
-// recorded, for comparing front ends.
-func recordedTask(t *testing.T, name, db string) string {
+// onlyConversation returns the one conversation the history db holds,
+// whole; name says whose history it is.
+func onlyConversation(t *testing.T, name, db string) *store.Conversation {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db, &store.Options{NoRecover: true})
@@ -125,6 +125,14 @@ func recordedTask(t *testing.T, name, db string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// recordedTask checks the one task recorded in db and says what was
+// recorded, for comparing front ends.
+func recordedTask(t *testing.T, name, db string) string {
+	t.Helper()
+	c := onlyConversation(t, name, db)
 	if len(c.Tasks) != 1 {
 		t.Fatalf("%s: %d tasks recorded, want 1", name, len(c.Tasks))
 	}
