@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -207,7 +208,11 @@ func (d *cgroupV1) create(name string, l Limits) (group, error) {
 		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
 	}
 	path := d.path(name)
-	if _, err := cgroup1.New(path, res, cgroup1.WithHierarchy(d.hierarchy)); err != nil {
+	err := retryVanishedParent(func() error {
+		_, err := cgroup1.New(path, res, cgroup1.WithHierarchy(d.hierarchy))
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", name, err)
 	}
 	g := &groupV1{}
@@ -335,7 +340,11 @@ func (d cgroupV2) create(name string, l Limits) (group, error) {
 		CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
 	}
 	group := d.parent + "/" + name
-	m, err := cgroup2.NewManager(cgroupRoot, group, res)
+	var m *cgroup2.Manager
+	err := retryVanishedParent(func() (err error) {
+		m, err = cgroup2.NewManager(cgroupRoot, group, res)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create cgroup %s: %w", group, err)
 	}
@@ -405,4 +414,17 @@ func (g *groupV2) destroy() error {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}
 	return nil
+}
+
+// retryVanishedParent runs create again when it failed because the
+// parent cgroup vanished: every Interp process on the host shares the
+// parent and removes it when it is empty at its close, so another
+// process's removal can fall between the parent's creation and the
+// child's (ENOENT). Each retry makes the parent anew.
+func retryVanishedParent(create func() error) error {
+	err := create()
+	for i := 0; i < 4 && errors.Is(err, fs.ErrNotExist); i++ {
+		err = create()
+	}
+	return err
 }
