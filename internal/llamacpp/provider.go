@@ -72,6 +72,11 @@ func (p *Provider) Stream(ctx context.Context, req *llm.Request, emit func(llm.D
 		r.Model = p.model
 	}
 	resp, err := oai.Stream(sctx, &r, emit)
+	if err == nil && ctx.Err() != nil {
+		// Cancelled as the last tokens, already read, were handed out:
+		// a caller that cancelled is told so, whenever it did.
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
