@@ -56,6 +56,12 @@ var conformanceBackends = []conformanceBackend{
 		open: func(t testing.TB) sandbox.Backend { return sandboxtest.Backend(t) },
 	},
 	{
+		// Programs forked from a zygote into sandboxes the init built,
+		// locking themselves down (zygote.py) instead of being executed.
+		name: "namespaces, forked from a zygote",
+		open: zygoteConformance,
+	},
+	{
 		// The explicit opt-in for hosts that cannot sandbox: it runs on the
 		// host and provides only the wall-clock timeout, the output limit, a
 		// fresh working directory and killing its process group.

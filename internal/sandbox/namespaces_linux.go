@@ -223,6 +223,12 @@ func checkUserNamespaces() error {
 
 // Start implements Backend.
 func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
+	return n.start(ctx, spec, nil)
+}
+
+// start starts spec's program in a new sandbox: executed by the sandbox's
+// init, or, with a zygote, forked by it into the sandbox.
+func (n *Namespaces) start(ctx context.Context, spec *Spec, z *Zygote) (*Process, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("sandbox: empty command")
 	}
@@ -246,7 +252,7 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if err := validateFiles(spec.Files); err != nil {
 		return nil, err
 	}
-	payload, err := n.initSpec(spec, limits, readOnly)
+	payload, err := n.initSpec(spec, limits, readOnly, z != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +309,11 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 	cleanups = append(cleanups, func() { exitR.Close(); exitW.Close() })
 
-	req := n.request(id, len(spec.ExtraFiles), cgDir != nil)
+	nfiles := len(spec.ExtraFiles)
+	if z != nil {
+		nfiles = 0 // the program's files go to the zygote
+	}
+	req := n.request(id, nfiles, cgDir != nil)
 	p := &Process{
 		limits:  limits,
 		exited:  make(chan struct{}),
@@ -317,7 +327,16 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return fail(fmt.Errorf("sandbox: %w", err))
 	}
 	cleanups = append(cleanups, sp.abort)
-	files := append(append(stdio, spec.ExtraFiles...), specR, statusW, lifeR, exitW)
+	program := append(stdio, spec.ExtraFiles...)
+	files := append(program, specR, statusW, lifeR, exitW)
+	if z != nil {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return fail(err)
+		}
+		defer null.Close()
+		files = []*os.File{null, null, null, specR, statusW, lifeR, exitW}
+	}
 	if cgDir != nil {
 		files = append(files, cgDir)
 	}
@@ -326,7 +345,9 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 		return fail(fmt.Errorf("sandbox: %w", err))
 	}
 	child, err := sc.Spawn(ctx, req, files)
-	sp.started()
+	if z == nil || err != nil {
+		sp.started()
+	}
 	if err != nil {
 		return fail(fmt.Errorf("sandbox: start: %w", unsupportedStart(err)))
 	}
@@ -360,13 +381,36 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 	if _, err := specW.Write([]byte{sandboxinit.Go}); err != nil {
 		return fail(fmt.Errorf("sandbox: start: %w", err))
 	}
-	specW.Close()
-	program, err := readStatus(statusR)
+	var pidfd *os.File
+	if z == nil {
+		specW.Close()
+		pidfd, err = readStatus(statusR)
+	} else {
+		// The program's ends are the zygote's once sent.
+		cleanups = append(cleanups, sp.started)
+		var exit *os.File
+		pidfd, exit, err = z.fork(ctx, n.forkRequest(spec, limits), child.PidFD, statusR, program, func(host, inSandbox int) error {
+			if err := cg.add(host); err != nil {
+				return err
+			}
+			var b [4]byte
+			binary.BigEndian.PutUint32(b[:], uint32(inSandbox))
+			_, err := specW.Write(b[:])
+			specW.Close()
+			return err
+		})
+		sp.started()
+		if err == nil {
+			// The zygote, the program's parent, reports its end.
+			exitR.Close()
+			sp.exit = exit
+		}
+	}
 	statusR.Close()
 	if err != nil {
 		return fail(err)
 	}
-	sp.setProgram(program)
+	sp.setProgram(pidfd)
 
 	p.group = cg
 	p.workspace = fmt.Sprintf("/proc/%d/root%s", child.Pid, WorkspaceDir)
@@ -388,8 +432,9 @@ func (n *Namespaces) Start(ctx context.Context, spec *Spec) (*Process, error) {
 }
 
 // initSpec encodes what the init is told, and checks that it fits.
-func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string) ([]byte, error) {
+func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string, adopt bool) ([]byte, error) {
 	is := sandboxinit.Spec{
+		Adopt:      adopt,
 		Argv:       spec.Argv,
 		Env:        threadEnv(spec.Env, cpuCount(limits.CPUs)),
 		Dir:        spec.Dir,
@@ -402,11 +447,10 @@ func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string) ([]b
 		DropToUser: n.root,
 		NFiles:     len(spec.ExtraFiles),
 		Seccomp:    n.seccomp,
+		CPUSeconds: cpuSeconds(limits),
 	}
-	if limits.CPUTime > 0 {
-		// A little over the budget: the poller should normally win and
-		// report the reason; this only catches a single runaway process.
-		is.CPUSeconds = int64((limits.CPUTime + time.Second).Seconds()) + 1
+	if adopt {
+		is.NFiles = 0
 	}
 	if is.Dir == "" {
 		is.Dir = WorkspaceDir
@@ -419,6 +463,16 @@ func (n *Namespaces) initSpec(spec *Spec, limits Limits, readOnly []string) ([]b
 		return nil, fmt.Errorf("sandbox: files and arguments take %d bytes, over the %d-byte limit", len(payload), sandboxinit.MaxSpec)
 	}
 	return payload, nil
+}
+
+// cpuSeconds is the per-process CPU limit for a sandbox's CPU budget: a
+// little over it. The poller should normally win and report the reason;
+// this only catches a single runaway process.
+func cpuSeconds(limits Limits) int64 {
+	if limits.CPUTime <= 0 {
+		return 0
+	}
+	return int64((limits.CPUTime + time.Second).Seconds()) + 1
 }
 
 // threadEnv sets the size of the thread pools of OpenMP, OpenBLAS and MKL
@@ -476,6 +530,22 @@ func socketPair() (*os.File, *os.File, error) {
 // readStatus reads what the init says until it closes the socket: the
 // program's pidfd once it runs, or why the sandbox could not be built.
 func readStatus(conn *os.File) (*os.File, error) {
+	fd, msg, err := recvStatus(conn)
+	if err != nil {
+		return nil, err
+	}
+	if fd == nil {
+		if len(msg) == 0 {
+			return nil, errors.New("sandbox: the init exited without a word")
+		}
+		return nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
+	}
+	return fd, nil
+}
+
+// recvStatus reads what the init says until it closes the socket: the
+// first descriptor it sent, if any, and its words before that.
+func recvStatus(conn *os.File) (*os.File, []byte, error) {
 	var msg []byte
 	var pidfd *os.File
 	buf := make([]byte, 64<<10)
@@ -486,10 +556,16 @@ func readStatus(conn *os.File) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sandbox: read status: %w", err)
+			if pidfd != nil {
+				pidfd.Close()
+			}
+			return nil, nil, fmt.Errorf("sandbox: read status: %w", err)
 		}
 		if n == 0 && oobn == 0 {
 			break
+		}
+		if len(msg) < len(buf) {
+			msg = append(msg, buf[:n]...)
 		}
 		if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
 			for _, c := range cmsgs {
@@ -503,17 +579,8 @@ func readStatus(conn *os.File) (*os.File, error) {
 				}
 			}
 		}
-		if pidfd == nil && len(msg) < len(buf) {
-			msg = append(msg, buf[:n]...)
-		}
 	}
-	if pidfd == nil {
-		if len(msg) == 0 {
-			return nil, errors.New("sandbox: the init exited without a word")
-		}
-		return nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
-	}
-	return pidfd, nil
+	return pidfd, msg, nil
 }
 
 // hostBase is the host ID that sandbox id's root maps to; its sandbox user

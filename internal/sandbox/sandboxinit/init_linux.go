@@ -98,13 +98,18 @@ func runInit(nfiles int) error {
 		if _, _, e := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(rulesetFD), uintptr(llFlags), 0); e != 0 {
 			return fmt.Errorf("landlock: %w", e)
 		}
-		unix.Close(rulesetFD)
+		if !s.Adopt {
+			unix.Close(rulesetFD)
+		}
 	}
 	if err := loadSeccomp(s.Seccomp); err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}
 	if err := unix.Chdir(s.Dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", s.Dir, err)
+	}
+	if s.Adopt {
+		return adopt(specPipe, statusFD, rulesetFD)
 	}
 	path, err := lookPath(s.Argv[0], s.Env)
 	if err != nil {
@@ -141,6 +146,55 @@ func runInit(nfiles int) error {
 	unix.Close(statusFD)
 	reap(pid, exitFD)
 	return nil // not reached
+}
+
+// adopt is the init's life when the program comes from a zygote (see
+// package sandbox, Zygote): the sandbox is built and the init locked down
+// as for any program, but nothing is executed. The init says so on the
+// status socket, with the Landlock ruleset it applied to itself, which the
+// program applies to itself in turn; the parent then has the zygote fork
+// the program into these namespaces and sends its PID here, in the
+// sandbox's numbering. The program is the zygote's child, which reports
+// its end; the init reaps the orphans the program leaves, and exits when
+// the program does, which ends the rest of the sandbox.
+func adopt(specPipe *os.File, statusFD, rulesetFD int) error {
+	for fd := 0; fd < 3; fd++ {
+		unix.Close(fd) // the init's own /dev/null
+	}
+	var rights []byte
+	if rulesetFD >= 0 {
+		rights = unix.UnixRights(rulesetFD)
+	}
+	if err := unix.Sendmsg(statusFD, []byte{Ready}, rights, nil, 0); err != nil {
+		return fmt.Errorf("say ready: %w", err)
+	}
+	if rulesetFD >= 0 {
+		unix.Close(rulesetFD)
+	}
+	unix.Close(statusFD)
+	var b [4]byte
+	if _, err := io.ReadFull(specPipe, b[:]); err != nil {
+		os.Exit(127) // the parent gave up; nothing to report to
+	}
+	specPipe.Close()
+	pidfd, err := unix.PidfdOpen(int(binary.BigEndian.Uint32(b[:])), 0)
+	if err != nil {
+		os.Exit(0) // already gone
+	}
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		for {
+			var st syscall.WaitStatus
+			if wpid, err := syscall.Wait4(-1, &st, syscall.WNOHANG, nil); wpid <= 0 && !errors.Is(err, syscall.EINTR) {
+				break
+			}
+		}
+		// Orphans are reaped every second: they count against the
+		// process limit as zombies, but nothing waits on them.
+		if n, _ := unix.Poll(fds, 1000); n > 0 {
+			os.Exit(0)
+		}
+	}
 }
 
 // reap is the rest of the init's life, as the sandbox's PID 1: it reaps

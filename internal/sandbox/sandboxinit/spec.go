@@ -17,6 +17,10 @@ const Env = "_INTERP_SANDBOX_INIT"
 // Go is the byte that lets the init execute the program.
 const Go = 'g'
 
+// Ready is what an init that adopts its program (Spec.Adopt) sends on the
+// status socket once the sandbox is built.
+const Ready = 'r'
+
 // MaxSpec bounds the spec's encoded size.
 const MaxSpec = 64 << 20
 
@@ -79,6 +83,10 @@ type Spec struct {
 	// Seccomp is the filter the program runs under, assembled by the
 	// parent. The init refuses to execute anything without one.
 	Seccomp []SockFilter
+	// Adopt: execute nothing. The program is forked by a zygote and
+	// enters the sandbox's namespaces itself; Argv is unused, and the
+	// init only reaps. See package sandbox, Zygote.
+	Adopt bool `json:",omitempty"`
 }
 
 // Mount is one entry of a sandbox's view of the host: a symlink copied

@@ -1,0 +1,366 @@
+"""Interp's zygote: a Python that has loaded a program once and forks it,
+already initialised, into new sandboxes. See package sandbox, Zygote.
+
+Started by interp outside any sandbox as `python -I -B -` with this file on
+standard input, with a SOCK_SEQPACKET socket on fd 3 and, on fd 4, a pipe
+that carries the program: {"path": P, "source": S, "prepare": [ARG, ...]}. It drops every
+capability it has, compiles S under the file name P (the program's path
+inside the sandboxes), runs it as a module named "__interp_zygote__" and
+calls its _zygote_prepare(ARGS), which imports what sessions share. It
+then says "ready" and waits for fork requests, one at a time:
+
+  {"argv": [...], "env": ["K=V", ...], "dir": D, "nfiles": N,
+   "open_files": N, "cpu_seconds": N, "to_user": BOOL, "uid": U, "gid": G,
+   "landlock": BOOL, "seccomp": [[CODE, JT, JF, K], ...]}
+
+with descriptors: the sandbox init's pidfd, a reply socket, the Landlock
+ruleset if "landlock", then the program's standard input, output, error and
+its N own files. The zygote forks a child, which joins the init's
+namespaces (user first, which gives it the capabilities it then drops) and
+forks the program into the sandbox's PID namespace. The child sends the
+program's pidfd on the reply socket and exits, so that the init adopts the
+program; the zygote says "a" on the reply socket once it has. The program waits for "g" on the reply socket (interp has put it
+in the sandbox's cgroup by then) and locks itself down as the init locked
+itself: resource limits, credentials and capabilities, Landlock, seccomp,
+in that order; then it takes its descriptors and environment, reseeds the
+random generators it shares with its siblings, and becomes the program:
+_zygote_main() with sys.argv from the request. Any failure before that
+ends the program with status 127 and a line on its standard error.
+
+Everything here runs before any untrusted code, and the zygote itself never
+runs any: nothing a session does reaches it.
+"""
+
+import ctypes
+import fcntl
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import types
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_SET_SECCOMP = 22
+_PR_CAPBSET_DROP = 24
+_PR_SET_SECUREBITS = 28
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+_SECCOMP_MODE_FILTER = 2
+# NOROOT, NO_SETUID_FIXUP and their locks, as the init sets them.
+_SECUREBITS = (1 | 2 | 4 | 8 | 16 | 32) & ~(4 | 16)
+_SYS_LANDLOCK_RESTRICT_SELF = 446  # the same number on every architecture
+_CAP_VERSION_3 = 0x20080522
+_NAMESPACES = (
+    0x10000000  # CLONE_NEWUSER, first: the others are entered with its capabilities
+    | 0x00020000  # CLONE_NEWNS
+    | 0x40000000  # CLONE_NEWNET
+    | 0x08000000  # CLONE_NEWIPC
+    | 0x04000000  # CLONE_NEWUTS
+    | 0x20000000  # CLONE_NEWPID: for children, hence the second fork
+    | 0x02000000  # CLONE_NEWCGROUP
+)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _check(ret, what):
+    if ret == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+    return ret
+
+
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+
+
+def _prctl(option, arg2=0, what="prctl", arg3=0):
+    return _check(_libc.prctl(option, arg2, arg3, 0, 0), what)
+
+
+def _capabilities():
+    """The effective, permitted and inheritable sets, as two 32-bit halves."""
+    hdr = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(hdr), data), "capget")
+    return [(d.effective, d.permitted, d.inheritable) for d in data]
+
+
+def _drop_capabilities(securebits):
+    """Every capability gone, for good: the init's dropPrivileges."""
+    if securebits:
+        _prctl(_PR_SET_SECUREBITS, _SECUREBITS, "securebits")
+    for cap in range(64):
+        try:
+            _prctl(_PR_CAPBSET_DROP, cap, "bounding set")
+        except OSError as e:
+            if e.errno != 22:  # EINVAL: past the kernel's last capability
+                raise
+    _prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, "ambient capabilities")
+
+
+def _clear_capabilities():
+    hdr = _CapHeader(_CAP_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(hdr), data), "capset")
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1, "no_new_privs")
+    if any(any(s) for s in _capabilities()):
+        raise OSError(1, "capabilities remain after capset")
+
+
+def lock_zygote():
+    """The zygote keeps nothing of its user's power but its IDs, which own
+    the sandboxes' user namespaces and so let its children enter them."""
+    if os.geteuid() == 0:
+        _drop_capabilities(True)
+    _clear_capabilities()
+
+
+def _seccomp(prog):
+    n = len(prog)
+    if n == 0 or n > 0xFFFF:
+        raise OSError(22, "no usable seccomp filter")
+    arr = (_SockFilter * n)(*[_SockFilter(c, jt, jf, k) for c, jt, jf, k in prog])
+    fprog = _SockFprog(n, arr)
+    _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, "seccomp", ctypes.addressof(fprog))
+
+
+def _arrange(sources, keep_extra):
+    """Puts sources at 0, 1, 2, ... and closes every other descriptor but
+    keep_extra, which is moved above them and returned."""
+    n = len(sources)
+    # Copies above every place first, so that no placing overwrites a
+    # source still to be placed.
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, n) for fd in sources]
+    extra = fcntl.fcntl(keep_extra, fcntl.F_DUPFD_CLOEXEC, n) if keep_extra is not None else None
+    for i, fd in enumerate(high):
+        os.dup2(fd, i, inheritable=True)
+    if extra is None:
+        os.closerange(n, 1 << 20)
+    else:
+        os.closerange(n, extra)
+        os.closerange(extra + 1, 1 << 20)
+    return extra
+
+
+def _enter(req, pidfd, reply, pid_w):
+    """In the zygote's child: join the sandbox, fork the program into its
+    PID namespace, hand over its pidfd to interp and its PID to the zygote.
+    Returns only in the program."""
+    _check(_libc.setns(pidfd, _NAMESPACES), "join the sandbox's namespaces")
+    os.close(pidfd)
+    pid = os.fork()
+    if pid:
+        pfd = os.pidfd_open(pid)
+        socket.send_fds(reply, [b"p"], [pfd])
+        os.write(pid_w, struct.pack(">I", pid))
+        os._exit(0)
+    os.close(pid_w)
+    # The program, in the sandbox's PID namespace. The child that forked it
+    # exits now, and the sandbox's init adopts it.
+
+
+def _become(req, reply, landlock, files):
+    """In the program: wait for interp's word, then lock down."""
+    word = reply.recv(1)
+    reply.close()
+    if word != b"g":
+        os._exit(127)
+    landlock = _arrange(files, landlock)
+    limits = [(resource.RLIMIT_NOFILE, req["open_files"]), (resource.RLIMIT_CORE, 0)]
+    if req.get("cpu_seconds"):
+        limits.append((resource.RLIMIT_CPU, req["cpu_seconds"]))
+    for res, val in limits:
+        resource.setrlimit(res, (val, val))
+    _drop_capabilities(True)
+    if req["to_user"]:
+        os.setgroups([])
+        os.setresgid(req["gid"], req["gid"], req["gid"])
+        os.setresuid(req["uid"], req["uid"], req["uid"])
+    _clear_capabilities()
+    if req["to_user"] and (
+        os.getresuid() != (req["uid"],) * 3 or os.getresgid() != (req["gid"],) * 3 or os.getgroups()
+    ):
+        raise OSError(1, "credentials did not change")
+    # Changing IDs made the process undumpable, which an executed program
+    # would not be: its own /proc files would be out of its reach.
+    _prctl(_PR_SET_DUMPABLE, 1, "dumpable")
+    if landlock is not None:
+        _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, landlock, 0), "landlock")
+        os.close(landlock)
+    _seccomp(req["seccomp"])
+    os.chdir(req["dir"])
+    os.environ.clear()
+    for kv in req["env"]:
+        k, _, v = kv.partition("=")
+        os.environ[k] = v
+    _reseed()
+
+
+def _reseed():
+    """Generators seeded at import would draw the same numbers in every
+    program of this zygote, and in the zygote: reseed them from the
+    kernel. random reseeds itself after a fork; numpy's legacy global
+    generator does not."""
+    import random
+
+    random.seed()
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        np_random.seed()
+
+
+def _reap(programs):
+    """Reports the end of every program that ended to interp."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        reply = programs.pop(pid, None)
+        if reply is not None:
+            try:
+                os.write(reply, struct.pack(">I", status & 0xFFFFFFFF))
+            except OSError:
+                pass
+            os.close(reply)
+
+
+def _serve(ctrl, program):
+    # Programs are this process's children once the child that forked
+    # each has exited (it is a subreaper): it reaps them and reports their
+    # wait status on their reply sockets, which it keeps until then.
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1, "subreaper")
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    poller = select.poll()
+    poller.register(ctrl.fileno(), select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    programs = {}
+    open_ctrl = True
+    while open_ctrl or programs:
+        try:
+            ready = [fd for fd, _ in poller.poll()]
+        except InterruptedError:
+            ready = []
+        if wake_r in ready:
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        _reap(programs)
+        if ctrl.fileno() not in ready:
+            continue
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 256)
+        except InterruptedError:
+            continue
+        if not msg:
+            # interp is done with this zygote: it stays until the last of
+            # its programs has ended, to report it.
+            poller.unregister(ctrl.fileno())
+            open_ctrl = False
+            continue
+        _fork(ctrl, program, msg, fds, programs, (wake_r, wake_w))
+    os._exit(0)
+
+
+def _fork(ctrl, program, msg, fds, programs, wake):
+    try:
+        req = json.loads(msg)
+        landlock = 1 if req.get("landlock") else 0
+        if len(fds) != 2 + landlock + 3 + req["nfiles"]:
+            raise ValueError("%d descriptors for %d files" % (len(fds), req["nfiles"]))
+    except (ValueError, KeyError, TypeError) as e:
+        sys.stderr.write("interp zygote: bad request: %s\n" % e)
+        for fd in fds:
+            os.close(fd)
+        return
+    pid_r, pid_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ctrl.detach()
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in wake + (pid_r,):
+                os.close(fd)
+            reply = socket.socket(fileno=fds[1])
+            _enter(req, fds[0], reply, pid_w)
+            _become(req, reply, fds[2] if landlock else None, fds[2 + landlock :])
+        except BaseException as e:
+            try:
+                os.write(2, ("interp zygote: the program could not enter its sandbox: %s\n" % e).encode())
+            finally:
+                os._exit(127)
+        sys.argv = [req["argv"][-1]]
+        sys.orig_argv = list(req["argv"])
+        program.__name__ = "__main__"
+        sys.modules["__main__"] = program
+        program._zygote_main()
+        os._exit(1)
+    os.close(pid_w)
+    b = os.read(pid_r, 4)
+    os.close(pid_r)
+    os.waitpid(pid, 0)
+    reply = fds[1]
+    for fd in fds:
+        if fd != reply:
+            os.close(fd)
+    if len(b) != 4:
+        os.close(reply)
+        return
+    # The child has exited: the program is this process's child now.
+    programs[struct.unpack(">I", b)[0]] = reply
+    try:
+        os.write(reply, b"a")
+    except OSError:
+        pass
+
+
+def _main():
+    ctrl = socket.socket(fileno=3)
+    # Dies with interp.
+    _prctl(_PR_SET_PDEATHSIG, 9, "parent-death signal")
+    lock_zygote()
+    with os.fdopen(4, "rb") as f:
+        spec = json.loads(f.read())
+    program = types.ModuleType("__interp_zygote__")
+    program.__file__ = spec["path"]
+    code = compile(spec["source"], spec["path"], "exec")
+    exec(code, program.__dict__)
+    program._zygote_prepare(spec.get("prepare") or [])
+    ctrl.send(b"ready")
+    _serve(ctrl, program)
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,378 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/interp-dev/interp/internal/sandbox/sandboxinit"
+)
+
+//go:embed zygote.py
+var zygoteSource []byte
+
+// Zygote forks one loaded program into new sandboxes (Android's zygote
+// does this for apps). A program forked from it shares its memory with
+// the zygote and its siblings, copy-on-write, and starts in the time a
+// fork takes instead of the time its imports take.
+//
+// Every sandbox is built by its init exactly as for an executed program;
+// the program, a child of the zygote, enters the init's namespaces and
+// applies to itself the same limits, credentials, Landlock ruleset and
+// seccomp filter the init applied to itself (zygote.py, checked by the
+// conformance suite). What siblings share is their memory layout and the
+// secrets fixed when the zygote started (ASLR, the stack canary, Python's
+// hash secret): see ARCHITECTURE.md, "The template fork". Random
+// generators are reseeded in every program.
+//
+// The zygote runs as interp's user with every capability dropped: its IDs
+// own the sandboxes' user namespaces, which is what lets its children
+// enter them. It never runs untrusted code and reads nothing but interp's
+// requests.
+type Zygote struct {
+	n    *Namespaces
+	cmd  *exec.Cmd
+	ctrl *os.File
+	born time.Time
+
+	mu     sync.Mutex // one request at a time on ctrl
+	forks  int
+	closed bool
+	exited chan struct{}
+}
+
+// NewZygote starts a zygote and waits until its program is prepared.
+func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, error) {
+	if len(zs.Python) == 0 {
+		return nil, errors.New("sandbox: zygote: no interpreter")
+	}
+	ctrl, child, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	progR, progW, err := os.Pipe()
+	if err != nil {
+		ctrl.Close()
+		return nil, err
+	}
+	defer progR.Close()
+	stderr := zs.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	cmd := exec.Command(zs.Python[0], append(append([]string{}, zs.Python[1:]...), "-")...)
+	cmd.Env = zs.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Dir = "/"
+	cmd.Stdin = bytes.NewReader(zygoteSource)
+	cmd.Stdout = stderr
+	cmd.Stderr = stderr
+	cmd.ExtraFiles = []*os.File{child, progR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if n.root {
+		// No network and no IPC with the host: the zygote needs neither.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC
+	}
+	started := make(chan error, 1)
+	// Its parent-death signal fires when the thread that started it
+	// exits: the spawn thread never does.
+	n.spawn <- func() { started <- cmd.Start() }
+	if err := <-started; err != nil {
+		ctrl.Close()
+		progW.Close()
+		return nil, fmt.Errorf("sandbox: start the zygote: %w", err)
+	}
+	z := &Zygote{n: n, cmd: cmd, ctrl: ctrl, born: time.Now(), exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(z.exited)
+	}()
+	prog, err := json.Marshal(map[string]any{"path": zs.Program.Path, "source": string(zs.Program.Data), "prepare": zs.Prepare})
+	if err != nil {
+		z.Close()
+		progW.Close()
+		return nil, err
+	}
+	go func() {
+		_, _ = progW.Write(prog)
+		progW.Close()
+	}()
+	ready := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, err := ctrl.Read(buf)
+		switch {
+		case err != nil:
+			ready <- errors.New("it exited while preparing")
+		case string(buf[:n]) != "ready":
+			ready <- fmt.Errorf("it said %q", buf[:n])
+		default:
+			ready <- nil
+		}
+	}()
+	select {
+	case err = <-ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		z.Close()
+		return nil, fmt.Errorf("sandbox: zygote: %w", err)
+	}
+	return z, nil
+}
+
+// Start starts spec's program in a new sandbox, forked from the zygote.
+// spec.Argv names the program as it would be executed; it is what the
+// program's sys.orig_argv says, and what it executes to restart itself.
+func (z *Zygote) Start(ctx context.Context, spec *Spec) (*Process, error) {
+	return z.n.start(ctx, spec, z)
+}
+
+// Forks counts the programs the zygote has forked.
+func (z *Zygote) Forks() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.forks
+}
+
+// Age is how long ago the zygote started.
+func (z *Zygote) Age() time.Duration { return time.Since(z.born) }
+
+// Pid is the zygote's process ID.
+func (z *Zygote) Pid() int { return z.cmd.Process.Pid }
+
+// Alive reports whether the zygote still runs.
+func (z *Zygote) Alive() bool {
+	select {
+	case <-z.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Close stops the zygote. The programs it forked live on in their
+// sandboxes.
+func (z *Zygote) Close() error {
+	z.mu.Lock()
+	if z.closed {
+		z.mu.Unlock()
+		return nil
+	}
+	z.closed = true
+	z.ctrl.Close() // the zygote exits at EOF
+	z.mu.Unlock()
+	select {
+	case <-z.exited:
+	case <-time.After(2 * time.Second):
+		_ = z.cmd.Process.Kill()
+		<-z.exited
+	}
+	return nil
+}
+
+// zygoteRequest is one fork request; see zygote.py.
+type zygoteRequest struct {
+	Argv       []string    `json:"argv"`
+	Env        []string    `json:"env"`
+	Dir        string      `json:"dir"`
+	NFiles     int         `json:"nfiles"`
+	OpenFiles  int64       `json:"open_files"`
+	CPUSeconds int64       `json:"cpu_seconds"`
+	ToUser     bool        `json:"to_user"`
+	UID        int         `json:"uid"`
+	GID        int         `json:"gid"`
+	Landlock   bool        `json:"landlock"`
+	Seccomp    [][4]uint32 `json:"seccomp"`
+}
+
+// forkRequest is what the zygote is told for spec: what the init would
+// have been told about the program, and the filter it loaded itself.
+func (n *Namespaces) forkRequest(spec *Spec, limits Limits) zygoteRequest {
+	r := zygoteRequest{
+		Argv:       spec.Argv,
+		Env:        threadEnv(spec.Env, cpuCount(limits.CPUs)),
+		Dir:        spec.Dir,
+		NFiles:     len(spec.ExtraFiles),
+		OpenFiles:  limits.OpenFiles,
+		CPUSeconds: cpuSeconds(limits),
+		ToUser:     n.root,
+		UID:        sandboxinit.UID,
+		GID:        sandboxinit.GID,
+	}
+	if r.Dir == "" {
+		r.Dir = WorkspaceDir
+	}
+	for _, f := range n.seccomp {
+		r.Seccomp = append(r.Seccomp, [4]uint32{uint32(f.Code), uint32(f.Jt), uint32(f.Jf), f.K})
+	}
+	return r
+}
+
+// fork has the zygote fork the program into the sandbox whose init is
+// initPidFD, once the init says the sandbox is built (on status). enter is
+// called with the program's host PID and its PID in the sandbox, to put
+// it in the sandbox's cgroup and tell the init; only then is the program
+// let go. It returns the program's pidfd, and a socket on which the
+// zygote, its parent, reports its wait status (4 bytes, big-endian) when
+// it ends.
+func (z *Zygote) fork(ctx context.Context, req zygoteRequest, initPidFD, status *os.File, program []*os.File, enter func(host, inSandbox int) error) (pidfd, exit *os.File, err error) {
+	landlock, msg, err := recvStatus(status)
+	if err != nil {
+		return nil, nil, err
+	}
+	if landlock != nil {
+		defer landlock.Close()
+	}
+	if string(msg) != string(sandboxinit.Ready) {
+		if len(msg) == 0 {
+			return nil, nil, errors.New("sandbox: the init exited without a word")
+		}
+		return nil, nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
+	}
+	reply, replyChild, err := socketPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			reply.Close()
+		}
+	}()
+	fds := []int{int(initPidFD.Fd()), int(replyChild.Fd())}
+	if landlock != nil {
+		req.Landlock = true
+		fds = append(fds, int(landlock.Fd()))
+	}
+	for _, f := range program {
+		fds = append(fds, int(f.Fd()))
+	}
+	payload, err := json.Marshal(&req)
+	if err != nil {
+		replyChild.Close()
+		return nil, nil, err
+	}
+	z.mu.Lock()
+	if z.closed {
+		z.mu.Unlock()
+		replyChild.Close()
+		return nil, nil, errors.New("sandbox: zygote closed")
+	}
+	z.forks++
+	err = unix.Sendmsg(int(z.ctrl.Fd()), payload, unix.UnixRights(fds...), nil, 0)
+	z.mu.Unlock()
+	replyChild.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: ask the zygote: %w", err)
+	}
+
+	// The zygote's child answers with the program's pidfd, or closes
+	// the socket having said why on the zygote's standard error.
+	got := make(chan *os.File, 1)
+	go func() {
+		fd := recvFD(reply)
+		// Then "a": the child that forked the program has exited, so the
+		// init is its parent and can wait for it.
+		var b [1]byte
+		if n, _ := reply.Read(b[:]); fd != nil && (n != 1 || b[0] != 'a') {
+			fd.Close()
+			fd = nil
+		}
+		got <- fd
+	}()
+	select {
+	case pidfd = <-got:
+	case <-ctx.Done():
+		reply.Close()
+		if fd := <-got; fd != nil {
+			fd.Close()
+		}
+		return nil, nil, ctx.Err()
+	case <-z.exited:
+		return nil, nil, errors.New("sandbox: the zygote exited")
+	}
+	if pidfd == nil {
+		return nil, nil, errors.New("sandbox: the zygote could not fork the program")
+	}
+	host, inSandbox, err := pidfdPids(pidfd)
+	if err == nil {
+		err = enter(host, inSandbox)
+	}
+	if err == nil {
+		_, err = reply.Write([]byte{sandboxinit.Go})
+	}
+	if err != nil {
+		_ = unix.PidfdSendSignal(int(pidfd.Fd()), unix.SIGKILL, nil, 0)
+		pidfd.Close()
+		return nil, nil, fmt.Errorf("sandbox: start the forked program: %w", err)
+	}
+	return pidfd, reply, nil
+}
+
+// pidfdPids reads a process's PID on the host and in its own PID
+// namespace from its pidfd.
+func pidfdPids(pidfd *os.File) (host, inner int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd.Fd()))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(v)
+			if len(f) < 2 {
+				break
+			}
+			host, _ = strconv.Atoi(f[0])
+			inner, _ = strconv.Atoi(f[len(f)-1])
+			if host > 0 && inner > 0 {
+				return host, inner, nil
+			}
+		}
+	}
+	return 0, 0, errors.New("the program ended before it entered its sandbox")
+}
+
+// recvFD reads one message from conn and returns the descriptor it
+// carries, if any.
+func recvFD(conn *os.File) *os.File {
+	buf := make([]byte, 16)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		_, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || oobn == 0 {
+			return nil
+		}
+		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(cmsgs) == 0 {
+			return nil
+		}
+		fds, _ := unix.ParseUnixRights(&cmsgs[0])
+		for _, fd := range fds[min(1, len(fds)):] {
+			unix.Close(fd)
+		}
+		if len(fds) == 0 {
+			return nil
+		}
+		return os.NewFile(uintptr(fds[0]), "pidfd")
+	}
+}
