@@ -18,6 +18,10 @@ type ZygoteSpec struct {
 	Program File
 	// Prepare is what _zygote_prepare is called with.
 	Prepare []string
+	// CPUs is the CPU quota of the sandboxes it forks into: it sizes the
+	// thread pools of the libraries the zygote loads, as Spec.Limits.CPUs
+	// does for an executed program's.
+	CPUs float64
 	// Stderr receives what the zygote itself writes; nil discards it.
 	Stderr io.Writer
 }

@@ -323,8 +323,6 @@ def _fork(ctrl, program, msg, fds, programs, wake):
                 os._exit(127)
         sys.argv = [req["argv"][-1]]
         sys.orig_argv = list(req["argv"])
-        program.__name__ = "__main__"
-        sys.modules["__main__"] = program
         program._zygote_main()
         os._exit(1)
     os.close(pid_w)

@@ -75,10 +75,7 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 		stderr = io.Discard
 	}
 	cmd := exec.Command(zs.Python[0], append(append([]string{}, zs.Python[1:]...), "-")...)
-	cmd.Env = zs.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
+	cmd.Env = threadEnv(zs.Env, cpuCount(zs.CPUs))
 	cmd.Dir = "/"
 	cmd.Stdin = bytes.NewReader(zygoteSource)
 	cmd.Stdout = stderr

@@ -122,6 +122,12 @@ type Kernel struct {
 
 // Start starts a kernel and waits until the runner has said hello.
 func Start(ctx context.Context, cfg Config) (*Kernel, error) {
+	return start(ctx, cfg, nil)
+}
+
+// start starts a kernel: its runner executed in a new sandbox, or forked
+// into one from z, where it has already loaded what z prepared.
+func start(ctx context.Context, cfg Config, z *sandbox.Zygote) (*Kernel, error) {
 	cfg = cfg.withDefaults()
 	if cfg.Backend == nil || cfg.Runtime == nil {
 		return nil, errors.New("session: config needs a backend and a Python runtime")
@@ -164,19 +170,14 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 		readerDone: make(chan struct{}),
 		watched:    make(chan struct{}),
 	}
-	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
-		// Caches go to /tmp, not into the user's workspace.
-		"XDG_CACHE_HOME=/tmp/.cache", "MPLCONFIGDIR=/tmp/.cache/matplotlib")
-	env = append(env, "INTERP_SITE="+site)
-	if cfg.Runtime.Env != "" {
-		seed := filepath.Join(cfg.Runtime.Env, "share", "interp-mpl")
-		if _, err := os.Stat(seed); err == nil {
-			env = append(env, "INTERP_MPL_SEED="+seed)
-		}
-	}
+	env := append(kernelEnv(cfg), "INTERP_SITE="+site)
 	env = append(env, cfg.Env...)
 	runner, code := runnerFile(ctx, cfg.Runtime.Executable)
-	proc, err := cfg.Backend.Start(context.WithoutCancel(ctx), &sandbox.Spec{
+	startProc := cfg.Backend.Start
+	if z != nil {
+		startProc = z.Start
+	}
+	proc, err := startProc(context.WithoutCancel(ctx), &sandbox.Spec{
 		Argv:       []string{cfg.Runtime.Executable, "-I", "-B", runner},
 		Env:        env,
 		ReadOnly:   append(append([]string{}, cfg.Runtime.ReadOnly...), site),
@@ -209,6 +210,21 @@ func Start(ctx context.Context, cfg Config) (*Kernel, error) {
 	}
 	k.ws = ws
 	return k, nil
+}
+
+// kernelEnv is the environment every kernel's runner starts with, before
+// its own package directory and the configured variables.
+func kernelEnv(cfg Config) []string {
+	env := append(sandbox.DefaultEnv(), "MPLBACKEND=Agg", "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1",
+		// Caches go to /tmp, not into the user's workspace.
+		"XDG_CACHE_HOME=/tmp/.cache", "MPLCONFIGDIR=/tmp/.cache/matplotlib")
+	if cfg.Runtime.Env != "" {
+		seed := filepath.Join(cfg.Runtime.Env, "share", "interp-mpl")
+		if _, err := os.Stat(seed); err == nil {
+			env = append(env, "INTERP_MPL_SEED="+seed)
+		}
+	}
+	return env
 }
 
 // awaitHello waits for the runner's hello and checks its protocol version.

@@ -89,6 +89,10 @@ type CreateOptions struct {
 	// CheckEnv). Sessions with variables of their own cannot come from
 	// the warm pool either.
 	Env []string
+	// Owner names whom the session is for, such as a user of the server.
+	// Sessions forked from a zygote share it only with the same owner's
+	// (PoolConfig.Fork).
+	Owner string
 }
 
 // Create starts a session, from the warm pool when it can.
@@ -117,7 +121,7 @@ func (m *Manager) Create(ctx context.Context, opts CreateOptions) (*Session, err
 		s.cfg.Env = append(append([]string(nil), s.cfg.Env...), opts.Env...)
 		k, err = Start(ctx, s.cfg)
 	} else {
-		k, err = m.pool.Get(ctx)
+		k, err = m.pool.get(ctx, opts.Owner)
 	}
 	if err != nil {
 		m.mu.Lock()

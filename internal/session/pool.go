@@ -35,6 +35,12 @@ type PoolConfig struct {
 	// (after a burst, their first cells import what they need). Zero
 	// means the number of CPUs.
 	YieldAt int
+	// Fork: a request that finds the pool empty gets a kernel forked from
+	// a zygote of its owner's, which has loaded Preload once (see
+	// zygotes), rather than one started from nothing. Where the backend
+	// cannot fork (the unsafe one), or a zygote fails to start, kernels
+	// start from nothing as without it.
+	Fork bool
 	// ShrinkAfter is how long a pool that holds more than Size goes
 	// without a request (or a new kernel of its own) before it halves
 	// what it holds above Size, and again after each further such
@@ -74,6 +80,9 @@ type Pool struct {
 	wg         sync.WaitGroup
 	// lastErr is the last failure to start a kernel, for diagnostics.
 	lastErr error
+	// zygotes fork kernels for requests that find the pool empty; nil
+	// unless PoolConfig.Fork.
+	zygotes *zygotes
 }
 
 // NewPool starts filling a pool of kernels made with cfg.
@@ -103,6 +112,9 @@ func newPool(cfg Config, pcfg PoolConfig, running func() int) *Pool {
 		refill:     make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
+	if pcfg.Fork {
+		p.zygotes = newZygotes(cfg, pcfg.Preload)
+	}
 	if pcfg.Max > 0 {
 		p.wg.Add(1)
 		go p.fill()
@@ -113,7 +125,11 @@ func newPool(cfg Config, pcfg PoolConfig, running func() int) *Pool {
 
 // Get returns a ready kernel from the pool, or starts one when the pool is
 // empty. Either way the pool refills in the background.
-func (p *Pool) Get(ctx context.Context) (*Kernel, error) {
+func (p *Pool) Get(ctx context.Context) (*Kernel, error) { return p.get(ctx, "") }
+
+// get is Get for a request of owner's, whose zygote forks the kernel when
+// the pool is empty.
+func (p *Pool) get(ctx context.Context, owner string) (*Kernel, error) {
 	for {
 		select {
 		case k := <-p.ready:
@@ -137,9 +153,7 @@ func (p *Pool) Get(ctx context.Context) (*Kernel, error) {
 		p.target = min(p.target+1, p.pcfg.Max)
 		p.cold++
 		p.mu.Unlock()
-		// The caller waits for this one: no preloading, which would make
-		// every session pay for modules it may never import.
-		k, err := Start(ctx, p.cfg)
+		k, err := p.startMiss(ctx, owner)
 		p.mu.Lock()
 		p.cold--
 		p.quietSince = time.Now()
@@ -147,6 +161,24 @@ func (p *Pool) Get(ctx context.Context) (*Kernel, error) {
 		p.kick()
 		return k, err
 	}
+}
+
+// startMiss starts a kernel for a request that found the pool empty:
+// forked from owner's zygote, with Preload loaded, or else started from
+// nothing without preloading, which would make every session pay for
+// modules it may never import.
+func (p *Pool) startMiss(ctx context.Context, owner string) (*Kernel, error) {
+	if p.zygotes != nil {
+		p.zygotes.expire()
+		k, err := p.zygotes.start(ctx, owner)
+		if err == nil || ctx.Err() != nil {
+			return k, err
+		}
+		p.mu.Lock()
+		p.lastErr = err
+		p.mu.Unlock()
+	}
+	return Start(ctx, p.cfg)
 }
 
 // Ready returns how many kernels are waiting in the pool.
@@ -163,16 +195,24 @@ type PoolStats struct {
 	// PerKernel is the memory a pooled kernel counts for against the
 	// budget, 0 until one has been measured.
 	PerKernel int64
-	// LastErr is the last failure to start a pooled kernel.
+	// LastErr is the last failure to start a pooled kernel, or to fork one.
 	LastErr error
+	// Zygotes counts the zygotes ready to fork kernels (PoolConfig.Fork);
+	// ForkFailures the forks that failed, whose callers got a kernel
+	// started from nothing instead.
+	Zygotes, ForkFailures int
 }
 
 // Stats returns the pool's state.
 func (p *Pool) Stats() PoolStats {
+	var zygotes, failures int
+	if p.zygotes != nil {
+		zygotes, failures = p.zygotes.stats()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return PoolStats{Ready: len(p.ready), Starting: p.inFlight, Target: p.target, Highest: p.highest,
-		PerKernel: p.perKern, LastErr: p.lastErr}
+		PerKernel: p.perKern, LastErr: p.lastErr, Zygotes: zygotes, ForkFailures: failures}
 }
 
 // Close stops refilling and closes the waiting kernels.
@@ -185,6 +225,9 @@ func (p *Pool) Close() {
 	p.closed = true
 	close(p.stop)
 	p.mu.Unlock()
+	if p.zygotes != nil {
+		p.zygotes.close()
+	}
 	p.wg.Wait()
 	for {
 		select {

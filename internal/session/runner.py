@@ -1428,6 +1428,9 @@ class _PlainBackend:
         self.future_mask = None
         self.loop = None
 
+    def forked(self):
+        """In a program forked from the zygote: nothing to redo."""
+
     def _compile(self, code, name):
         flags = self.flags
         tree = compile(code, name, "exec", flags | _ast.PyCF_ONLY_AST, True)
@@ -1660,6 +1663,17 @@ class _IPythonBackend:
         sys.modules["IPython.core.interactiveshell"].system = _shell_system
         self.usage_error = UsageError
         _S.hidden_prefixes = (os.path.dirname(IPython.__file__) + os.sep,)
+
+    def forked(self):
+        """In a program forked from the zygote that made this shell: its
+        profile directory was worked out there, outside the sandbox."""
+        try:
+            from IPython.core.profiledir import ProfileDir
+
+            self.shell.ipython_dir = os.environ["IPYTHONDIR"]
+            self.shell.profile_dir = ProfileDir.create_profile_dir_by_name(self.shell.ipython_dir, "default")
+        except Exception:
+            pass
 
     @staticmethod
     def _quiet_exit_warning():
@@ -2336,6 +2350,64 @@ def _fix_sys_path():
     sys.path[:] = [cwd] + [p for p in path if p != cwd]
 
 
+_HOOKED = []
+
+
+def _install_import_hook():
+    if not _HOOKED:
+        sys.meta_path.insert(0, _ImportHook({"matplotlib.pyplot": _patch_pyplot, "linecache": _sync_linecache}))
+        _HOOKED.append(True)
+
+
+def _zygote_prepare(modules):
+    """Runs once in a zygote (Go: sandbox.Zygote), outside any sandbox: loads
+    what every session forked from it shares. It knows nothing of any
+    session, and runs no user code."""
+    import gc
+    import importlib
+
+    os.environ["MPLBACKEND"] = "Agg"
+    _seed_matplotlib()
+    _install_import_hook()
+    if not os.environ.get("INTERP_RUNNER_NO_IPYTHON"):
+        try:
+            import IPython.core.interactiveshell  # noqa: F401
+        except ImportError:
+            pass
+    for name in modules:
+        importlib.import_module(name)
+    # The executor too, warmed by a throwaway cell as a pooled runner's is:
+    # nothing of it is any session's yet (see _zygote_main).
+    if not os.environ.get("IPYTHONDIR"):
+        os.environ["IPYTHONDIR"] = os.path.join(os.environ.get("TMPDIR") or "/tmp", "ipython")
+    _S.backend = _make_ipython_backend() or _PlainBackend()
+    shell = getattr(_S.backend, "shell", None)
+    if shell is not None:
+        shell.run_cell("pass", store_history=False, silent=True)
+    # What is loaded now is shared with every session, copy-on-write. A
+    # collection in a session would write to every object it visits, and
+    # so copy their pages: they are moved out of the collector's reach.
+    gc.collect()
+    gc.freeze()
+
+
+def _zygote_main():
+    """Runs in each program forked from the zygote, once it is locked down
+    in its own sandbox, with the session's environment and directory."""
+    # Caches of paths worked out in the zygote, outside the sandbox.
+    import tempfile
+
+    tempfile.tempdir = None
+    _S.status_fd = None
+    mpl = sys.modules.get("matplotlib")
+    cached = getattr(mpl, "_logged_cached", None)
+    for name in ("get_configdir", "get_cachedir"):
+        inner = getattr(getattr(mpl, name, None), "__wrapped__", None)
+        if cached is not None and inner is not None:
+            setattr(mpl, name, cached(name[4:].upper() + "=%s")(inner))
+    _main()
+
+
 def _main():
     # First, so a SIGINT during start-up is harmless.
     _signal.signal(_signal.SIGINT, _on_sigint)
@@ -2372,11 +2444,15 @@ def _main():
     sys.argv = [""]
     sys.stdout = _STDOUT
     sys.stderr = _STDERR
-    sys.meta_path.insert(0, _ImportHook({"matplotlib.pyplot": _patch_pyplot, "linecache": _sync_linecache}))
+    _install_import_hook()
     os.register_at_fork(after_in_child=_after_fork_in_child)
     _CH.start()
 
-    backend = _make_ipython_backend() or _PlainBackend()
+    backend = _S.backend  # made in the zygote, if forked from one
+    if backend is None:
+        backend = _make_ipython_backend() or _PlainBackend()
+    else:
+        backend.forked()
     _S.backend = backend
     hello = {
         "type": "hello",

@@ -1,0 +1,261 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/interp-dev/interp/internal/sandbox"
+	"github.com/interp-dev/interp/internal/syncbuf"
+)
+
+// Zygotes: a runner that has loaded the pool's Preload once, outside any
+// sandbox, from which kernels are forked into new sandboxes (see
+// sandbox.Zygote). A forked kernel is ready in the time a fork and a
+// sandbox take, and shares the loaded modules' memory with its siblings.
+// Each owner (a user of the server) gets zygotes of their own: programs
+// of one zygote share its memory layout and hash secret, which sessions
+// of different users must not. A zygote is replaced after zygoteForks
+// forks or zygoteAge, so that no layout lives long, and closed after
+// zygoteIdle without a fork; at most maxZygotes are kept.
+const (
+	zygoteForks = 128
+	zygoteAge   = 10 * time.Minute
+	zygoteIdle  = 10 * time.Minute
+	maxZygotes  = 8
+	// zygoteRetry is how long a zygote that failed to start is not tried
+	// again for its owner: their kernels start the slow way meanwhile.
+	zygoteRetry = time.Minute
+)
+
+// errNoZygote: the backend cannot fork from a zygote (the unsafe one).
+var errNoZygote = errors.New("the sandbox backend has no zygotes")
+
+// forker is a backend that can make zygotes: sandbox.Namespaces.
+type forker interface {
+	NewZygote(ctx context.Context, zs sandbox.ZygoteSpec) (*sandbox.Zygote, error)
+}
+
+type zygotes struct {
+	cfg     Config
+	preload []string
+
+	mu     sync.Mutex
+	slots  map[string]*zygoteSlot
+	closed bool
+	failed int // forks that failed, for PoolStats
+}
+
+// zygoteSlot is an owner's zygote, ready once done is closed.
+type zygoteSlot struct {
+	done chan struct{}
+	z    *sandbox.Zygote
+	err  error
+	at   time.Time // when it was made, or failed
+	used time.Time
+}
+
+func newZygotes(cfg Config, preload []string) *zygotes {
+	return &zygotes{cfg: cfg.withDefaults(), preload: preload, slots: make(map[string]*zygoteSlot)}
+}
+
+// start forks a kernel for owner from their zygote, making the zygote
+// first if they have none; concurrent callers wait for the same one.
+func (zs *zygotes) start(ctx context.Context, owner string) (*Kernel, error) {
+	if _, ok := zs.cfg.Backend.(forker); !ok {
+		return nil, errNoZygote
+	}
+	zs.mu.Lock()
+	if zs.closed {
+		zs.mu.Unlock()
+		return nil, ErrManagerDown
+	}
+	sl := zs.slots[owner]
+	if sl != nil && zs.stale(sl) {
+		zs.retire(owner, sl)
+		sl = nil
+	}
+	if sl == nil {
+		zs.evict()
+		sl = &zygoteSlot{done: make(chan struct{}), at: time.Now()}
+		zs.slots[owner] = sl
+		go zs.make(sl)
+	}
+	sl.used = time.Now()
+	zs.mu.Unlock()
+	select {
+	case <-sl.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if sl.err != nil {
+		return nil, sl.err
+	}
+	k, err := start(ctx, zs.cfg, sl.z)
+	if err != nil && ctx.Err() == nil {
+		zs.mu.Lock()
+		zs.failed++
+		if zs.slots[owner] == sl {
+			zs.retire(owner, sl) // the next one starts afresh
+		}
+		zs.mu.Unlock()
+	}
+	return k, err
+}
+
+// stale reports whether sl must be replaced. zs.mu is held.
+func (zs *zygotes) stale(sl *zygoteSlot) bool {
+	select {
+	case <-sl.done:
+	default:
+		return false // still starting: wait for it
+	}
+	if sl.err != nil {
+		return time.Since(sl.at) > zygoteRetry
+	}
+	return !sl.z.Alive() || sl.z.Forks() >= zygoteForks || sl.z.Age() >= zygoteAge
+}
+
+// retire removes owner's slot and closes its zygote once made. The
+// kernels it forked live on. zs.mu is held.
+func (zs *zygotes) retire(owner string, sl *zygoteSlot) {
+	delete(zs.slots, owner)
+	go func() {
+		<-sl.done
+		if sl.z != nil {
+			sl.z.Close()
+		}
+	}()
+}
+
+// evict makes room for one more zygote, retiring the least recently
+// used ready one. zs.mu is held.
+func (zs *zygotes) evict() {
+	for len(zs.slots) >= maxZygotes {
+		var oldest string
+		var lru *zygoteSlot
+		for owner, sl := range zs.slots {
+			select {
+			case <-sl.done:
+			default:
+				continue
+			}
+			if lru == nil || sl.used.Before(lru.used) {
+				oldest, lru = owner, sl
+			}
+		}
+		if lru == nil {
+			return // all are starting; one more is fine
+		}
+		zs.retire(oldest, lru)
+	}
+}
+
+// expire retires zygotes unused for zygoteIdle.
+func (zs *zygotes) expire() {
+	zs.mu.Lock()
+	defer zs.mu.Unlock()
+	for owner, sl := range zs.slots {
+		select {
+		case <-sl.done:
+		default:
+			continue
+		}
+		if time.Since(sl.used) > zygoteIdle {
+			zs.retire(owner, sl)
+		}
+	}
+}
+
+// make starts sl's zygote.
+func (zs *zygotes) make(sl *zygoteSlot) {
+	defer close(sl.done)
+	z, err := zs.newZygote()
+	sl.z, sl.err, sl.at = z, err, time.Now()
+	zs.mu.Lock()
+	defer zs.mu.Unlock()
+	if zs.closed && z != nil {
+		z.Close()
+	}
+}
+
+func (zs *zygotes) newZygote() (*sandbox.Zygote, error) {
+	cfg := zs.cfg
+	// The zygote runs outside any sandbox: its caches and temporary files
+	// go to a directory of its own, which it needs only while preparing
+	// (matplotlib reads its font list there).
+	dir, err := os.MkdirTemp(cfg.StateDir, "zygote-")
+	if err != nil {
+		return nil, fmt.Errorf("session: zygote: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	var env []string
+	for _, kv := range kernelEnv(cfg) {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "HOME", "TMPDIR", "XDG_CACHE_HOME", "MPLCONFIGDIR":
+		default:
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "HOME="+dir, "TMPDIR="+dir, "XDG_CACHE_HOME="+dir+"/cache", "MPLCONFIGDIR="+dir+"/matplotlib")
+	env = append(env, cfg.Env...)
+	var stderr syncbuf.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	z, err := cfg.Backend.(forker).NewZygote(ctx, sandbox.ZygoteSpec{
+		Python:  []string{cfg.Runtime.Executable, "-I", "-B"},
+		Env:     env,
+		Program: sandbox.File{Path: runnerPath, Data: runnerSource},
+		Prepare: zs.preload,
+		CPUs:    cfg.Limits.WithDefaults().CPUs,
+		Stderr:  &stderr,
+	})
+	if err != nil {
+		if tail := lastLines(stderr.String(), 3); tail != "" {
+			err = fmt.Errorf("%w: %s", err, tail)
+		}
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return z, nil
+}
+
+// close closes every zygote; kernels forked from them live on.
+func (zs *zygotes) close() {
+	zs.mu.Lock()
+	defer zs.mu.Unlock()
+	zs.closed = true
+	for owner, sl := range zs.slots {
+		zs.retire(owner, sl)
+	}
+}
+
+// stats reports the zygotes ready and the forks that failed.
+func (zs *zygotes) stats() (ready, failed int) {
+	zs.mu.Lock()
+	defer zs.mu.Unlock()
+	for _, sl := range zs.slots {
+		select {
+		case <-sl.done:
+			if sl.z != nil {
+				ready++
+			}
+		default:
+		}
+	}
+	return ready, zs.failed
+}
+
+// lastLines is the last n non-empty lines of s, joined by "; ".
+func lastLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "; ")
+}

@@ -1,0 +1,74 @@
+package session_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/interp-dev/interp/internal/session"
+)
+
+// TestForkedSessions checks sessions forked from a zygote, as a user sees
+// them: the pool's modules are loaded but bound to no name, cells,
+// plots, files and restarts work as in any session, two sessions share
+// no state, and each owner gets a zygote of their own.
+func TestForkedSessions(t *testing.T) {
+	t.Parallel()
+	m := session.NewManager(session.ManagerConfig{
+		Kernel: config(t),
+		Pool:   session.PoolConfig{Fork: true, Preload: []string{"numpy", "pandas", "matplotlib.pyplot"}},
+	})
+	defer m.Shutdown()
+	ctx := context.Background()
+	create := func(owner string) *session.Session {
+		t.Helper()
+		s, err := m.Create(ctx, session.CreateOptions{Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := create("alice")
+	if st := m.Pool().Stats(); st.Zygotes != 1 || st.ForkFailures != 0 {
+		t.Fatalf("after alice's first session: %+v", st)
+	}
+	k := a.Kernel()
+	evs := cell(t, k, "import sys, os\nprint('pandas' in sys.modules, 'pd' in dir(), os.getcwd(), os.environ['HOME'], os.environ['MPLCONFIGDIR'])")
+	if got := stdout(evs); got != "True False /workspace /workspace /tmp/.cache/matplotlib\n" {
+		t.Errorf("forked kernel: %q", got)
+	}
+	if d := done(evs); d.ExecutionCount != 1 {
+		t.Errorf("first cell has count %d", d.ExecutionCount)
+	}
+	evs = cell(t, k, "import pandas as pd, tempfile\npd.DataFrame({'a': [1, 2, 3]}).to_csv('t.csv')\nprint(pd.read_csv('t.csv')['a'].sum(), tempfile.gettempdir())")
+	if got := stdout(evs); got != "6 /tmp\n" {
+		t.Errorf("pandas in a forked kernel: %q %+v", got, evs)
+	}
+	evs = cell(t, k, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.savefig('p.png')")
+	if len(images(evs)) != 1 {
+		t.Errorf("a plot shows %d images: %+v", len(images(evs)), evs)
+	}
+	if _, err := a.ReadFile("p.png", 1<<20); err != nil {
+		t.Errorf("the plot's file: %v", err)
+	}
+	cell(t, k, "secret = 42")
+
+	b := create("alice")
+	if got := stdout(cell(t, b.Kernel(), "import os\nprint('secret' in dir(), sorted(os.listdir('.')))")); got != "False []\n" {
+		t.Errorf("a sibling session sees: %q", got)
+	}
+	if err := b.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := stdout(cell(t, b.Kernel(), "import sys\nprint(1 + 1, 'pandas' in sys.modules)")); got != "2 False\n" {
+		t.Errorf("after a restart, which starts a Python afresh: %q", got)
+	}
+
+	create("bob")
+	if st := m.Pool().Stats(); st.Zygotes != 2 {
+		t.Errorf("alice and bob share a zygote: %+v", st)
+	}
+	if got := stdout(cell(t, k, "print(secret)")); !strings.HasPrefix(got, "42") {
+		t.Errorf("alice's first session lost its state: %q", got)
+	}
+}
