@@ -345,16 +345,26 @@ func (n *Namespaces) start(ctx context.Context, spec *Spec, z *Zygote) (*Process
 		return fail(fmt.Errorf("sandbox: %w", err))
 	}
 	child, err := sc.Spawn(ctx, req, files)
-	if z == nil || err != nil {
-		sp.started()
-	}
 	if err != nil {
+		sp.started()
 		return fail(fmt.Errorf("sandbox: start: %w", unsupportedStart(err)))
 	}
 	sp.child = child
 	p.proc = sp
 	// From here on the child exists: failures must kill it too.
 	cleanups = append(cleanups, func() { _ = sp.kill(); _, _, _ = sp.wait() })
+	var zc *zygoteChild
+	if z != nil {
+		// The zygote forks the program's parent-to-be while the init
+		// builds the sandbox.
+		zc, err = z.forkChild(n.forkRequest(spec, limits), child.PidFD, program)
+		if err != nil {
+			sp.started()
+			return fail(err)
+		}
+		cleanups = append(cleanups, zc.abort)
+	}
+	sp.started()
 	if cgDir != nil {
 		cgDir.Close()
 	}
@@ -386,20 +396,22 @@ func (n *Namespaces) start(ctx context.Context, spec *Spec, z *Zygote) (*Process
 		specW.Close()
 		pidfd, err = readStatus(statusR)
 	} else {
-		// The program's ends are the zygote's once sent.
-		cleanups = append(cleanups, sp.started)
-		var exit *os.File
-		pidfd, exit, err = z.fork(ctx, n.forkRequest(spec, limits), child.PidFD, statusR, program, func(host, inSandbox int) error {
-			if err := cg.add(host); err != nil {
+		var landlock, exit *os.File
+		if landlock, err = readReady(statusR); err == nil {
+			pidfd, exit, err = zc.enter(ctx, landlock, func(host, inSandbox int) error {
+				if err := cg.add(host); err != nil {
+					return err
+				}
+				var b [4]byte
+				binary.BigEndian.PutUint32(b[:], uint32(inSandbox))
+				_, err := specW.Write(b[:])
+				specW.Close()
 				return err
+			})
+			if landlock != nil {
+				landlock.Close()
 			}
-			var b [4]byte
-			binary.BigEndian.PutUint32(b[:], uint32(inSandbox))
-			_, err := specW.Write(b[:])
-			specW.Close()
-			return err
-		})
-		sp.started()
+		}
 		if err == nil {
 			// The zygote, the program's parent, reports its end.
 			exitR.Close()

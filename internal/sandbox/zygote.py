@@ -11,15 +11,17 @@ then says "ready" and waits for fork requests, one at a time:
 
   {"argv": [...], "env": ["K=V", ...], "dir": D, "nfiles": N,
    "open_files": N, "cpu_seconds": N, "to_user": BOOL, "uid": U, "gid": G,
-   "landlock": BOOL, "seccomp": [[CODE, JT, JF, K], ...]}
+   "seccomp": [[CODE, JT, JF, K], ...]}
 
-with descriptors: the sandbox init's pidfd, a reply socket, the Landlock
-ruleset if "landlock", then the program's standard input, output, error and
-its N own files. The zygote forks a child, which joins the init's
-namespaces (user first, which gives it the capabilities it then drops) and
-forks the program into the sandbox's PID namespace. The child sends the
-program's pidfd on the reply socket and exits, so that the init adopts the
-program; the zygote says "a" on the reply socket once it has. The program waits for "g" on the reply socket (interp has put it
+with descriptors: the sandbox init's pidfd, a reply socket, then the
+program's standard input, output, error and its N own files. The zygote
+forks a child at once, while the init builds the sandbox. Once it has,
+interp says "e" on the reply socket, with the init's Landlock ruleset if it
+has one; the child joins the init's namespaces (user first, which gives it
+the capabilities it then drops) and forks the program into the sandbox's
+PID namespace. It sends the program's pidfd on the reply socket and its PID
+to the zygote, and exits: the zygote, a subreaper, becomes the program's
+parent, and reports its wait status on the reply socket when it ends. The program waits for "g" on the reply socket (interp has put it
 in the sandbox's cgroup by then) and locks itself down as the init locked
 itself: resource limits, credentials and capabilities, Landlock, seccomp,
 in that order; then it takes its descriptors and environment, reseeds the
@@ -167,10 +169,15 @@ def _arrange(sources, keep_extra):
     return extra
 
 
-def _enter(req, pidfd, reply, pid_w):
-    """In the zygote's child: join the sandbox, fork the program into its
-    PID namespace, hand over its pidfd to interp and its PID to the zygote.
-    Returns only in the program."""
+def _enter(pidfd, reply, pid_w):
+    """In the zygote's child: wait for interp's word that the sandbox is
+    built (with the init's Landlock ruleset, if any), join it, and fork the
+    program into its PID namespace; hand over the program's pidfd to interp
+    and its PID to the zygote. Returns the ruleset, only in the program."""
+    word, fds, _, _ = socket.recv_fds(reply, 16, 1)
+    if word != b"e":
+        os._exit(127)  # interp gave up
+    landlock = fds[0] if fds else None
     _check(_libc.setns(pidfd, _NAMESPACES), "join the sandbox's namespaces")
     os.close(pidfd)
     pid = os.fork()
@@ -179,9 +186,10 @@ def _enter(req, pidfd, reply, pid_w):
         socket.send_fds(reply, [b"p"], [pfd])
         os.write(pid_w, struct.pack(">I", pid))
         os._exit(0)
-    os.close(pid_w)
     # The program, in the sandbox's PID namespace. The child that forked it
-    # exits now, and the sandbox's init adopts it.
+    # exits now, and the zygote, a subreaper, becomes its parent.
+    os.close(pid_w)
+    return landlock
 
 
 def _become(req, reply, landlock, files):
@@ -263,9 +271,10 @@ def _serve(ctrl, program):
     poller = select.poll()
     poller.register(ctrl.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
-    programs = {}
+    programs = {}  # program's PID: its reply socket
+    entering = {}  # pipe on which a child sends its program's PID: the reply socket
     open_ctrl = True
-    while open_ctrl or programs:
+    while open_ctrl or programs or entering:
         try:
             ready = [fd for fd, _ in poller.poll()]
         except InterruptedError:
@@ -276,6 +285,21 @@ def _serve(ctrl, program):
                     pass
             except BlockingIOError:
                 pass
+        # Every PID sent is registered before any reaping: a child sends
+        # its program's PID before it exits, and the program becomes this
+        # process's child only then.
+        for pid_r in list(entering):
+            try:
+                b = os.read(pid_r, 4)
+            except BlockingIOError:
+                continue
+            reply = entering.pop(pid_r)
+            poller.unregister(pid_r)
+            os.close(pid_r)
+            if len(b) == 4:
+                programs[struct.unpack(">I", b)[0]] = reply
+            else:
+                os.close(reply)  # the child failed; interp hears of it
         _reap(programs)
         if ctrl.fileno() not in ready:
             continue
@@ -289,33 +313,40 @@ def _serve(ctrl, program):
             poller.unregister(ctrl.fileno())
             open_ctrl = False
             continue
-        _fork(ctrl, program, msg, fds, programs, (wake_r, wake_w))
+        pid_r = _fork(ctrl, program, msg, fds, (wake_r, wake_w), entering, programs)
+        if pid_r is not None:
+            entering[pid_r] = fds[1]
+            poller.register(pid_r, select.POLLIN)
     os._exit(0)
 
 
-def _fork(ctrl, program, msg, fds, programs, wake):
+def _fork(ctrl, program, msg, fds, wake, entering, programs):
+    """Forks the child for one request. Returns the pipe on which it will
+    send its program's PID, or None if the request was bad."""
     try:
         req = json.loads(msg)
-        landlock = 1 if req.get("landlock") else 0
-        if len(fds) != 2 + landlock + 3 + req["nfiles"]:
+        if len(fds) != 2 + 3 + req["nfiles"]:
             raise ValueError("%d descriptors for %d files" % (len(fds), req["nfiles"]))
     except (ValueError, KeyError, TypeError) as e:
         sys.stderr.write("interp zygote: bad request: %s\n" % e)
         for fd in fds:
             os.close(fd)
-        return
-    pid_r, pid_w = os.pipe()
+        return None
+    pid_r, pid_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
         try:
             ctrl.detach()
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in wake + (pid_r,):
+            # Other requests' descriptors: the program closes every one
+            # it does not need before it runs anything anyway.
+            for fd in wake + (pid_r,) + tuple(entering) + tuple(entering.values()) + tuple(programs.values()):
                 os.close(fd)
+            os.set_blocking(pid_w, True)
             reply = socket.socket(fileno=fds[1])
-            _enter(req, fds[0], reply, pid_w)
-            _become(req, reply, fds[2] if landlock else None, fds[2 + landlock :])
+            landlock = _enter(fds[0], reply, pid_w)
+            _become(req, reply, landlock, fds[2:])
         except BaseException as e:
             try:
                 os.write(2, ("interp zygote: the program could not enter its sandbox: %s\n" % e).encode())
@@ -326,22 +357,10 @@ def _fork(ctrl, program, msg, fds, programs, wake):
         program._zygote_main()
         os._exit(1)
     os.close(pid_w)
-    b = os.read(pid_r, 4)
-    os.close(pid_r)
-    os.waitpid(pid, 0)
-    reply = fds[1]
     for fd in fds:
-        if fd != reply:
+        if fd != fds[1]:
             os.close(fd)
-    if len(b) != 4:
-        os.close(reply)
-        return
-    # The child has exited: the program is this process's child now.
-    programs[struct.unpack(">I", b)[0]] = reply
-    try:
-        os.write(reply, b"a")
-    except OSError:
-        pass
+    return pid_r
 
 
 def _main():

@@ -223,86 +223,79 @@ func (n *Namespaces) forkRequest(spec *Spec, limits Limits) zygoteRequest {
 	return r
 }
 
-// fork has the zygote fork the program into the sandbox whose init is
-// initPidFD, once the init says the sandbox is built (on status). enter is
-// called with the program's host PID and its PID in the sandbox, to put
-// it in the sandbox's cgroup and tell the init; only then is the program
-// let go. It returns the program's pidfd, and a socket on which the
-// zygote, its parent, reports its wait status (4 bytes, big-endian) when
-// it ends.
-func (z *Zygote) fork(ctx context.Context, req zygoteRequest, initPidFD, status *os.File, program []*os.File, enter func(host, inSandbox int) error) (pidfd, exit *os.File, err error) {
-	landlock, msg, err := recvStatus(status)
-	if err != nil {
-		return nil, nil, err
-	}
-	if landlock != nil {
-		defer landlock.Close()
-	}
-	if string(msg) != string(sandboxinit.Ready) {
-		if len(msg) == 0 {
-			return nil, nil, errors.New("sandbox: the init exited without a word")
-		}
-		return nil, nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
-	}
+// forkChild asks the zygote to fork a child for a new sandbox, whose
+// init is initPidFD, and the program's descriptors. The child waits until
+// the sandbox is built (enter), so that its fork overlaps the init's work.
+func (z *Zygote) forkChild(req zygoteRequest, initPidFD *os.File, program []*os.File) (*zygoteChild, error) {
 	reply, replyChild, err := socketPair()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			reply.Close()
-		}
-	}()
+	defer replyChild.Close()
 	fds := []int{int(initPidFD.Fd()), int(replyChild.Fd())}
-	if landlock != nil {
-		req.Landlock = true
-		fds = append(fds, int(landlock.Fd()))
-	}
 	for _, f := range program {
 		fds = append(fds, int(f.Fd()))
 	}
 	payload, err := json.Marshal(&req)
 	if err != nil {
-		replyChild.Close()
-		return nil, nil, err
+		reply.Close()
+		return nil, err
 	}
 	z.mu.Lock()
+	defer z.mu.Unlock()
 	if z.closed {
-		z.mu.Unlock()
-		replyChild.Close()
-		return nil, nil, errors.New("sandbox: zygote closed")
+		reply.Close()
+		return nil, errors.New("sandbox: zygote closed")
 	}
 	z.forks++
-	err = unix.Sendmsg(int(z.ctrl.Fd()), payload, unix.UnixRights(fds...), nil, 0)
-	z.mu.Unlock()
-	replyChild.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("sandbox: ask the zygote: %w", err)
+	if err := unix.Sendmsg(int(z.ctrl.Fd()), payload, unix.UnixRights(fds...), nil, 0); err != nil {
+		reply.Close()
+		return nil, fmt.Errorf("sandbox: ask the zygote: %w", err)
 	}
+	return &zygoteChild{z: z, reply: reply}, nil
+}
 
-	// The zygote's child answers with the program's pidfd, or closes
-	// the socket having said why on the zygote's standard error.
-	got := make(chan *os.File, 1)
-	go func() {
-		fd := recvFD(reply)
-		// Then "a": the child that forked the program has exited, so the
-		// init is its parent and can wait for it.
-		var b [1]byte
-		if n, _ := reply.Read(b[:]); fd != nil && (n != 1 || b[0] != 'a') {
-			fd.Close()
-			fd = nil
+// zygoteChild is the zygote's child for one sandbox, waiting to enter it.
+type zygoteChild struct {
+	z     *Zygote
+	reply *os.File
+}
+
+// abort lets the child go: it exits.
+func (c *zygoteChild) abort() { c.reply.Close() }
+
+// enter has the child join the built sandbox, with the init's Landlock
+// ruleset if any, and fork the program into it. place is called with the
+// program's host PID and its PID in the sandbox, to put it in the
+// sandbox's cgroup and tell the init; only then is the program let go. It
+// returns the program's pidfd, and a socket on which the zygote, its
+// parent, reports its wait status (4 bytes, big-endian) when it ends.
+func (c *zygoteChild) enter(ctx context.Context, landlock *os.File, place func(host, inSandbox int) error) (pidfd, exit *os.File, err error) {
+	defer func() {
+		if err != nil {
+			c.abort()
 		}
-		got <- fd
 	}()
+	var rights []byte
+	if landlock != nil {
+		rights = unix.UnixRights(int(landlock.Fd()))
+	}
+	if err := unix.Sendmsg(int(c.reply.Fd()), []byte{'e'}, rights, nil, 0); err != nil {
+		return nil, nil, fmt.Errorf("sandbox: the zygote's child: %w", err)
+	}
+	// The child answers with the program's pidfd, or closes the socket
+	// having said why on the zygote's standard error.
+	got := make(chan *os.File, 1)
+	go func() { got <- recvFD(c.reply) }()
 	select {
 	case pidfd = <-got:
 	case <-ctx.Done():
-		reply.Close()
+		c.reply.Close()
 		if fd := <-got; fd != nil {
 			fd.Close()
 		}
 		return nil, nil, ctx.Err()
-	case <-z.exited:
+	case <-c.z.exited:
 		return nil, nil, errors.New("sandbox: the zygote exited")
 	}
 	if pidfd == nil {
@@ -310,17 +303,36 @@ func (z *Zygote) fork(ctx context.Context, req zygoteRequest, initPidFD, status 
 	}
 	host, inSandbox, err := pidfdPids(pidfd)
 	if err == nil {
-		err = enter(host, inSandbox)
+		err = place(host, inSandbox)
 	}
 	if err == nil {
-		_, err = reply.Write([]byte{sandboxinit.Go})
+		_, err = c.reply.Write([]byte{sandboxinit.Go})
 	}
 	if err != nil {
 		_ = unix.PidfdSendSignal(int(pidfd.Fd()), unix.SIGKILL, nil, 0)
 		pidfd.Close()
 		return nil, nil, fmt.Errorf("sandbox: start the forked program: %w", err)
 	}
-	return pidfd, reply, nil
+	return pidfd, c.reply, nil
+}
+
+// readReady reads the adopting init's word that the sandbox is built,
+// with the Landlock ruleset it applied to itself, if any.
+func readReady(status *os.File) (*os.File, error) {
+	landlock, msg, err := recvStatus(status)
+	if err != nil {
+		return nil, err
+	}
+	if string(msg) == string(sandboxinit.Ready) {
+		return landlock, nil
+	}
+	if landlock != nil {
+		landlock.Close()
+	}
+	if len(msg) == 0 {
+		return nil, errors.New("sandbox: the init exited without a word")
+	}
+	return nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
 }
 
 // pidfdPids reads a process's PID on the host and in its own PID
