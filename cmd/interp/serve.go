@@ -27,7 +27,7 @@ import (
 var serveKeys = []string{
 	"server.listen", "server.blob_dir", "provider", "model", "server.tls_cert", "server.tls_key",
 	"server.limits.shutdown_timeout", "server.metrics_token", "server.max_sessions",
-	"server.session_idle_timeout", "server.pool_size", "server.pool_max", "server.pool_memory",
+	"server.session_idle_timeout", "server.pool_size", "server.pool_max", "server.pool_memory", "server.pool_fork",
 	"server.limits.default_memory",
 	"server.limits.max_memory", "server.limits.default_cell_timeout", "server.limits.max_cell_timeout",
 	"server.limits.max_body", "server.limits.max_upload", "server.limits.max_download",

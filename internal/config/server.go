@@ -17,6 +17,9 @@ type ServerConfig struct {
 	// to under demand, and the memory they may hold together.
 	PoolMax    string `yaml:"pool_max"`
 	PoolMemory string `yaml:"pool_memory"`
+	// PoolFork forks the sessions the pool cannot serve from a template
+	// of their user's.
+	PoolFork string `yaml:"pool_fork"`
 	// BlobDir is where the history's large content goes (needed with a
 	// postgres:// history DSN).
 	BlobDir string `yaml:"blob_dir"`

@@ -97,6 +97,7 @@ type Server struct {
 	PoolSize           int   // negative: no pool
 	PoolMax            int   // the most the pool grows to under demand
 	PoolMemory         int64 // the memory the pool's ready sessions may hold together
+	PoolFork           bool  // fork what the pool cannot serve from a per-user template
 
 	DefaultMemory, MaxMemory           int64
 	DefaultCellTimeout, MaxCellTimeout time.Duration
@@ -264,6 +265,8 @@ var Table = []Setting{
 		Help: "the most sessions the pool grows to while they are asked for faster than it refills; it shrinks back when quiet", field: func(s *Settings) any { return &s.Server.PoolMax }},
 	{Key: "server.pool_memory", Env: "INTERP_SERVER_POOL_MEMORY", Flag: "pool-memory", Default: "1GiB", kind: size,
 		Help: "the memory the pool's ready sessions may hold together; it holds fewer rather than more", field: func(s *Settings) any { return &s.Server.PoolMemory }},
+	{Key: "server.pool_fork", Env: "INTERP_SERVER_POOL_FORK", Flag: "pool-fork", Default: "true", kind: boolean,
+		Help: "when no ready session is left, fork one from a template of the user's that has imported the pool's modules (false: start it from nothing)", field: func(s *Settings) any { return &s.Server.PoolFork }},
 	{Key: "server.limits.default_memory", Env: "INTERP_SERVER_DEFAULT_MEMORY", Flag: "default-memory", Default: FormatSize(DefaultMemory), kind: size,
 		Help: "a session's memory limit when it asks for none", field: func(s *Settings) any { return &s.Server.DefaultMemory }},
 	{Key: "server.limits.max_memory", Env: "INTERP_SERVER_MAX_MEMORY", Flag: "max-memory", Default: "4GiB", kind: size,

@@ -67,6 +67,10 @@ type Config struct {
 	// them; it shrinks back to PoolSize when quiet.
 	PoolMax    int
 	PoolMemory int64
+	// NoFork starts the sessions the pool cannot serve from nothing,
+	// rather than forking them from a template of their user's (see
+	// session.PoolConfig.Fork).
+	NoFork bool
 
 	// DefaultMemory is a session's memory limit when it asks for none;
 	// MaxMemory the most it may ask for.
@@ -153,7 +157,7 @@ func ConfigFrom(s *config.Settings) Config {
 	v := s.Server
 	return Config{
 		MaxSessions: v.MaxSessions, SessionIdleTimeout: v.SessionIdleTimeout,
-		PoolSize: v.PoolSize, PoolMax: v.PoolMax, PoolMemory: v.PoolMemory,
+		PoolSize: v.PoolSize, PoolMax: v.PoolMax, PoolMemory: v.PoolMemory, NoFork: !v.PoolFork,
 		DefaultMemory: v.DefaultMemory, MaxMemory: v.MaxMemory,
 		DefaultCellTimeout: v.DefaultCellTimeout, MaxCellTimeout: v.MaxCellTimeout,
 		MaxBodyBytes: v.MaxBody, MaxUploadBytes: v.MaxUpload, MaxDownloadBytes: v.MaxDownload,
@@ -347,7 +351,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		kcfg.Limits.Disk = min(kcfg.Limits.WithDefaults().Disk, max(q, 1<<20))
 	}
 	d.Kernel = kcfg
-	pool := session.PoolConfig{Size: max(cfg.PoolSize, 0), Preload: cfg.PoolPreload}
+	pool := session.PoolConfig{Size: max(cfg.PoolSize, 0), Preload: cfg.PoolPreload, Fork: !cfg.NoFork}
 	if pool.Size > 0 {
 		pool.Max, pool.MemoryBudget = cfg.PoolMax, cfg.PoolMemory
 	}

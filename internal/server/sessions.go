@@ -200,7 +200,7 @@ func (s *Server) newSession(ctx context.Context, u *store.User, memory int64, ti
 		s.mu.Unlock()
 	}()
 
-	opts := session.CreateOptions{Env: env}
+	opts := session.CreateOptions{Env: env, Owner: u.ID}
 	if memory != s.cfg.DefaultMemory {
 		// Sessions with limits of their own do not come from the pool.
 		l := s.d.Kernel.Limits

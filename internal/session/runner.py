@@ -2384,6 +2384,7 @@ def _zygote_prepare(modules):
     shell = getattr(_S.backend, "shell", None)
     if shell is not None:
         shell.run_cell("pass", store_history=False, silent=True)
+        shell.display_formatter.format(0)  # a value's first display loads more
     # What is loaded now is shared with every session, copy-on-write. A
     # collection in a session would write to every object it visits, and
     # so copy their pages: they are moved out of the collector's reach.
