@@ -95,6 +95,9 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 		progW.Close()
 		return nil, fmt.Errorf("sandbox: start the zygote: %w", err)
 	}
+	// Only the zygote holds its ends now: its exit shows as EOF.
+	child.Close()
+	progR.Close()
 	z := &Zygote{n: n, cmd: cmd, ctrl: ctrl, born: time.Now(), exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/interp-dev/interp/internal/sandbox"
 	"github.com/interp-dev/interp/internal/session"
 )
 
@@ -64,11 +65,68 @@ func TestForkedSessions(t *testing.T) {
 		t.Errorf("after a restart, which starts a Python afresh: %q", got)
 	}
 
-	create("bob")
+	// Python's hash secret is fixed when a process starts: sessions of one
+	// zygote share it, and so one owner's; another owner's differ.
+	hashOf := func(s *session.Session) string {
+		t.Helper()
+		return stdout(cell(t, s.Kernel(), "print(hash('interp'))"))
+	}
+	bob := create("bob")
 	if st := m.Pool().Stats(); st.Zygotes != 2 {
 		t.Errorf("alice and bob share a zygote: %+v", st)
+	}
+	if ha, hb := hashOf(a), hashOf(bob); ha == hb {
+		t.Errorf("alice's and bob's sessions share a hash secret: %s", ha)
 	}
 	if got := stdout(cell(t, k, "print(secret)")); !strings.HasPrefix(got, "42") {
 		t.Errorf("alice's first session lost its state: %q", got)
 	}
+}
+
+// TestForkFallsBack checks that sessions still start, from nothing, where
+// no zygote can be had: a backend that cannot fork, and a zygote whose
+// modules fail to load, which the pool's stats then name.
+func TestForkFallsBack(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		cfg     session.Config
+		preload []string
+		lastErr string
+	}{
+		{"unsafe backend", unsafeConfig(t), []string{"json"}, ""},
+		{"module that does not exist", config(t), []string{"json", "no_such_module_xyz"}, "no_such_module_xyz"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			m := session.NewManager(session.ManagerConfig{Kernel: c.cfg, Pool: session.PoolConfig{Fork: true, Preload: c.preload}})
+			defer m.Shutdown()
+			for range 2 {
+				s, err := m.Create(context.Background(), session.CreateOptions{Owner: "carol"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := stdout(cell(t, s.Kernel(), "import sys\nprint(1 + 1, 'json' in sys.modules and 'json' in dir())")); got != "2 False\n" {
+					t.Errorf("session: %q", got)
+				}
+			}
+			st := m.Pool().Stats()
+			if st.Zygotes != 0 {
+				t.Errorf("stats: %+v", st)
+			}
+			if c.lastErr != "" && (st.LastErr == nil || !strings.Contains(st.LastErr.Error(), c.lastErr)) {
+				t.Errorf("the pool's last error does not name %s: %v", c.lastErr, st.LastErr)
+			}
+		})
+	}
+}
+
+// unsafeConfig is config with the backend that runs on the host.
+func unsafeConfig(t testing.TB) session.Config {
+	cfg := config(t)
+	b := sandbox.NewUnsafe()
+	t.Cleanup(func() { b.Close() })
+	cfg.Backend = b
+	return cfg
 }
