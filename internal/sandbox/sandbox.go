@@ -7,7 +7,10 @@
 // size-limited workspace and /tmp, a cgroup with memory, process and CPU
 // limits, a seccomp filter and a Landlock domain. Its sandboxes are forked
 // by a small helper process (package spawner), so that starting one costs
-// the same whatever interp's own memory. The Unsafe backend runs
+// the same whatever interp's own memory. A Zygote forks a Python program
+// it has loaded once into sandboxes built the same way, where the program
+// locks itself down as the init did before running anything. The Unsafe
+// backend runs
 // processes directly on the host and exists only for hosts that cannot
 // sandbox, behind an explicit opt-in.
 //

@@ -2,7 +2,9 @@
 // process in one sandbox that keeps its state between cells, like a Jupyter
 // kernel. It streams each cell's output, rich displays, errors and file
 // changes as events, manages files in the session's workspace, and keeps a
-// warm pool of ready sessions.
+// warm pool of ready sessions. Sessions the pool cannot serve are forked
+// from a zygote of their owner's, a runner that has loaded the pool's
+// modules once (see zygotes).
 //
 // The Python side is runner.py, embedded in the binary and written into
 // each sandbox. The two sides speak a framed JSON protocol over a pair of
