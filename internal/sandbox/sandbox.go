@@ -10,9 +10,8 @@
 // the same whatever interp's own memory. A Zygote forks a Python program
 // it has loaded once into sandboxes built the same way, where the program
 // locks itself down as the init did before running anything. The Unsafe
-// backend runs
-// processes directly on the host and exists only for hosts that cannot
-// sandbox, behind an explicit opt-in.
+// backend runs processes directly on the host and exists only for hosts
+// that cannot sandbox, behind an explicit opt-in.
 //
 // Code inside a sandbox is treated as hostile: the environment is built from
 // scratch, nothing of the host is visible unless listed in Spec, and every
