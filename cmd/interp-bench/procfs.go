@@ -71,25 +71,9 @@ func processTrees(roots []int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
+		if pp := ppid(pid); pp > 0 {
+			children[pp] = append(children[pp], pid)
 		}
-		// The command name may hold spaces and parentheses: the fields
-		// we want follow its last ')'.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, err := strconv.Atoi(f[1])
-		if err != nil {
-			continue
-		}
-		children[ppid] = append(children[ppid], pid)
 	}
 	var out []int
 	seen := make(map[int]bool)
@@ -118,4 +102,49 @@ func treesPss(pids []int) (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// zygotePids returns this process's children that run python on a
+// program read from standard input (`python ... -`): the zygotes of
+// session.PoolConfig.Fork (see sandbox.NewZygote), which are not exposed
+// otherwise.
+func zygotePids(python string) map[int]bool {
+	out := make(map[int]bool)
+	self := os.Getpid()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || ppid(pid) != self {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if len(argv) >= 2 && argv[0] == python && argv[len(argv)-1] == "-" {
+			out[pid] = true
+		}
+	}
+	return out
+}
+
+// ppid returns a process's parent's PID, or 0.
+func ppid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces and parentheses: the fields we
+	// want follow its last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
 }

@@ -829,31 +829,48 @@ type idleSample struct {
 	// kernels only
 	peak, current, anon, shmem, file float64
 	procs                            float64 // processes per sandbox
+	// shared is the Pss of what the batch's kernels share outside their
+	// sandboxes (a zygote), measured with them; not per kernel.
+	shared float64
+}
+
+// kernelSource makes the kernels of a batch of idle ones.
+type kernelSource struct {
+	// create makes a session; nil: session.Open, a kernel started from
+	// nothing.
+	create func(context.Context) (*session.Session, error)
+	// shared returns the Pss of what the sessions share outside their
+	// sandboxes; nil: nothing.
+	shared func() (int64, error)
 }
 
 // idleKernels starts k kernels, runs the cell first in each, and measures
 // them.
-func (s *sessBench) idleKernels(ctx context.Context, k int, first string) (idleSample, error) {
+func (s *sessBench) idleKernels(ctx context.Context, k int, first string, src kernelSource) (idleSample, error) {
+	create := src.create
+	if create == nil {
+		create = func(ctx context.Context) (*session.Session, error) { return session.Open(ctx, s.kernelConfig(s.base)) }
+	}
 	parent, v2 := sandboxCgroupParent()
 	before, err := settle(ctx)
 	if err != nil {
 		return idleSample{}, err
 	}
-	var kernels []*session.Kernel
+	var sessions []*session.Session
 	var dirs []string
 	defer func() {
-		for _, kn := range kernels {
-			kn.Close()
+		for _, sess := range sessions {
+			sess.Close()
 		}
 	}()
 	for range k {
 		old := sandboxCgroups(parent)
-		kn, err := session.Start(ctx, s.kernelConfig(s.base))
+		sess, err := create(ctx)
 		if err != nil {
 			return idleSample{}, err
 		}
-		kernels = append(kernels, kn)
-		if err := checkDone(kn.Execute(ctx, first, session.ExecOptions{}, nil)); err != nil {
+		sessions = append(sessions, sess)
+		if err := checkDone(sess.Execute(ctx, first, session.ExecOptions{}, nil)); err != nil {
 			return idleSample{}, err
 		}
 		var dir string
@@ -872,12 +889,15 @@ func (s *sessBench) idleKernels(ctx context.Context, k int, first string) (idleS
 		return idleSample{}, err
 	}
 	var m idleSample
-	for i, kn := range kernels {
-		_, peak := kn.Usage()
+	for i, sess := range sessions {
+		_, peak := sess.Kernel().Usage()
 		c, err := readCgroupMem(dirs[i], v2)
 		if err != nil {
 			return idleSample{}, err
 		}
+		// cgroup.procs lists the sandbox's init and its program, forked
+		// ones too: the sandbox puts those in its cgroup though their
+		// parent is a zygote.
 		var p int64
 		for _, pid := range c.pids {
 			n, err := pss(pid)
@@ -893,6 +913,13 @@ func (s *sessBench) idleKernels(ctx context.Context, k int, first string) (idleS
 		m.shmem += float64(c.shmem)
 		m.file += float64(c.file)
 		m.procs += float64(len(c.pids))
+	}
+	if src.shared != nil {
+		n, err := src.shared()
+		if err != nil {
+			return idleSample{}, err
+		}
+		m.shared = float64(n)
 	}
 	m.avail = float64(before["MemAvailable"] - after["MemAvailable"])
 	for _, x := range []*float64{&m.pss, &m.avail, &m.peak, &m.current, &m.anon, &m.shmem, &m.file, &m.procs} {
@@ -962,7 +989,7 @@ func (s *sessBench) idleMemory(ctx context.Context, cfg *config) (string, error)
 	k := cfg.Idle
 	batch := func(kernels bool) (idleSample, error) {
 		if kernels {
-			m, err := s.idleKernels(ctx, k, codeFirstCell)
+			m, err := s.idleKernels(ctx, k, codeFirstCell, kernelSource{})
 			return m, wrap("kernels", err)
 		}
 		m, err := s.idleBare(ctx, k)
