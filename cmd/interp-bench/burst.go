@@ -336,19 +336,24 @@ type burstResult struct {
 }
 
 // burstOnce creates n sessions at once, each running the pandas cell, and
-// closes them once all are done.
-func burstOnce(ctx context.Context, m *session.Manager, n int) burstResult {
+// closes them once all are done. owner names the i-th request's owner;
+// nil: all are of one.
+func burstOnce(ctx context.Context, m *session.Manager, n int, owner func(i int) string) burstResult {
 	r := burstResult{ready: m.Pool().Ready()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var open []*session.Session
 	start := make(chan struct{})
-	for range n {
+	for i := range n {
+		var opts session.CreateOptions
+		if owner != nil {
+			opts.Owner = owner(i)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			d, sess, err := pandasSession(ctx, m, session.CreateOptions{})
+			d, sess, err := pandasSession(ctx, m, opts)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -399,8 +404,9 @@ func settlePool(ctx context.Context, m *session.Manager, budget int64, timeout t
 // burst runs cfg.Burst new pandas sessions at once on a fixed pool of two
 // (the default before the adaptive pool), on a pool of two whose misses
 // are forked from a zygote (first the burst makes the zygote, then it is
-// made in advance), then twice on an adaptive pool: first as it starts,
-// then once it has grown from the first burst.
+// made in advance, then every request is of another owner), then twice on
+// an adaptive pool: first as it starts, then once it has grown from the
+// first burst.
 func (s *sessBench) burst(ctx context.Context, cfg *config) (string, error) {
 	n := cfg.Burst
 	budget := int64(burstPoolMemory)
@@ -431,8 +437,9 @@ running `+"`%s`"+` as its first cell as soon as
 `+"`Manager.Create`"+` returns, timed from the request to the cell's done
 event; all stay open until the last is done, then close. Kernels: base
 environment, IPython, default limits (one core each); the machine's %d
-cores are shared by all. All requests are of one owner. Five bursts, one
-after the other, each on a manager of its own but the last:
+cores are shared by all. Six bursts, one after the other, each on a
+manager of its own but the last; the requests of a burst are of one
+owner but in the fourth:
 
 1. **fixed pool of 2** (baseline: the default before the adaptive pool),
    full at the start;
@@ -442,10 +449,13 @@ after the other, each on a manager of its own but the last:
    the zygote, and the others wait for it;
 3. the same, with the zygote made in advance by one request (before the
    pool filled);
-4. **adaptive pool**, floor 2, at most %d, a memory budget of %s (%s of
+4. the same as 2, but every request is of another owner, as when many
+   users arrive at once: each waits for a zygote of their own (see
+   `+"`maxZygotes`"+` in internal/session/zygote.go);
+5. **adaptive pool**, floor 2, at most %d, a memory budget of %s (%s of
    this machine's available memory, at most %s), full at its floor at the
    start: the first burst it sees;
-5. the **same adaptive pool** once it has grown from that burst to what
+6. the **same adaptive pool** once it has grown from that burst to what
    its budget holds, and the burst again.
 
 One round of each (a burst takes minutes on this machine).
@@ -458,11 +468,11 @@ One round of each (a burst takes minutes on this machine).
 		return "", err
 	}
 	cfg.logf("burst: fixed pool of 2")
-	rf := burstOnce(ctx, fixed, n)
+	rf := burstOnce(ctx, fixed, n, nil)
 	fixed.Shutdown()
 	add("fixed pool of 2 (baseline)", rf)
 
-	forkBurst := func(what string, advance bool) (burstResult, error) {
+	forkBurst := func(what string, advance bool, owner func(int) string) (burstResult, error) {
 		m := manager(forkPool(2))
 		defer m.Shutdown()
 		if advance {
@@ -481,18 +491,22 @@ One round of each (a burst takes minutes on this machine).
 			return burstResult{}, err
 		}
 		cfg.logf("burst: %s", what)
-		r := burstOnce(ctx, m, n)
+		r := burstOnce(ctx, m, n, owner)
 		if c := forkCheck(m); c != "" {
 			notes = append(notes, fmt.Sprintf("- %s: **not all forked**: %s.\n", what, c))
 		}
 		add(what, r)
 		return r, nil
 	}
-	rz, err := forkBurst("**forked**, the burst makes the zygote", false)
+	rz, err := forkBurst("**forked**, the burst makes the zygote", false, nil)
 	if err != nil {
 		return report(""), err
 	}
-	rzr, err := forkBurst("**forked**, the zygote made in advance", true)
+	rzr, err := forkBurst("**forked**, the zygote made in advance", true, nil)
+	if err != nil {
+		return report(""), err
+	}
+	rzo, err := forkBurst("forked, every request of another owner", false, func(i int) string { return fmt.Sprint("bench-owner-", i) })
 	if err != nil {
 		return report(""), err
 	}
@@ -503,7 +517,7 @@ One round of each (a burst takes minutes on this machine).
 		return report(""), err
 	}
 	cfg.logf("burst: adaptive pool, first burst")
-	ra := burstOnce(ctx, adaptive, n)
+	ra := burstOnce(ctx, adaptive, n, nil)
 	add("adaptive pool, first burst", ra)
 	grow := time.Now()
 	cfg.logf("burst: adaptive pool growing (target %d)", adaptive.Pool().Stats().Target)
@@ -513,7 +527,7 @@ One round of each (a burst takes minutes on this machine).
 	grown := time.Since(grow)
 	st := adaptive.Pool().Stats()
 	cfg.logf("burst: adaptive pool, repeat burst (%d ready)", st.Ready)
-	rr := burstOnce(ctx, adaptive, n)
+	rr := burstOnce(ctx, adaptive, n, nil)
 	add("**adaptive pool, grown**: the burst again", rr)
 
 	p99 := func(r burstResult) time.Duration { return percentile(r.times, 99) }
@@ -523,6 +537,7 @@ One round of each (a burst takes minutes on this machine).
 - **Forked**, the burst making the zygote: **p50 %s, p99 %s**, %s the
   fixed pool's p99; with the zygote made in advance: p50 %s, p99 %s
   (%s). Target p99 < %s: %s for the first, %s for the second.
+  With every request of another owner: p50 %s, p99 %s (%s).
 - Adaptive pool, first burst: p50 %s, p99 %s. Adaptive pool grown to %d
   kernels (its target %d; %s counted per kernel, so %s holds %d; growing
   took %s, one kernel at a time): p50 %s, p99 %s, %s the fixed pool's
@@ -532,11 +547,12 @@ One round of each (a burst takes minutes on this machine).
 `, ms(p50(rf)), ms(p99(rf)),
 		ms(p50(rz)), ms(p99(rz)), ratio(float64(p99(rz)), float64(p99(rf))), ms(p50(rzr)), ms(p99(rzr)),
 		ratio(float64(p99(rzr)), float64(p99(rf))), ms(targetBurstP99), verdict(p99(rz) < targetBurstP99), verdict(p99(rzr) < targetBurstP99),
+		ms(p50(rzo)), ms(p99(rzo)), ratio(float64(p99(rzo)), float64(p99(rf))),
 		ms(p50(ra)), ms(p99(ra)),
 		st.Ready, st.Target, mib(float64(st.PerKernel)), mib(float64(budget)), int(budget/max(st.PerKernel, 1)), grown.Round(time.Second),
 		ms(p50(rr)), ms(p99(rr)), ratio(float64(p99(rr)), float64(p99(rf))),
 		verdict(p99(rr) < targetBurstP99), "0.6 s", runtime.NumCPU())
-	for _, r := range []burstResult{rf, rz, rzr, ra, rr} {
+	for _, r := range []burstResult{rf, rz, rzr, rzo, ra, rr} {
 		if r.first != nil {
 			extra += fmt.Sprintf("- A session failed: %s\n", oneLine(r.first.Error()))
 			err = r.first
