@@ -168,22 +168,15 @@ func (z *Zygote) Alive() bool {
 	}
 }
 
-// Close stops the zygote. The programs it forked live on in their
-// sandboxes.
+// Close stops the zygote forking. The programs it forked live on in their
+// sandboxes: it exits once the last has ended and been reported, or with
+// interp.
 func (z *Zygote) Close() error {
 	z.mu.Lock()
-	if z.closed {
-		z.mu.Unlock()
-		return nil
-	}
-	z.closed = true
-	z.ctrl.Close() // the zygote exits at EOF
-	z.mu.Unlock()
-	select {
-	case <-z.exited:
-	case <-time.After(2 * time.Second):
-		_ = z.cmd.Process.Kill()
-		<-z.exited
+	defer z.mu.Unlock()
+	if !z.closed {
+		z.closed = true
+		z.ctrl.Close() // EOF for the zygote
 	}
 	return nil
 }

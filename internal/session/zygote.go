@@ -100,7 +100,12 @@ func (zs *zygotes) start(ctx context.Context, owner string) (*Kernel, error) {
 		zs.mu.Lock()
 		zs.failed++
 		if zs.slots[owner] == sl {
-			zs.retire(owner, sl) // the next one starts afresh
+			// A zygote that cannot fork (a kernel without setns on a
+			// pidfd, say) is not tried again for zygoteRetry.
+			zs.retire(owner, sl)
+			failed := &zygoteSlot{done: make(chan struct{}), err: err, at: time.Now(), used: time.Now()}
+			close(failed.done)
+			zs.slots[owner] = failed
 		}
 		zs.mu.Unlock()
 	}
