@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -37,9 +38,10 @@ type PoolConfig struct {
 	YieldAt int
 	// Fork: a request that finds the pool empty gets a kernel forked from
 	// a zygote of its owner's, which has loaded Preload once (see
-	// zygotes), rather than one started from nothing. Where the backend
-	// cannot fork (the unsafe one), or a zygote fails to start, kernels
-	// start from nothing as without it.
+	// zygotes), rather than one started from nothing; an owner's first
+	// such request in a while makes none and starts from nothing. Where
+	// the backend cannot fork (the unsafe one), or a zygote fails to
+	// start, kernels start from nothing as without it.
 	Fork bool
 	// ShrinkAfter is how long a pool that holds more than Size goes
 	// without a request (or a new kernel of its own) before it halves
@@ -174,9 +176,11 @@ func (p *Pool) startMiss(ctx context.Context, owner string) (*Kernel, error) {
 		if err == nil || ctx.Err() != nil {
 			return k, err
 		}
-		p.mu.Lock()
-		p.lastErr = err
-		p.mu.Unlock()
+		if !errors.Is(err, errFirstRequest) && !errors.Is(err, errNoZygote) {
+			p.mu.Lock()
+			p.lastErr = err
+			p.mu.Unlock()
+		}
 	}
 	return Start(ctx, p.cfg)
 }

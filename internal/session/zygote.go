@@ -19,9 +19,12 @@ import (
 // sandbox take, and shares the loaded modules' memory with its siblings.
 // Each owner (a user of the server) gets zygotes of their own: programs
 // of one zygote share its memory layout and hash secret, which sessions
-// of different users must not. A zygote is replaced after zygoteForks
-// forks or zygoteAge, so that no layout lives long, and closed after
-// zygoteIdle without a fork; at most maxZygotes are kept.
+// of different users must not. Making one costs what a preloaded kernel
+// costs, so an owner gets one on their second request within zygoteIdle
+// (the first starts from nothing, as without zygotes): many users who
+// open one session each make none. A zygote is replaced after
+// zygoteForks forks or zygoteAge, so that no layout lives long, and closed
+// after zygoteIdle without a fork; at most maxZygotes are kept.
 const (
 	zygoteForks = 128
 	zygoteAge   = 10 * time.Minute
@@ -35,6 +38,10 @@ const (
 // errNoZygote: the backend cannot fork from a zygote (the unsafe one).
 var errNoZygote = errors.New("the sandbox backend has no zygotes")
 
+// errFirstRequest: the owner's first request in a while, which does not
+// make a zygote.
+var errFirstRequest = errors.New("the owner's first request makes no zygote")
+
 // forker is a backend that can make zygotes: sandbox.Namespaces.
 type forker interface {
 	NewZygote(ctx context.Context, zs sandbox.ZygoteSpec) (*sandbox.Zygote, error)
@@ -46,6 +53,7 @@ type zygotes struct {
 
 	mu     sync.Mutex
 	slots  map[string]*zygoteSlot
+	asked  map[string]time.Time // owners' first requests, within zygoteIdle
 	closed bool
 	failed int // forks that failed, for PoolStats
 }
@@ -60,7 +68,7 @@ type zygoteSlot struct {
 }
 
 func newZygotes(cfg Config, preload []string) *zygotes {
-	return &zygotes{cfg: cfg.withDefaults(), preload: preload, slots: make(map[string]*zygoteSlot)}
+	return &zygotes{cfg: cfg.withDefaults(), preload: preload, slots: make(map[string]*zygoteSlot), asked: make(map[string]time.Time)}
 }
 
 // start forks a kernel for owner from their zygote, making the zygote
@@ -80,6 +88,11 @@ func (zs *zygotes) start(ctx context.Context, owner string) (*Kernel, error) {
 		sl = nil
 	}
 	if sl == nil {
+		if at, ok := zs.asked[owner]; !ok || time.Since(at) > zygoteIdle {
+			zs.asked[owner] = time.Now()
+			zs.mu.Unlock()
+			return nil, errFirstRequest
+		}
 		zs.evict()
 		sl = &zygoteSlot{done: make(chan struct{}), at: time.Now()}
 		zs.slots[owner] = sl
@@ -160,10 +173,16 @@ func (zs *zygotes) evict() {
 	}
 }
 
-// expire retires zygotes unused for zygoteIdle.
+// expire retires zygotes unused for zygoteIdle, and forgets first
+// requests as old.
 func (zs *zygotes) expire() {
 	zs.mu.Lock()
 	defer zs.mu.Unlock()
+	for owner, at := range zs.asked {
+		if time.Since(at) > zygoteIdle {
+			delete(zs.asked, owner)
+		}
+	}
 	for owner, sl := range zs.slots {
 		select {
 		case <-sl.done:

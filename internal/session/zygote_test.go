@@ -29,9 +29,18 @@ func TestForkedSessions(t *testing.T) {
 		}
 		return s
 	}
+	// An owner's first request makes no zygote: many users who open one
+	// session each should not pay for one each.
+	first := create("alice")
+	if got := stdout(cell(t, first.Kernel(), "import sys\nprint('pandas' in sys.modules)")); got != "False\n" {
+		t.Errorf("alice's first session: %q", got)
+	}
+	if st := m.Pool().Stats(); st.Zygotes != 0 {
+		t.Fatalf("after alice's first session: %+v", st)
+	}
 	a := create("alice")
 	if st := m.Pool().Stats(); st.Zygotes != 1 || st.ForkFailures != 0 {
-		t.Fatalf("after alice's first session: %+v", st)
+		t.Fatalf("after alice's second session: %+v", st)
 	}
 	k := a.Kernel()
 	evs := cell(t, k, "import sys, os\nprint('pandas' in sys.modules, 'pd' in dir(), os.getcwd(), os.environ['HOME'], os.environ['MPLCONFIGDIR'])")
@@ -71,6 +80,7 @@ func TestForkedSessions(t *testing.T) {
 		t.Helper()
 		return stdout(cell(t, s.Kernel(), "print(hash('interp'))"))
 	}
+	create("bob")
 	bob := create("bob")
 	if st := m.Pool().Stats(); st.Zygotes != 2 {
 		t.Errorf("alice and bob share a zygote: %+v", st)
@@ -102,7 +112,7 @@ func TestForkFallsBack(t *testing.T) {
 			t.Parallel()
 			m := session.NewManager(session.ManagerConfig{Kernel: c.cfg, Pool: session.PoolConfig{Fork: true, Preload: c.preload}})
 			defer m.Shutdown()
-			for range 2 {
+			for range 3 {
 				s, err := m.Create(context.Background(), session.CreateOptions{Owner: "carol"})
 				if err != nil {
 					t.Fatal(err)
