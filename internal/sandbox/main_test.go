@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/interp-dev/interp/internal/python"
 	"github.com/interp-dev/interp/internal/sandbox"
 )
@@ -26,6 +28,11 @@ func TestMain(m *testing.M) {
 	// A secret in the host's environment, set once here rather than with
 	// t.Setenv, so that the tests that look for it can run in parallel.
 	os.Setenv(canaryEnv, canaryValue)
+	// And a descriptor the process holds open without close-on-exec, as
+	// one its own parent could pass on: no sandbox may get it.
+	if _, err := unix.Open(os.DevNull, unix.O_RDONLY, 0); err != nil {
+		panic(err)
+	}
 	os.Exit(m.Run())
 }
 

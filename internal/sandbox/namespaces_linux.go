@@ -415,7 +415,7 @@ func (n *Namespaces) start(ctx context.Context, spec *Spec, z *Zygote) (*Process
 		if err == nil {
 			// The zygote, the program's parent, reports its end.
 			exitR.Close()
-			sp.exit = exit
+			sp.exit, sp.forked = exit, true
 		}
 	}
 	statusR.Close()

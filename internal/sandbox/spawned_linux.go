@@ -25,6 +25,9 @@ import (
 type spawnedProc struct {
 	child *spawner.Child
 	exit  *os.File // the init reports the program's wait status here
+	// forked: the program's parent, a zygote, reports on exit instead
+	// of the init (see Zygote).
+	forked bool
 
 	// The program: its host PID and a pidfd, or none once it has ended.
 	program      int
@@ -157,6 +160,11 @@ func (s *spawnedProc) wait() (syscall.WaitStatus, *syscall.Rusage, error) {
 	} else {
 		e := <-s.child.Exit
 		status, err = e.Status, e.Err
+		if s.forked && err == nil && !status.Signaled() {
+			// An init that adopted the program exits when it ends, but
+			// only the zygote, its parent, knew how.
+			err = errors.New("the program's zygote exited before reporting how the program ended")
+		}
 	}
 	s.exit.Close()
 	// Every process of the sandbox died with its PID namespace, so the

@@ -364,6 +364,9 @@ def _fork(ctrl, program, msg, fds, wake, entering, programs):
 
 
 def _main():
+    # Nothing that interp inherited and passed on unawares: its programs
+    # close what they do not need, but the zygote holds it for its life.
+    os.closerange(5, 1 << 20)
     ctrl = socket.socket(fileno=3)
     # Dies with interp.
     _prctl(_PR_SET_PDEATHSIG, 9, "parent-death signal")

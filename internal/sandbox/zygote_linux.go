@@ -52,6 +52,8 @@ type Zygote struct {
 	forks  int
 	closed bool
 	exited chan struct{}
+	state  *os.ProcessState // how it ended, once exited is closed
+	stderr *tailWriter
 }
 
 // NewZygote starts a zygote and waits until its program is prepared.
@@ -70,9 +72,10 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 		return nil, err
 	}
 	defer progR.Close()
-	stderr := zs.Stderr
-	if stderr == nil {
-		stderr = io.Discard
+	// The last of what it writes explains a failed start.
+	stderr := &tailWriter{w: zs.Stderr}
+	if stderr.w == nil {
+		stderr.w = io.Discard
 	}
 	cmd := exec.Command(zs.Python[0], append(append([]string{}, zs.Python[1:]...), "-")...)
 	cmd.Env = threadEnv(zs.Env, cpuCount(zs.CPUs))
@@ -98,14 +101,15 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 	// Only the zygote holds its ends now: its exit shows as EOF.
 	child.Close()
 	progR.Close()
-	z := &Zygote{n: n, cmd: cmd, ctrl: ctrl, born: time.Now(), exited: make(chan struct{})}
+	z := &Zygote{n: n, cmd: cmd, ctrl: ctrl, born: time.Now(), exited: make(chan struct{}), stderr: stderr}
 	go func() {
 		_ = cmd.Wait()
+		z.state = cmd.ProcessState
 		close(z.exited)
 	}()
 	prog, err := json.Marshal(map[string]any{"path": zs.Program.Path, "source": string(zs.Program.Data), "prepare": zs.Prepare})
 	if err != nil {
-		z.Close()
+		z.kill()
 		progW.Close()
 		return nil, err
 	}
@@ -119,7 +123,9 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 		n, err := ctrl.Read(buf)
 		switch {
 		case err != nil:
-			ready <- errors.New("it exited while preparing")
+			// It closed the socket by exiting: what it wrote says why.
+			<-z.exited
+			ready <- fmt.Errorf("it exited while preparing (%v)%s", z.state, z.stderr.why())
 		case string(buf[:n]) != "ready":
 			ready <- fmt.Errorf("it said %q", buf[:n])
 		default:
@@ -132,16 +138,45 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 		err = ctx.Err()
 	}
 	if err != nil {
-		z.Close()
+		// Closing would not stop one still preparing.
+		z.kill()
 		return nil, fmt.Errorf("sandbox: zygote: %w", err)
 	}
 	return z, nil
+}
+
+// kill ends a zygote that is of no use, and waits for its end.
+func (z *Zygote) kill() {
+	z.mu.Lock()
+	if !z.closed {
+		z.closed = true
+		z.ctrl.Close()
+	}
+	z.mu.Unlock()
+	_ = z.cmd.Process.Kill()
+	<-z.exited
+}
+
+// exitErr says that the zygote has exited, and how.
+func (z *Zygote) exitErr() error {
+	<-z.exited
+	return fmt.Errorf("sandbox: zygote %d exited (%v); start a new one", z.cmd.Process.Pid, z.state)
 }
 
 // Start starts spec's program in a new sandbox, forked from the zygote.
 // spec.Argv names the program as it would be executed; it is what the
 // program's sys.orig_argv says, and what it executes to restart itself.
 func (z *Zygote) Start(ctx context.Context, spec *Spec) (*Process, error) {
+	// No sandbox is built for a zygote that cannot fork into it.
+	if !z.Alive() {
+		return nil, z.exitErr()
+	}
+	z.mu.Lock()
+	closed := z.closed
+	z.mu.Unlock()
+	if closed {
+		return nil, errors.New("sandbox: zygote closed")
+	}
 	return z.n.start(ctx, spec, z)
 }
 
@@ -244,8 +279,11 @@ func (z *Zygote) forkChild(req zygoteRequest, initPidFD *os.File, program []*os.
 		return nil, errors.New("sandbox: zygote closed")
 	}
 	z.forks++
-	if err := unix.Sendmsg(int(z.ctrl.Fd()), payload, unix.UnixRights(fds...), nil, 0); err != nil {
+	if err := unix.Sendmsg(int(z.ctrl.Fd()), payload, unix.UnixRights(fds...), nil, unix.MSG_NOSIGNAL); err != nil {
 		reply.Close()
+		if errors.Is(err, unix.EPIPE) {
+			return nil, z.exitErr()
+		}
 		return nil, fmt.Errorf("sandbox: ask the zygote: %w", err)
 	}
 	return &zygoteChild{z: z, reply: reply}, nil
@@ -276,7 +314,7 @@ func (c *zygoteChild) enter(ctx context.Context, landlock *os.File, place func(h
 	if landlock != nil {
 		rights = unix.UnixRights(int(landlock.Fd()))
 	}
-	if err := unix.Sendmsg(int(c.reply.Fd()), []byte{'e'}, rights, nil, 0); err != nil {
+	if err := unix.Sendmsg(int(c.reply.Fd()), []byte{'e'}, rights, nil, unix.MSG_NOSIGNAL); err != nil {
 		return nil, nil, fmt.Errorf("sandbox: the zygote's child: %w", err)
 	}
 	// The child answers with the program's pidfd, or closes the socket
@@ -292,9 +330,12 @@ func (c *zygoteChild) enter(ctx context.Context, landlock *os.File, place func(h
 		}
 		return nil, nil, ctx.Err()
 	case <-c.z.exited:
-		return nil, nil, errors.New("sandbox: the zygote exited")
+		return nil, nil, c.z.exitErr()
 	}
 	if pidfd == nil {
+		if !c.z.Alive() {
+			return nil, nil, c.z.exitErr()
+		}
 		return nil, nil, errors.New("sandbox: the zygote could not fork the program")
 	}
 	host, inSandbox, err := pidfdPids(pidfd)
@@ -329,6 +370,48 @@ func readReady(status *os.File) (*os.File, error) {
 		return nil, errors.New("sandbox: the init exited without a word")
 	}
 	return nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
+}
+
+// tailWriter passes writes on to w and keeps the last of them.
+type tailWriter struct {
+	w    io.Writer
+	mu   sync.Mutex
+	tail []byte
+}
+
+const tailSize = 4 << 10
+
+func (t *tailWriter) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	t.tail = append(t.tail, b...)
+	if len(t.tail) > tailSize {
+		t.tail = append(t.tail[:0], t.tail[len(t.tail)-tailSize:]...)
+	}
+	t.mu.Unlock()
+	return t.w.Write(b)
+}
+
+// why is the gist of the last lines written, for an error message: the
+// last line (a Python exception) and the place a traceback names last.
+func (t *tailWriter) why() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var lines []string
+	for _, l := range strings.Split(string(t.tail), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		return ", having written nothing"
+	}
+	last := lines[len(lines)-1]
+	for i := len(lines) - 2; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], `File "`) {
+			return ": " + lines[i] + ": " + last
+		}
+	}
+	return ": " + last
 }
 
 // pidfdPids reads a process's PID on the host and in its own PID

@@ -45,8 +45,11 @@ func Main() {
 
 func runInit(nfiles int) error {
 	specFD, statusFD, lifeFD, exitFD := 3+nfiles, 4+nfiles, 5+nfiles, 6+nfiles
-	for _, fd := range []int{specFD, statusFD, lifeFD, exitFD} {
-		unix.CloseOnExec(fd)
+	// The program gets 0, 1, 2 and its own files, nothing else: not the
+	// init's pipes, nor what interp itself inherited open and passed on
+	// unawares (a socket-activated listener, a parent's pipe).
+	if err := closeOnExecFrom(3 + nfiles); err != nil {
+		return fmt.Errorf("descriptors: %w", err)
 	}
 	specPipe := os.NewFile(uintptr(specFD), "spec")
 	s, err := readSpec(specPipe)
@@ -146,6 +149,25 @@ func runInit(nfiles int) error {
 	unix.Close(statusFD)
 	reap(pid, exitFD)
 	return nil // not reached
+}
+
+// closeOnExecFrom marks every descriptor from first on close-on-exec.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	// Before Linux 5.11: one by one.
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // adopt is the init's life when the program comes from a zygote (see
