@@ -207,8 +207,8 @@ the first request of a new owner, each making that owner's zygote.
 - The first request of an owner who has no zygote yet waits for it to be
   made: %s median. A zygote serves one owner (programs forked from it
   share its memory layout and hash secret), so a server pays this once
-  per user, then again when a zygote is replaced (after 128 forks or 10
-  minutes) or closed (after 10 idle minutes).
+  per user, and again when their zygote is replaced (after 128 forks or
+  10 minutes) or closed (after 10 idle minutes).
 %s`, strings.ReplaceAll(codePandasCell, "\n", "; "), len(firsts), t, ms(sf.median), ratio(float64(sf.median), float64(sc.median)),
 		ms(sc.median), ms(targetPandasReady), verdict(sf.median < targetPandasReady), ms(sn.median), fell), nil
 }
@@ -537,7 +537,10 @@ One round of each (a burst takes minutes on this machine).
 - **Forked**, the burst making the zygote: **p50 %s, p99 %s**, %s the
   fixed pool's p99; with the zygote made in advance: p50 %s, p99 %s
   (%s). Target p99 < %s: %s for the first, %s for the second.
-  With every request of another owner: p50 %s, p99 %s (%s).
+  With every request of another owner: p50 %s, p99 %s (%s): each of
+  the %d owners waits for a zygote of their own, all started at once
+  (at most 8 are kept, but none still starting is evicted), each
+  importing what a cold start imports.
 - Adaptive pool, first burst: p50 %s, p99 %s. Adaptive pool grown to %d
   kernels (its target %d; %s counted per kernel, so %s holds %d; growing
   took %s, one kernel at a time): p50 %s, p99 %s, %s the fixed pool's
@@ -547,7 +550,7 @@ One round of each (a burst takes minutes on this machine).
 `, ms(p50(rf)), ms(p99(rf)),
 		ms(p50(rz)), ms(p99(rz)), ratio(float64(p99(rz)), float64(p99(rf))), ms(p50(rzr)), ms(p99(rzr)),
 		ratio(float64(p99(rzr)), float64(p99(rf))), ms(targetBurstP99), verdict(p99(rz) < targetBurstP99), verdict(p99(rzr) < targetBurstP99),
-		ms(p50(rzo)), ms(p99(rzo)), ratio(float64(p99(rzo)), float64(p99(rf))),
+		ms(p50(rzo)), ms(p99(rzo)), ratio(float64(p99(rzo)), float64(p99(rf))), n,
 		ms(p50(ra)), ms(p99(ra)),
 		st.Ready, st.Target, mib(float64(st.PerKernel)), mib(float64(budget)), int(budget/max(st.PerKernel, 1)), grown.Round(time.Second),
 		ms(p50(rr)), ms(p99(rr)), ratio(float64(p99(rr)), float64(p99(rf))),
