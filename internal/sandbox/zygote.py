@@ -198,6 +198,9 @@ def _become(req, reply, landlock, files):
     reply.close()
     if word != b"g":
         os._exit(127)
+    # A session and process group of its own, as the init's (which leads
+    # one) gives an executed program: none of the zygote's.
+    os.setsid()
     landlock = _arrange(files, landlock)
     limits = [(resource.RLIMIT_NOFILE, req["open_files"]), (resource.RLIMIT_CORE, 0)]
     if req.get("cpu_seconds"):

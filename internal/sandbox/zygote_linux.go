@@ -84,7 +84,10 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{child, progR}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A session of its own, as the spawner's sandboxes: a Ctrl-C on
+	// interp's terminal is interp's to handle, and the terminal is not
+	// the zygote's.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if n.root {
 		// No network and no IPC with the host: the zygote needs neither.
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC
@@ -366,8 +369,12 @@ func readReady(status *os.File) (*os.File, error) {
 	if landlock != nil {
 		landlock.Close()
 	}
-	if len(msg) == 0 {
+	switch {
+	case len(msg) == 0:
 		return nil, errors.New("sandbox: the init exited without a word")
+	case string(msg) == "p" && landlock != nil:
+		// It executed the program and sent its pidfd: it ignored Adopt.
+		return nil, fmt.Errorf("sandbox: the sandbox's init executed the program instead of adopting the forked one: it is older than interp; rebuild interp-sandbox (or the program %s names)", InitEnv)
 	}
 	return nil, fmt.Errorf("sandbox: %s", strings.TrimSpace(string(msg)))
 }

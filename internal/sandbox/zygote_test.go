@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/interp-dev/interp/internal/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 //go:embed testdata/pythonc.py
@@ -544,4 +546,142 @@ func TestZygoteBadProgram(t *testing.T) {
 			t.Errorf("the zygote's standard error did not reach its Stderr: %q", stderr.String())
 		}
 	}
+}
+
+// TestZygoteProgramAsExecuted compares what a program can see of itself,
+// forked from a zygote and executed by the init, on the same backend:
+// credentials, capabilities, no_new_privs, seccomp, signal dispositions
+// and mask, umask, limits, process attributes (prctl), session, working
+// directory and environment. Known and documented: getppid() is 0 in a
+// forked program (its parent, the zygote, is outside the sandbox), 1 in
+// an executed one.
+func TestZygoteProgramAsExecuted(t *testing.T) {
+	t.Parallel()
+	n := backend(t)
+	z := newZygote(t, n)
+	const code = `
+import ctypes, json, os, signal, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+out = {}
+status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+for k in ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp",
+          "Seccomp_filters", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt", "Umask", "Threads",
+          "Cpus_allowed_list", "Mems_allowed_list", "Speculation_Store_Bypass", "SpeculationIndirectBranch",
+          "THP_enabled", "CoreDumping", "untag_mask", "x86_Thread_features", "x86_Thread_features_locked"):
+    out[k] = status.get(k, "").split()
+out["limits"] = open("/proc/self/limits").read().splitlines()
+def prctl(opt):
+    v = ctypes.c_int(-1)
+    r = libc.prctl(opt, ctypes.addressof(v), 0, 0, 0)
+    return r if r != 0 else v.value
+out["dumpable"] = libc.prctl(3, 0, 0, 0, 0)
+out["keepcaps"] = libc.prctl(7, 0, 0, 0, 0)
+out["securebits"] = libc.prctl(27, 0, 0, 0, 0)
+out["timerslack"] = libc.prctl(30, 0, 0, 0, 0)
+out["no_new_privs"] = libc.prctl(39, 0, 0, 0, 0)
+out["thp_disable"] = libc.prctl(42, 0, 0, 0, 0)
+out["pdeathsig"] = prctl(2)
+out["child_subreaper"] = prctl(37)
+libc.personality.argtypes = [ctypes.c_ulong]
+out["personality"] = libc.personality(0xFFFFFFFF)
+out["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+out["scheduler"] = os.sched_getscheduler(0)
+out["oom_score_adj"] = open("/proc/self/oom_score_adj").read().strip()
+stat = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+out["tty"] = stat[4]
+out["own session"] = os.getsid(0) == os.getpgid(0) != 0
+out["handlers"] = {s.name: str(signal.getsignal(s)) for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP)}
+out["cwd"] = os.getcwd()
+out["env"] = dict(os.environ)
+out["stdio"] = [(f.name, f.encoding, f.errors, f.line_buffering, f.write_through) for f in (sys.stdin, sys.stdout, sys.stderr)]
+out["ppid"] = os.getppid()
+print(json.dumps(out))
+`
+	var got [2]map[string]any
+	for i, b := range []sandbox.Backend{n, zygoteBackend{n, z}} {
+		out := mustSucceed(t, b, code)
+		if err := json.Unmarshal([]byte(out), &got[i]); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+	}
+	executed, forked := got[0], got[1]
+	for k, v := range executed {
+		if k == "ppid" {
+			continue
+		}
+		if fmt.Sprint(forked[k]) != fmt.Sprint(v) {
+			t.Errorf("%s: forked %v, executed %v", k, forked[k], v)
+		}
+	}
+	if executed["ppid"] != 1.0 || forked["ppid"] != 0.0 {
+		t.Errorf("getppid(): executed %v, forked %v; want 1 and 0", executed["ppid"], forked["ppid"])
+	}
+}
+
+// TestZygoteProgramApartFromInterp checks from the host that a forked
+// program is in neither interp's process group nor its session, as an
+// executed one is not: a Ctrl-C on interp's terminal is interp's to
+// handle, and the terminal is not the program's.
+func TestZygoteProgramApartFromInterp(t *testing.T) {
+	t.Parallel()
+	n := backend(t)
+	z := newZygote(t, n)
+	ready := newLineWriter()
+	p := startProgram(t, zygoteBackend{n, z}, "print('ready', flush=True); import time; time.sleep(120)", ready, nil)
+	defer func() { p.Kill(); _, _ = p.Wait() }()
+	<-ready.first
+	ourSid, err := unix.Getsid(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who string
+		pid int
+	}{{"the zygote", z.Pid()}, {"the program", programPid(t, p)}} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		pgrp, _ := strconv.Atoi(f[2])
+		sid, _ := strconv.Atoi(f[3])
+		if pgrp == syscall.Getpgrp() || sid == ourSid || f[4] != "0" {
+			t.Errorf("%s: process group %d, session %d, terminal %s; interp's are %d and %d", c.who, pgrp, sid, f[4], syscall.Getpgrp(), ourSid)
+		}
+	}
+}
+
+// TestZygoteDiesUnderProgram kills a zygote whose program runs: the
+// program goes on, but how it ended is known only to its parent, the
+// zygote; Wait must say it is unknown, not report a success.
+func TestZygoteDiesUnderProgram(t *testing.T) {
+	t.Parallel()
+	n := backend(t)
+	z := newZygote(t, n)
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdinW.Close()
+	ready := newLineWriter()
+	p := startProgram(t, zygoteBackend{n, z}, "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\nsys.exit(3)", ready, stdinR)
+	stdinR.Close()
+	<-ready.first
+	if err := syscall.Kill(z.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); z.Alive(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the zygote outlived SIGKILL")
+		}
+	}
+	if _, err := stdinW.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err == nil || !strings.Contains(err.Error(), "zygote") {
+		t.Fatalf("a program whose zygote died: %+v, %v; want an error saying its end is unknown", res, err)
+	}
+	t.Log(err)
 }
