@@ -64,19 +64,36 @@ func superviseUntilKilled() {
 }
 
 // runUnprivileged runs as an ordinary user: a sandbox that reports who it
-// is, and one that runs out of memory. It prints one line per sandbox.
+// is, and one that runs out of memory, executed and then forked from a
+// zygote. It prints one line per sandbox.
 func runUnprivileged() {
-	b, err := sandbox.NewNamespaces()
+	n, err := sandbox.NewNamespaces()
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	defer b.Close()
+	defer n.Close()
 	rt, err := python.Find("")
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
+	z, err := n.NewZygote(context.Background(), sandbox.ZygoteSpec{
+		Python: []string{rt.Executable, "-I", "-B"}, Env: sandbox.DefaultEnv(),
+		Program: sandbox.File{Path: "/.interp/pythonc.py", Data: pythonC}, Stderr: os.Stderr,
+	})
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	defer z.Close()
+	for _, b := range []sandbox.Backend{n, zygoteBackend{n, z}} {
+		unprivilegedRuns(b, rt)
+	}
+	os.Exit(0)
+}
+
+func unprivilegedRuns(b sandbox.Backend, rt *python.Runtime) {
 	for _, c := range []struct {
 		code   string
 		limits sandbox.Limits
@@ -108,5 +125,4 @@ print("uid", os.getuid(), "caps", st["CapEff"], "nnp", st["NoNewPrivs"], "shadow
 		}
 		fmt.Printf("%s|reason=%s\n", strings.TrimSpace(out.String()), res.Reason)
 	}
-	os.Exit(0)
 }

@@ -411,14 +411,18 @@ func TestUnprivilegedUser(t *testing.T) {
 		t.Fatalf("unprivileged run: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 2 {
+	if len(lines) != 4 {
 		t.Fatalf("output %q", out)
 	}
-	if want := "uid 0 caps 0000000000000000 nnp 1 shadow hidden ppid 1|reason="; lines[0] != want {
-		t.Errorf("identity: %q, want %q", lines[0], want)
-	}
-	if !strings.HasSuffix(lines[1], "|reason=memory") {
-		t.Errorf("memory limit as an ordinary user: %q", lines[1])
+	// Executed, then forked from a zygote, whose programs' parent is
+	// outside their PID namespace.
+	for i, ppid := range []int{1, 0} {
+		if want := fmt.Sprintf("uid 0 caps 0000000000000000 nnp 1 shadow hidden ppid %d|reason=", ppid); lines[2*i] != want {
+			t.Errorf("identity: %q, want %q", lines[2*i], want)
+		}
+		if !strings.HasSuffix(lines[2*i+1], "|reason=memory") {
+			t.Errorf("memory limit as an ordinary user: %q", lines[2*i+1])
+		}
 	}
 }
 
