@@ -283,6 +283,7 @@ func TestFlow(t *testing.T) {
 		`interp_http_requests_total{method="POST",route="POST /v1/sessions/{id}/execute",status="200"}`,
 		`interp_execution_duration_seconds_bucket`, `interp_errors_total{type="not_found"}`,
 		`interp_pool_ready 0`, `interp_pool_target 0`, // the tests' server has no pool
+		`interp_pool_zygotes `, `interp_pool_fork_failures_total 0`, // but forks its sessions
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

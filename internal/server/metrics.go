@@ -62,6 +62,11 @@ func newMetrics(sessionsOpen func() float64, pool *session.Pool) *metrics {
 			func() float64 { return float64(pool.Ready()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "interp_pool_target", Help: "Sessions the warm pool aims to hold now, between pool_size and pool_max."},
 			func() float64 { return float64(pool.Stats().Target) }),
+		// Sessions the pool cannot serve are forked from their user's zygote.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "interp_pool_zygotes", Help: "Zygotes ready to fork sessions, one per recent user at most."},
+			func() float64 { return float64(pool.Stats().Zygotes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "interp_pool_fork_failures_total", Help: "Sessions whose fork from a zygote failed and which started from nothing instead."},
+			func() float64 { return float64(pool.Stats().ForkFailures) }),
 		m.executions, m.execDuration, m.installs, m.tokens, m.tasks, m.errors, m.requests, m.reqDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
