@@ -336,6 +336,7 @@ def _fork(ctrl, program, msg, fds, wake, entering, programs):
             os.close(fd)
         return None
     pid_r, pid_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    _flush()
     pid = os.fork()
     if pid == 0:
         try:
@@ -366,6 +367,16 @@ def _fork(ctrl, program, msg, fds, wake, entering, programs):
     return pid_r
 
 
+def _flush():
+    """What the zygote wrote is its own: left in a buffer, every program
+    would inherit it and write it out as its own output."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
 def _main():
     # Nothing that interp inherited and passed on unawares: its programs
     # close what they do not need, but the zygote holds it for its life.
@@ -381,6 +392,7 @@ def _main():
     code = compile(spec["source"], spec["path"], "exec")
     exec(code, program.__dict__)
     program._zygote_prepare(spec.get("prepare") or [])
+    _flush()
     ctrl.send(b"ready")
     _serve(ctrl, program)
 

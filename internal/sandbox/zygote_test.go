@@ -685,3 +685,18 @@ func TestZygoteDiesUnderProgram(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestZygoteOutputNotInherited prepares a zygote with a module that
+// prints as it loads (this, the Zen of Python): what the zygote wrote
+// while preparing is its own, and must not reach its programs' output
+// from a buffer they inherit.
+func TestZygoteOutputNotInherited(t *testing.T) {
+	t.Parallel()
+	n := backend(t)
+	b := zygoteBackend{n, newZygote(t, n, "this")}
+	for range 2 {
+		if out := mustSucceed(t, b, "print('mine')"); out != "mine\n" {
+			t.Fatalf("a forked program's output: %q, want only its own", out)
+		}
+	}
+}
