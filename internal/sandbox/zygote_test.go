@@ -73,7 +73,7 @@ print(os.getppid(), os.getpid() > 1, os.uname().nodename)
 	t.Log(out)
 }
 
-// startZygoteProgram starts code as `python -c` in b, with its standard
+// startProgram starts code as `python -c` in b, with its standard
 // output in out and its standard input from stdin, if not nil.
 func startProgram(t *testing.T, b sandbox.Backend, code string, out io.Writer, stdin io.Reader, extra ...*os.File) *sandbox.Process {
 	t.Helper()
@@ -435,11 +435,7 @@ func TestZygoteKilled(t *testing.T) {
 	if err := syscall.Kill(z.Pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); z.Alive(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the zygote outlived SIGKILL")
-		}
-	}
+	untilDead(t, z, "the zygote outlived SIGKILL")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rt := runtimeFor(t)
@@ -450,44 +446,6 @@ func TestZygoteKilled(t *testing.T) {
 	t.Log(err)
 	if left := leftInCgroups(dir, prefix); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
-	}
-}
-
-// TestZygoteCloseKeepsPrograms closes a zygote while its program runs: the
-// program goes on, and its exit status is still reported by the zygote,
-// which exits after it.
-func TestZygoteCloseKeepsPrograms(t *testing.T) {
-	t.Parallel()
-	n := backend(t)
-	z := newZygote(t, n)
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdinW.Close()
-	ready := newLineWriter()
-	p := startProgram(t, zygoteBackend{n, z}, "import sys\nprint('ready', flush=True)\nprint(sys.stdin.readline().strip())\nsys.exit(3)", ready, stdinR)
-	stdinR.Close()
-	<-ready.first
-	z.Close()
-	if !z.Alive() {
-		t.Fatal("the zygote exited while its program ran: nobody can report the program's end")
-	}
-	rt := runtimeFor(t)
-	if _, err := z.Start(context.Background(), &sandbox.Spec{Argv: []string{rt.Executable, "-c", "pass"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly}); err == nil || !strings.Contains(err.Error(), "closed") {
-		t.Errorf("start from a closed zygote: %v, want it refused", err)
-	}
-	if _, err := stdinW.Write([]byte("still here\n")); err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Wait()
-	if err != nil || res.ExitCode != 3 || res.Reason != sandbox.ReasonNone || ready.String() != "ready\nstill here\n" {
-		t.Fatalf("the program after its zygote closed: %+v, %v, %q; want exit status 3 and its output", res, err, ready.String())
-	}
-	for deadline := time.Now().Add(30 * time.Second); z.Alive(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the closed zygote outlived its last program")
-		}
 	}
 }
 
@@ -652,38 +610,68 @@ func TestZygoteProgramApartFromInterp(t *testing.T) {
 	}
 }
 
-// TestZygoteDiesUnderProgram kills a zygote whose program runs: the
-// program goes on, but how it ended is known only to its parent, the
-// zygote; Wait must say it is unknown, not report a success.
-func TestZygoteDiesUnderProgram(t *testing.T) {
-	t.Parallel()
-	n := backend(t)
-	z := newZygote(t, n)
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdinW.Close()
-	ready := newLineWriter()
-	p := startProgram(t, zygoteBackend{n, z}, "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\nsys.exit(3)", ready, stdinR)
-	stdinR.Close()
-	<-ready.first
-	if err := syscall.Kill(z.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+// untilDead waits until z has exited.
+func untilDead(t *testing.T, z *sandbox.Zygote, what string) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); z.Alive(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("the zygote outlived SIGKILL")
+			t.Fatal(what)
 		}
 	}
-	if _, err := stdinW.Write([]byte("go\n")); err != nil {
-		t.Fatal(err)
+}
+
+// TestZygoteGoneUnderProgram closes, or kills, a zygote while its program
+// runs. The program goes on either way. Closed, the zygote stays until
+// the program has ended, to report its exit status. Killed, nobody knows
+// how the program ended (the zygote was its parent): Wait must say so,
+// not report a success.
+func TestZygoteGoneUnderProgram(t *testing.T) {
+	t.Parallel()
+	for _, kill := range []bool{false, true} {
+		t.Run(fmt.Sprintf("kill=%v", kill), func(t *testing.T) {
+			t.Parallel()
+			n := backend(t)
+			z := newZygote(t, n)
+			stdinR, stdinW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdinW.Close()
+			ready := newLineWriter()
+			p := startProgram(t, zygoteBackend{n, z}, "import sys\nprint('ready', flush=True)\nprint(sys.stdin.readline().strip())\nsys.exit(3)", ready, stdinR)
+			stdinR.Close()
+			<-ready.first
+			if kill {
+				if err := syscall.Kill(z.Pid(), syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				untilDead(t, z, "the zygote outlived SIGKILL")
+			} else {
+				z.Close()
+				if !z.Alive() {
+					t.Fatal("the zygote exited while its program ran: nobody can report the program's end")
+				}
+				rt := runtimeFor(t)
+				if _, err := z.Start(context.Background(), &sandbox.Spec{Argv: []string{rt.Executable, "-c", "pass"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly}); err == nil || !strings.Contains(err.Error(), "closed") {
+					t.Errorf("start from a closed zygote: %v, want it refused", err)
+				}
+			}
+			if _, err := stdinW.Write([]byte("still here\n")); err != nil {
+				t.Fatal(err)
+			}
+			res, err := p.Wait()
+			switch {
+			case kill && (err == nil || !strings.Contains(err.Error(), "zygote")):
+				t.Fatalf("a program whose zygote died: %+v, %v; want an error saying its end is unknown", res, err)
+			case !kill && (err != nil || res.ExitCode != 3 || res.Reason != sandbox.ReasonNone):
+				t.Fatalf("the program after its zygote closed: %+v, %v; want exit status 3", res, err)
+			}
+			if ready.String() != "ready\nstill here\n" {
+				t.Errorf("the program's output: %q", ready.String())
+			}
+			untilDead(t, z, "the closed zygote outlived its last program")
+		})
 	}
-	res, err := p.Wait()
-	if err == nil || !strings.Contains(err.Error(), "zygote") {
-		t.Fatalf("a program whose zygote died: %+v, %v; want an error saying its end is unknown", res, err)
-	}
-	t.Log(err)
 }
 
 // TestZygoteOutputNotInherited prepares a zygote with a module that
