@@ -160,6 +160,18 @@ func (z *Zygote) kill() {
 	<-z.exited
 }
 
+// unlessExited returns err, or, if the zygote has exited, that it has: a
+// zygote that dies closes its sockets, and the news of its exit follows
+// closely.
+func (z *Zygote) unlessExited(err error) error {
+	select {
+	case <-z.exited:
+		return z.exitErr()
+	case <-time.After(time.Second):
+		return err
+	}
+}
+
 // exitErr says that the zygote has exited, and how.
 func (z *Zygote) exitErr() error {
 	<-z.exited
@@ -284,10 +296,7 @@ func (z *Zygote) forkChild(req zygoteRequest, initPidFD *os.File, program []*os.
 	z.forks++
 	if err := unix.Sendmsg(int(z.ctrl.Fd()), payload, unix.UnixRights(fds...), nil, unix.MSG_NOSIGNAL); err != nil {
 		reply.Close()
-		if errors.Is(err, unix.EPIPE) {
-			return nil, z.exitErr()
-		}
-		return nil, fmt.Errorf("sandbox: ask the zygote: %w", err)
+		return nil, z.unlessExited(fmt.Errorf("sandbox: ask the zygote: %w", err))
 	}
 	return &zygoteChild{z: z, reply: reply}, nil
 }
@@ -318,7 +327,7 @@ func (c *zygoteChild) enter(ctx context.Context, landlock *os.File, place func(h
 		rights = unix.UnixRights(int(landlock.Fd()))
 	}
 	if err := unix.Sendmsg(int(c.reply.Fd()), []byte{'e'}, rights, nil, unix.MSG_NOSIGNAL); err != nil {
-		return nil, nil, fmt.Errorf("sandbox: the zygote's child: %w", err)
+		return nil, nil, c.z.unlessExited(fmt.Errorf("sandbox: the zygote's child: %w", err))
 	}
 	// The child answers with the program's pidfd, or closes the socket
 	// having said why on the zygote's standard error.
@@ -336,10 +345,7 @@ func (c *zygoteChild) enter(ctx context.Context, landlock *os.File, place func(h
 		return nil, nil, c.z.exitErr()
 	}
 	if pidfd == nil {
-		if !c.z.Alive() {
-			return nil, nil, c.z.exitErr()
-		}
-		return nil, nil, errors.New("sandbox: the zygote could not fork the program")
+		return nil, nil, c.z.unlessExited(errors.New("sandbox: the zygote could not fork the program"))
 	}
 	host, inSandbox, err := pidfdPids(pidfd)
 	if err == nil {

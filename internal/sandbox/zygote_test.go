@@ -432,18 +432,34 @@ func TestZygoteKilled(t *testing.T) {
 	dir, name := filepath.Split(cg)
 	prefix := name[:strings.LastIndex(name, "-")+1]
 
-	if err := syscall.Kill(z.Pid(), syscall.SIGKILL); err != nil {
+	// The zygote dies while a start waits for it: stopped, it cannot fork
+	// the program into the sandbox being built, then it is killed.
+	if err := syscall.Kill(z.Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	untilDead(t, z, "the zygote outlived SIGKILL")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rt := runtimeFor(t)
-	_, err := z.Start(ctx, &sandbox.Spec{Argv: []string{rt.Executable, "-c", "pass"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly})
-	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "zygote") || !strings.Contains(err.Error(), "killed") {
-		t.Fatalf("start from a killed zygote: %v, want an error that says it was killed, at once", err)
+	start := func() error {
+		_, err := z.Start(ctx, &sandbox.Spec{Argv: []string{rt.Executable, "-c", "pass"}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly})
+		return err
 	}
-	t.Log(err)
+	started := make(chan error, 1)
+	go func() { started <- start() }()
+	for deadline := time.Now().Add(30 * time.Second); len(leftInCgroups(dir, prefix)) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the start made no sandbox")
+		}
+	}
+	if err := syscall.Kill(z.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{<-started, start()} {
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "zygote") || !strings.Contains(err.Error(), "killed") {
+			t.Fatalf("start from a killed zygote: %v, want an error that says it was killed, at once", err)
+		}
+		t.Log(err)
+	}
 	if left := leftInCgroups(dir, prefix); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
 	}
