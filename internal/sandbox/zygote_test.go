@@ -526,9 +526,11 @@ func TestZygoteBadProgram(t *testing.T) {
 // forked from a zygote and executed by the init, on the same backend:
 // credentials, capabilities, no_new_privs, seccomp, signal dispositions
 // and mask, umask, limits, process attributes (prctl), session, working
-// directory and environment. Known and documented: getppid() is 0 in a
-// forked program (its parent, the zygote, is outside the sandbox), 1 in
-// an executed one.
+// directory, cgroup, mounts and environment. Known and documented:
+// getppid() is 0 in a forked program (its parent, the zygote, is outside
+// the sandbox), 1 in an executed one; and /proc/self/exe, the zygote's
+// executable as the host mounts it, is beyond Landlock's rules, so it
+// cannot be opened (readlink gives the same path).
 func TestZygoteProgramAsExecuted(t *testing.T) {
 	t.Parallel()
 	n := backend(t)
@@ -569,6 +571,15 @@ out["handlers"] = {s.name: str(signal.getsignal(s)) for s in signal.Signals if s
 out["cwd"] = os.getcwd()
 out["env"] = dict(os.environ)
 out["stdio"] = [(f.name, f.encoding, f.errors, f.line_buffering, f.write_through) for f in (sys.stdin, sys.stdout, sys.stderr)]
+out["cgroup"] = open("/proc/self/cgroup").read()
+out["mounts"] = len(open("/proc/self/mountinfo").read().splitlines())
+out["root"] = os.readlink("/proc/self/root")
+out["exe"] = os.readlink("/proc/self/exe")
+try:
+    with open("/proc/self/exe", "rb") as f:
+        out["exe readable"] = f.read(4).hex()
+except OSError as e:
+    out["exe readable"] = str(e)
 out["ppid"] = os.getppid()
 print(json.dumps(out))
 `
@@ -581,7 +592,7 @@ print(json.dumps(out))
 	}
 	executed, forked := got[0], got[1]
 	for k, v := range executed {
-		if k == "ppid" {
+		if k == "ppid" || k == "exe readable" {
 			continue
 		}
 		if fmt.Sprint(forked[k]) != fmt.Sprint(v) {
@@ -590,6 +601,9 @@ print(json.dumps(out))
 	}
 	if executed["ppid"] != 1.0 || forked["ppid"] != 0.0 {
 		t.Errorf("getppid(): executed %v, forked %v; want 1 and 0", executed["ppid"], forked["ppid"])
+	}
+	if executed["exe readable"] != "7f454c46" || !strings.Contains(fmt.Sprint(forked["exe readable"]), "Permission denied") {
+		t.Errorf("/proc/self/exe read: executed %v, forked %v; want an ELF header and a refusal (documented)", executed["exe readable"], forked["exe readable"])
 	}
 }
 
