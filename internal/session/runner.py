@@ -1833,8 +1833,38 @@ def _handle_execute(cell, code, max_image, name=None):
             "cpu_time": round(cpu, 6),
             "peak_memory": peak,
         }
+        _await_raw_output()
         _S.cell = None
         _CH.finish_cell(_encode_frame(done))
+
+
+def _await_raw_output(limit=0.2):
+    """Waits, briefly, until Go has read what the cell wrote to the raw
+    fds 1 and 2 (a subprocess's output, os.write): it arrives on another
+    pipe than the done frame, and could otherwise be read after it, and
+    count for no cell."""
+    import fcntl
+    import stat
+    import struct
+    import termios
+
+    deadline = None
+    for fd in (1, 2):
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                continue
+            while True:
+                # FIONREAD on a pipe's write end: bytes not yet read.
+                left = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+                if left <= 0:
+                    break
+                if deadline is None:
+                    deadline = _monotonic() + limit
+                if _monotonic() > deadline:
+                    return
+                _sleep(0.0005)
+        except OSError:
+            continue
 
 
 def _handle_preload(cell, modules):
