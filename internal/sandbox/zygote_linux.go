@@ -35,7 +35,7 @@ var zygoteSource []byte
 // seccomp filter the init applied to itself (zygote.py, checked by the
 // conformance suite). What siblings share is their memory layout and the
 // secrets fixed when the zygote started (ASLR, the stack canary, Python's
-// hash secret): see ARCHITECTURE.md, "The template fork". Random
+// hash secret): see ARCHITECTURE.md, "The zygote". Random
 // generators are reseeded in every program.
 //
 // The zygote runs as interp's user with every capability dropped: its IDs
@@ -242,7 +242,6 @@ type zygoteRequest struct {
 	ToUser     bool        `json:"to_user"`
 	UID        int         `json:"uid"`
 	GID        int         `json:"gid"`
-	Landlock   bool        `json:"landlock"`
 	Seccomp    [][4]uint32 `json:"seccomp"`
 }
 
