@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -115,14 +116,15 @@ func programPid(t *testing.T, p *sandbox.Process) int {
 
 // TestZygoteRandomStateNotShared checks that programs forked from one
 // zygote draw different random numbers. A program's generators are copies
-// of the zygote's, taken at the fork: one that were not reseeded would
-// give every program the zygote's next number, so two siblings drawing the
+// of the zygote's, taken at the fork: one that was not reseeded would give
+// every program the zygote's next number, so two siblings drawing the
 // same number is exactly what the absence of reseeding looks like, and
 // three siblings that all differ show that none draws the zygote's
 // sequence. numpy's legacy global generator is the one that needs
 // zygote.py's reseeding (random reseeds itself after a fork, secrets and
-// uuid4 read the kernel's); without numpy.random.seed() in _reseed, its
-// values here are equal, which this test was seen to catch.
+// uuid4 read the kernel's, OpenSSL notices the fork): without
+// numpy.random.seed() in _reseed, its values here are equal, which this
+// test was seen to catch.
 //
 // What siblings do share is checked too, as documented (see Zygote): the
 // hash secret and the memory layout, fixed when the zygote started. That
@@ -130,13 +132,17 @@ func programPid(t *testing.T, p *sandbox.Process) int {
 func TestZygoteRandomStateNotShared(t *testing.T) {
 	t.Parallel()
 	n := backend(t)
-	z := newZygote(t, n, "random", "secrets", "uuid", "numpy.random")
+	// numpy is in the base environment scripts/setup builds, which CI has.
+	if err := exec.Command(runtimeFor(t).Executable, "-c", "import numpy").Run(); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("this Python has no numpy (run scripts/setup): %v", err)
+	}
+	z := newZygote(t, n, "random", "secrets", "uuid", "ssl", "numpy.random")
 	b := zygoteBackend{n, z}
 	const code = `
-import json, random, secrets, uuid, numpy
+import json, random, secrets, ssl, uuid, numpy
 print(json.dumps({
     "random": random.random(), "numpy": float(numpy.random.random()), "secrets": secrets.token_hex(),
-    "uuid4": str(uuid.uuid4()), "hash": hash("interp"), "layout": id(json),
+    "uuid4": str(uuid.uuid4()), "openssl": ssl.RAND_bytes(16).hex(), "hash": hash("interp"), "layout": id(json),
 }))`
 	var draws []map[string]any
 	for range 3 {
@@ -148,7 +154,7 @@ print(json.dumps({
 		draws = append(draws, d)
 	}
 	t.Logf("%v", draws)
-	for _, key := range []string{"random", "numpy", "secrets", "uuid4"} {
+	for _, key := range []string{"random", "numpy", "secrets", "uuid4", "openssl"} {
 		for i := range draws {
 			for j := range i {
 				if draws[i][key] == draws[j][key] {
