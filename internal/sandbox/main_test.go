@@ -2,9 +2,12 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +27,9 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv("INTERP_TEST_UNPRIVILEGED") == "1" {
 		runUnprivileged()
+	}
+	if os.Getenv("INTERP_TEST_IGNORED_SIGNALS") == "1" {
+		reportSignals()
 	}
 	// A secret in the host's environment, set once here rather than with
 	// t.Setenv, so that the tests that look for it can run in parallel.
@@ -125,4 +131,49 @@ print("uid", os.getuid(), "caps", st["CapEff"], "nnp", st["NoNewPrivs"], "shadow
 		}
 		fmt.Printf("%s|reason=%s\n", strings.TrimSpace(out.String()), res.Reason)
 	}
+}
+
+// reportSignals runs, in a process started with SIGINT and SIGHUP
+// ignored, a program executed and one forked from a zygote, each of which
+// prints how it handles SIGINT and SIGHUP. It prints one line per program.
+func reportSignals() {
+	fail := func(err error) {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	if !signal.Ignored(syscall.SIGINT) || !signal.Ignored(syscall.SIGHUP) {
+		fail(errors.New("started with SIGINT and SIGHUP not ignored"))
+	}
+	n, err := sandbox.NewNamespaces()
+	if err != nil {
+		fail(err)
+	}
+	defer n.Close()
+	rt, err := python.Find("")
+	if err != nil {
+		fail(err)
+	}
+	z, err := n.NewZygote(context.Background(), sandbox.ZygoteSpec{
+		Python: []string{rt.Executable, "-I", "-B"}, Env: sandbox.DefaultEnv(),
+		Program: sandbox.File{Path: "/.interp/pythonc.py", Data: pythonC}, Stderr: os.Stderr,
+	})
+	if err != nil {
+		fail(err)
+	}
+	defer z.Close()
+	const code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)"
+	for _, start := range []func(context.Context, *sandbox.Spec) (*sandbox.Process, error){n.Start, z.Start} {
+		var out strings.Builder
+		p, err := start(context.Background(), &sandbox.Spec{
+			Argv: []string{rt.Executable, "-c", code}, Env: sandbox.DefaultEnv(), ReadOnly: rt.ReadOnly, Stdout: &out, Stderr: &out,
+		})
+		if err != nil {
+			fail(err)
+		}
+		if _, err := p.Wait(); err != nil {
+			fail(err)
+		}
+		fmt.Print(out.String())
+	}
+	os.Exit(0)
 }

@@ -377,7 +377,27 @@ def _flush():
             pass
 
 
+def _default_signals():
+    """The dispositions and mask of a Python started from a clean shell,
+    whatever interp's own parent left: ignored signals and the mask survive
+    execve and fork (nohup ignores SIGHUP, a shell's background job
+    SIGINT), and a program that ignores SIGINT cannot be interrupted."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ):
+            continue  # Python ignores the last two itself
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
+        # What Python installs at start when SIGINT is not ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _main():
+    _default_signals()
     # Nothing that interp inherited and passed on unawares: its programs
     # close what they do not need, but the zygote holds it for its life.
     os.closerange(5, 1 << 20)

@@ -724,3 +724,27 @@ func TestZygoteOutputNotInherited(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalsIgnoredByInterpsParent runs this test binary with SIGINT and
+// SIGHUP ignored, as nohup or a shell's background job leaves them, and
+// has it start programs, executed and forked: each must start with
+// Python's SIGINT handler and SIGHUP's default, as from a clean shell.
+// Ignored signals survive execve and fork, and a program that ignores
+// SIGINT cannot be interrupted (the timeout's first step).
+func TestSignalsIgnoredByInterpsParent(t *testing.T) {
+	t.Parallel()
+	backend(t) // skips where the host cannot sandbox
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", `trap '' INT HUP; exec "$0" -test.run='^$'`, self)
+	cmd.Env = append(os.Environ(), "INTERP_TEST_IGNORED_SIGNALS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got, want := string(out), "True True\nTrue True\n"; got != want {
+		t.Errorf("executed, then forked: %q, want %q (SIGINT handled by Python, SIGHUP by default)", got, want)
+	}
+}

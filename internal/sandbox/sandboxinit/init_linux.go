@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -36,6 +37,7 @@ func Main() {
 		os.Exit(127)
 	}
 	status := os.NewFile(uintptr(4+nfiles), "status")
+	unignoreSignals()
 	err = runInit(nfiles)
 	// Only failures get here: on success the init sends the program's
 	// pidfd on the status socket, and exits when the program does.
@@ -149,6 +151,25 @@ func runInit(nfiles int) error {
 	unix.Close(statusFD)
 	reap(pid, exitFD)
 	return nil // not reached
+}
+
+// unignoreSignals gives the program the default dispositions of the
+// signals this process started with ignored, as interp's own parent may
+// have left them (nohup's SIGHUP, a background job's SIGINT): ignored
+// signals stay ignored across execve, and a Python that starts with
+// SIGINT ignored can never be interrupted. Handled here, they are reset
+// in the forked child before it executes the program.
+func unignoreSignals() {
+	var ignored []os.Signal
+	for s := syscall.Signal(1); s < 65; s++ {
+		if signal.Ignored(s) {
+			ignored = append(ignored, s)
+		}
+	}
+	if len(ignored) > 0 {
+		// Nothing reads them: a signal the program sends its init is lost.
+		signal.Notify(make(chan os.Signal, 1), ignored...)
+	}
 }
 
 // closeOnExecFrom marks every descriptor from first on close-on-exec.
