@@ -134,15 +134,20 @@ print("uid", os.getuid(), "caps", st["CapEff"], "nnp", st["NoNewPrivs"], "shadow
 }
 
 // reportSignals runs, in a process started with SIGINT and SIGHUP
-// ignored, a program executed and one forked from a zygote, each of which
-// prints how it handles SIGINT and SIGHUP. It prints one line per program.
+// ignored and SIGUSR1 blocked, a program executed and one forked from a
+// zygote, each of which prints how it handles SIGINT and SIGHUP and the
+// signals it blocks. It prints one line per program.
 func reportSignals() {
 	fail := func(err error) {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	if !signal.Ignored(syscall.SIGINT) || !signal.Ignored(syscall.SIGHUP) {
-		fail(errors.New("started with SIGINT and SIGHUP not ignored"))
+	var mask unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, nil, &mask); err != nil {
+		fail(err)
+	}
+	if !signal.Ignored(syscall.SIGINT) || !signal.Ignored(syscall.SIGHUP) || mask == (unix.Sigset_t{}) {
+		fail(errors.New("started with SIGINT and SIGHUP not ignored, or no signal blocked"))
 	}
 	n, err := sandbox.NewNamespaces()
 	if err != nil {
@@ -161,7 +166,9 @@ func reportSignals() {
 		fail(err)
 	}
 	defer z.Close()
-	const code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)"
+	const code = `import signal
+blocked = [l.split()[1] for l in open("/proc/self/status") if l.startswith("SigBlk:")][0]
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL, blocked)`
 	for _, start := range []func(context.Context, *sandbox.Spec) (*sandbox.Process, error){n.Start, z.Start} {
 		var out strings.Builder
 		p, err := start(context.Background(), &sandbox.Spec{

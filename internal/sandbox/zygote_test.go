@@ -725,26 +725,31 @@ func TestZygoteOutputNotInherited(t *testing.T) {
 	}
 }
 
-// TestSignalsIgnoredByInterpsParent runs this test binary with SIGINT and
+// TestSignalsLeftByInterpsParent runs this test binary with SIGINT and
 // SIGHUP ignored, as nohup or a shell's background job leaves them, and
-// has it start programs, executed and forked: each must start with
-// Python's SIGINT handler and SIGHUP's default, as from a clean shell.
-// Ignored signals survive execve and fork, and a program that ignores
-// SIGINT cannot be interrupted (the timeout's first step).
-func TestSignalsIgnoredByInterpsParent(t *testing.T) {
+// SIGUSR1 blocked, and has it start programs, executed and forked: each
+// must start with Python's SIGINT handler, SIGHUP's default and no signal
+// blocked, as from a clean shell. Ignored signals and the mask survive
+// execve and fork, and a program that ignores SIGINT cannot be
+// interrupted (the timeout's first step).
+func TestSignalsLeftByInterpsParent(t *testing.T) {
 	t.Parallel()
 	backend(t) // skips where the host cannot sandbox
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/bin/sh", "-c", `trap '' INT HUP; exec "$0" -test.run='^$'`, self)
+	cmd := exec.Command(runtimeFor(t).Executable, "-c", `import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+os.execv(sys.argv[1], [sys.argv[1], "-test.run=^$"])`, self)
 	cmd.Env = append(os.Environ(), "INTERP_TEST_IGNORED_SIGNALS=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got, want := string(out), "True True\nTrue True\n"; got != want {
-		t.Errorf("executed, then forked: %q, want %q (SIGINT handled by Python, SIGHUP by default)", got, want)
+	if got, want := string(out), "True True 0000000000000000\nTrue True 0000000000000000\n"; got != want {
+		t.Errorf("executed, then forked: %q, want %q (SIGINT handled by Python, SIGHUP by default, nothing blocked)", got, want)
 	}
 }

@@ -19,6 +19,7 @@ func Serve() {
 	// Children get their parent-death signal when the thread that forked
 	// them exits: every fork happens on this thread, which never exits.
 	runtime.LockOSThread()
+	unblockSignals()
 	conn, err := net.FileConn(os.NewFile(3, "spawner"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interp-sandbox: spawner:", err)
@@ -62,6 +63,21 @@ func Serve() {
 			continue
 		}
 		s.spawn(&req, files)
+	}
+}
+
+// unblockSignals clears a signal mask interp inherited from its own
+// parent, which every sandbox would inherit in turn: Go gives the children
+// it forks the mask it started with, so the spawner starts again without.
+// Nothing is lost: its descriptors and environment survive execve.
+func unblockSignals() {
+	var mask, none unix.Sigset_t
+	if unix.PthreadSigmask(unix.SIG_SETMASK, nil, &mask) != nil || mask == none {
+		return
+	}
+	if unix.PthreadSigmask(unix.SIG_SETMASK, &none, nil) == nil {
+		err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
+		fmt.Fprintln(os.Stderr, "interp-sandbox: spawner: start again with no signal blocked:", err)
 	}
 }
 
