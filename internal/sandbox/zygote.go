@@ -18,6 +18,10 @@ type ZygoteSpec struct {
 	Program File
 	// Prepare is what _zygote_prepare is called with.
 	Prepare []string
+	// PrepareEnv sets variables only while the program prepares, such as
+	// a directory of the host for caches: Env is what every program
+	// shows as its environment in /proc/self/environ.
+	PrepareEnv []string
 	// CPUs is the CPU quota of the sandboxes it forks into: it sizes the
 	// thread pools of the libraries the zygote loads, as Spec.Limits.CPUs
 	// does for an executed program's.

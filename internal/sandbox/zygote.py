@@ -3,7 +3,8 @@ already initialised, into new sandboxes. See package sandbox, Zygote.
 
 Started by interp outside any sandbox as `python -I -B -` with this file on
 standard input, with a SOCK_SEQPACKET socket on fd 3 and, on fd 4, a pipe
-that carries the program: {"path": P, "source": S, "prepare": [ARG, ...]}. It drops every
+that carries the program: {"path": P, "source": S, "prepare": [ARG, ...],
+"prepare_env": ["K=V", ...]}. It drops every
 capability it has, compiles S under the file name P (the program's path
 inside the sandboxes), runs it as a module named "__interp_zygote__" and
 calls its _zygote_prepare(ARGS), which imports what sessions share. It
@@ -411,7 +412,20 @@ def _main():
     program.__file__ = spec["path"]
     code = compile(spec["source"], spec["path"], "exec")
     exec(code, program.__dict__)
+    # Variables for preparing only (paths on the host): the environment a
+    # program shows as its own, in /proc/self/environ, stays the one the
+    # zygote started with.
+    saved = {}
+    for kv in spec.get("prepare_env") or []:
+        k, _, v = kv.partition("=")
+        saved[k] = os.environ.get(k)
+        os.environ[k] = v
     program._zygote_prepare(spec.get("prepare") or [])
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     _flush()
     ctrl.send(b"ready")
     _serve(ctrl, program)

@@ -110,7 +110,7 @@ func (n *Namespaces) NewZygote(ctx context.Context, zs ZygoteSpec) (*Zygote, err
 		z.state = cmd.ProcessState
 		close(z.exited)
 	}()
-	prog, err := json.Marshal(map[string]any{"path": zs.Program.Path, "source": string(zs.Program.Data), "prepare": zs.Prepare})
+	prog, err := json.Marshal(map[string]any{"path": zs.Program.Path, "source": string(zs.Program.Data), "prepare": zs.Prepare, "prepare_env": zs.PrepareEnv})
 	if err != nil {
 		z.kill()
 		progW.Close()

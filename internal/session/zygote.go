@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/interp-dev/interp/internal/sandbox"
-	"github.com/interp-dev/interp/internal/syncbuf"
 )
 
 // Zygotes: a runner that has loaded the pool's Preload once, outside any
@@ -217,31 +215,19 @@ func (zs *zygotes) newZygote() (*sandbox.Zygote, error) {
 		return nil, fmt.Errorf("session: zygote: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	var env []string
-	for _, kv := range kernelEnv(cfg) {
-		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "HOME", "TMPDIR", "XDG_CACHE_HOME", "MPLCONFIGDIR":
-		default:
-			env = append(env, kv)
-		}
-	}
-	env = append(env, "HOME="+dir, "TMPDIR="+dir, "XDG_CACHE_HOME="+dir+"/cache", "MPLCONFIGDIR="+dir+"/matplotlib")
-	env = append(env, cfg.Env...)
-	var stderr syncbuf.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	z, err := cfg.Backend.(forker).NewZygote(ctx, sandbox.ZygoteSpec{
-		Python:  []string{cfg.Runtime.Executable, "-I", "-B"},
-		Env:     env,
-		Program: sandbox.File{Path: runnerPath, Data: runnerSource},
-		Prepare: zs.preload,
-		CPUs:    cfg.Limits.WithDefaults().CPUs,
-		Stderr:  &stderr,
+		Python: []string{cfg.Runtime.Executable, "-I", "-B"},
+		// A kernel's own, but for its package directory: what every
+		// forked kernel shows as its environment.
+		Env:        append(kernelEnv(cfg), cfg.Env...),
+		PrepareEnv: []string{"HOME=" + dir, "TMPDIR=" + dir, "XDG_CACHE_HOME=" + dir + "/cache", "MPLCONFIGDIR=" + dir + "/matplotlib"},
+		Program:    sandbox.File{Path: runnerPath, Data: runnerSource},
+		Prepare:    zs.preload,
+		CPUs:       cfg.Limits.WithDefaults().CPUs,
 	})
 	if err != nil {
-		if tail := lastLines(stderr.String(), 3); tail != "" {
-			err = fmt.Errorf("%w: %s", err, tail)
-		}
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	return z, nil
@@ -271,15 +257,4 @@ func (zs *zygotes) stats() (ready, failed int) {
 		}
 	}
 	return ready, zs.failed
-}
-
-// lastLines is the last n non-empty lines of s, joined by "; ".
-func lastLines(s string, n int) string {
-	var lines []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], "; ")
 }

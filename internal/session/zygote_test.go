@@ -50,6 +50,12 @@ func TestForkedSessions(t *testing.T) {
 	if d := done(evs); d.ExecutionCount != 1 {
 		t.Errorf("first cell has count %d", d.ExecutionCount)
 	}
+	// The zygote prepared with directories of the host's; the environment
+	// a forked kernel shows is a kernel's own.
+	environ := stdout(cell(t, k, "print(open('/proc/self/environ', 'rb').read().decode())"))
+	if strings.Contains(environ, session.DefaultStateDir()) || !strings.Contains(environ, "HOME=/workspace") {
+		t.Errorf("a forked kernel's /proc/self/environ: %q", environ)
+	}
 	evs = cell(t, k, "import pandas as pd, tempfile\npd.DataFrame({'a': [1, 2, 3]}).to_csv('t.csv')\nprint(pd.read_csv('t.csv')['a'].sum(), tempfile.gettempdir())")
 	if got := stdout(evs); got != "6 /tmp\n" {
 		t.Errorf("pandas in a forked kernel: %q %+v", got, evs)
