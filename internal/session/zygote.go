@@ -20,7 +20,8 @@ import (
 // of different users must not. Making one costs what a preloaded kernel
 // costs, so an owner gets one on their second request within zygoteIdle
 // (the first starts from nothing, as without zygotes): many users who
-// open one session each make none. A zygote is replaced after
+// open one session each make none. The second starts from nothing too,
+// while the zygote is made; later ones wait for it if it is not ready. A zygote is replaced after
 // zygoteForks forks or zygoteAge, so that no layout lives long, and closed
 // after zygoteIdle without a fork; at most maxZygotes are kept.
 const (
@@ -37,8 +38,12 @@ const (
 var errNoZygote = errors.New("the sandbox backend has no zygotes")
 
 // errFirstRequest: the owner's first request in a while, which does not
-// make a zygote.
-var errFirstRequest = errors.New("the owner's first request makes no zygote")
+// make a zygote; errMaking: the request that makes it, which does not
+// wait for it. Both start their kernel from nothing.
+var (
+	errFirstRequest = errors.New("the owner's first request makes no zygote")
+	errMaking       = errors.New("the owner's zygote is being made")
+)
 
 // forker is a backend that can make zygotes: sandbox.Namespaces.
 type forker interface {
@@ -91,10 +96,15 @@ func (zs *zygotes) start(ctx context.Context, owner string) (*Kernel, error) {
 			zs.mu.Unlock()
 			return nil, errFirstRequest
 		}
+		// The request that makes the zygote does not wait for it: a cold
+		// start is quicker. Those that come while it is being made wait:
+		// a burst's cold starts would share the CPU with it and each other.
 		zs.evict()
-		sl = &zygoteSlot{done: make(chan struct{}), at: time.Now()}
+		sl = &zygoteSlot{done: make(chan struct{}), at: time.Now(), used: time.Now()}
 		zs.slots[owner] = sl
 		go zs.make(sl)
+		zs.mu.Unlock()
+		return nil, errMaking
 	}
 	sl.used = time.Now()
 	zs.mu.Unlock()
