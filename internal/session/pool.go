@@ -176,7 +176,7 @@ func (p *Pool) startMiss(ctx context.Context, owner string) (*Kernel, error) {
 		if err == nil || ctx.Err() != nil {
 			return k, err
 		}
-		if !errors.Is(err, errFirstRequest) && !errors.Is(err, errMaking) && !errors.Is(err, errNoZygote) {
+		if !errors.Is(err, errNotForked) {
 			p.mu.Lock()
 			p.lastErr = err
 			p.mu.Unlock()

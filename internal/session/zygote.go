@@ -34,15 +34,21 @@ const (
 	zygoteRetry = time.Minute
 )
 
-// errNoZygote: the backend cannot fork from a zygote (the unsafe one).
-var errNoZygote = errors.New("the sandbox backend has no zygotes")
+// errNotForked wraps the reasons a request gets no fork that are no
+// failure: its kernel starts from nothing, as without zygotes.
+var errNotForked = errors.New("not forked")
 
-// errFirstRequest: the owner's first request in a while, which does not
-// make a zygote; errMaking: the request that makes it, which does not
-// wait for it. Both start their kernel from nothing.
 var (
-	errFirstRequest = errors.New("the owner's first request makes no zygote")
-	errMaking       = errors.New("the owner's zygote is being made")
+	// errNoZygote: the backend cannot fork (the unsafe one).
+	errNoZygote = fmt.Errorf("%w: the sandbox backend has no zygotes", errNotForked)
+	// errFirstRequest: the owner's first request in a while, which makes
+	// no zygote.
+	errFirstRequest = fmt.Errorf("%w: the owner's first request makes no zygote", errNotForked)
+	// errMaking: the request that makes its owner's zygote, which does not
+	// wait for it.
+	errMaking = fmt.Errorf("%w: the owner's zygote is being made", errNotForked)
+	// errTooMany: maxZygotes are being made.
+	errTooMany = fmt.Errorf("%w: as many zygotes as may be are being made", errNotForked)
 )
 
 // forker is a backend that can make zygotes: sandbox.Namespaces.
@@ -99,7 +105,10 @@ func (zs *zygotes) start(ctx context.Context, owner string) (*Kernel, error) {
 		// The request that makes the zygote does not wait for it: a cold
 		// start is quicker. Those that come while it is being made wait:
 		// a burst's cold starts would share the CPU with it and each other.
-		zs.evict()
+		if !zs.evict() {
+			zs.mu.Unlock()
+			return nil, errTooMany
+		}
 		sl = &zygoteSlot{done: make(chan struct{}), at: time.Now(), used: time.Now()}
 		zs.slots[owner] = sl
 		go zs.make(sl)
@@ -159,8 +168,9 @@ func (zs *zygotes) retire(owner string, sl *zygoteSlot) {
 }
 
 // evict makes room for one more zygote, retiring the least recently
-// used ready one. zs.mu is held.
-func (zs *zygotes) evict() {
+// used ready one, and reports whether there is room: zygotes being made
+// are not retired. zs.mu is held.
+func (zs *zygotes) evict() bool {
 	for len(zs.slots) >= maxZygotes {
 		var oldest string
 		var lru *zygoteSlot
@@ -175,10 +185,11 @@ func (zs *zygotes) evict() {
 			}
 		}
 		if lru == nil {
-			return // all are starting; one more is fine
+			return false
 		}
 		zs.retire(oldest, lru)
 	}
+	return true
 }
 
 // expire retires zygotes unused for zygoteIdle, and forgets first
