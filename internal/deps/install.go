@@ -510,7 +510,7 @@ func (in *Installer) installPins(ctx context.Context, site string, pins []pin, e
 	if in.Store != nil {
 		return in.storeInstall(ctx, site, pins, emit)
 	}
-	if err := in.uvInstall(ctx, site, pins, emit); err != nil {
+	if err := in.uvInstall(ctx, site, pins, false, emit); err != nil {
 		return err
 	}
 	touch(site)
@@ -606,15 +606,20 @@ func (in *Installer) unpackIntoStore(ctx context.Context, pins []pin, emit func(
 	if err := os.Chmod(target, 0o755); err != nil {
 		return nil, err
 	}
-	if err := in.uvInstall(ctx, target, pins, emit); err != nil {
+	// Copies, not uv's hard links to its cache: sealing the entries makes
+	// their files root's and read-only, which would make uv's cache files
+	// (the same inodes) root's too, and later installs, uv running
+	// unprivileged, fail to link them.
+	if err := in.uvInstall(ctx, target, pins, true, emit); err != nil {
 		return nil, err
 	}
 	return in.Store.commit(target)
 }
 
 // uvInstall has uv install exactly pins into site, from the index each
-// comes from, streaming each download's progress as uv reports it.
-func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, emit func(session.Event)) error {
+// comes from, streaming each download's progress as uv reports it; with
+// copyFiles, as copies of the files in uv's cache rather than links to them.
+func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, copyFiles bool, emit func(session.Event)) error {
 	var torch, rest []pin
 	for _, p := range pins {
 		if in.TorchIndex != "" && isTorchFamily(p.name) {
@@ -628,7 +633,7 @@ func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, emi
 		pins  []pin
 	}{{in.TorchIndex, torch}, {in.index(), rest}} {
 		if len(group.pins) > 0 {
-			if err := in.uvInstallFrom(ctx, group.index, site, group.pins, emit); err != nil {
+			if err := in.uvInstallFrom(ctx, group.index, site, group.pins, copyFiles, emit); err != nil {
 				return err
 			}
 		}
@@ -637,11 +642,14 @@ func (in *Installer) uvInstall(ctx context.Context, site string, pins []pin, emi
 }
 
 // uvInstallFrom has uv install exactly pins into site from index.
-func (in *Installer) uvInstallFrom(ctx context.Context, index, site string, pins []pin, emit func(session.Event)) error {
+func (in *Installer) uvInstallFrom(ctx context.Context, index, site string, pins []pin, copyFiles bool, emit func(session.Event)) error {
 	if err := chownForUV(site); err != nil {
 		return err
 	}
 	args := append([]string{"pip", "install", "--no-deps", "--target", site}, in.uvArgs(index)...)
+	if copyFiles {
+		args = append(args, "--link-mode", "copy")
+	}
 	args = slices.DeleteFunc(args, func(a string) bool { return a == "--quiet" }) // its lines are the progress
 	names := make([]string, len(pins))
 	for i, p := range pins {
